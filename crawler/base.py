@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from crawler.config import CrawlConfig
@@ -96,6 +96,42 @@ class Sink(Protocol):
 Emit = Callable[["Record"], None]
 
 
+class Sync(Protocol):
+    """The primitives a strategy brings (``threading``'s, gevent's once patched, or none).
+
+    Crawl state built by a backend uses these, so the engine never imports a concurrency library.
+    """
+
+    def lock(self) -> Any:
+        """A mutual-exclusion lock usable with ``with``."""
+        ...
+
+    def condition(self) -> Any:
+        """A condition variable (``with``, ``wait``, ``notify_all``)."""
+        ...
+
+
+class Backend(Protocol):
+    """Where a crawl's shared state lives: the frontier and the visited set.
+
+    ``memory`` (the default) keeps it in this process; a networked backend (Redis) keeps it in a
+    server so that many processes and machines share one crawl.
+    """
+
+    name: str
+    # True when every process may open its own handles on the same state (a server): the
+    # processes strategy then lets children use the backend directly instead of a Manager.
+    shared: bool
+
+    def open(self, config: CrawlConfig, sync: Sync) -> tuple[Frontier, Visited]:
+        """The frontier and visited set of this crawl, built with the strategy's primitives."""
+        ...
+
+    def close(self) -> None:
+        """Release connections or files."""
+        ...
+
+
 class Strategy(Protocol):
     """How many worker loops run, and where. Decides nothing about the crawl itself."""
 
@@ -109,9 +145,10 @@ class Strategy(Protocol):
 
 @dataclass
 class CrawlJob:
-    """What a strategy needs to run a crawl: the settings and the initial requests."""
+    """What a strategy needs to run a crawl: settings, backend and the initial requests."""
 
     config: CrawlConfig
+    backend: Backend
     seeds: list[Request]
     # Records produced before any fetch (invalid seed lines); the strategy passes them on first.
     early_records: list[Record] = field(default_factory=list)

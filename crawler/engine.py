@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
 from crawler.pipeline import Pipeline
@@ -27,12 +28,16 @@ class Crawler:
         requests, invalid = to_requests(seeds, self.config.mode)
         stats = Stats(mode=self.config.mode)
         pipeline = Pipeline(self.sinks, stats, progress=self.config.progress)
-        job = CrawlJob(self.config, requests, invalid)
+        backend = open_backend(self.config)
+        job = CrawlJob(self.config, backend, requests, invalid)
         try:
             self.strategy.run(job, pipeline.write)
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
             stats.finish()
-            pipeline.close()
+            try:
+                pipeline.close()
+            finally:
+                backend.close()
         return stats

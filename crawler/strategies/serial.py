@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 
 from crawler.base import CrawlJob, Emit
-from crawler.frontier import MemoryFrontier
-from crawler.visited import MemoryVisited
 from crawler.worker import Worker
 
 
 class _NoLock:
-    """Serial mode has one loop: no lock, and ``wait`` never happens (nothing else is in flight)."""
+    """One loop needs no lock, and never waits: with nothing else in flight, an empty frontier
+    means the crawl is over."""
 
     def __enter__(self) -> None:
         return None
@@ -23,8 +22,18 @@ class _NoLock:
     def notify_all(self) -> None:
         return None
 
-    def wait(self) -> None:  # pragma: no cover - unreachable with one loop
+    def wait(self, timeout: float | None = None) -> bool:  # pragma: no cover - unreachable
         raise RuntimeError("serial frontier waited with nothing in flight")
+
+
+class SerialSync:
+    """Primitives for a single loop: none needed."""
+
+    def lock(self) -> _NoLock:
+        return _NoLock()
+
+    def condition(self) -> _NoLock:
+        return _NoLock()
 
 
 class SerialStrategy:
@@ -36,8 +45,8 @@ class SerialStrategy:
         """Crawl inline; records go straight to ``consume``."""
         for record in job.early_records:
             consume(record)
-        frontier = MemoryFrontier(_NoLock(), max_pages=job.config.max_pages)
-        worker = Worker(job.config, frontier, MemoryVisited(), consume, name=f"{os.getpid()}")
+        frontier, visited = job.backend.open(job.config, SerialSync())
+        worker = Worker(job.config, frontier, visited, consume, name=f"{os.getpid()}")
         worker.schedule(job.seeds)
         worker.run()
 
