@@ -1,0 +1,5 @@
+"""``python -m crawler`` runs the CLI."""
+
+from crawler.cli import main
+
+main()

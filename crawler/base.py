@@ -1,0 +1,154 @@
+"""The seams of the crawler: one small Protocol each, plus the plain data that crosses them.
+
+A new strategy or backend is one new module implementing one of these; the crawl logic in
+``worker.py`` and ``engine.py`` only ever talks to these interfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from crawler.config import CrawlConfig
+    from crawler.record import Record
+
+
+class Request(NamedTuple):
+    """One URL to crawl. Plain data: it is pickled to processes and encoded for Redis."""
+
+    url: str
+    depth: int = 0
+    parent: str | None = None
+    seed_host: str = ""
+    # Redirect hops that led here (a redirect target is scheduled as its own request).
+    chain: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Response:
+    """One HTTP exchange (no redirects followed), or a classified failure (``error`` set)."""
+
+    url: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    detail: str | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type without parameters, lower-cased."""
+        value = self.headers.get("content-type")
+        return value.split(";", 1)[0].strip().lower() if value else None
+
+
+class Fetcher(Protocol):
+    """Request in, response or a classified error out. Never raises for network failures."""
+
+    def fetch(self, url: str) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class Visited(Protocol):
+    """The set of URL fingerprints already scheduled in this crawl."""
+
+    def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
+        """Atomically add ``keys``; return those that were not present before (in order)."""
+        ...
+
+
+class Frontier(Protocol):
+    """The queue of requests still to crawl. It owns termination.
+
+    Invariant: the crawl is finished only when nothing is queued **and** nothing is in flight
+    (popped but not yet ``done``), across every worker.
+    """
+
+    def push_many(self, requests: Iterable[Request]) -> int:
+        """Queue requests (already claimed in ``Visited``); return how many were accepted."""
+        ...
+
+    def pop(self) -> Request | None:
+        """The next request, waiting while others are in flight; None once finished or closed."""
+        ...
+
+    def done(self, request: Request) -> None:
+        """Mark a popped request finished (after its new links were pushed)."""
+        ...
+
+    def close(self) -> None:
+        """Stop handing out requests (Ctrl-C, early ``break``, max pages); wakes waiting pops."""
+        ...
+
+
+class Sink(Protocol):
+    """Where records go. Sinks run in the single pipeline consumer, so they need no locks."""
+
+    def write(self, record: Record) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Emit = Callable[["Record"], None]
+
+
+class Sync(Protocol):
+    """The primitives a strategy brings (``threading``'s, gevent's once patched, or none).
+
+    Crawl state built by a backend uses these, so the engine never imports a concurrency library.
+    """
+
+    def lock(self) -> Any:
+        """A mutual-exclusion lock usable with ``with``."""
+        ...
+
+    def condition(self) -> Any:
+        """A condition variable (``with``, ``wait``, ``notify_all``)."""
+        ...
+
+
+class Backend(Protocol):
+    """Where a crawl's shared state lives: the frontier and the visited set.
+
+    ``memory`` (the default) keeps it in this process; a networked backend (Redis) keeps it in a
+    server so that many processes and machines share one crawl.
+    """
+
+    name: str
+    # True when every process may open its own handles on the same state (a server): the
+    # processes strategy then lets children use the backend directly instead of a Manager.
+    shared: bool
+
+    def open(self, config: CrawlConfig, sync: Sync) -> tuple[Frontier, Visited]:
+        """The frontier and visited set of this crawl, built with the strategy's primitives."""
+        ...
+
+    def close(self) -> None:
+        """Release connections or files."""
+        ...
+
+
+class Strategy(Protocol):
+    """How many worker loops run, and where. Decides nothing about the crawl itself."""
+
+    name: str
+
+    def run(self, job: CrawlJob, consume: Emit) -> None:
+        """Run the crawl described by ``job``; call ``consume`` with every record, on the
+        calling thread, in one consumer. Returns when the frontier is finished or closed."""
+        ...
+
+
+@dataclass
+class CrawlJob:
+    """What a strategy needs to run a crawl: settings, backend and the initial requests."""
+
+    config: CrawlConfig
+    backend: Backend
+    seeds: list[Request]
+    # Records produced before any fetch (invalid seed lines); the strategy passes them on first.
+    early_records: list[Record] = field(default_factory=list)

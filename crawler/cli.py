@@ -1,0 +1,205 @@
+"""The ``crawl`` command line: options → CrawlConfig → Crawler.run → exit code.
+
+Exit codes: 0 every URL fetched; 1 the crawl finished but some URLs failed; 2 usage error
+(bad option, unreadable source); 130 interrupted by Ctrl-C.
+
+Heavy imports (requests, lxml, the strategies) happen inside the command, after the mode is
+known, so that gevent can patch before anything imports ``ssl`` or ``socket``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from crawler.config import DEFAULT_USER_AGENT, MODES
+from crawler.version import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class DefaultCommandGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand name, starts the default
+    ``run`` command: ``crawl --mode gevent urls.txt`` means ``crawl run --mode gevent urls.txt``.
+    A URL file named like a subcommand is crawled as ``./NAME``."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = [self.default_command, *args]
+        elif not args:
+            args = ["--help"]
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=DefaultCommandGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, prog_name="crawl")
+def app() -> None:
+    """Crawl the web serially, on threads, on processes or on gevent, from one switch.
+
+    \b
+    crawl [OPTIONS] SOURCE          crawl (same as `crawl run ...`); see `crawl run --help`
+    SOURCE is a file of URLs (one a line, # comments), - for stdin, or one http(s):// URL.
+    A URL file named like a subcommand can be crawled as ./NAME.
+    """
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"crawl: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@app.command("run")
+@click.argument("source")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="serial",
+    show_default=True,
+    help="How worker loops run.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Concurrent worker loops (ignored by serial).",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Link hops to follow from each seed; 0 fetches only the listed URLs.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop scheduling after this many URLs.",
+)
+@click.option(
+    "--same-domain/--any-domain",
+    default=True,
+    show_default=True,
+    help="Follow links only to the host of the page's seed (and its subdomains).",
+)
+@click.option(
+    "--allow-domain",
+    "allow_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Also follow links to DOMAIN and its subdomains (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="REGEX",
+    help="Do not follow links matching REGEX (repeatable).",
+)
+@click.option("--follow-nofollow", is_flag=True, help='Follow rel="nofollow" links too.')
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Connect and read timeout, seconds.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Overall seconds per page  [default: 3 x timeout]",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=10 * 1024 * 1024,
+    show_default=True,
+    help="Largest body read; bigger pages are `too_large` errors.",
+)
+@click.option(
+    "--max-redirects",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Longest redirect chain followed.",
+)
+@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where records go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print one line per error to stderr.")
+def run_command(source: str, output: str, quiet: bool, verbose: bool, **options: object) -> None:
+    """Crawl the URLs in SOURCE and write one JSON record per URL."""
+    from crawler.errors import CrawlerError, SourceError
+    from crawler.sources import read_source
+
+    try:
+        seeds = read_source(source)
+    except SourceError as exc:
+        _fail_usage(str(exc))
+    options["allow_domains"] = tuple(options["allow_domains"])
+    options["exclude"] = tuple(options["exclude"])
+    try:
+        from crawler.config import CrawlConfig
+
+        config = CrawlConfig(progress=not quiet, **options)
+        stats = _crawl(config, seeds, output, verbose)
+    except CrawlerError as exc:
+        _fail_usage(str(exc))
+    if not quiet:
+        click.echo(stats.summary(), err=True)
+    if stats.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
+
+
+def _crawl(config, seeds, output: str, verbose: bool):
+    from crawler.engine import Crawler
+    from crawler.sinks import CallbackSink, sink_for_path
+
+    try:
+        sinks = [sink_for_path(output)]
+    except OSError as exc:
+        _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+    if verbose:
+        sinks.append(CallbackSink(_echo_error))
+    return Crawler(config, sinks).run(seeds)
+
+
+def _echo_error(record) -> None:
+    if record.error:
+        click.echo(f"{record.error}: {record.url} ({record.detail or record.status})", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors are one line on stderr and exit 2."""
+    try:
+        app.main(args=argv, prog_name="crawl", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see 'crawl {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        click.echo(f"crawl: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"crawl: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("crawl: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("crawl: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,69 @@
+"""One frozen settings object for a crawl, built at the edge (CLI or API) and passed down."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from crawler.errors import ConfigError
+from crawler.version import __version__
+
+DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
+MODES = ("serial", "threads", "gevent", "processes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlConfig:
+    """Every option of a crawl. Immutable: use ``with_options`` to derive a variant."""
+
+    mode: str = "serial"
+    workers: int = 16
+    depth: int = 0
+    max_pages: int | None = None
+    same_domain: bool = True
+    allow_domains: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    follow_nofollow: bool = False
+    timeout: float = 10.0
+    deadline: float | None = None
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 10
+    user_agent: str = DEFAULT_USER_AGENT
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+        if self.depth < 0:
+            raise ConfigError("depth must be 0 or more")
+        if self.max_pages is not None and self.max_pages < 1:
+            raise ConfigError("max-pages must be at least 1")
+        if self.timeout <= 0:
+            raise ConfigError("timeout must be positive")
+        if self.max_bytes < 1:
+            raise ConfigError("max-bytes must be at least 1")
+        for pattern in self.exclude:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"--exclude {pattern!r} is not a valid regex: {exc}") from None
+        object.__setattr__(
+            self, "allow_domains", tuple(d.lower().strip(".") for d in self.allow_domains)
+        )
+
+    @property
+    def page_deadline(self) -> float:
+        """Overall seconds one page may take, whatever the server trickles."""
+        return self.deadline if self.deadline is not None else 3 * self.timeout
+
+    @cached_property
+    def exclude_patterns(self) -> tuple[re.Pattern[str], ...]:
+        """``exclude`` compiled once."""
+        return tuple(re.compile(p) for p in self.exclude)
+
+    def with_options(self, **changes: object) -> CrawlConfig:
+        """A copy with some options changed (validated again)."""
+        return replace(self, **changes)

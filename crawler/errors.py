@@ -1,0 +1,33 @@
+"""The crawler's exception tree, in one place.
+
+    CrawlerError                 base of everything the crawler raises on purpose
+    ├── ConfigError              an option or combination of options is wrong (CLI exit 2)
+    │   └── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
+    ├── SourceError              the URL source cannot be read (CLI exit 2)
+    └── InvalidURL               one URL cannot be crawled; becomes an ``invalid_url`` record
+
+Network failures are *not* exceptions: the fetcher turns them into records whose ``error`` field
+names the kind (``timeout``, ``connect``, ``too_large`` ...), so a worker never dies of one.
+"""
+
+from __future__ import annotations
+
+
+class CrawlerError(Exception):
+    """Base class for errors the crawler raises deliberately."""
+
+
+class ConfigError(CrawlerError):
+    """A crawl option, or a combination of options, is invalid."""
+
+
+class ModeUnavailable(ConfigError):
+    """The requested concurrency mode cannot run in this process."""
+
+
+class SourceError(CrawlerError):
+    """The URL source (file, stdin) cannot be read."""
+
+
+class InvalidURL(CrawlerError):
+    """A URL that cannot be crawled: wrong scheme, no host, unparsable."""

@@ -1,0 +1,51 @@
+"""The single consumer of records: counts them, feeds the sinks, drives the progress bar."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from crawler.base import Sink
+from crawler.record import Record
+from crawler.stats import Stats
+
+
+class Pipeline:
+    """Everything a record goes through after a worker emits it. Not thread-safe by design:
+    strategies call ``write`` from one consumer only."""
+
+    def __init__(self, sinks: Sequence[Sink], stats: Stats, *, progress: bool = False) -> None:
+        self.sinks = list(sinks)
+        self.stats = stats
+        self._bar = _progress_bar() if progress else None
+
+    def write(self, record: Record) -> None:
+        """Count the record and hand it to every sink."""
+        self.stats.add(record)
+        for sink in self.sinks:
+            sink.write(record)
+        if self._bar is not None:
+            self._bar.update(1)
+            if self.stats.pages % 20 == 0:
+                self._bar.set_postfix(ok=self.stats.ok, errors=self.stats.failed, refresh=False)
+
+    def close(self) -> None:
+        """Close the progress bar and every sink (each one even if another fails)."""
+        if self._bar is not None:
+            self._bar.close()
+        errors = []
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:  # close the rest, report the first
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+def _progress_bar():  # pragma: no cover - only on a terminal
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="page", file=sys.stderr, dynamic_ncols=True, leave=False)

@@ -1,0 +1,81 @@
+"""Record sinks: JSON Lines, CSV, and a user callback. They run in the one pipeline consumer."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from crawler.record import FIELD_NAMES, Record
+
+
+class _StreamSink:
+    def __init__(self, target: str | IO[str] | None) -> None:
+        if target is None or target == "-":
+            self._stream: IO[str] = sys.stdout
+            self._owned = False
+        elif isinstance(target, str):
+            self._stream = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._owned = True
+        else:
+            self._stream, self._owned = target, False
+
+    def flush(self) -> None:
+        """Push buffered lines to the file (the pipeline calls this now and then)."""
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Flush, and close the file if this sink opened it."""
+        try:
+            self._stream.flush()
+        finally:
+            if self._owned:
+                self._stream.close()
+
+
+class JsonLinesSink(_StreamSink):
+    """One JSON object per line (the default output format)."""
+
+    def write(self, record: Record) -> None:
+        """Append one record."""
+        self._stream.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+
+
+class CsvSink(_StreamSink):
+    """Comma-separated values with a header row; list fields are joined with spaces."""
+
+    def __init__(self, target: str | IO[str] | None) -> None:
+        super().__init__(target)
+        self._writer = csv.DictWriter(self._stream, fieldnames=FIELD_NAMES, extrasaction="ignore")
+        self._writer.writeheader()
+
+    def write(self, record: Record) -> None:
+        """Append one record as a CSV row."""
+        row: dict[str, Any] = record.to_dict()
+        for key, value in row.items():
+            if isinstance(value, (list, tuple)):
+                row[key] = " ".join(map(str, value))
+        self._writer.writerow(row)
+
+
+class CallbackSink:
+    """Hands every record to a user function."""
+
+    def __init__(self, callback: Callable[[Record], object]) -> None:
+        self._callback = callback
+
+    def write(self, record: Record) -> None:
+        """Call the user function with the record."""
+        self._callback(record)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def sink_for_path(path: str | None) -> JsonLinesSink | CsvSink:
+    """The sink for ``-o PATH``: CSV for ``.csv``, else JSON Lines (stdout for None or -)."""
+    if path and path != "-" and path.lower().endswith(".csv"):
+        return CsvSink(path)
+    return JsonLinesSink(path)

@@ -1,0 +1,85 @@
+"""Crawl totals and the end-of-crawl summary line."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from crawler.record import Record
+
+
+@dataclass
+class Stats:
+    """Running totals of a crawl, updated by the pipeline consumer."""
+
+    mode: str = "serial"
+    pages: int = 0
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    interrupted: bool = False
+
+    def add(self, record: Record) -> None:
+        """Count one record."""
+        self.pages += 1
+        self.bytes += record.bytes
+        if record.error is None:
+            self.ok += 1
+        else:
+            self.errors[record.error] += 1
+
+    def finish(self) -> None:
+        """Stop the clock."""
+        self.finished = time.monotonic()
+
+    @property
+    def failed(self) -> int:
+        """Records with an error."""
+        return self.pages - self.ok
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds from start to finish (or to now while running)."""
+        end = self.finished if self.finished is not None else time.monotonic()
+        return end - self.started
+
+    @property
+    def pages_per_s(self) -> float:
+        """Records per wall-clock second."""
+        wall = self.wall_s
+        return self.pages / wall if wall > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """Totals as plain data (for ``--json`` output and the health service)."""
+        return {
+            "mode": self.mode,
+            "pages": self.pages,
+            "ok": self.ok,
+            "errors": dict(self.errors),
+            "bytes": self.bytes,
+            "wall_s": round(self.wall_s, 3),
+            "pages_per_s": round(self.pages_per_s, 1),
+            "interrupted": self.interrupted,
+        }
+
+    def summary(self) -> str:
+        """One human line: pages ok, errors by kind, bytes, wall time, pages/s."""
+        errors = ", ".join(f"{kind} {n}" for kind, n in self.errors.most_common())
+        head = "crawl interrupted" if self.interrupted else "crawl finished"
+        return (
+            f"{head}: {self.pages} pages, {self.ok} ok, {self.failed} errors"
+            + (f" ({errors})" if errors else "")
+            + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
+        )
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,54 @@
+"""Serial: one worker loop, inline, on the calling thread. The baseline every mode is measured
+against, and the simplest reading of the crawl logic."""
+
+from __future__ import annotations
+
+import os
+
+from crawler.base import CrawlJob, Emit
+from crawler.worker import Worker
+
+
+class _NoLock:
+    """One loop needs no lock, and never waits: with nothing else in flight, an empty frontier
+    means the crawl is over."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def notify_all(self) -> None:
+        return None
+
+    def wait(self, timeout: float | None = None) -> bool:  # pragma: no cover - unreachable
+        raise RuntimeError("serial frontier waited with nothing in flight")
+
+
+class SerialSync:
+    """Primitives for a single loop: none needed."""
+
+    def lock(self) -> _NoLock:
+        return _NoLock()
+
+    def condition(self) -> _NoLock:
+        return _NoLock()
+
+
+class SerialStrategy:
+    """One loop, no concurrency."""
+
+    name = "serial"
+
+    def run(self, job: CrawlJob, consume: Emit) -> None:
+        """Crawl inline; records go straight to ``consume``."""
+        for record in job.early_records:
+            consume(record)
+        frontier, visited = job.backend.open(job.config, SerialSync())
+        worker = Worker(job.config, frontier, visited, consume, name=f"{os.getpid()}")
+        worker.schedule(job.seeds)
+        worker.run()
+
+
+STRATEGY = SerialStrategy()

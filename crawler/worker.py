@@ -1,0 +1,164 @@
+"""The worker loop, written once for every strategy: pop → fetch → parse → scope → claim → push.
+
+A strategy runs one or many of these loops; it never changes what a loop decides.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+
+from crawler.base import Emit, Fetcher, Frontier, Request, Response, Visited
+from crawler.config import CrawlConfig
+from crawler.parse import HTML_TYPES, charset_of, extract
+from crawler.record import Record
+from crawler.scope import Scope
+from crawler.urls import canonical, fingerprint, resolve
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Worker:
+    """One worker loop. ``emit`` receives every record; ``name`` identifies the loop in them."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        frontier: Frontier,
+        visited: Visited,
+        emit: Emit,
+        *,
+        name: str,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.config = config
+        self.frontier = frontier
+        self.visited = visited
+        self.emit = emit
+        self.name = name
+        self.scope = Scope(config)
+        if fetcher is None:
+            from crawler.fetch import RequestsFetcher
+
+            fetcher = RequestsFetcher(config)
+        self.fetcher = fetcher
+
+    def schedule(self, requests: Iterable[Request]) -> int:
+        """Claim the requests' URLs in the visited set (one round trip) and queue the new ones."""
+        by_key: dict[bytes, Request] = {}
+        for request in requests:
+            by_key.setdefault(fingerprint(request.url), request)
+        if not by_key:
+            return 0
+        fresh = self.visited.claim_many(list(by_key))
+        return self.frontier.push_many(by_key[key] for key in fresh)
+
+    def run(self) -> None:
+        """Work until the frontier is finished or closed; always releases the fetcher."""
+        try:
+            while (request := self.frontier.pop()) is not None:
+                self.handle(request)
+        finally:
+            self.fetcher.close()
+
+    def handle(self, request: Request) -> None:
+        """Crawl one request: its record is emitted and its new links queued before ``done``."""
+        try:
+            record, children = self.process(request)
+        except KeyboardInterrupt:
+            self.emit(self.failed(request, "interrupted", "stopped by Ctrl-C"))
+            self.frontier.done(request)
+            self.frontier.close()
+            raise
+        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            record, children = self.failed(request, "internal", summary), []
+        try:
+            if children:
+                self.schedule(children)
+            self.emit(record)
+        finally:
+            self.frontier.done(request)
+
+    def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
+        """A record for a request that ended without a usable response."""
+        return Record(
+            url=request.url,
+            error=error,
+            detail=detail,
+            depth=request.depth,
+            parent=request.parent,
+            mode=self.config.mode,
+            worker=self.name,
+            redirects=list(request.chain),
+        )
+
+    def process(self, request: Request) -> tuple[Record, list[Request]]:
+        """Fetch and parse one page: its record, and the requests it leads to."""
+        response = self.fetcher.fetch(request.url)
+        record = Record(
+            url=request.url,
+            final_url=request.url,
+            status=response.status,
+            error=response.error,
+            detail=response.detail,
+            depth=request.depth,
+            parent=request.parent,
+            content_type=response.content_type,
+            bytes=len(response.body),
+            elapsed_ms=response.elapsed_ms,
+            mode=self.config.mode,
+            worker=self.name,
+            redirects=list(request.chain),
+        )
+        if response.error:
+            return record, []
+        if response.status in REDIRECT_STATUSES and "location" in response.headers:
+            return record, self.redirect(request, response, record)
+        if response.status is not None and response.status >= 400:
+            record.error, record.detail = "http_error", f"HTTP {response.status}"
+            return record, []
+        if record.content_type is not None and record.content_type not in HTML_TYPES:
+            return record, []
+        return record, self.links(request, response, record)
+
+    def redirect(self, request: Request, response: Response, record: Record) -> list[Request]:
+        """Schedule a redirect target as a request of its own, at the same depth."""
+        target = resolve(request.url, response.headers["location"])
+        if target is None:
+            record.error = "bad_redirect"
+            record.detail = f"unusable Location: {response.headers['location'][:200]!r}"
+            return []
+        record.final_url = target
+        chain = (*request.chain, request.url)
+        if canonical(target) in {canonical(url) for url in chain}:
+            record.error, record.detail = "redirect_loop", f"back to {target}"
+            return []
+        if len(chain) > self.config.max_redirects:
+            record.error = "too_many_redirects"
+            record.detail = f"more than {self.config.max_redirects} redirects"
+            return []
+        return [Request(target, request.depth, request.url, request.seed_host, chain)]
+
+    def links(self, request: Request, response: Response, record: Record) -> list[Request]:
+        """Title and link count into the record; in-scope links as child requests."""
+        page = extract(
+            response.body,
+            charset_of(response.headers.get("content-type")),
+            follow_nofollow=self.config.follow_nofollow,
+        )
+        record.title = page.title
+        base = request.url
+        if page.base:
+            base = resolve(request.url, page.base) or request.url
+        found = dict.fromkeys(url for href in page.links if (url := resolve(base, href)))
+        record.links = len(found)
+        if request.depth >= self.config.depth:
+            return []
+        depth = request.depth + 1
+        allows = self.scope.allows
+        return [
+            Request(url, depth, request.url, request.seed_host)
+            for url in found
+            if allows(url, request.seed_host)
+        ]

@@ -1,0 +1,25 @@
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # the fixtures package lives at the repo root, beside crawler/
+    sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The bundled fixture site (50 pages), in its own process, for the whole session."""
+    from fixtures.site import SiteProcess
+
+    with SiteProcess(pages=50, latency_ms=0, links=10, page_bytes=3000) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_site(site):
+    """The fixture site with its request counters reset."""
+    site.reset_counts()
+    return site
