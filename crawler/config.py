@@ -11,6 +11,7 @@ from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
 MODES = ("serial", "threads", "gevent", "processes")
+FETCHERS = ("urllib3", "requests")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,10 +32,15 @@ class CrawlConfig:
     max_redirects: int = 10
     user_agent: str = DEFAULT_USER_AGENT
     progress: bool = False
+    fetcher: str = "urllib3"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.fetcher not in FETCHERS:
+            raise ConfigError(
+                f"unknown fetcher {self.fetcher!r}; choose one of {', '.join(FETCHERS)}"
+            )
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
         if self.depth < 0:

@@ -63,19 +63,24 @@ def extract(
     out = Extracted()
     if root is None:
         return out
-    titles = root.xpath("//title/text()")
-    if titles:
-        out.title = " ".join("".join(titles).split())[:500] or None
-    bases = root.xpath("//base/@href")
-    if bases:
-        out.base = str(bases[0]).strip() or None
-    if follow_nofollow:
-        out.links = [str(h) for h in root.xpath("//a/@href")]
-    else:
-        out.links = [
-            str(h)
-            for h in root.xpath(
-                "//a[not(@rel) or not(contains(concat(' ', @rel, ' '), ' nofollow '))]/@href"
-            )
-        ]
+    # One pass over the three tags we need: cheaper than three XPath searches of the tree.
+    links = out.links
+    title = base = None
+    for el in root.iter("a", "title", "base"):
+        tag = el.tag
+        if tag == "a":
+            href = el.get("href")
+            if href is not None:
+                rel = el.get("rel")
+                if follow_nofollow or rel is None or "nofollow" not in rel.lower().split():
+                    links.append(href)
+        elif tag == "title":
+            if title is None:  # the first <title> is the document's (as in browsers)
+                title = "".join(el.itertext())
+        elif base is None:
+            base = el.get("href")
+    if title:
+        out.title = " ".join(title.split())[:500] or None
+    if base:
+        out.base = base.strip() or None
     return out

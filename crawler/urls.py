@@ -78,6 +78,7 @@ def canonical(url: str) -> str:
     return canonicalize_url(url)
 
 
+@lru_cache(maxsize=1 << 16)
 def fingerprint(url: str) -> bytes:
     """A fixed-size fingerprint of ``url``'s canonical key, for visited sets."""
     return hashlib.blake2b(canonical(url).encode(), digest_size=FINGERPRINT_BYTES).digest()
@@ -88,12 +89,30 @@ def resolve(base: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
+    # Unless it is a bare query, a reference resolves the same against every page of one
+    # directory: key the cache on that directory, so repeated links cost a lookup.
+    return _join(base.partition("#")[0] if href[0] == "?" else _directory(base), href)
+
+
+def _directory(url: str) -> str:
+    """``url`` up to the last ``/`` of its path (query and fragment dropped)."""
+    url = url.partition("#")[0].partition("?")[0]
+    authority = url.find("//")
+    slash = url.rfind("/")
+    if authority < 0 or slash <= authority + 1 or url.find("/", authority + 2) < 0:
+        return url + "/"  # no path: the same as the root directory
+    return url[: slash + 1]
+
+
+@lru_cache(maxsize=1 << 16)
+def _join(base: str, href: str) -> str | None:
     try:
         return normalize(urljoin(base, href))
     except (InvalidURL, ValueError):
         return None
 
 
+@lru_cache(maxsize=1 << 16)
 def host_of(url: str) -> str:
     """Lower-case host of a normal-form URL (no port)."""
     return urlsplit(url).hostname or ""

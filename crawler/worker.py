@@ -38,9 +38,9 @@ class Worker:
         self.name = name
         self.scope = Scope(config)
         if fetcher is None:
-            from crawler.fetch import RequestsFetcher
+            from crawler.fetchers import open_fetcher
 
-            fetcher = RequestsFetcher(config)
+            fetcher = open_fetcher(config)
         self.fetcher = fetcher
 
     def schedule(self, requests: Iterable[Request]) -> int:
