@@ -71,9 +71,8 @@ class Urllib3Fetcher:
             response.status = resp.status
             response.headers = {k.lower(): v for k, v in resp.headers.itermerged()}
             check_declared_length(response.headers, config.max_bytes)
-            # stream() decodes gzip/deflate, so the cap applies to the decoded size.
             response.body = read_capped(
-                resp.stream(CHUNK), config.max_bytes, started + config.page_deadline
+                _chunks(resp), config.max_bytes, started + config.page_deadline
             )
         except TooLarge:
             response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
@@ -104,6 +103,14 @@ class Urllib3Fetcher:
         self.pool.clear()
         for pool in self._proxy_pools.values():
             pool.clear()
+
+
+def _chunks(resp: urllib3.BaseHTTPResponse):
+    """Decoded body chunks as they arrive: ``read1`` returns after one socket read, so a
+    trickling body still meets the deadline check (``stream()`` waits for full chunks); and
+    decoding gzip/deflate here makes the byte cap apply to the decoded size."""
+    while chunk := resp.read1(CHUNK):
+        yield chunk
 
 
 @lru_cache(maxsize=4096)
