@@ -123,8 +123,12 @@ class Backend(Protocol):
     # processes strategy then lets children use the backend directly instead of a Manager.
     shared: bool
 
-    def open(self, config: CrawlConfig, sync: Sync) -> tuple[Frontier, Visited]:
-        """The frontier and visited set of this crawl, built with the strategy's primitives."""
+    def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
+        """This crawl's frontier, built with the strategy's primitives."""
+        ...
+
+    def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
+        """This crawl's visited set, built with the strategy's primitives."""
         ...
 
     def close(self) -> None:

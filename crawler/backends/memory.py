@@ -14,10 +14,13 @@ class MemoryBackend:
     name = "memory"
     shared = False
 
-    def open(self, config: CrawlConfig, sync: Sync) -> tuple[Frontier, Visited]:
-        """A fresh frontier and visited set guarded by the strategy's primitives."""
-        frontier = MemoryFrontier(sync.condition(), max_pages=config.max_pages)
-        return frontier, MemoryVisited(sync.lock())
+    def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
+        """A FIFO frontier guarded by the strategy's condition variable."""
+        return MemoryFrontier(sync.condition(), max_pages=config.max_pages)
+
+    def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
+        """A fingerprint set guarded by the strategy's lock."""
+        return MemoryVisited(sync.lock())
 
     def close(self) -> None:
         """Nothing to release."""

@@ -45,7 +45,9 @@ class SerialStrategy:
         """Crawl inline; records go straight to ``consume``."""
         for record in job.early_records:
             consume(record)
-        frontier, visited = job.backend.open(job.config, SerialSync())
+        sync = SerialSync()
+        frontier = job.backend.frontier(job.config, sync)
+        visited = job.backend.visited(job.config, sync)
         worker = Worker(job.config, frontier, visited, consume, name=f"{os.getpid()}")
         worker.schedule(job.seeds)
         worker.run()
