@@ -29,6 +29,7 @@ Limits (memory per connection is bounded by ``max_buffer``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -142,9 +143,7 @@ class HealthServer:
         idle_timeout: float = 30.0,
     ) -> None:
         if max_connections < 0 or max_buffer < 1 or idle_timeout <= 0:
-            raise ValueError(
-                "need max_connections >= 0, max_buffer >= 1, idle_timeout > 0"
-            )
+            raise ValueError("need max_connections >= 0, max_buffer >= 1, idle_timeout > 0")
         self._stats = stats
         self._max_connections = max_connections
         self._max_buffer = max_buffer
@@ -170,9 +169,7 @@ class HealthServer:
             self._wake_w.setblocking(False)
             self._selector = selectors.DefaultSelector()
             self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
-            self._selector.register(
-                self._wake_r, selectors.EVENT_READ, self._drain_wake
-            )
+            self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         except BaseException:
             self._listener.close()
             raise
@@ -251,10 +248,9 @@ class HealthServer:
     def _wake(self) -> None:
         """Make the loop's select return. Takes no lock: safe in a signal handler."""
         self._stop_requested = True
-        try:
+        # OSError: buffer full (already awake) or closed (already stopped).
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
-        except OSError:
-            pass  # buffer full (already awake) or closed (already stopped)
 
     def _drain_wake(self, mask: int) -> None:
         try:
@@ -322,11 +318,9 @@ class HealthServer:
 
     def _add(self, sock: socket.socket) -> None:
         sock.setblocking(False)
-        try:
-            # Echo replies are tiny writes; Nagle + delayed ACK would add ~40 ms to a probe.
+        # Echo replies are tiny writes; Nagle + delayed ACK would add ~40 ms to a probe.
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         now = time.monotonic()
         conn = _Connection(sock, now)
         conn.callback = partial(self._on_client, conn)
@@ -385,10 +379,8 @@ class HealthServer:
 
     def _close(self, conn: _Connection) -> None:
         self._conns.discard(conn)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
         conn.sock.close()
 
     def _close_all(self) -> None:

@@ -86,12 +86,7 @@ def parse_hostport(value: str) -> tuple[str, int]:
         if not host:
             raise ValueError(f"empty host in {value!r}")
     elif ":" in host:
-        raise ValueError(
-            f"put an IPv6 address in brackets, like [::1]:9501; got {value!r}"
-        )
-    if (
-        not (port_text.isascii() and port_text.isdigit())
-        or not 0 < int(port_text) < 65536
-    ):
+        raise ValueError(f"put an IPv6 address in brackets, like [::1]:9501; got {value!r}")
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ValueError(f"port must be a number from 1 to 65535; got {port_text!r}")
     return host, int(port_text)

@@ -142,9 +142,7 @@ def test_client_flooding_without_reading_is_dropped_and_memory_bounded() -> None
         flooder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # A small receive window makes the kernel buffers fill quickly.
         flooder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        flooder.settimeout(
-            15
-        )  # blocking forever would mean the server never dropped us
+        flooder.settimeout(15)  # blocking forever would mean the server never dropped us
         flooder.connect(srv.address)
         chunk = os.urandom(64 * 1024)
         sent = 0
