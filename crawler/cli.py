@@ -71,6 +71,13 @@ def _fail_usage(message: str) -> None:
     help="Concurrent worker loops (ignored by serial).",
 )
 @click.option(
+    "--greenlets",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --mode processes: greenlets per process (0: one page at a time per process).",
+)
+@click.option(
     "--depth",
     type=click.IntRange(min=0),
     default=0,
@@ -146,6 +153,20 @@ def _fail_usage(message: str) -> None:
     metavar="FILE",
     help="Where records go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
 )
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve the echo/STATS health service on PORT while crawling.",
+)
+@click.option(
+    "--health-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Address the health service binds.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print one line per error to stderr.")
 @click.option(
@@ -155,13 +176,27 @@ def _fail_usage(message: str) -> None:
     help="Also write the totals (pages, errors, wall and CPU seconds) as JSON to FILE.",
 )
 def run_command(
-    source: str, output: str, quiet: bool, verbose: bool, stats_json: str | None, **options: object
+    source: str,
+    output: str,
+    quiet: bool,
+    verbose: bool,
+    health_port: int | None,
+    health_host: str,
+    stats_json: str | None,
+    **options: object,
 ) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
     import os
 
     cpu_start = os.times()
     from crawler.errors import CrawlerError, SourceError
+    from crawler.strategies import get_strategy
+
+    try:
+        # First, before the HTTP stack is imported: choosing gevent patches the process.
+        get_strategy(str(options["mode"]))
+    except CrawlerError as exc:
+        _fail_usage(str(exc))
     from crawler.sources import read_source
 
     try:
@@ -174,7 +209,7 @@ def run_command(
         from crawler.config import CrawlConfig
 
         config = CrawlConfig(progress=not quiet, **options)
-        stats = _crawl(config, seeds, output, verbose)
+        stats = _crawl(config, seeds, output, verbose, (health_host, health_port))
     except CrawlerError as exc:
         _fail_usage(str(exc))
     if not quiet:
@@ -186,7 +221,9 @@ def run_command(
     sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
 
 
-def _crawl(config, seeds, output: str, verbose: bool):
+def _crawl(config, seeds, output: str, verbose: bool, health: tuple[str, int | None]):
+    from contextlib import nullcontext
+
     from crawler.engine import Crawler
     from crawler.sinks import CallbackSink, sink_for_path
 
@@ -196,7 +233,61 @@ def _crawl(config, seeds, output: str, verbose: bool):
         _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
     if verbose:
         sinks.append(CallbackSink(_echo_error))
-    return Crawler(config, sinks).run(seeds)
+    crawler = Crawler(config, sinks)
+    service = nullcontext()
+    host, port = health
+    if port is not None:
+        from crawler.health import HealthServer
+
+        try:
+            service = HealthServer(host, port, stats=lambda: crawler.stats.to_dict())
+        except OSError as exc:
+            _fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
+        click.echo(f"health service on {host}:{service.address[1]}", err=True)
+    with service:
+        return crawler.run(seeds)
+
+
+@app.command("echo-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9501, show_default=True)
+def echo_server_command(host: str, port: int) -> None:
+    """Run the health/echo service alone (echoes bytes; a `STATS` line gets JSON)."""
+    from crawler.health import run_standalone
+
+    try:
+        run_standalone(host, port)
+    except OSError as exc:
+        click.echo(f"crawl: error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@app.command("health")
+@click.argument("address", metavar="HOST:PORT")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Seconds for the whole check.",
+)
+def health_command(address: str, timeout: float) -> None:
+    """Check a health service: send a random token, expect it back, print the round trip.
+
+    Exits 0 when healthy, 1 with a one-line reason otherwise (refused, timeout, wrong echo).
+    """
+    from crawler.health import HealthCheckError, parse_hostport, probe
+
+    try:
+        host, port = parse_hostport(address)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
+    try:
+        rtt = probe(host, port, timeout=timeout)
+    except HealthCheckError as exc:
+        click.echo(f"unhealthy: {address}: {exc.reason}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"ok: {address} echoed in {rtt * 1000:.2f} ms")
 
 
 def _write_stats(path: str, stats, config, cpu_start) -> None:
@@ -241,7 +332,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Options of `run` that `compare` does not take: compare sets them per mode itself.
-_PER_MODE = ("source", "mode", "workers", "greenlets", "output", "quiet", "verbose", "stats_json")
+_PER_MODE = (
+    *("source", "mode", "workers", "greenlets", "output", "quiet", "verbose", "stats_json"),
+    *("health_port", "health_host"),
+)
 
 
 def crawl_options(command: click.Command, skip: tuple[str, ...] = _PER_MODE):

@@ -4,14 +4,17 @@ and imported only then, so a gevent crawl can patch before the HTTP stack is imp
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
 from crawler.pipeline import Pipeline
-from crawler.sources import Seed, to_requests
 from crawler.stats import Stats
 from crawler.strategies import get_strategy
+
+if TYPE_CHECKING:  # crawler.sources imports w3lib, hence ssl: not before gevent can patch
+    from crawler.sources import Seed
 
 
 class Crawler:
@@ -21,12 +24,16 @@ class Crawler:
         self.config = config
         self.sinks = list(sinks)
         self.strategy = get_strategy(config.mode)
+        # Live totals; readable from another thread (the health service) while the crawl runs.
+        self.stats = Stats(mode=config.mode)
 
     def run(self, seeds: Iterable[Seed | str]) -> Stats:
         """Crawl from ``seeds``. Ctrl-C ends the crawl early: the returned stats say
         ``interrupted`` and every record produced so far has reached the sinks."""
+        from crawler.sources import to_requests
+
         requests, invalid = to_requests(seeds, self.config.mode)
-        stats = Stats(mode=self.config.mode)
+        self.stats = stats = Stats(mode=self.config.mode)
         pipeline = Pipeline(self.sinks, stats, progress=self.config.progress)
         backend = open_backend(self.config)
         job = CrawlJob(self.config, backend, requests, invalid)
