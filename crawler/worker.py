@@ -54,12 +54,7 @@ class Worker:
 
     def claim(self, requests: Iterable[Request]) -> list[Request]:
         """Claim the requests' URLs in the visited set (one round trip); return the new ones."""
-        by_key: dict[bytes, Request] = {}
-        for request in requests:
-            by_key.setdefault(fingerprint(request.url), request)
-        if not by_key:
-            return []
-        return [by_key[key] for key in self.visited.claim_many(list(by_key))]
+        return claim_new(self.visited, requests)
 
     def run(self) -> None:
         """Work until the frontier is finished or closed; always releases the fetcher."""
@@ -176,3 +171,14 @@ class Worker:
             for url in found
             if allows(url, request.seed_host)
         ]
+
+
+def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
+    """Claim the requests' URLs in ``visited`` in one round trip; return the requests new to
+    the crawl (the first one wins when several share a URL)."""
+    by_key: dict[bytes, Request] = {}
+    for request in requests:
+        by_key.setdefault(fingerprint(request.url), request)
+    if not by_key:
+        return []
+    return [by_key[key] for key in visited.claim_many(list(by_key))]
