@@ -1,0 +1,142 @@
+"""The benchmark's tables, and the issue's targets checked against the figures of this run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.compare import bar
+
+SCRAPY_0MS, SCRAPY_50MS = 220.0, 257.0  # Scrapy 2.19, 64 concurrent, same machine and site
+
+
+def _loops(result: Any) -> int:
+    spec = result.spec
+    return spec.workers * (spec.greenlets or 1)
+
+
+def _bound(result: Any, latency_ms: float) -> float | None:
+    """Pages/s if every loop waited exactly the latency and spent no time otherwise."""
+    return _loops(result) / (latency_ms / 1000) if latency_ms else None
+
+
+def _serial(scenario: dict) -> Any:
+    return next((r["result"] for r in scenario["rows"] if r["result"].spec.mode == "serial"), None)
+
+
+def _best(scenario: dict) -> Any:
+    hybrid = [r["result"] for r in scenario["rows"] if r["result"].spec.greenlets]
+    pool = hybrid or [r["result"] for r in scenario["rows"]]
+    return max(pool, key=lambda r: r.pages_per_s, default=None)
+
+
+def _gevent(scenario: dict) -> Any:
+    rows = [r["result"] for r in scenario["rows"] if r["result"].spec.mode == "gevent"]
+    return max(rows, key=lambda r: r.pages_per_s, default=None)
+
+
+def _ratio(a: float | None, b: float | None, fmt: str = "{:.2f}") -> str:
+    return fmt.format(a / b) if a and b else "-"
+
+
+def scenario_table(data: dict) -> str:
+    """One scenario: its ceiling, then a row per mode."""
+    scenario, ceiling = data["scenario"], data["ceiling"]
+    latency = scenario.latency_ms
+    serial = _serial(data)
+    lines = [
+        scenario.describe() + f" [{data['pages']} pages]",
+        f"fetch-only ceiling (gevent+urllib3, no parsing, 64 connections): "
+        f"{ceiling['pages_per_s']:.0f} pages/s ({ceiling['pages']} pages, "
+        f"{ceiling['errors']} errors)",
+    ]
+    head = (
+        "mode", "loops", "pages", "wall s", "pages/s", "×serial", "/bound", "/ceiling",
+        "CPU ms/page", "site ms/page", "cores",
+    )  # fmt: skip
+    rows = [head]
+    for row in data["rows"]:
+        r = row["result"]
+        if r.failure:
+            rows.append((r.spec.label, r.spec.concurrency, "failed: " + r.failure))
+            continue
+        site_ms = row["site_cpu_s"] * 1000 / r.pages if r.pages else 0.0
+        rows.append(
+            (
+                r.spec.label,
+                r.spec.concurrency,
+                str(r.pages),
+                f"{r.wall_s:.2f}",
+                f"{r.pages_per_s:.0f}",
+                _ratio(r.pages_per_s, serial.pages_per_s if serial else None, "{:.1f}×"),
+                _ratio(r.pages_per_s, _bound(r, latency)),
+                _ratio(r.pages_per_s, ceiling["pages_per_s"]),
+                f"{r.cpu_ms_per_page or 0:.2f}",
+                f"{site_ms:.2f}",
+                f"{(r.cpu_s + row['site_cpu_s']) / r.wall_s:.2f}" if r.wall_s else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(len(head))]
+    best = max((row["result"].pages_per_s for row in data["rows"]), default=0.0)
+    for i, row in enumerate(rows):
+        if len(row) < len(head):
+            lines.append("  ".join(row))
+            continue
+        cells = [c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        tail = "  " + bar(data["rows"][i - 1]["result"].pages_per_s, best, 16) if i else ""
+        lines.append("  ".join(cells) + tail)
+    if serial is not None and latency and serial.pages < data["pages"]:
+        lines.append(f"(serial measured on its first {serial.pages} pages: its rate is steady)")
+    return "\n".join(lines)
+
+
+def targets(results: list[dict]) -> str:
+    """The issue's performance targets, as ratios of this run's figures."""
+    by_name = {d["scenario"].name: d for d in results}
+    checks: list[tuple[str, float | None, float, str]] = []
+    if (zero := by_name.get("small-0")) and (best := _best(zero)):
+        checks.append(
+            (f"latency 0: best mode ({best.spec.label} {best.spec.concurrency}) pages/s",
+             best.pages_per_s, 5 * SCRAPY_0MS, "≥ 5× Scrapy's 220"),
+        )  # fmt: skip
+    if fifty := by_name.get("small-50"):
+        ceiling = fifty["ceiling"]["pages_per_s"]
+        if best := _best(fifty):
+            checks.append(
+                (f"latency 50 ms: best mode ({best.spec.label} {best.spec.concurrency}) / ceiling",
+                 best.pages_per_s / ceiling, 0.9, f"≥ 0.9 of {ceiling:.0f}"),
+            )  # fmt: skip
+        if gevent := _gevent(fifty):
+            checks.append(
+                (f"latency 50 ms: gevent {gevent.spec.concurrency} pages/s",
+                 gevent.pages_per_s, 3 * SCRAPY_50MS, "≥ 3× Scrapy's 257"),
+            )  # fmt: skip
+            if (serial := _serial(fifty)) and serial.pages_per_s:
+                checks.append(
+                    ("latency 50 ms: gevent / serial",
+                     gevent.pages_per_s / serial.pages_per_s, 40.0, "≥ 40×"),
+                )  # fmt: skip
+    lines = ["targets (issue 3), from the figures above:"]
+    for name, value, goal, text in checks:
+        verdict = "met " if value is not None and value >= goal else "MISS"
+        shown = f"{value:.2f}" if value is not None and value < 100 else f"{value:.0f}"
+        lines.append(f"  [{verdict}] {name}: {shown}  (target {text})")
+    return "\n".join(lines)
+
+
+def to_json(results: list[dict], machine: str) -> dict:
+    """Everything measured, as plain data."""
+    return {
+        "machine": machine,
+        "scenarios": [
+            {
+                "scenario": d["scenario"].describe(),
+                "pages": d["pages"],
+                "ceiling": d["ceiling"],
+                "modes": [
+                    {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
+                    for row in d["rows"]
+                ],
+            }
+            for d in results
+        ],
+    }

@@ -1,0 +1,133 @@
+"""The benchmark: ``python -m bench.run`` (``make bench``); ``--quick`` for a short run.
+
+For each scenario it starts the fixture site, measures the fetch-only ceiling on it, crawls it
+in every mode (each in a fresh process, through ``crawl run``, exactly as ``crawl compare``
+does), and prints pages/s with ratios measured in the same run: against serial, against the
+``workers / latency`` bound, and against the ceiling; plus CPU per page of the crawler (all its
+processes) and of the site server, which shares this machine's cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+
+import click
+
+from bench import report
+from bench.ceiling import measure as measure_ceiling
+from bench.scenarios import (
+    DEFAULT_MODES,
+    DEFAULT_SCENARIOS,
+    QUICK_MODES,
+    QUICK_PAGES,
+    QUICK_SCENARIOS,
+    SCENARIOS,
+    SERIAL_SAMPLE,
+    Scenario,
+)
+from crawler.compare import ModeResult, parse_modes, run_mode
+from fixtures.site import SiteProcess
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> str:
+    """CPU count and model, for the report."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def run_scenario(scenario: Scenario, modes: str, pages: int | None) -> dict:
+    """Start the site, measure the ceiling and every mode; the scenario's figures."""
+    n_pages = pages or scenario.pages
+    cpus = os.cpu_count() or 1
+    specs = parse_modes(
+        modes.format(cpus=cpus, per_cpu=max(1, 64 // cpus)), 64, greenlets_supported=True
+    )
+    site_options = dict(
+        pages=n_pages,
+        latency_ms=scenario.latency_ms,
+        links=scenario.links,
+        page_bytes=scenario.page_bytes,
+    )
+    with SiteProcess(startup_timeout=120, **site_options) as site:
+        source = site.url if scenario.crawl == "site" else site.url + "urls.txt"
+        crawl_args = ["--depth", "1000"] if scenario.crawl == "site" else []
+        ceiling = measure_ceiling(site.url + "urls.txt", processes=cpus, greenlets=64 // cpus)
+        ceiling["pages_per_s"] = ceiling["pages"] / ceiling["wall_s"]
+        rows = []
+        for spec in specs:
+            args = list(crawl_args)
+            if spec.mode == "serial" and scenario.latency_ms:
+                args += ["--max-pages", str(min(SERIAL_SAMPLE, n_pages))]
+            site_cpu = process_cpu(site.proc.pid)
+            result: ModeResult = run_mode(spec, source, args)
+            site_cpu = process_cpu(site.proc.pid) - site_cpu
+            rows.append({"result": result, "site_cpu_s": site_cpu})
+            print(
+                f"  {spec.label} {spec.concurrency}: {result.pages_per_s:.0f} pages/s",
+                file=sys.stderr,
+            )
+    return {"scenario": scenario, "pages": n_pages, "ceiling": ceiling, "rows": rows}
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help=f"Small sites ({QUICK_PAGES} pages), fewer modes.")
+@click.option(
+    "--scenarios",
+    default=None,
+    help=f"Comma-separated, from: {', '.join(SCENARIOS)}.  [default: {DEFAULT_SCENARIOS}]",
+)
+@click.option(
+    "--modes",
+    default=None,
+    help="Modes as for `crawl compare --modes`; {cpus} and {per_cpu} are filled in.  "
+    f"[default: {DEFAULT_MODES}]",
+)
+@click.option("--pages", type=click.IntRange(min=10), default=None, help="Override site size.")
+@click.option("--json", "json_path", default=None, metavar="FILE", help="Also write JSON.")
+def main(
+    quick: bool, scenarios: str | None, modes: str | None, pages: int | None, json_path: str | None
+) -> None:
+    """Crawl the fixture site in every mode and print pages/s, ratios and CPU per page."""
+    names = (scenarios or (QUICK_SCENARIOS if quick else DEFAULT_SCENARIOS)).split(",")
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise click.BadParameter(f"unknown scenario {unknown[0]!r}", param_hint="--scenarios")
+    modes = modes or (QUICK_MODES if quick else DEFAULT_MODES)
+    if quick and pages is None:
+        pages = QUICK_PAGES
+    started = time.monotonic()
+    print(f"machine: {machine()}")
+    print(f"command: python -m bench.run {' '.join(sys.argv[1:])}".rstrip())
+    results = []
+    for name in names:
+        scenario = SCENARIOS[name]
+        print(f"running {name} ...", file=sys.stderr)
+        results.append(run_scenario(scenario, modes, pages))
+        print()
+        print(report.scenario_table(results[-1]))
+    print()
+    print(report.targets(results))
+    print(f"\nbenchmark took {time.monotonic() - started:.0f} s")
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump(report.to_json(results, machine()), f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
