@@ -33,6 +33,11 @@ class Channel:
             return pickle.loads(self._reader.recv_bytes())
         return None
 
+    def wake(self) -> None:
+        """Unblock the reader with a None message. Written without the lock, so call it only
+        once no child can write any more (a child killed mid-``put`` may hold the lock)."""
+        self._writer.send_bytes(pickle.dumps(None))
+
     def close(self) -> None:
         """Close both ends (in the parent, once the children are gone)."""
         self._reader.close()

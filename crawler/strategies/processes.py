@@ -276,6 +276,7 @@ class ProcessesStrategy:
                 pool.terminate()  # children ignore SIGINT; this is how they stop
                 pool.join()
                 stop.set()
+                channel.wake()
                 reader.join()
                 channel.close()
         finally:
