@@ -81,7 +81,10 @@ def scenario_table(data: dict) -> str:
         if len(row) < len(head):
             lines.append("  ".join(row))
             continue
-        cells = [c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            c.ljust(w) if j < 2 else c.rjust(w)
+            for j, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
         tail = "  " + bar(data["rows"][i - 1]["result"].pages_per_s, best, 16) if i else ""
         lines.append("  ".join(cells) + tail)
     if serial is not None and latency and serial.pages < data["pages"]:

@@ -112,7 +112,7 @@ def main(
     if quick and pages is None:
         pages = QUICK_PAGES
     started = time.monotonic()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
     print(f"command: python -m bench.run {' '.join(sys.argv[1:])}".rstrip())
     results = []
     for name in names:
@@ -123,6 +123,7 @@ def main(
         print(report.scenario_table(results[-1]))
     print()
     print(report.targets(results))
+    print(f"load average after: {os.getloadavg()[0]:.2f} (other work on the machine skews figures)")
     print(f"\nbenchmark took {time.monotonic() - started:.0f} s")
     if json_path:
         with open(json_path, "w", encoding="utf-8") as f:

@@ -18,10 +18,9 @@ from crawler.config import CrawlConfig
 class _Child:
     """This process's crawl state, built once by ``init_child``."""
 
-    def __init__(self, workers: list[Any], results: Any, pool: Any) -> None:
+    def __init__(self, workers: list[Any], results: Any) -> None:
         self.workers = workers
         self.results = results
-        self.pool = pool
 
 
 _state: _Child | None = None
@@ -32,19 +31,16 @@ def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: b
     runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page."""
     global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pool = None
     if not shared:
         # Connect to the manager now, while sockets are still blocking: a multiprocessing
         # connection reads its fd with os.read, which fails on a socket gevent made
         # non-blocking. The proxy keeps this connection for every later call.
         len(visited_source)
     if config.greenlets:
-        from gevent import monkey
+        from crawler.strategies._greenlet_child import GreenletChild
 
-        monkey.patch_all()
-        from gevent.pool import Pool
-
-        pool = Pool(config.greenlets)
+        _state = GreenletChild(config, visited_source, results, shared)
+        return
     from crawler.strategies._inprocess import ThreadingSync
     from crawler.worker import Worker
 
@@ -53,7 +49,7 @@ def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: b
     pid = os.getpid()
     names = [f"{pid}/g{i}" for i in range(1, config.greenlets + 1)] or [str(pid)]
     workers = [Worker(config, None, visited, None, name=name) for name in names]
-    _state = _Child(workers, results, pool)
+    _state = _Child(workers, results)
 
 
 def run_task(task_id: int, batch: list[Request]) -> tuple[int, list[Request]]:
@@ -66,19 +62,14 @@ def run_task(task_id: int, batch: list[Request]) -> tuple[int, list[Request]]:
     state = _state
     assert state is not None, "init_child did not run"
     state.results.put(("start", task_id, os.getpid()))
+    if not isinstance(state, _Child):  # greenlets: the batch's results come on the channel
+        state.submit(task_id, batch)
+        return None
     workers = state.workers
-    if state.pool is None:
-        outcomes = [workers[0].crawl(request) for request in batch]
-    else:  # one greenlet (and one Worker, one session) per page of the batch
-        outcomes = state.pool.map(_crawl_pair, zip(workers, batch, strict=False))
+    outcomes = [workers[0].crawl(request) for request in batch]
     children = [child for _, found in outcomes for child in found]
     # Claim before sending records: if claiming fails, the batch's pages become `internal`
     # records in the parent (error_callback) instead of silently losing their links.
     fresh = workers[0].claim(children) if children else []
     state.results.put(("records", task_id, [record.to_dict() for record, _ in outcomes]))
     return task_id, fresh
-
-
-def _crawl_pair(pair: tuple[Any, Request]) -> Any:
-    worker, request = pair
-    return worker.crawl(request)
