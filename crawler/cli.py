@@ -9,6 +9,7 @@ known, so that gevent can patch before anything imports ``ssl`` or ``socket``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -186,9 +187,6 @@ def run_command(
     **options: object,
 ) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
-    import os
-
-    cpu_start = os.times()
     from crawler.errors import CrawlerError, SourceError
     from crawler.strategies import get_strategy
 
@@ -209,6 +207,7 @@ def run_command(
         from crawler.config import CrawlConfig
 
         config = CrawlConfig(progress=not quiet, **options)
+        cpu_start = os.times()  # the crawl's CPU, children included; not the start-up imports
         stats = _crawl(config, seeds, output, verbose, (health_host, health_port))
     except CrawlerError as exc:
         _fail_usage(str(exc))
@@ -293,7 +292,6 @@ def health_command(address: str, timeout: float) -> None:
 def _write_stats(path: str, stats, config, cpu_start) -> None:
     """Totals for scripts (``crawl compare``, the benchmark): CPU includes reaped children."""
     import json
-    import os
 
     now = os.times()
     cpu = sum(now[:4]) - sum(cpu_start[:4])
