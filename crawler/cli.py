@@ -408,7 +408,6 @@ def compare_command(
     The table shows pages ok, errors, wall seconds, pages/s and the speedup over serial.
     """
     import json
-    import os
     import tempfile
 
     from crawler.compare import compare, parse_modes, render_table
