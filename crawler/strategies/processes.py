@@ -43,6 +43,7 @@ from crawler.worker import claim_new
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
+GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
 
 
@@ -90,8 +91,13 @@ class _ParentLoop:
         self.queued = 0  # the parent is the frontier's only consumer, so it can count
         self.computing = 0  # tasks whose result has not come back yet
         self.next_id = 0
-        self.limit = BATCHES_PER_PROCESS * self.config.workers
-        self.batch_cap = max(1, self.config.greenlets)
+        greenlets = self.config.greenlets
+        # A greenlet child runs the pages of several tasks at once (``_greenlet_child``):
+        # batches of G/4 pages, 2G pages out per child, so links come back as pages finish
+        # rather than when the slowest of G pages does.
+        self.batch_cap = max(1, greenlets // GREENLET_BATCH_DIVISOR)
+        tasks_per_process = BATCHES_PER_PROCESS * (max(1, greenlets) // self.batch_cap)
+        self.limit = tasks_per_process * self.config.workers
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         pages_in_a_row = 1 if self.config.greenlets else self.batch_cap
         self.task_deadline = 2 * self.config.page_deadline * pages_in_a_row + 10
