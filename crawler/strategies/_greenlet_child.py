@@ -7,7 +7,8 @@ when the slowest page of the previous one had finished, and at 50 ms latency a 2
 about half its concurrency.
 
 So the greenlets run on a gevent hub in a thread of their own ("crawl hub"). The pool's task
-(``submit``) only hands the batch over and returns; the hub thread starts each page as soon as a
+(``submit``) only hands the batch over, and returns as soon as the child has room for more (no
+more than G pages unfinished); the hub thread starts each page as soon as a
 greenlet is free, and when a batch's last page is done it claims the batch's links (one round
 trip) and sends ``("records", task_id, ...)`` and ``(task_id, fresh)`` on the results channel,
 which is exactly what the parent would have received from the pool callback. A failure there is
@@ -40,6 +41,8 @@ class GreenletChild:
         connected, self._patched = threading.Event(), threading.Event()
         self._ready = threading.Event()
         self._failure: BaseException | None = None
+        self._load = threading.Condition()  # real: it is shared by two real threads
+        self._unfinished = 0  # pages submitted and not finished
         self._args = (visited_source, shared, connected)
         self.thread = threading.Thread(target=self._main, name="crawl hub", daemon=True)
         self.thread.start()
@@ -54,9 +57,19 @@ class GreenletChild:
             raise self._failure
 
     def submit(self, task_id: int, batch: list[Request]) -> None:
-        """Queue a batch for the hub thread (called by the pool's task, on the main thread)."""
+        """Queue a batch for the hub thread (called by the pool's task, on the main thread);
+        return once this child has no more than G pages unfinished.
+
+        The wait is what spreads tasks over the children: they all read one task pipe, and a
+        child that took tasks without waiting would take them all while the others idle.
+        """
+        with self._load:
+            self._unfinished += len(batch)
         self._batches.append((task_id, batch))
         os.write(self._wake_w, b"x")
+        with self._load:
+            while self._unfinished > self.config.greenlets:
+                self._load.wait()
 
     # --- on the crawl thread -------------------------------------------------------------
 
@@ -114,6 +127,9 @@ class GreenletChild:
         left[0] -= 1
         if left[0] == 0:
             self._finish(task_id, outcomes)
+        with self._load:
+            self._unfinished -= 1
+            self._load.notify()
 
     def _finish(self, task_id: int, outcomes: list[Any]) -> None:
         try:
