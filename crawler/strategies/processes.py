@@ -263,7 +263,10 @@ class ProcessesStrategy:
                 visited_source: Any = backend
                 visited = backend.visited(config, ThreadingSync())
             else:
-                manager, visited = start_manager(context, backend, config)
+                # The manager runs no gevent and no HTTP: fork it whenever the parent is
+                # unpatched (milliseconds), even when the pool children must be spawned.
+                manager_context = multiprocessing.get_context(start_method(0))
+                manager, visited = start_manager(manager_context, backend, config)
                 visited_source = visited
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
