@@ -132,6 +132,20 @@ def _fail_usage(message: str) -> None:
 )
 @click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
 @click.option(
+    "--parse",
+    "parse_spec",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Scraper callback: FUNCTION(page) returns or yields items (dicts) and Follow(url)s; "
+    "MODULE may be a dotted name (importable from here) or a path/to/file.py.",
+)
+@click.option(
+    "--items-output",
+    default=None,
+    metavar="FILE",
+    help="Where the callback's items go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option(
     "-o",
     "--output",
     default="-",
@@ -158,6 +172,7 @@ def _fail_usage(message: str) -> None:
 def run_command(
     source: str,
     output: str,
+    parse_spec: str | None,
     quiet: bool,
     verbose: bool,
     health_port: int | None,
@@ -174,11 +189,17 @@ def run_command(
         _fail_usage(str(exc))
     options["allow_domains"] = tuple(options["allow_domains"])
     options["exclude"] = tuple(options["exclude"])
+    if output == "-" and options["items_output"] == "-":
+        _fail_usage("records (-o) and items (--items-output) cannot both go to stdout")
     try:
         from crawler.config import CrawlConfig
 
-        config = CrawlConfig(progress=not quiet, **options)
-        stats = _crawl(config, seeds, output, verbose, (health_host, health_port))
+        if parse_spec is not None:
+            from crawler.callbacks import load_callable
+
+            options["parse"] = load_callable(parse_spec)
+        config = CrawlConfig(progress=not quiet, output=output, **options)
+        stats = _crawl(config, seeds, verbose, (health_host, health_port))
     except CrawlerError as exc:
         _fail_usage(str(exc))
     if not quiet:
@@ -188,16 +209,13 @@ def run_command(
     sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
 
 
-def _crawl(config, seeds, output: str, verbose: bool, health: tuple[str, int | None]):
+def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
     from contextlib import nullcontext
 
     from crawler.engine import Crawler
-    from crawler.sinks import CallbackSink, sink_for_path
+    from crawler.sinks import CallbackSink
 
-    try:
-        sinks = [sink_for_path(output)]
-    except OSError as exc:
-        _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+    sinks = []  # the -o and --items-output files are opened by the Crawler, from the config
     if verbose:
         sinks.append(CallbackSink(_echo_error))
     crawler = Crawler(config, sinks)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 from crawler.errors import ConfigError
 from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
 MODES = ("serial", "threads", "gevent", "processes")
+# Modes whose worker loops run in other processes: the parse callback reaches them by name.
+PROCESS_MODES = frozenset({"processes"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,8 +35,16 @@ class CrawlConfig:
     max_redirects: int = 10
     user_agent: str = DEFAULT_USER_AGENT
     progress: bool = False
+    # Scraping (see crawler/page.py): parse(page) returns or yields items and Follow(url)s.
+    parse: Callable[..., Any] | None = None
+    # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
+    output: str | None = None
+    items_output: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("allow_domains", "exclude"):  # a lone string is one value, not characters
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.workers < 1:
@@ -53,6 +65,13 @@ class CrawlConfig:
         object.__setattr__(
             self, "allow_domains", tuple(d.lower().strip(".") for d in self.allow_domains)
         )
+        if self.parse is not None:
+            if not callable(self.parse):
+                raise ConfigError("parse must be a callable that takes a Page")
+            if self.mode in PROCESS_MODES:
+                from crawler.callbacks import check_importable
+
+                check_importable(self.parse, "parse", self.mode)
 
     @property
     def page_deadline(self) -> float:

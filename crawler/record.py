@@ -29,6 +29,8 @@ class Record:
     worker: str | None = None
     detail: str | None = None
     redirects: list[str] = field(default_factory=list)
+    # What the parse callback produced on this page (plain JSON objects).
+    items: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,7 @@ class Stats:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
+    items: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     interrupted: bool = False
@@ -26,6 +27,7 @@ class Stats:
         """Count one record."""
         self.pages += 1
         self.bytes += record.bytes
+        self.items += len(record.items)
         if record.error is None:
             self.ok += 1
         else:
@@ -60,6 +62,7 @@ class Stats:
             "ok": self.ok,
             "errors": dict(self.errors),
             "bytes": self.bytes,
+            "items": self.items,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
@@ -73,6 +76,7 @@ class Stats:
         return (
             f"{head}: {self.pages} pages, {self.ok} ok, {self.failed} errors"
             + (f" ({errors})" if errors else "")
+            + (f", {self.items} items" if self.items else "")
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
         )
 

@@ -9,7 +9,9 @@ import traceback
 from collections.abc import Iterable
 
 from crawler.base import Emit, Fetcher, Frontier, Request, Response, Visited
+from crawler.callbacks import run_parse
 from crawler.config import CrawlConfig
+from crawler.page import Page
 from crawler.parse import HTML_TYPES, charset_of, extract
 from crawler.record import Record
 from crawler.scope import Scope
@@ -153,12 +155,44 @@ class Worker:
             base = resolve(request.url, page.base) or request.url
         found = dict.fromkeys(url for href in page.links if (url := resolve(base, href)))
         record.links = len(found)
+        children = self.follow(request, found)
+        if self.config.parse is not None:
+            children += self.follow(request, self.scrape(request, response, record, base, found))
+        return children
+
+    def follow(self, request: Request, urls: Iterable[str]) -> list[Request]:
+        """Child requests for ``urls`` (normal form) reached from ``request``'s page: one hop
+        deeper, within the depth limit and the scope."""
         if request.depth >= self.config.depth:
             return []
         depth = request.depth + 1
         allows = self.scope.allows
         return [
             Request(url, depth, request.url, request.seed_host)
-            for url in found
+            for url in urls
             if allows(url, request.seed_host)
         ]
+
+    def scrape(
+        self, request: Request, response: Response, record: Record, base: str, links: Iterable[str]
+    ) -> list[str]:
+        """Run the user's parse callback on the page: its items go into the record, an error
+        it raises into ``error``/``detail``; returns the URLs it asks to follow (resolved)."""
+        page = Page(
+            url=request.url,
+            status=response.status,
+            headers=response.headers,
+            body=response.body,
+            content_type=record.content_type,
+            encoding=charset_of(response.headers.get("content-type")),
+            depth=request.depth,
+            parent=request.parent,
+            title=record.title,
+            base_url=base,
+            links=list(links),
+        )
+        scraped = run_parse(self.config.parse, page)
+        record.items = scraped.items
+        if scraped.error is not None:
+            record.error, record.detail = "parse_callback", scraped.error
+        return [url for href in scraped.follows if (url := resolve(base, href))]
