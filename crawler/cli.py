@@ -71,6 +71,13 @@ def _fail_usage(message: str) -> None:
     help="Concurrent worker loops (ignored by serial).",
 )
 @click.option(
+    "--greenlets",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --mode processes: greenlets per process (0: one page at a time per process).",
+)
+@click.option(
     "--depth",
     type=click.IntRange(min=0),
     default=0,
@@ -181,6 +188,13 @@ def run_command(
 ) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
     from crawler.errors import CrawlerError, SourceError
+    from crawler.strategies import get_strategy
+
+    try:
+        # First, before the HTTP stack is imported: choosing gevent patches the process.
+        get_strategy(str(options["mode"]))
+    except CrawlerError as exc:
+        _fail_usage(str(exc))
     from crawler.sources import read_source
 
     try:

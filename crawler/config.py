@@ -23,6 +23,8 @@ class CrawlConfig:
 
     mode: str = "serial"
     workers: int = 16
+    # Greenlets per process in ``processes`` mode (0: one page at a time per process).
+    greenlets: int = 0
     depth: int = 0
     max_pages: int | None = None
     same_domain: bool = True
@@ -49,6 +51,10 @@ class CrawlConfig:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
+        if self.greenlets < 0:
+            raise ConfigError("greenlets must be 0 or more")
+        if self.greenlets and self.mode != "processes":
+            raise ConfigError("--greenlets applies to --mode processes only")
         if self.depth < 0:
             raise ConfigError("depth must be 0 or more")
         if self.max_pages is not None and self.max_pages < 1:

@@ -15,7 +15,7 @@ from crawler.stats import Stats
 from crawler.stopping import StoppableBackend
 from crawler.strategies import get_strategy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # crawler.sources imports w3lib, hence ssl: not before gevent can patch
     from crawler.sources import Seed
 
 

@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any, Self
 
 from .health_probe import HealthCheckError, parse_hostport, probe
+from .health_protocol import Connection
 
 __all__ = [
     "HealthCheckError",
@@ -60,64 +61,7 @@ StatsProvider = Callable[[], dict[str, Any]]
 _RECV_CHUNK = 64 * 1024
 _ACCEPT_BATCH = 64  # accepts per loop turn, so a connect storm cannot starve clients
 _ACCEPT_PAUSE_S = 0.5  # out of file descriptors: retry accepting after this long
-_STATS_COMMANDS = (b"STATS\n", b"STATS\r\n")
 _BUSY = b"BUSY\n"
-
-
-class _Connection:
-    """One client's socket, buffers and STATS-detection state."""
-
-    __slots__ = (
-        "callback",
-        "held",
-        "last_active",
-        "line_start",
-        "out",
-        "reading",
-        "sock",
-    )
-
-    def __init__(self, sock: socket.socket, now: float) -> None:
-        self.sock = sock
-        self.callback: Callable[[int], None] | None = None
-        self.out = bytearray()  # echo not yet accepted by the kernel; <= max_buffer
-        self.held = b""  # a possible STATS prefix at a line start; <= 6 bytes
-        self.line_start = True
-        self.reading = True  # False once the client has shut down writing
-        self.last_active = now
-
-    def feed(self, data: bytes, stats_line: Callable[[], bytes]) -> bytes:
-        """Return what to send back for ``data``, applying the STATS rule."""
-        buf = self.held + data if self.held else data
-        self.held = b""
-        parts: list[bytes] = []
-        pos, end = 0, len(buf)
-        while pos < end:
-            if self.line_start:
-                head = buf[pos : pos + 7]
-                command = next((c for c in _STATS_COMMANDS if head.startswith(c)), None)
-                if command is not None:
-                    parts.append(stats_line())
-                    pos += len(command)
-                    continue
-                if any(c.startswith(head) for c in _STATS_COMMANDS):
-                    # A proper prefix, so the buffer ends here: undecided until more comes.
-                    self.held = head
-                    break
-            newline = buf.find(b"\n", pos)
-            if newline == -1:
-                parts.append(buf[pos:])
-                self.line_start = False
-                break
-            parts.append(buf[pos : newline + 1])
-            self.line_start = True
-            pos = newline + 1
-        return b"".join(parts)
-
-    def end_of_input(self) -> bytes:
-        """The client stopped writing: held bytes can no longer be STATS, echo them."""
-        held, self.held = self.held, b""
-        return held
 
 
 class HealthServer:
@@ -148,7 +92,7 @@ class HealthServer:
         self._max_connections = max_connections
         self._max_buffer = max_buffer
         self._idle_timeout = idle_timeout
-        self._conns: set[_Connection] = set()
+        self._conns: set[Connection] = set()
         self._peak_buffered = 0
         self._next_sweep = float("inf")  # earliest idle deadline of any connection
         self._accept_paused_until: float | None = None
@@ -322,13 +266,13 @@ class HealthServer:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         now = time.monotonic()
-        conn = _Connection(sock, now)
+        conn = Connection(sock, now)
         conn.callback = partial(self._on_client, conn)
         self._selector.register(sock, selectors.EVENT_READ, conn.callback)
         self._conns.add(conn)
         self._next_sweep = min(self._next_sweep, now + self._idle_timeout)
 
-    def _on_client(self, conn: _Connection, mask: int) -> None:
+    def _on_client(self, conn: Connection, mask: int) -> None:
         try:
             if mask & selectors.EVENT_READ:
                 self._receive(conn)
@@ -340,7 +284,7 @@ class HealthServer:
             log.exception("health service: unexpected error; dropping that connection")
             self._close(conn)
 
-    def _receive(self, conn: _Connection) -> None:
+    def _receive(self, conn: Connection) -> None:
         try:
             data = conn.sock.recv(_RECV_CHUNK)
         except BlockingIOError:
@@ -359,7 +303,7 @@ class HealthServer:
         conn.out += reply
         self._peak_buffered = max(self._peak_buffered, len(conn.out))
 
-    def _send(self, conn: _Connection) -> None:
+    def _send(self, conn: Connection) -> None:
         if conn.out:
             try:
                 sent = conn.sock.send(conn.out)
@@ -377,7 +321,7 @@ class HealthServer:
         if self._selector.get_key(conn.sock).events != events:
             self._selector.modify(conn.sock, events, conn.callback)
 
-    def _close(self, conn: _Connection) -> None:
+    def _close(self, conn: Connection) -> None:
         self._conns.discard(conn)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)

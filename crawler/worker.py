@@ -21,14 +21,18 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class Worker:
-    """One worker loop. ``emit`` receives every record; ``name`` identifies the loop in them."""
+    """One worker loop. ``emit`` receives every record; ``name`` identifies the loop in them.
+
+    A worker built without ``frontier`` and ``emit`` only crawls and claims (``crawl`` and
+    ``claim``): the processes strategy runs those in children while the parent owns the frontier.
+    """
 
     def __init__(
         self,
         config: CrawlConfig,
-        frontier: Frontier,
+        frontier: Frontier | None,
         visited: Visited,
-        emit: Emit,
+        emit: Emit | None,
         *,
         name: str,
         fetcher: Fetcher | None = None,
@@ -47,13 +51,17 @@ class Worker:
 
     def schedule(self, requests: Iterable[Request]) -> int:
         """Claim the requests' URLs in the visited set (one round trip) and queue the new ones."""
+        fresh = self.claim(requests)
+        return self.frontier.push_many(fresh) if fresh else 0
+
+    def claim(self, requests: Iterable[Request]) -> list[Request]:
+        """Claim the requests' URLs in the visited set (one round trip); return the new ones."""
         by_key: dict[bytes, Request] = {}
         for request in requests:
             by_key.setdefault(fingerprint(request.url), request)
         if not by_key:
-            return 0
-        fresh = self.visited.claim_many(list(by_key))
-        return self.frontier.push_many(by_key[key] for key in fresh)
+            return []
+        return [by_key[key] for key in self.visited.claim_many(list(by_key))]
 
     def run(self) -> None:
         """Work until the frontier is finished or closed; always releases the fetcher."""
@@ -66,21 +74,27 @@ class Worker:
     def handle(self, request: Request) -> None:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""
         try:
-            record, children = self.process(request)
+            record, children = self.crawl(request)
         except KeyboardInterrupt:
             self.emit(self.failed(request, "interrupted", "stopped by Ctrl-C"))
             self.frontier.done(request)
             self.frontier.close()
             raise
-        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
-            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            record, children = self.failed(request, "internal", summary), []
         try:
             if children:
                 self.schedule(children)
             self.emit(record)
         finally:
             self.frontier.done(request)
+
+    def crawl(self, request: Request) -> tuple[Record, list[Request]]:
+        """Fetch and parse one page without touching the frontier: its record (a bug becomes an
+        ``internal`` record) and the requests it leads to, not yet claimed."""
+        try:
+            return self.process(request)
+        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return self.failed(request, "internal", summary), []
 
     def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
         """A record for a request that ended without a usable response."""

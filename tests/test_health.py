@@ -24,10 +24,10 @@ import pytest
 from crawler.health import (
     HealthCheckError,
     HealthServer,
-    _Connection,
     parse_hostport,
     probe,
 )
+from crawler.health_protocol import Connection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -298,9 +298,9 @@ def test_stats_split_across_packets(server: HealthServer) -> None:
 )
 def test_stats_rule_holds_for_every_split_point(data: bytes) -> None:
     """The protocol state machine, fed each possible two-packet split."""
-    whole = _Connection(None, 0.0).feed(data, lambda: b"<stats>\n")  # type: ignore[arg-type]
+    whole = Connection(None, 0.0).feed(data, lambda: b"<stats>\n")  # type: ignore[arg-type]
     for cut in range(len(data) + 1):
-        conn = _Connection(None, 0.0)  # type: ignore[arg-type]
+        conn = Connection(None, 0.0)  # type: ignore[arg-type]
         out = conn.feed(data[:cut], lambda: b"<stats>\n")
         out += conn.feed(data[cut:], lambda: b"<stats>\n")
         assert out + conn.end_of_input() == whole, cut

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+
 from fixtures.site import SiteProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
