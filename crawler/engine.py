@@ -11,6 +11,7 @@ from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
 from crawler.errors import OutputError
 from crawler.pipeline import Pipeline
+from crawler.record import Record
 from crawler.stats import Stats
 from crawler.stopping import StoppableBackend
 from crawler.strategies import get_strategy
@@ -61,8 +62,18 @@ class Crawler:
         if self._stop_requested:
             backend.stop()
         job = CrawlJob(self.config, backend, requests, invalid)
+
+        def consume(record: Record) -> None:
+            try:
+                pipeline.write(record)
+            except BaseException:
+                # A failing sink (a full disk, a user's on_item) ends the crawl everywhere:
+                # without this, other loops would crawl on with nobody consuming.
+                backend.stop()
+                raise
+
         try:
-            self.strategy.run(job, pipeline.write)
+            self.strategy.run(job, consume)
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from werkzeug import Response
@@ -210,3 +211,23 @@ def test_record_round_trips_with_items():
     record = Record(url="http://x/", items=[{"a": 1}])
     assert Record.from_dict(record.to_dict()) == record
     assert list(record.to_dict())[-1] == "items"
+
+
+@pytest.mark.parametrize("mode", ["serial", "threads"])
+def test_a_failing_item_callback_ends_the_crawl_with_its_error(mode, fresh_site):
+    before = set(threading.enumerate())
+
+    def on_item(item):
+        raise RuntimeError("disk full")
+
+    stream = crawler.crawl(
+        fresh_site.url, mode=mode, workers=4, depth=50, parse=lambda page: {}, on_item=on_item
+    )
+    with pytest.raises(RuntimeError, match="disk full"):
+        list(stream)
+    # The other loops stop too: nothing keeps crawling with nobody consuming.
+    deadline = time.monotonic() + 10
+    while set(threading.enumerate()) != before and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a bounded deadline, not synchronising on a sleep
+    assert set(threading.enumerate()) == before
+    assert sum(fresh_site.counts().values()) < len(fresh_site.manifest()["pages"])
