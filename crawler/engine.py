@@ -49,7 +49,8 @@ class Crawler:
 
     def run(self, seeds: Iterable[Seed | str]) -> Stats:
         """Crawl from ``seeds``. Ctrl-C or ``stop()`` ends the crawl early: the returned stats
-        say ``interrupted`` and every record produced so far has reached the sinks."""
+        say ``interrupted`` (Ctrl-C) or ``stopped``, and every record produced so far has
+        reached the sinks."""
         # Imported here: URL handling pulls in w3lib, which imports ssl, and ``import crawler``
         # must leave ssl alone until a gevent program has patched.
         from crawler.sources import to_requests
@@ -77,7 +78,7 @@ class Crawler:
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
-            stats.interrupted = stats.interrupted or backend.stopped
+            stats.stopped = backend.stopped
             self._backend, self._stop_requested = None, False
             stats.finish()
             try:

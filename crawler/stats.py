@@ -21,7 +21,8 @@ class Stats:
     items: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    interrupted: bool = False
+    interrupted: bool = False  # by Ctrl-C
+    stopped: bool = False  # by Crawler.stop (an early ``break`` out of crawl())
 
     def add(self, record: Record) -> None:
         """Count one record."""
@@ -73,6 +74,8 @@ class Stats:
         """One human line: pages ok, errors by kind, bytes, wall time, pages/s."""
         errors = ", ".join(f"{kind} {n}" for kind, n in self.errors.most_common())
         head = "crawl interrupted" if self.interrupted else "crawl finished"
+        if self.stopped and not self.interrupted:
+            head = "crawl stopped early"
         return (
             f"{head}: {self.pages} pages, {self.ok} ok, {self.failed} errors"
             + (f" ({errors})" if errors else "")

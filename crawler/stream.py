@@ -119,6 +119,10 @@ class CrawlStream(Iterator[Record]):
         if kind == _FAILED:
             raise value
         self.stats = value
+        if value.interrupted:
+            # Ctrl-C landed in the crawl (under gevent any greenlet may take the signal); the
+            # crawl has shut down and every record so far was yielded: now the program hears it.
+            raise KeyboardInterrupt
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items of the parse callback, page after page (consumes the records)."""

@@ -56,12 +56,7 @@ class Worker:
 
     def claim(self, requests: Iterable[Request]) -> list[Request]:
         """Claim the requests' URLs in the visited set (one round trip); return the new ones."""
-        by_key: dict[bytes, Request] = {}
-        for request in requests:
-            by_key.setdefault(fingerprint(request.url), request)
-        if not by_key:
-            return []
-        return [by_key[key] for key in self.visited.claim_many(list(by_key))]
+        return claim_new(self.visited, requests)
 
     def run(self) -> None:
         """Work until the frontier is finished or closed; always releases the fetcher."""
@@ -210,3 +205,14 @@ class Worker:
         if scraped.error is not None:
             record.error, record.detail = "parse_callback", scraped.error
         return [url for href in scraped.follows if (url := resolve(base, href))]
+
+
+def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
+    """Claim the requests' URLs in ``visited`` in one round trip; return the requests new to
+    the crawl (the first one wins when several share a URL)."""
+    by_key: dict[bytes, Request] = {}
+    for request in requests:
+        by_key.setdefault(fingerprint(request.url), request)
+    if not by_key:
+        return []
+    return [by_key[key] for key in visited.claim_many(list(by_key))]

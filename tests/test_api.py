@@ -92,7 +92,7 @@ def test_records_stream_while_the_crawl_is_still_running(httpserver):
         released.set()
     rest = list(stream)
     assert [r.url for r in rest] == [httpserver.url_for("/slow")]
-    assert stream.stats.pages == 2 and not stream.stats.interrupted
+    assert stream.stats.pages == 2 and not stream.stats.stopped
     assert isinstance(first, Record) and first.to_dict()["title"] == "T"
 
 
@@ -123,7 +123,7 @@ def test_break_stops_the_crawl_and_leaves_no_thread(fresh_site):
         for record in stream:
             assert record.url == fresh_site.url
             break
-    assert stream.stats.interrupted
+    assert stream.stats.stopped and not stream.stats.interrupted
     fetched = sum(fresh_site.counts().values())
     assert fetched < len(fresh_site.manifest()["pages"]) // 2
     assert set(threading.enumerate()) == before
@@ -153,11 +153,11 @@ def test_crawler_stop_from_a_sink_and_before_run(fresh_site):
 
     engine = Crawler(CrawlConfig(depth=50), [StopAfterThree()])
     stats = engine.run([fresh_site.url])
-    assert stats.interrupted and len(seen) == 3 and stats.pages == 3
+    assert stats.stopped and len(seen) == 3 and stats.pages == 3
     engine.stop()  # a stop before run applies to that run ...
     assert engine.run([fresh_site.url]).pages == 0
     full = engine.run([fresh_site.url])  # ... and only to that one
-    assert full.pages == len(fresh_site.manifest()["pages"]) and not full.interrupted
+    assert full.pages == len(fresh_site.manifest()["pages"]) and not full.stopped
 
 
 def test_records_and_items_go_to_files_and_to_on_item(httpserver, tmp_path):

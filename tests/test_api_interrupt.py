@@ -54,6 +54,7 @@ def test_ctrl_c_while_iterating_stops_the_crawl(mode, slow_site):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
+    assert out.splitlines()[-1].startswith("{"), (out[-2000:], err[-3000:])
     report = json.loads(out.splitlines()[-1])
     assert report == {"threads": ["MainThread"], "children": [], "greenlets": []}
     assert out.count("record") < 200  # it stopped well before the end
