@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,23 +105,22 @@ def check_importable(fn: object, option: str = "parse", mode: str = "processes")
     functions and functions typed into an interactive session (a notebook, ``python -c``) fail
     there with a pickling traceback; this says so before the crawl starts.
     """
-    name = getattr(fn, "__qualname__", None) or repr(fn)
     advice = f"{option}= must be defined at module level in an importable module (mode {mode!r})"
-    if "<lambda>" in name:
-        raise ConfigError(f"{option}=<lambda> cannot be sent to worker processes: {advice}")
-    if "<locals>" in name:
-        raise ConfigError(f"{option}={name} is a nested function: {advice}")
-    module = getattr(fn, "__module__", None)
-    if module == "__main__" and not getattr(sys.modules.get("__main__"), "__file__", None):
-        raise ConfigError(f"{option}={name} was defined interactively: {advice}")
-    if module and getattr(fn, "__qualname__", None):
+    if isinstance(fn, types.FunctionType):
+        name, module = fn.__qualname__, fn.__module__
+        if "<lambda>" in name:
+            raise ConfigError(f"{option}=<lambda> cannot be sent to worker processes: {advice}")
+        if "<locals>" in name:
+            raise ConfigError(f"{option}={name} is a nested function: {advice}")
+        if module == "__main__" and not getattr(sys.modules.get("__main__"), "__file__", None):
+            raise ConfigError(f"{option}={name} was defined interactively: {advice}")
         if _lookup(module, name) is not fn:
             raise ConfigError(f"{option}={module}.{name} cannot be imported by name: {advice}")
         return
-    try:  # a callable object or functools.partial: it crosses if it pickles
+    try:  # a bound method, a callable object, a functools.partial: it crosses if it pickles
         pickle.dumps(fn)
     except Exception as exc:
-        raise ConfigError(f"{option}={name} cannot be pickled ({exc}): {advice}") from None
+        raise ConfigError(f"{option}={fn!r} cannot be pickled ({exc}): {advice}") from None
 
 
 def _lookup(module: str, qualname: str) -> object:

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from crawler.errors import ConfigError
+from crawler.page import Page
 from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
@@ -38,7 +39,7 @@ class CrawlConfig:
     user_agent: str = DEFAULT_USER_AGENT
     progress: bool = False
     # Scraping (see crawler/page.py): parse(page) returns or yields items and Follow(url)s.
-    parse: Callable[..., Any] | None = None
+    parse: Callable[[Page], Any] | None = None
     # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
     output: str | None = None
     items_output: str | None = None

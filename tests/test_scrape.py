@@ -188,6 +188,8 @@ def test_processes_mode_refuses_what_cannot_be_imported_by_name():
         (functools.partial(print, end=""), None),  # a partial of a builtin pickles: accepted
         (module_level, None),
         (Callable(), None),
+        (Callable().__call__, None),  # a bound method pickles by reference
+        (functools.partial(lambda page: None), "cannot be pickled"),
     ]
     for fn, message in cases:
         if message is None:
