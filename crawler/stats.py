@@ -68,6 +68,7 @@ class Stats:
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
         }
 
     def summary(self) -> str:
