@@ -9,7 +9,11 @@ slow consumer slows the crawl instead of filling memory. Closing the iterator (`
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
+import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from typing import Any
@@ -54,6 +58,19 @@ def crawl(
     return CrawlStream(Crawler(config, on_item=on_item), list(seeds), buffer=buffer)
 
 
+# Streams still running. A stream left open in a global would otherwise be closed during
+# interpreter teardown, when its crawl thread is already frozen: exit would hang. atexit runs
+# before that (and before multiprocessing's own handler, registered earlier), so close them there.
+_running: weakref.WeakSet[CrawlStream] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_running() -> None:
+    for stream in list(_running):
+        with contextlib.suppress(Exception):  # at exit, nobody is left to tell
+            stream.close()
+
+
 def _run(crawler: Crawler, seeds: list[str], put: Callable[[Any], None]) -> None:
     """The crawl thread: run the crawl, then post how it ended (its stats, or its error)."""
     try:
@@ -94,6 +111,11 @@ class CrawlStream(Iterator[Record]):
             target=_run, args=(self.crawler, self._seeds, put), name="crawler-stream", daemon=True
         )
         self._thread.start()
+        global _atexit_registered
+        if not _atexit_registered:
+            atexit.register(_close_running)
+            _atexit_registered = True
+        _running.add(self)
 
     def __iter__(self) -> CrawlStream:
         return self
@@ -115,6 +137,7 @@ class CrawlStream(Iterator[Record]):
 
     def _end(self, kind: str, value: Any) -> None:
         self._finished = True
+        _running.discard(self)
         self._thread.join()
         if kind == _FAILED:
             raise value
@@ -154,5 +177,6 @@ class CrawlStream(Iterator[Record]):
     def __del__(self) -> None:
         # A ``for`` loop left by ``break`` drops the last reference: the crawl must not outlive
         # it (CPython runs this at once; elsewhere at the next collection).
-        if getattr(self, "_thread", None) is not None and not self._finished:
+        running = getattr(self, "_thread", None) is not None and not self._finished
+        if running and not sys.is_finalizing():
             self.close()  # an error the crawl ended with is reported by Python as "ignored"

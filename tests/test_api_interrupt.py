@@ -58,3 +58,22 @@ def test_ctrl_c_while_iterating_stops_the_crawl(mode, slow_site):
     report = json.loads(out.splitlines()[-1])
     assert report == {"threads": ["MainThread"], "children": [], "greenlets": []}
     assert out.count("record") < 200  # it stopped well before the end
+
+
+LEFT_OPEN = """
+import sys
+sys.path.insert(0, {root!r})
+import crawler
+
+records = crawler.crawl({url!r}, mode={mode!r}, workers=2, depth=50)
+print(next(records).url, flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_left_open_at_exit_does_not_hang_the_program(mode, slow_site):
+    # Teardown would close the stream after its crawl thread is frozen; atexit closes it first.
+    code = LEFT_OPEN.format(root=os.path.dirname(HERE), url=slow_site.url, mode=mode)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert (out.returncode, out.stdout, out.stderr) == (0, slow_site.url + "\n", "")
