@@ -11,6 +11,7 @@ from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
 MODES = ("serial", "threads", "gevent", "processes")
+DEFAULT_ACCEPT = ("text/html", "application/xhtml+xml")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +32,17 @@ class CrawlConfig:
     max_redirects: int = 10
     user_agent: str = DEFAULT_USER_AGENT
     progress: bool = False
+    # Politeness and HTTP behaviour (README "Politeness").
+    robots: bool = True
+    delay: float = 0.0
+    per_host: int | None = None
+    retries: int = 2
+    retry_backoff: float = 0.5
+    max_retry_wait: float = 60.0
+    accept: tuple[str, ...] = DEFAULT_ACCEPT
+    headers: tuple[tuple[str, str], ...] = ()
+    proxy: str | None = None
+    block_private: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -45,6 +57,16 @@ class CrawlConfig:
             raise ConfigError("timeout must be positive")
         if self.max_bytes < 1:
             raise ConfigError("max-bytes must be at least 1")
+        if self.delay < 0 or self.retries < 0 or self.retry_backoff < 0:
+            raise ConfigError("delay, retries and retry backoff must be 0 or more")
+        if self.max_retry_wait < 0:
+            raise ConfigError("max-retry-wait must be 0 or more")
+        if self.per_host is not None and self.per_host < 1:
+            raise ConfigError("per-host must be at least 1")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ConfigError("deadline must be positive")
+        object.__setattr__(self, "accept", tuple(t.strip().lower() for t in self.accept))
+        object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in self.headers))
         for pattern in self.exclude:
             try:
                 re.compile(pattern)

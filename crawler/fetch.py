@@ -3,11 +3,21 @@
 One ``RequestsFetcher`` per worker loop: ``requests.Session`` is not promised to be thread-safe.
 Redirects are not followed here; the worker schedules the target as a request of its own, so every
 URL goes through the visited set and is fetched once.
+
+The body is read with ``read1``, which returns whatever has arrived (``iter_content`` would wait
+for a whole chunk), with the socket timeout shrunk to what is left of the page deadline: a server
+that trickles a byte a second is cut at the deadline. Content-Encoding (gzip, deflate, br) is
+decoded a bounded piece at a time (urllib3 >= 2.6 caps each decompression step), and the byte cap
+counts decoded bytes, so a gzip bomb ends as ``too_large`` with flat memory. Headers are bounded
+by the read timeout per socket read, not by the deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
+from http.cookiejar import CookieJar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,6 +25,7 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from crawler.base import Response
 from crawler.config import CrawlConfig
+from crawler.netguard import BlockedAddress, GuardedAdapter, checked_addresses
 
 CHUNK = 64 * 1024
 
@@ -28,26 +39,43 @@ class _DeadlineExceeded(Exception):
 
 
 class RequestsFetcher:
-    """Fetch with ``requests``: connect/read timeouts, a page deadline and a byte cap."""
+    """Fetch with ``requests``: connect/read timeouts, a page deadline and a byte cap.
 
-    def __init__(self, config: CrawlConfig, *, pool_size: int = 10) -> None:
+    ``cookies`` lets a strategy give all its loops one jar (``http.cookiejar.CookieJar`` locks
+    itself, so threads may share it); by default each fetcher keeps its own, for the crawl.
+    """
+
+    def __init__(
+        self, config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+    ) -> None:
         self.config = config
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        adapter_cls = GuardedAdapter if config.block_private else HTTPAdapter
+        adapter = adapter_cls(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = config.user_agent
-        self.session.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+        if cookies is not None:
+            self.session.cookies = cookies  # type: ignore[assignment]
+        headers = self.session.headers
+        headers["User-Agent"] = config.user_agent
+        headers["Accept"] = ",".join((*config.accept, "*/*;q=0.8"))
+        for name, value in config.headers:
+            headers[name] = value
+        if config.proxy:
+            self.session.proxies = {"http": config.proxy, "https": config.proxy}
 
     def fetch(self, url: str) -> Response:
         """GET ``url`` once; network failures come back as ``Response.error``, never raised."""
         config = self.config
         started = time.monotonic()
         deadline = started + config.page_deadline
+        wait = min(config.timeout, config.page_deadline)
         response = Response(url=url)
         try:
+            if config.block_private and config.proxy:
+                self._check_target(url)
             with self.session.get(
-                url, stream=True, allow_redirects=False, timeout=(config.timeout, config.timeout)
+                url, stream=True, allow_redirects=False, timeout=(wait, wait)
             ) as resp:
                 response.status = resp.status_code
                 response.headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -55,8 +83,10 @@ class RequestsFetcher:
         except _TooLarge:
             response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
         except _DeadlineExceeded:
-            response.error = "timeout"
+            response.error, response.final = "timeout", True
             response.detail = f"page took over {config.page_deadline:g} s"
+        except BlockedAddress as exc:
+            response.error, response.detail = "blocked_address", str(exc)
         except requests.exceptions.RequestException as exc:
             response.error, response.detail = classify(exc)
         except (ProtocolError, ReadTimeoutError, DecodeError, OSError) as exc:
@@ -69,21 +99,47 @@ class RequestsFetcher:
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
+        raw = resp.raw
+        sock = _socket_of(raw)
+        read_timeout = min(self.config.timeout, self.config.page_deadline)
         chunks: list[bytes] = []
         size = 0
-        # iter_content decodes gzip/deflate, so the cap applies to the decoded size.
-        for chunk in resp.iter_content(CHUNK):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _DeadlineExceeded
+            if sock is not None:
+                sock.settimeout(min(read_timeout, left))
+            try:
+                # read1: what has arrived, at most CHUNK decoded bytes (gzip, deflate, br).
+                chunk = raw.read1(CHUNK, decode_content=True)
+            except ReadTimeoutError:
+                if deadline - time.monotonic() <= 0.05:
+                    raise _DeadlineExceeded from None
+                raise
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > limit:
                 raise _TooLarge
             chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise _DeadlineExceeded
-        return b"".join(chunks)
+
+    def _check_target(self, url: str) -> None:
+        # Through a proxy the proxy resolves the name: check it here, unpinned (see netguard).
+        parts = requests.utils.urlparse(url)
+        with contextlib.suppress(socket.gaierror):  # the proxy will report it
+            checked_addresses(parts.hostname or "", parts.port or 80)
 
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
+
+
+def _socket_of(raw: object) -> socket.socket | None:
+    """The socket under a urllib3 response, to shrink its timeout to the deadline."""
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def classify(exc: BaseException) -> tuple[str, str]:

@@ -29,6 +29,7 @@ class Record:
     worker: str | None = None
     detail: str | None = None
     redirects: list[str] = field(default_factory=list)
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
