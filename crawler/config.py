@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError
 from crawler.version import __version__
@@ -65,6 +66,10 @@ class CrawlConfig:
             raise ConfigError("per-host must be at least 1")
         if self.deadline is not None and self.deadline <= 0:
             raise ConfigError("deadline must be positive")
+        if self.proxy is not None:
+            parts = urlsplit(self.proxy)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"--proxy wants an http:// or https:// URL, got {self.proxy!r}")
         object.__setattr__(self, "accept", tuple(t.strip().lower() for t in self.accept))
         object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in self.headers))
         for pattern in self.exclude:
