@@ -21,12 +21,14 @@ class Crawler:
         self.config = config
         self.sinks = list(sinks)
         self.strategy = get_strategy(config.mode)
+        # Live totals; readable from another thread (the health service) while the crawl runs.
+        self.stats = Stats(mode=config.mode)
 
     def run(self, seeds: Iterable[Seed | str]) -> Stats:
         """Crawl from ``seeds``. Ctrl-C ends the crawl early: the returned stats say
         ``interrupted`` and every record produced so far has reached the sinks."""
         requests, invalid = to_requests(seeds, self.config.mode)
-        stats = Stats(mode=self.config.mode)
+        self.stats = stats = Stats(mode=self.config.mode)
         pipeline = Pipeline(self.sinks, stats, progress=self.config.progress)
         backend = open_backend(self.config)
         job = CrawlJob(self.config, backend, requests, invalid)

@@ -11,6 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from crawler.cli import app
+from crawler.urls import canonical
 
 
 def page(*hrefs: str) -> Response:
@@ -126,3 +127,17 @@ def test_robots_txt_is_fetched_once_per_host_by_many_workers(threaded_server):
     records = crawl_on_threads([seed], loops=6, depth=1)
     assert len(records) == 11 and all(r.ok for r in records)
     assert len(robots.arrivals["127.0.0.1"]) == 1
+
+
+def test_fixture_site_private_pages_are_robots_records_and_never_fetched(fresh_site):
+    records, _ = run_crawl([fresh_site.url], depth=50, robots=True)
+    disallowed = set(fresh_site.manifest()["robots_disallowed"])
+    seen = {canonical(r.url): r for r in records}
+    hit = disallowed & seen.keys()
+    assert hit, "the site links to its private pages"
+    assert all(seen[url].error == "robots" for url in hit)
+    counts = fresh_site.counts()
+    assert counts.get("/robots.txt") == 1
+    assert not [path for path in counts if path.startswith("/private/")]
+    others = [r for r in records if canonical(r.url) not in disallowed]
+    assert "robots" not in {r.error for r in others}
