@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable
+from http.cookiejar import CookieJar
 
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
 from crawler.charset import to_utf8
@@ -27,7 +28,9 @@ class Worker:
     ``host_clock`` and ``robots`` are the crawl's shared politeness state
     (``Backend.host_clock`` / ``Backend.robots_cache``): a strategy running several loops must
     give them all the same two objects. Left out, the loop gets private ones, which is right
-    only for a loop that runs alone (serial, tests).
+    only for a loop that runs alone (serial, tests). ``cookies``, one ``http.cookiejar.CookieJar``
+    per crawl given to every loop of a process, lets a cookie set on one loop's page reach the
+    next page whichever loop fetches it; left out, each loop keeps its own jar.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class Worker:
         fetcher: Fetcher | None = None,
         host_clock: HostClock | None = None,
         robots: RobotsCache | None = None,
+        cookies: CookieJar | None = None,
     ) -> None:
         self.config = config
         self.frontier = frontier
@@ -51,7 +55,7 @@ class Worker:
         if fetcher is None:
             from crawler.fetch import RequestsFetcher
 
-            fetcher = RequestsFetcher(config)
+            fetcher = RequestsFetcher(config, cookies=cookies)
         self.fetcher = fetcher
         if host_clock is None:
             from crawler.politeness import UNSHARED, MemoryHostClock

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from http.cookiejar import CookieJar
 
 from werkzeug import Request, Response
 
@@ -62,7 +63,9 @@ def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
 
 
-def crawl_on_threads(seeds: list[str], loops: int, **options: object) -> list[Record]:
+def crawl_on_threads(
+    seeds: list[str], loops: int, cookies: CookieJar | None = None, **options: object
+) -> list[Record]:
     """Run ``loops`` worker loops on threads over one shared in-memory backend."""
     from crawler.sources import to_requests
 
@@ -81,7 +84,16 @@ def crawl_on_threads(seeds: list[str], loops: int, **options: object) -> list[Re
             records.append(record)
 
     workers = [
-        Worker(config, frontier, visited, emit, name=f"t{i}", host_clock=clock, robots=robots)
+        Worker(
+            config,
+            frontier,
+            visited,
+            emit,
+            name=f"t{i}",
+            host_clock=clock,
+            robots=robots,
+            cookies=cookies,
+        )
         for i in range(loops)
     ]
     requests, _ = to_requests(seeds, config.mode)

@@ -84,3 +84,31 @@ def test_records_carry_attempts_in_json(httpserver, tmp_path):
     )
     assert result.exit_code == 0
     assert json.loads(out.read_text())["attempts"] == 1
+
+
+def test_one_jar_shared_by_loops_on_threads(httpserver):
+    from http.cookiejar import CookieJar
+
+    from politeness_helpers import crawl_on_threads
+
+    sent: dict[str, str | None] = {}
+
+    def login(request):
+        links = "".join(f'<a href="/p{i}">p</a>' for i in range(8))
+        response = Response(links, content_type="text/html")
+        response.set_cookie("session", "xyz", path="/")
+        return response
+
+    def page(request):
+        sent[request.path] = request.headers.get("Cookie")
+        return Response("<title>p</title>", content_type="text/html")
+
+    httpserver.expect_request("/").respond_with_handler(login)
+    for i in range(8):
+        httpserver.expect_request(f"/p{i}").respond_with_handler(page)
+    records = crawl_on_threads(
+        [httpserver.url_for("/")], loops=4, cookies=CookieJar(), depth=1, robots=False
+    )
+    assert len(records) == 9
+    assert len({r.worker for r in records}) > 1  # several loops fetched pages
+    assert set(sent.values()) == {"session=xyz"}
