@@ -4,12 +4,12 @@ One ``RequestsFetcher`` per worker loop: ``requests.Session`` is not promised to
 Redirects are not followed here; the worker schedules the target as a request of its own, so every
 URL goes through the visited set and is fetched once.
 
-The body is read with ``read1``, which returns whatever has arrived (``iter_content`` would wait
-for a whole chunk), with the socket timeout shrunk to what is left of the page deadline: a server
-that trickles a byte a second is cut at the deadline. Content-Encoding (gzip, deflate, br) is
-decoded a bounded piece at a time (urllib3 >= 2.6 caps each decompression step), and the byte cap
-counts decoded bytes, so a gzip bomb ends as ``too_large`` with flat memory. Headers are bounded
-by the read timeout per socket read, not by the deadline.
+Every read of the exchange (status line, headers, body) is bounded by the page deadline
+(``crawler/adapter.py``), so a server that trickles a byte a second is cut at the deadline. The
+body is read with ``read1``, which returns whatever has arrived (``iter_content`` would wait for a
+whole chunk). Content-Encoding (gzip, deflate, br) is decoded a bounded piece at a time (urllib3
+>= 2.6 caps each decompression step) and the byte cap counts decoded bytes, so a gzip bomb ends as
+``too_large`` with flat memory.
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ import time
 from http.cookiejar import CookieJar
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from crawler.adapter import PAGE_DEADLINE, CrawlAdapter
 from crawler.base import Response
 from crawler.config import CrawlConfig
-from crawler.netguard import BlockedAddress, GuardedAdapter, checked_addresses
+from crawler.netguard import BlockedAddress, checked_addresses
 
 CHUNK = 64 * 1024
 
 
 class _TooLarge(Exception):
-    pass
-
-
-class _DeadlineExceeded(Exception):
     pass
 
 
@@ -50,8 +46,12 @@ class RequestsFetcher:
     ) -> None:
         self.config = config
         self.session = requests.Session()
-        adapter_cls = GuardedAdapter if config.block_private else HTTPAdapter
-        adapter = adapter_cls(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        adapter = CrawlAdapter(
+            pin=config.block_private,
+            pool_connections=pool_size,
+            pool_maxsize=pool_size,
+            max_retries=0,
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         if cookies is not None:
@@ -71,6 +71,7 @@ class RequestsFetcher:
         deadline = started + config.page_deadline
         wait = min(config.timeout, config.page_deadline)
         response = Response(url=url)
+        token = PAGE_DEADLINE.set(deadline)
         try:
             if config.block_private and config.proxy:
                 self._check_target(url)
@@ -79,50 +80,40 @@ class RequestsFetcher:
             ) as resp:
                 response.status = resp.status_code
                 response.headers = {k.lower(): v for k, v in resp.headers.items()}
-                response.body = self._read_capped(resp, deadline)
+                response.body = self._read_capped(resp)
         except _TooLarge:
             response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
-        except _DeadlineExceeded:
-            response.error, response.final = "timeout", True
-            response.detail = f"page took over {config.page_deadline:g} s"
         except BlockedAddress as exc:
             response.error, response.detail = "blocked_address", str(exc)
         except requests.exceptions.RequestException as exc:
             response.error, response.detail = classify(exc)
         except (ProtocolError, ReadTimeoutError, DecodeError, OSError) as exc:
             response.error, response.detail = classify(exc)
+        finally:
+            PAGE_DEADLINE.reset(token)
+        if response.error == "timeout" and time.monotonic() >= deadline - 0.01:
+            # The whole page deadline is spent: a retry would only be cut again.
+            response.final = True
+            response.detail = f"page took over {config.page_deadline:g} s"
         response.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return response
 
-    def _read_capped(self, resp: requests.Response, deadline: float) -> bytes:
+    def _read_capped(self, resp: requests.Response) -> bytes:
         limit = self.config.max_bytes
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
         raw = resp.raw
-        sock = _socket_of(raw)
-        read_timeout = min(self.config.timeout, self.config.page_deadline)
         chunks: list[bytes] = []
         size = 0
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _DeadlineExceeded
-            if sock is not None:
-                sock.settimeout(min(read_timeout, left))
-            try:
-                # read1: what has arrived, at most CHUNK decoded bytes (gzip, deflate, br).
-                chunk = raw.read1(CHUNK, decode_content=True)
-            except ReadTimeoutError:
-                if deadline - time.monotonic() <= 0.05:
-                    raise _DeadlineExceeded from None
-                raise
-            if not chunk:
-                return b"".join(chunks)
+        # read1: what has arrived, at most CHUNK decoded bytes (gzip, deflate, br); each
+        # socket read stops at the page deadline (adapter.py).
+        while chunk := raw.read1(CHUNK, decode_content=True):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge
             chunks.append(chunk)
+        return b"".join(chunks)
 
     def _check_target(self, url: str) -> None:
         # Through a proxy the proxy resolves the name: check it here, unpinned (see netguard).
@@ -133,13 +124,6 @@ class RequestsFetcher:
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
-
-
-def _socket_of(raw: object) -> socket.socket | None:
-    """The socket under a urllib3 response, to shrink its timeout to the deadline."""
-    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 def classify(exc: BaseException) -> tuple[str, str]:

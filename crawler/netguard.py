@@ -13,9 +13,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 
@@ -46,8 +43,9 @@ def checked_addresses(host: str, port: int) -> list[str]:
     return addresses
 
 
-class _PinnedConnectionMixin:
-    """Resolve and check, then connect to the checked addresses only (the DNS pin)."""
+class PinnedConnectionMixin:
+    """For a urllib3 connection class: resolve and check, then connect to the checked
+    addresses only (the DNS pin). Used by ``crawler/adapter.py``."""
 
     def _new_conn(self) -> socket.socket:
         host, port = self._dns_host, self.port  # type: ignore[attr-defined]
@@ -66,31 +64,3 @@ class _PinnedConnectionMixin:
                 self._dns_host = host
         assert error is not None
         raise error
-
-
-class PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
-    """An HTTP connection that only reaches public addresses."""
-
-
-class PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
-    """An HTTPS connection that only reaches public addresses (SNI and certificate checks
-    still use the host name)."""
-
-
-class _PinnedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = PinnedHTTPConnection
-
-
-class _PinnedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = PinnedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose direct connections go through ``checked_addresses``."""
-
-    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _PinnedHTTPPool,
-            "https": _PinnedHTTPSPool,
-        }

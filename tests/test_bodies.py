@@ -98,9 +98,18 @@ class RawServer:
 TRICKLE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"
 
 
-@pytest.mark.parametrize("pace", [0.2, None], ids=["trickle", "silent"])
-def test_a_trickling_or_stalled_body_is_cut_at_the_page_deadline(pace):
-    server = RawServer(TRICKLE_HEAD, pace)
+@pytest.mark.parametrize(
+    "head, pace",
+    [
+        (TRICKLE_HEAD, 0.2),
+        (TRICKLE_HEAD, None),
+        (b"HTTP/1.1 200 OK\r\nX-Slow: ", 0.2),
+        (b"HTTP/1.1 2", 0.2),
+    ],
+    ids=["body-trickle", "body-stalled", "header-trickle", "status-trickle"],
+)
+def test_a_trickling_or_stalled_server_is_cut_at_the_page_deadline(head, pace):
+    server = RawServer(head, pace)
     try:
         started = time.monotonic()
         records, _ = run_crawl([server.url], timeout=10, deadline=1.0)
@@ -108,7 +117,8 @@ def test_a_trickling_or_stalled_body_is_cut_at_the_page_deadline(pace):
     finally:
         server.close()
     record = records[0]
-    assert record.error == "timeout" and record.attempts == 1  # a spent deadline is not retried
+    assert record.error == "timeout" and "page took over 1 s" in record.detail
+    assert record.attempts == 1  # a spent deadline is not retried
     assert 0.9 <= took < 2.0, took
 
 
