@@ -4,9 +4,11 @@ What a robots.txt answer means (RFC 9309, and what Google and Bing do):
 
 * 2xx: its rules apply; ``Crawl-delay`` for our User-Agent raises the host's delay.
 * 4xx (404, 403 ...): there are no rules; everything is allowed.
-* 5xx, timeouts, connection failures: retried like any page (``--retries``); still failing, the
+* 5xx, timeouts, broken connections: retried like any page (``--retries``); still failing, the
   whole origin is treated as disallowed for this crawl, and each of its URLs gets a ``robots``
   record saying robots.txt was unreachable.
+* no connection at all (refused, DNS, TLS, ``--block-private``): no rules; the page's own fetch
+  fails the same way and its record names the real cause.
 * redirects: followed, up to five hops.
 
 The shared part is a ``RobotsCache`` of plain entries (``MemoryRobotsCache`` here; a Redis
@@ -28,7 +30,11 @@ from crawler.urls import host_of, resolve
 # An entry is (state, text): ("rules", robots.txt body), ("allow", why), ("unreachable", why).
 RobotsEntry = tuple[str, str]
 ROBOTS_REDIRECTS = 5
-_PAGE_TELLS_BETTER = frozenset({"too_large", "decode", "dns", "blocked_address", "invalid_url"})
+# robots.txt failed in a way the page's own fetch will meet and name better (a host that is down
+# or unknown is reported as ``connect``/``dns``, not as a robots problem).
+_PAGE_TELLS_BETTER = frozenset(
+    {"connect", "dns", "tls", "blocked_address", "invalid_url", "too_large", "decode"}
+)
 # How long a worker waits for another one's robots.txt fetch before deciding alone.
 _WAIT_SLICE = 1.0
 

@@ -141,3 +141,28 @@ def test_fixture_site_private_pages_are_robots_records_and_never_fetched(fresh_s
     assert not [path for path in counts if path.startswith("/private/")]
     others = [r for r in records if canonical(r.url) not in disallowed]
     assert "robots" not in {r.error for r in others}
+
+
+def test_a_host_that_is_down_is_reported_as_down_not_as_robots():
+    records, _ = run_crawl(["http://127.0.0.1:1/"], robots=True, retries=0)
+    assert records[0].error == "connect"
+
+
+def test_robots_txt_timing_out_is_retried_then_the_host_is_skipped(httpserver):
+    import threading
+
+    release = threading.Event()
+
+    def stuck(request):
+        release.wait(5)
+        return Response("User-agent: *\nAllow: /\n")
+
+    httpserver.expect_request("/robots.txt").respond_with_handler(stuck)
+    try:
+        records, _ = run_crawl(
+            [httpserver.url_for("/")], robots=True, timeout=0.3, retries=1, retry_backoff=0.01
+        )
+    finally:
+        release.set()
+    assert records[0].error == "robots"
+    assert "unreachable" in records[0].detail and "timeout after 2 attempts" in records[0].detail
