@@ -13,9 +13,10 @@ from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, 
 from crawler.charset import to_utf8
 from crawler.config import CrawlConfig
 from crawler.parse import extract
+from crawler.politeness import UNSHARED, MemoryHostClock
 from crawler.record import Record
 from crawler.retry import Retrier
-from crawler.robots import RobotsPolicy
+from crawler.robots import MemoryRobotsCache, RobotsPolicy
 from crawler.scope import Scope
 from crawler.urls import canonical, fingerprint, host_of, resolve
 
@@ -58,13 +59,8 @@ class Worker:
             fetcher = RequestsFetcher(config, cookies=cookies)
         self.fetcher = fetcher
         if host_clock is None:
-            from crawler.politeness import UNSHARED, MemoryHostClock
-
             host_clock = MemoryHostClock(UNSHARED, delay=config.delay, per_host=config.per_host)
         if robots is None:
-            from crawler.politeness import UNSHARED
-            from crawler.robots import MemoryRobotsCache
-
             robots = MemoryRobotsCache(UNSHARED)
         self.retrier = Retrier(config, fetcher, host_clock)
         self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
