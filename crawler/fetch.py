@@ -61,8 +61,8 @@ class RequestsFetcher:
         headers["Accept"] = ",".join((*config.accept, "*/*;q=0.8"))
         for name, value in config.headers:
             headers[name] = value
-        if config.proxy:
-            self.session.proxies = {"http": config.proxy, "https": config.proxy}
+        # Given per request: requests lets HTTP_PROXY from the environment beat session.proxies.
+        self.proxies = {"http": config.proxy, "https": config.proxy} if config.proxy else None
 
     def fetch(self, url: str) -> Response:
         """GET ``url`` once; network failures come back as ``Response.error``, never raised."""
@@ -76,7 +76,11 @@ class RequestsFetcher:
             if config.block_private and config.proxy:
                 self._check_target(url)
             with self.session.get(
-                url, stream=True, allow_redirects=False, timeout=(wait, wait)
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=(wait, wait),
+                proxies=self.proxies,
             ) as resp:
                 response.status = resp.status_code
                 response.headers = {k.lower(): v for k, v in resp.headers.items()}

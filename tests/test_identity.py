@@ -37,7 +37,9 @@ def test_cli_headers_are_sent_and_a_malformed_one_is_a_usage_error(httpserver, t
     ]
 
 
-def test_proxy_receives_absolute_form_requests(httpserver):
+def test_proxy_receives_absolute_form_requests(httpserver, monkeypatch):
+    # --proxy wins over the environment's proxy (a dead port here).
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     # pytest-httpserver plays the proxy: requests sends "GET http://host/path" to it, so the
     # crawl never resolves or contacts the (non-existent) origin host itself.
     httpserver.expect_request("/page").respond_with_data(
