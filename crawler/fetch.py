@@ -73,7 +73,7 @@ class RequestsFetcher:
         response = Response(url=url)
         token = PAGE_DEADLINE.set(deadline)
         try:
-            if config.block_private and config.proxy:
+            if config.block_private and self._proxied(url):
                 self._check_target(url)
             with self.session.get(
                 url,
@@ -118,6 +118,11 @@ class RequestsFetcher:
                 raise _TooLarge
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _proxied(self, url: str) -> bool:
+        if self.proxies:
+            return True
+        return self.session.trust_env and bool(requests.utils.get_environ_proxies(url))
 
     def _check_target(self, url: str) -> None:
         # Through a proxy the proxy resolves the name: check it here, unpinned (see netguard).

@@ -98,3 +98,15 @@ def test_block_private_checks_every_redirect_hop(httpserver):
     assert table[seed].status == 302 and table[seed].error is None
     assert table[target].error == "blocked_address" and table[target].redirects == [seed]
     assert [req.path for req, _ in httpserver.log] == ["/"]
+
+
+def test_block_private_checks_the_target_even_through_a_proxy(httpserver, monkeypatch):
+    # The proxy (on loopback, the user's own choice) is allowed; the target it would fetch is
+    # checked here first, whether the proxy comes from --proxy or from the environment.
+    httpserver.expect_request("/").respond_with_data("proxied", content_type="text/html")
+    records, _ = run_crawl(["http://localhost/"], block_private=True, proxy=httpserver.url_for("/"))
+    assert records[0].error == "blocked_address"
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/"))
+    records, _ = run_crawl(["http://localhost/"], block_private=True)
+    assert records[0].error == "blocked_address"
+    assert len(httpserver.log) == 0
