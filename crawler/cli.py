@@ -153,6 +153,56 @@ def _fail_usage(message: str) -> None:
     help="Where the callback's items go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
 )
 @click.option(
+    "--ignore-robots", is_flag=True, help="Do not fetch or obey robots.txt (obeyed by default)."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between two requests to one host (raised by its robots.txt Crawl-delay).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Concurrent requests to one host  [default: no cap below --workers]",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Extra attempts after a connect error, timeout, 429 or 5xx (backoff with jitter).",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Longest wait before a retry, Retry-After included, seconds.",
+)
+@click.option(
+    "--accept",
+    multiple=True,
+    metavar="TYPE",
+    help="Content type parsed for links (repeatable)  [default: text/html, application/xhtml+xml]",
+)
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra request header (repeatable).",
+)
+@click.option("--proxy", metavar="URL", default=None, help="HTTP(S) proxy for every request.")
+@click.option(
+    "--block-private",
+    is_flag=True,
+    help="Refuse hosts that resolve to loopback, private, link-local or reserved addresses.",
+)
+@click.option(
     "-o",
     "--output",
     default="-",
@@ -205,6 +255,11 @@ def run_command(
     options["exclude"] = tuple(options["exclude"])
     if output == "-" and options["items_output"] == "-":
         _fail_usage("records (-o) and items (--items-output) cannot both go to stdout")
+    options["robots"] = not options.pop("ignore_robots")
+    options["headers"] = tuple(_parse_header(h) for h in options["headers"])
+    accept = tuple(options.pop("accept"))
+    if accept:
+        options["accept"] = accept
     try:
         from crawler.config import CrawlConfig
 
@@ -221,6 +276,14 @@ def run_command(
     if stats.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n") or "\n" in value:
+        _fail_usage(f"-H/--header wants 'Name: value', got {text!r}")
+    return name, value.strip()
 
 
 def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):

@@ -33,11 +33,11 @@ class Page:
     """One HTML page fetched without error, as a parse callback receives it.
 
     Attributes: ``url`` (as requested, normal form), ``status``, ``headers`` (names lower-case),
-    ``body`` (bytes), ``content_type``, ``encoding`` (from the header, may be None), ``depth``,
-    ``parent`` (the page that linked here, None for a seed), ``title``, ``base_url`` (what
-    relative links resolve against) and ``links`` (every crawlable link on the page, absolute,
-    in document order, before scope and depth rules). ``text`` and ``soup`` are built on first
-    use.
+    ``body`` (bytes, as received), ``content_type``, ``encoding`` (what the body was read as),
+    ``depth``, ``parent`` (the page that linked here, None for a seed), ``title``, ``base_url``
+    (what relative links resolve against) and ``links`` (every crawlable link on the page,
+    absolute, in document order, before scope and depth rules). ``text`` and ``soup`` are built
+    on first use.
     """
 
     def __init__(
@@ -69,18 +69,19 @@ class Page:
 
     @cached_property
     def text(self) -> str:
-        """The body decoded: the header's charset, else ``<meta charset>``, else detected."""
-        from bs4.dammit import UnicodeDammit
-
-        known = [self.encoding] if self.encoding else []
-        return UnicodeDammit(self.body, known, is_html=True).unicode_markup or ""
+        """The body decoded as the crawler read it: the header's charset, else ``<meta>``, else
+        UTF-8 if valid, else detected (bad bytes become U+FFFD)."""
+        try:
+            return self.body.decode(self.encoding or "utf-8", "replace")
+        except LookupError:  # a declared codec that is not a text encoding
+            return self.body.decode("utf-8", "replace")
 
     @cached_property
     def soup(self) -> BeautifulSoup:
         """A BeautifulSoup tree of the page (lxml parser), built on first access."""
         from bs4 import BeautifulSoup
 
-        return BeautifulSoup(self.body, "lxml", from_encoding=self.encoding)
+        return BeautifulSoup(self.text, "lxml")
 
     def urljoin(self, href: str) -> str | None:
         """``href`` made absolute against this page, in normal form; None if not http(s)."""

@@ -29,6 +29,7 @@ class Record:
     worker: str | None = None
     detail: str | None = None
     redirects: list[str] = field(default_factory=list)
+    attempts: int = 0
     # What the parse callback produced on this page (plain JSON objects).
     items: list[dict[str, Any]] = field(default_factory=list)
 
