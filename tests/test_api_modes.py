@@ -40,11 +40,12 @@ def serial_result(site):
 def test_every_mode_scrapes_the_same_items_and_stops_cleanly(mode, site, serial_result):
     result = serial_result if mode == "serial" else drive(mode, site.url)
     manifest = site.manifest()["pages"]
+    disallowed = {canonical(url) for url in site.manifest()["robots_disallowed"]}
     html_ok = {
         url
         for url, page in manifest.items()
         if page["error"] is None and page["status"] == 200 and page["content_type"] == "text/html"
-    }
+    } - disallowed  # robots.txt is obeyed: those pages are `robots` records, never fetched
     for run in ("first", "second"):  # crawl() twice in one process
         items = result[run]["items"]
         assert len(items) == len(as_set(items)), "an item was produced twice"

@@ -33,11 +33,12 @@ def test_titles_lists_every_html_page_with_its_headings(site, mode):
     out = run_example("titles.py", site.url, "--depth", "50", "--mode", mode, "--workers", "4")
     items = [json.loads(line) for line in out.stdout.splitlines()]
     pages = site.manifest()["pages"]
+    disallowed = {canonical(url) for url in site.manifest()["robots_disallowed"]}
     html = {
         url
         for url, page in pages.items()
         if page["status"] == 200 and page["error"] is None and page["content_type"] == "text/html"
-    }
+    } - disallowed  # robots.txt is obeyed
     assert {canonical(item["url"]) for item in items} == html and len(items) == len(html)
     home = next(item for item in items if item["url"] == site.url)
     assert home == {
