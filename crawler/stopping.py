@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.base import Backend, Frontier, Sync, Visited
+from crawler.base import Backend, Frontier, HostClock, RobotsCache, Sync, Visited
 from crawler.config import CrawlConfig
 
 
@@ -45,6 +45,14 @@ class StoppableBackend:
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """The wrapped backend's visited set."""
         return self._backend.visited(config, sync)
+
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
+        """The wrapped backend's per-host politeness clock."""
+        return self._backend.host_clock(config, sync)
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
+        """The wrapped backend's robots.txt cache."""
+        return self._backend.robots_cache(config, sync)
 
     def stop(self) -> None:
         """Close every frontier of this crawl: no new page starts anywhere."""
