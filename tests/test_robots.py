@@ -49,7 +49,7 @@ def test_disallowed_urls_are_records_not_fetches_and_crawl_delay_spaces_requests
     assert stats.errors == {"robots": 1}
     paths = [req.path for req, _ in httpserver.log]
     assert "/private/x" not in paths and paths.count("/robots.txt") == 1
-    assert min(gaps([t for _, t in arrivals])) >= 0.29
+    assert min(gaps([t for _, t in arrivals])) >= 0.25  # crawl-delay 0.3, minus arrival jitter
 
 
 def test_rules_for_our_user_agent_win_over_the_wildcard(httpserver):
