@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -22,6 +23,9 @@ from crawler.strategies._child import run_task
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
+# Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
+# pool and thread hand-offs, which a batch shares; the child still crawls them one by one.
+PLAIN_BATCH = 8
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
 
 
@@ -60,8 +64,12 @@ class ParentLoop:
         self.queued = 0  # the parent is the frontier's only consumer, so it can count
         self.computing = 0  # tasks whose result has not come back yet
         self.next_id = 0
+        # Pages of a batch whose process died: retried one per task, so that only the page
+        # that kills a process again is recorded as ``worker_crash``.
+        self.retry: deque[Request] = deque()
+        self.frontier_open = True
         self.limit = BATCHES_PER_PROCESS * self.config.workers
-        self.batch_cap = max(1, self.config.greenlets)
+        self.batch_cap = self.config.greenlets or PLAIN_BATCH
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         pages_in_a_row = 1 if self.config.greenlets else self.batch_cap
         self.task_deadline = 2 * self.config.page_deadline * pages_in_a_row + 10
@@ -72,7 +80,7 @@ class ParentLoop:
         while True:
             try:
                 self.dispatch()
-                if not self.tasks and self.queued == 0:
+                if not self.tasks and self.queued == 0 and not self.retry:
                     return
                 self.handle(self._next_event(POLL_S))
                 now = time.monotonic()
@@ -86,6 +94,8 @@ class ParentLoop:
     def dispatch(self) -> None:
         """Hand out batches while work is queued and fewer than ``limit`` tasks are out;
         batches are split so every idle process gets a share of a short queue."""
+        while self.retry and self.computing < self.limit:
+            self._submit([self.retry.popleft()])
         while self.queued and self.computing < self.limit:
             share = -(-self.queued // (self.limit - self.computing))
             batch = []
@@ -98,15 +108,18 @@ class ParentLoop:
                 batch.append(request)
             if not batch:
                 return
-            task_id, self.next_id = self.next_id, self.next_id + 1
-            self.tasks[task_id] = _Task(batch)
-            self.computing += 1
-            self.pool.apply_async(
-                run_task,
-                (task_id, batch),
-                callback=partial(self.events.put),
-                error_callback=partial(_on_error, self.events, task_id),
-            )
+            self._submit(batch)
+
+    def _submit(self, batch: list[Request]) -> None:
+        task_id, self.next_id = self.next_id, self.next_id + 1
+        self.tasks[task_id] = _Task(batch)
+        self.computing += 1
+        self.pool.apply_async(
+            run_task,
+            (task_id, batch),
+            callback=partial(self.events.put),
+            error_callback=partial(_on_error, self.events, task_id),
+        )
 
     def _next_event(self, timeout: float) -> Any:
         try:
@@ -155,12 +168,18 @@ class ParentLoop:
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
         """End a task without its result: its pages become ``error`` records (unless their
-        records already arrived) and leave the frontier."""
+        records already arrived) and leave the frontier. The pages of a batch whose process
+        died are retried one per task instead: only a page that dies alone is a crash."""
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
         if not task.result_in:
             self.computing -= 1
+        retry = error == "worker_crash" and len(task.batch) > 1 and not task.records_in
+        if retry and self.frontier_open:
+            self.retry.extend(task.batch)  # still in flight for the frontier
+            return
+        if not task.result_in:
             for request in task.batch:
                 self.frontier.done(request)
         if not task.records_in:
@@ -198,6 +217,7 @@ class ParentLoop:
         """Ctrl-C: dispatch nothing more, give the pages in flight a short grace to finish,
         then record the rest as ``interrupted``. A second Ctrl-C skips the grace."""
         self.frontier.close()
+        self.frontier_open = False
         self.queued = 0
         grace_until = time.monotonic() + min(CTRL_C_GRACE_S, self.config.page_deadline)
         try:
@@ -207,3 +227,7 @@ class ParentLoop:
             pass
         for task_id in list(self.tasks):
             self.give_up(task_id, "interrupted", "stopped by Ctrl-C")
+        while self.retry:
+            request = self.retry.popleft()
+            self.frontier.done(request)
+            self.consume(self._failed(request, "interrupted", "stopped by Ctrl-C", None))

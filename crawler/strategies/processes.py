@@ -2,9 +2,9 @@
 
 The parent owns the frontier and is the only one to pop it; it hands out batches of requests with
 ``apply_async`` (callbacks only enqueue: they run on the pool's result-handler thread) and keeps
-about two batches per process outstanding so no process idles. A child crawls a batch (one page at
-a time, or G at once on greenlets), puts the batch's records on the results channel in one
-message, claims every link it found in the visited set in one round trip, and returns the new
+about two batches per process outstanding so no process idles. A child crawls a batch (up to 8
+pages one by one, or up to G at once on greenlets), puts the batch's records on the results channel
+in one message, claims every link it found in the visited set in one round trip, and returns the new
 requests. The visited set lives in a ``multiprocessing`` manager (``_manager.py``), or, for a
 backend that is a server (``backend.shared``), each child opens it directly.
 
@@ -15,8 +15,9 @@ is gevent-patched; otherwise ``fork``, which starts P children in milliseconds i
 
 A child that raises becomes ``internal`` records for its batch (``error_callback``). A child that
 dies hard (SIGKILL, segfault) is noticed by a watchdog: children report (task, pid) when a task
-starts, and a task whose pid is gone, or that outlives a generous deadline, becomes
-``worker_crash`` records; the pool replaces the process and the crawl goes on.
+starts, and a task whose pid is gone, or that outlives a generous deadline, is given up: the
+pool replaces the process, the pages of a multi-page batch are retried one per task, and a page
+whose own process dies becomes a ``worker_crash`` record. The crawl goes on.
 """
 
 from __future__ import annotations
