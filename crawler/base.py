@@ -200,7 +200,12 @@ class Strategy(Protocol):
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Run the crawl described by ``job``; call ``consume`` with every record, on the
-        calling thread, in one consumer. Returns when the frontier is finished or closed."""
+        calling thread, in one consumer. Returns when the frontier is finished or closed.
+
+        Build the frontier with ``job.backend.frontier(...)`` in the calling process:
+        ``Crawler.stop`` (an early ``break`` out of ``crawl()``) closes the frontiers built
+        there, possibly from another thread, and expects the loops to end as at a natural end.
+        """
         ...
 
 
