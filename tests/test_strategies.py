@@ -74,7 +74,9 @@ def test_workers_is_the_concurrency(threaded_server, args, concurrency):
     threaded_server.expect_request("/").respond_with_response(page(links))
     for i in range(4 * concurrency):
         threaded_server.expect_request(f"/p{i}").respond_with_handler(probe)
-    code, records, stderr = cli_records(*args, "--depth", "1", threaded_server.url_for("/"))
+    code, records, stderr = cli_records(
+        *args, "--depth", "1", "--ignore-robots", threaded_server.url_for("/")
+    )
     assert code == 0, stderr
     assert len(records) == 4 * concurrency + 1
     assert probe.peak == concurrency
