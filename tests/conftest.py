@@ -23,3 +23,17 @@ def fresh_site(site):
     """The fixture site with its request counters reset."""
     site.reset_counts()
     return site
+
+
+@pytest.fixture
+def httpserver(httpserver):
+    """pytest-httpserver, answering 404 (not its default 500) to requests nobody expected.
+
+    The crawler fetches /robots.txt by default, and reads a 5xx there as "keep out"; a real
+    server without a robots.txt answers 404, which means "allow all".
+    """
+    httpserver.no_handler_status_code = 404
+    try:
+        yield httpserver
+    finally:
+        httpserver.no_handler_status_code = 500

@@ -78,7 +78,7 @@ def test_every_in_process_mode_gives_the_manifest(fresh_site, options):
 @pytest.mark.timeout(120)
 def test_gevent_mode_gives_the_manifest(fresh_site):
     code, records, stderr = cli_records(
-        "--mode", "gevent", "--workers", "8", "--depth", "50", fresh_site.url
+        "--mode", "gevent", "--workers", "8", "--depth", "50", "--ignore-robots", fresh_site.url
     )
     assert code == 1, stderr  # the site has 404s and a redirect loop on purpose
     assert "Warning" not in stderr

@@ -90,14 +90,13 @@ def test_slow_response_is_timeout(httpserver, make):
     assert response.error == "timeout"
 
 
-@pytest.mark.parametrize("make", ["urllib3"], indirect=True)  # requests: see fetch.py
 def test_trickling_body_hits_the_page_deadline(httpserver, make):
     def trickle():
         for _ in range(40):
             time.sleep(0.05)  # each chunk arrives well within the read timeout
             yield b"." * 100
 
-    httpserver.expect_request("/trickle").respond_with_response(Response(trickle()))
+    httpserver.expect_request("/trickle").respond_with_handler(lambda request: Response(trickle()))
     started = time.monotonic()
     response = make(timeout=1, deadline=0.5).fetch(httpserver.url_for("/trickle"))
     assert response.error == "timeout" and "0.5" in response.detail
