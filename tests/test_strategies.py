@@ -288,3 +288,21 @@ def test_per_host_and_delay_hold_across_every_loop(threaded_server, mode_args):
     # Delays are reservations made before the request is sent: allow for a loaded machine
     # running one request's process a little late.
     assert min(gaps) >= 0.2, gaps
+
+
+def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {ROOT!r})\n"
+        "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
+        "from crawler.errors import ModeUnavailable\n"
+        "try:\n"
+        "    Crawler(CrawlConfig(mode='processes', workers=2, greenlets=2)).run(\n"
+        "        ['http://127.0.0.1:1/'])\n"
+        "except ModeUnavailable as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert "if __name__ == '__main__':" in out.stdout

@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler.base import CrawlJob, Emit, Request
 from crawler.config import CrawlConfig
+from crawler.errors import ModeUnavailable
 from crawler.record import Record
 from crawler.strategies._channel import Channel
 from crawler.strategies._child import run_task
@@ -85,6 +86,8 @@ class ParentLoop:
         self.batch_cap = self.config.greenlets or PLAIN_BATCH
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         self.task_deadline = task_deadline(self.config, self.batch_cap)
+        self.started_any = False  # no task has started yet: are the children alive at all?
+        self.pool_pids: set[int] = set()
 
     def run(self) -> None:
         """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
@@ -146,6 +149,7 @@ class ParentLoop:
         if event[0] == "start":
             _, task_id, pid = event
             task = self.tasks.get(task_id)
+            self.started_any = True
             if task is not None and task.pid is None:
                 task.pid, task.started = pid, time.monotonic()
         elif event[0] == "records":
@@ -212,11 +216,18 @@ class ParentLoop:
         )
 
     def watch(self, now: float) -> None:
-        """The watchdog: tasks whose process died, or that overran their deadline."""
-        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
-        if not running:
-            return
+        """The watchdog: tasks whose process died, or that overran their deadline; and pool
+        processes that keep dying before they take any work."""
         alive = {child.pid for child in multiprocessing.active_children()}
+        if not self.started_any:
+            self.pool_pids.update(alive)
+            if len(self.pool_pids) > 3 * self.config.workers + 1:  # +1: the manager
+                raise ModeUnavailable(
+                    "worker processes keep exiting before taking any work (see their errors "
+                    "above); a script that starts a processes crawl must do it under "
+                    "`if __name__ == '__main__':`"
+                )
+        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
         for task_id, task in running:
             if task.pid not in alive:
                 self.give_up(task_id, "worker_crash", f"worker process {task.pid} died")

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from crawler.base import Backend
 from crawler.config import CrawlConfig
+from crawler.errors import ModeUnavailable
 from crawler.strategies._shared import HostedHostClock
 
 
@@ -64,7 +65,14 @@ def start_manager(
 ) -> tuple[StateManager, SharedState]:
     """Start the manager process; return it and proxies to the state it hosts."""
     manager = StateManager(ctx=context)
-    manager.start(_ignore_sigint)
+    try:
+        manager.start(_ignore_sigint)
+    except (EOFError, OSError) as exc:  # the server died before it said where it listens
+        raise ModeUnavailable(
+            f"the processes strategy's manager process failed to start ({type(exc).__name__}; "
+            "see its error above); a script that starts a processes crawl must do it under "
+            "`if __name__ == '__main__':`"
+        ) from None
     state = SharedState(
         manager.Visited(backend, config),
         manager.HostClock(config),
