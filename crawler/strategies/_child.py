@@ -26,30 +26,60 @@ class _Child:
 _state: _Child | None = None
 
 
-def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: bool) -> None:
+def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> None:
     """Pool initializer: ignore Ctrl-C (the parent handles it), patch gevent when this child
-    runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page."""
+    runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page.
+
+    ``state`` is the manager's ``SharedState``, or, when ``shared``, the backend itself (a
+    server every process may open).
+    """
     global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not shared:
-        # Connect to the manager now, while sockets are still blocking: a multiprocessing
-        # connection reads its fd with os.read, which fails on a socket gevent made
-        # non-blocking. The proxy keeps this connection for every later call.
-        len(visited_source)
     if config.greenlets:
         from crawler.strategies._greenlet_child import GreenletChild
 
-        _state = GreenletChild(config, visited_source, results, shared)
+        _state = GreenletChild(config, state, results, shared)
         return
+    if not shared:
+        # Connect to the manager now, while sockets are still blocking: a multiprocessing
+        # connection reads its fd with os.read, which fails on a socket gevent made
+        # non-blocking. The proxies keep these connections for every later call.
+        state.connect()
+    _state = _Child(build_workers(config, state, shared, [str(os.getpid())]), results)
+
+
+def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str]) -> list[Any]:
+    """One ``Worker`` per name, sharing this process's view of the crawl state (visited set,
+    host clock, robots cache) and one cookie jar."""
+    from http.cookiejar import CookieJar
+
     from crawler.strategies._inprocess import ThreadingSync
+    from crawler.strategies._shared import HostClockClient, RobotsCacheClient
     from crawler.worker import Worker
 
-    # A shared backend (a server) is opened by each child; otherwise it is the manager's proxy.
-    visited = visited_source.visited(config, ThreadingSync()) if shared else visited_source
-    pid = os.getpid()
-    names = [f"{pid}/g{i}" for i in range(1, config.greenlets + 1)] or [str(pid)]
-    workers = [Worker(config, None, visited, None, name=name) for name in names]
-    _state = _Child(workers, results)
+    if shared:
+        sync = ThreadingSync()
+        visited = state.visited(config, sync)
+        host_clock = state.host_clock(config, sync)
+        robots = state.robots_cache(config, sync)
+    else:
+        visited = state.visited
+        host_clock = HostClockClient(state.host_clock, config)
+        robots = RobotsCacheClient(state.robots)
+    cookies = CookieJar()  # one per process, shared by its loops
+    return [
+        Worker(
+            config,
+            None,
+            visited,
+            None,
+            name=name,
+            host_clock=host_clock,
+            robots=robots,
+            cookies=cookies,
+        )
+        for name in names
+    ]
 
 
 def run_task(task_id: int, batch: list[Request]) -> tuple[int, list[Request]]:

@@ -33,7 +33,7 @@ from crawler.config import CrawlConfig
 class GreenletChild:
     """The crawl thread of one pool child, and the hand-over from the pool's tasks to it."""
 
-    def __init__(self, config: CrawlConfig, visited_source: Any, results: Any, shared: bool):
+    def __init__(self, config: CrawlConfig, state: Any, results: Any, shared: bool):
         self.config = config
         self.results = results
         self._batches: deque[tuple[int, list[Request]]] = deque()
@@ -43,7 +43,7 @@ class GreenletChild:
         self._failure: BaseException | None = None
         self._load = threading.Condition()  # real: it is shared by two real threads
         self._unfinished = 0  # pages submitted and not finished
-        self._args = (visited_source, shared, connected)
+        self._args = (state, shared, connected)
         self.thread = threading.Thread(target=self._main, name="crawl hub", daemon=True)
         self.thread.start()
         connected.wait()
@@ -74,28 +74,21 @@ class GreenletChild:
     # --- on the crawl thread -------------------------------------------------------------
 
     def _main(self) -> None:
-        visited_source, shared, connected = self._args
+        state, shared, connected = self._args
         try:
             if not shared:
-                len(visited_source)  # this thread's own, still blocking, manager connection
+                state.connect()  # this thread's own, still blocking, manager connections
         finally:
             connected.set()
         self._patched.wait()
         try:
             from gevent.pool import Pool
 
-            from crawler.strategies._inprocess import ThreadingSync
-            from crawler.worker import Worker
+            from crawler.strategies._child import build_workers
 
-            if shared:
-                self.visited = visited_source.visited(self.config, ThreadingSync())
-            else:
-                self.visited = visited_source
             pid = os.getpid()
-            self.idle = [
-                Worker(self.config, None, self.visited, None, name=f"{pid}/g{i}")
-                for i in range(self.config.greenlets, 0, -1)
-            ]
+            names = [f"{pid}/g{i}" for i in range(self.config.greenlets, 0, -1)]
+            self.idle = build_workers(self.config, state, shared, names)
             self.pool = Pool(self.config.greenlets)
         except BaseException as exc:
             self._failure = exc
