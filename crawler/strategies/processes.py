@@ -63,10 +63,7 @@ class ProcessesStrategy:
                 state: Any = backend
                 visited = backend.visited(config, ThreadingSync())
             else:
-                # The manager runs no gevent and no HTTP: fork it whenever the parent is
-                # unpatched (milliseconds), even when the pool children must be spawned.
-                manager_context = multiprocessing.get_context(start_method(0))
-                manager, state = start_manager(manager_context, backend, config)
+                manager, state = start_manager(context, backend, config)
                 visited = state.visited
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
