@@ -122,6 +122,9 @@ class Backend(Protocol):
     # True when every process may open its own handles on the same state (a server): the
     # processes strategy then lets children use the backend directly instead of a Manager.
     shared: bool
+    # True when the state outlives this process (Redis, a --state file): Ctrl-C then lets the
+    # pages in flight finish (``stop``) so that a resumed crawl fetches nothing twice.
+    durable: bool
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """This crawl's frontier, built with the strategy's primitives."""
@@ -129,6 +132,15 @@ class Backend(Protocol):
 
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """This crawl's visited set, built with the strategy's primitives."""
+        ...
+
+    def record_sink(self, config: CrawlConfig) -> Sink | None:
+        """A sink that keeps every record with the crawl's state and ends the URL's lease in
+        the same step (so a URL ends with exactly one record); None when there is none."""
+        ...
+
+    def stop(self) -> None:
+        """Hand out no more requests in this process; those in flight finish normally."""
         ...
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
+from crawler.interrupt import GracefulInterrupt
 from crawler.pipeline import Pipeline
 from crawler.sources import Seed, to_requests
 from crawler.stats import Stats
@@ -27,11 +28,20 @@ class Crawler:
         ``interrupted`` and every record produced so far has reached the sinks."""
         requests, invalid = to_requests(seeds, self.config.mode)
         stats = Stats(mode=self.config.mode)
-        pipeline = Pipeline(self.sinks, stats, progress=self.config.progress)
         backend = open_backend(self.config)
+        # The backend's own sink comes first: a record is kept with the crawl's state (ending
+        # its URL's lease) before any local sink sees it.
+        kept = backend.record_sink(self.config)
+        sinks = [kept, *self.sinks] if kept is not None else self.sinks
+        pipeline = Pipeline(sinks, stats, progress=self.config.progress)
         job = CrawlJob(self.config, backend, requests, invalid)
         try:
-            self.strategy.run(job, pipeline.write)
+            if backend.durable:
+                with GracefulInterrupt(backend.stop) as interrupt:
+                    self.strategy.run(job, pipeline.write)
+                stats.interrupted = interrupt.requested
+            else:
+                self.strategy.run(job, pipeline.write)
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:

@@ -4,6 +4,7 @@
     ├── ConfigError              an option or combination of options is wrong (CLI exit 2)
     │   └── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
     ├── SourceError              the URL source cannot be read (CLI exit 2)
+    ├── BackendError             the crawl's shared state (Redis, --state file) is unusable (exit 2)
     └── InvalidURL               one URL cannot be crawled; becomes an ``invalid_url`` record
 
 Network failures are *not* exceptions: the fetcher turns them into records whose ``error`` field
@@ -27,6 +28,10 @@ class ModeUnavailable(ConfigError):
 
 class SourceError(CrawlerError):
     """The URL source (file, stdin) cannot be read."""
+
+
+class BackendError(CrawlerError):
+    """The backend holding the crawl's state cannot be reached, or refuses this worker."""
 
 
 class InvalidURL(CrawlerError):

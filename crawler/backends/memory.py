@@ -13,6 +13,7 @@ class MemoryBackend:
 
     name = "memory"
     shared = False
+    durable = False
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """A FIFO frontier guarded by the strategy's condition variable."""
@@ -21,6 +22,13 @@ class MemoryBackend:
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """A fingerprint set guarded by the strategy's lock."""
         return MemoryVisited(sync.lock())
+
+    def record_sink(self, config: CrawlConfig) -> None:
+        """Records live only in the user's sinks."""
+        return None
+
+    def stop(self) -> None:
+        """Nothing to drain: Ctrl-C interrupts an in-memory crawl at once."""
 
     def close(self) -> None:
         """Nothing to release."""
