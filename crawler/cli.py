@@ -167,9 +167,31 @@ def _fail_usage(message: str) -> None:
     metavar="FILE",
     help="Where records go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
 )
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve the echo/STATS health service on PORT while crawling.",
+)
+@click.option(
+    "--health-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Address the health service binds.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print one line per error to stderr.")
-def run_command(source: str, output: str, quiet: bool, verbose: bool, **options: object) -> None:
+def run_command(
+    source: str,
+    output: str,
+    quiet: bool,
+    verbose: bool,
+    health_port: int | None,
+    health_host: str,
+    **options: object,
+) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
     from crawler.errors import CrawlerError, SourceError
     from crawler.sources import read_source
@@ -184,7 +206,7 @@ def run_command(source: str, output: str, quiet: bool, verbose: bool, **options:
         from crawler.config import CrawlConfig
 
         config = CrawlConfig(progress=not quiet, **options)
-        stats = _crawl(config, seeds, output, verbose)
+        stats = _crawl(config, seeds, output, verbose, (health_host, health_port))
     except CrawlerError as exc:
         _fail_usage(str(exc))
     if not quiet:
@@ -226,7 +248,9 @@ def results_command(backend: str | None, crawl_id: str, state: str | None, outpu
     click.echo(summary, err=True)
 
 
-def _crawl(config, seeds, output: str, verbose: bool):
+def _crawl(config, seeds, output: str, verbose: bool, health: tuple[str, int | None]):
+    from contextlib import nullcontext
+
     from crawler.engine import Crawler
     from crawler.sinks import CallbackSink, sink_for_path
 
@@ -236,7 +260,61 @@ def _crawl(config, seeds, output: str, verbose: bool):
         _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
     if verbose:
         sinks.append(CallbackSink(_echo_error))
-    return Crawler(config, sinks).run(seeds)
+    crawler = Crawler(config, sinks)
+    service = nullcontext()
+    host, port = health
+    if port is not None:
+        from crawler.health import HealthServer
+
+        try:
+            service = HealthServer(host, port, stats=lambda: crawler.stats.to_dict())
+        except OSError as exc:
+            _fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
+        click.echo(f"health service on {host}:{service.address[1]}", err=True)
+    with service:
+        return crawler.run(seeds)
+
+
+@app.command("echo-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9501, show_default=True)
+def echo_server_command(host: str, port: int) -> None:
+    """Run the health/echo service alone (echoes bytes; a `STATS` line gets JSON)."""
+    from crawler.health import run_standalone
+
+    try:
+        run_standalone(host, port)
+    except OSError as exc:
+        click.echo(f"crawl: error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@app.command("health")
+@click.argument("address", metavar="HOST:PORT")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Seconds for the whole check.",
+)
+def health_command(address: str, timeout: float) -> None:
+    """Check a health service: send a random token, expect it back, print the round trip.
+
+    Exits 0 when healthy, 1 with a one-line reason otherwise (refused, timeout, wrong echo).
+    """
+    from crawler.health import HealthCheckError, parse_hostport, probe
+
+    try:
+        host, port = parse_hostport(address)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
+    try:
+        rtt = probe(host, port, timeout=timeout)
+    except HealthCheckError as exc:
+        click.echo(f"unhealthy: {address}: {exc.reason}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"ok: {address} echoed in {rtt * 1000:.2f} ms")
 
 
 def _echo_error(record) -> None:

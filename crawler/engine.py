@@ -22,12 +22,14 @@ class Crawler:
         self.config = config
         self.sinks = list(sinks)
         self.strategy = get_strategy(config.mode)
+        # Live totals; readable from another thread (the health service) while the crawl runs.
+        self.stats = Stats(mode=config.mode)
 
     def run(self, seeds: Iterable[Seed | str]) -> Stats:
         """Crawl from ``seeds``. Ctrl-C ends the crawl early: the returned stats say
         ``interrupted`` and every record produced so far has reached the sinks."""
         requests, invalid = to_requests(seeds, self.config.mode)
-        stats = Stats(mode=self.config.mode)
+        self.stats = stats = Stats(mode=self.config.mode)
         backend = open_backend(self.config)
         # The backend's own sink comes first: a record is kept with the crawl's state (ending
         # its URL's lease) before any local sink sees it.

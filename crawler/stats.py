@@ -62,6 +62,7 @@ class Stats:
             "bytes": self.bytes,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
+            "running": self.finished is None,
             "interrupted": self.interrupted,
         }
 

@@ -10,6 +10,7 @@ script, ``HSETNX``), so each URL ends with exactly one record. Key layout and sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -263,10 +264,9 @@ class RedisBackend:
         while not self._quit.wait(interval):
             held = [fp for frontier in self._frontiers for fp in frontier.held()]
             if held:
-                try:
+                # Redis unreachable for a moment: the next beat tries again.
+                with contextlib.suppress(BackendError):
                     self.state.run("RENEW", ("leases",), [lease_ms, *held])
-                except BackendError:
-                    pass  # Redis unreachable for a moment: the next beat tries again
 
     def stop(self) -> None:
         """Pop nothing more here; the pages in flight finish and are recorded."""

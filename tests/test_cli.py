@@ -1,0 +1,163 @@
+"""The `crawl` command as a user runs it: a real subprocess, real local servers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from werkzeug import Response
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def crawl(*args, stdin=None, timeout=60):
+    """Run `python cli.py ARGS` from the checkout; return the completed process."""
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "cli.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def records(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def page(body=""):
+    return Response(f"<html><title>t</title><body>{body}</body></html>", content_type="text/html")
+
+
+def test_version_and_help():
+    out = crawl("--version")
+    assert out.returncode == 0 and "crawl, version" in out.stdout
+    out = crawl("--help")
+    assert out.returncode == 0 and "SOURCE" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "0", "x.txt"], "--workers"),
+        (["--bogus", "x.txt"], "No such option"),
+        (["does-not-exist.txt"], "no such file"),
+        (["--exclude", "(", "http://127.0.0.1:1/"], "not a valid regex"),
+        (["run"], "Missing argument"),
+        ([ROOT], "directory"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, message):
+    out = crawl(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_url_file_with_bad_lines_gives_records_and_exit_1(httpserver, tmp_path):
+    httpserver.expect_request("/ok").respond_with_response(page())
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# a comment\n\n{httpserver.url_for('/ok')}\nftp://x/f\nnot a url\nhttp://\n")
+    out = crawl(str(urls))
+    assert out.returncode == 1, out.stderr
+    got = records(out.stdout)
+    assert len(got) == 4
+    bad = {r["url"]: r for r in got if r["error"] == "invalid_url"}
+    assert set(bad) == {"ftp://x/f", "not a url", "http://"}
+    assert bad["ftp://x/f"]["detail"].startswith(f"{urls}:4:")
+    assert "3 errors" in out.stderr and "invalid_url 3" in out.stderr
+
+
+def test_all_ok_exits_0_and_writes_jsonl_or_csv(httpserver, tmp_path):
+    httpserver.expect_request("/").respond_with_response(page('<a href="/a">a</a>'))
+    httpserver.expect_request("/a").respond_with_response(page())
+    out_file = tmp_path / "out.jsonl"
+    out = crawl("--depth", "1", "-o", str(out_file), httpserver.url_for("/"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    got = records(out_file.read_text())
+    assert {r["url"] for r in got} == {httpserver.url_for("/"), httpserver.url_for("/a")}
+    assert set(got[0]) >= {
+        "url",
+        "final_url",
+        "status",
+        "error",
+        "depth",
+        "parent",
+        "content_type",
+        "bytes",
+        "elapsed_ms",
+        "title",
+        "links",
+        "mode",
+        "worker",
+    }
+    csv_file = tmp_path / "out.csv"
+    out = crawl("-q", "--depth", "1", "-o", str(csv_file), httpserver.url_for("/"))
+    assert out.returncode == 0 and out.stderr == ""
+    lines = csv_file.read_text().splitlines()
+    assert lines[0].startswith("url,final_url,status,error") and len(lines) == 3
+
+
+def test_stdin_source(httpserver):
+    httpserver.expect_request("/s").respond_with_response(page())
+    out = crawl("-", stdin=httpserver.url_for("/s") + "\n")
+    assert out.returncode == 0
+    assert [r["url"] for r in records(out.stdout)] == [httpserver.url_for("/s")]
+
+
+def test_installed_module_entry_point(httpserver):
+    httpserver.expect_request("/m").respond_with_response(page())
+    out = subprocess.run(
+        [sys.executable, "-m", "crawler", "-q", httpserver.url_for("/m")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0 and len(records(out.stdout)) == 1
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_flushes_records_prints_summary_and_exits_130(httpserver, tmp_path):
+    arrived, release = threading.Event(), threading.Event()
+
+    def blocking(request):
+        arrived.set()
+        release.wait(30)
+        return page()
+
+    httpserver.expect_request("/first").respond_with_response(page())
+    httpserver.expect_request("/block").respond_with_handler(blocking)
+    httpserver.expect_request("/never").respond_with_response(page())
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(httpserver.url_for(p) for p in ("/first", "/block", "/never")))
+    out_file = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "cli.py"), "-o", str(out_file), str(urls)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert arrived.wait(30), "the crawl never reached /block"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "crawl interrupted" in stderr
+    got = {r["url"]: r for r in records(out_file.read_text())}
+    assert got[httpserver.url_for("/first")]["error"] is None
+    assert got[httpserver.url_for("/block")]["error"] == "interrupted"
+    assert httpserver.url_for("/never") not in got
+    assert "/never" not in [req.path for req, _ in httpserver.log]

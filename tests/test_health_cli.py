@@ -1,0 +1,108 @@
+"""The health service beside a real crawl, and the `crawl health` / `echo-server` commands."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fixtures.site import SiteProcess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = [sys.executable, os.path.join(ROOT, "cli.py")]
+
+
+def stats_of(port: int) -> dict:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"STATS\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            assert chunk, "service closed before answering STATS"
+            data += chunk
+    return json.loads(data)
+
+
+def wait_for_line(stream, pattern: str, deadline: float) -> re.Match:
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        if match := re.search(pattern, line):
+            return match
+    raise AssertionError(f"no line matching {pattern!r}")
+
+
+@pytest.mark.timeout(90)
+def test_stats_during_a_crawl_and_probe_exit_codes():
+    with SiteProcess(pages=60, latency_ms=40, page_bytes=2000) as site:
+        proc = subprocess.Popen(
+            [*CLI, "--depth", "50", "--health-port", "0", "-o", os.devnull, site.url],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            match = wait_for_line(
+                proc.stderr, r"health service on [\d.]+:(\d+)", time.monotonic() + 30
+            )
+            port = int(match.group(1))
+            first = stats_of(port)
+            assert first["pid"] == proc.pid and first["mode"] == "serial" and first["running"]
+            deadline = time.monotonic() + 30
+            while (later := stats_of(port))["pages"] <= first["pages"]:
+                assert time.monotonic() < deadline, "pages never increased"
+            assert later["uptime_s"] >= first["uptime_s"]
+            probe = subprocess.run(
+                [*CLI, "health", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30
+            )
+            assert probe.returncode == 0, probe.stderr
+            assert re.match(r"ok: 127\.0\.0\.1:\d+ echoed in [\d.]+ ms", probe.stdout)
+            proc.stderr.read()
+            assert proc.wait(timeout=60) == 1  # the site has 404s
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    # The service stopped with the crawl: the port is closed now.
+    closed = subprocess.run(
+        [*CLI, "health", f"127.0.0.1:{port}", "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert closed.returncode == 1
+    assert closed.stderr.strip() == f"unhealthy: 127.0.0.1:{port}: refused"
+
+
+@pytest.mark.timeout(60)
+def test_echo_server_command_serves_and_stops_on_sigint():
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    proc = subprocess.Popen(
+        [*CLI, "echo-server", "--port", str(port)], stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        wait_for_line(proc.stderr, rf"listening on 127\.0\.0\.1:{port}", time.monotonic() + 30)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"hello\n")
+            assert sock.recv(100) == b"hello\n"
+        assert stats_of(port)["crawl"] is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_health_usage_errors():
+    out = subprocess.run([*CLI, "health", "no-port"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1

@@ -1,0 +1,42 @@
+"""Issue 2's acceptance: a serial crawl of the whole fixture site, via the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+from crawler.urls import canonical
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_serial_cli_crawl_matches_the_site_manifest(fresh_site):
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "cli.py"),
+            "--mode",
+            "serial",
+            "--depth",
+            "50",
+            fresh_site.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 1, out.stderr  # the site has 404s and a loop on purpose
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    manifest = fresh_site.manifest()["pages"]
+    got = {canonical(r["url"]): r for r in records}
+    assert len(got) == len(records), "a page produced two records"
+    assert set(got) == set(manifest)
+    for url, expected in manifest.items():
+        record = got[url]
+        assert (record["status"], record["error"]) == (expected["status"], expected["error"]), url
+        assert record["depth"] == expected["depth"], url
+    assert {r["error"] for r in records} == {None, "http_error", "redirect_loop"}
+    counts = fresh_site.counts()
+    assert all(n == 1 for n in counts.values()), {p: n for p, n in counts.items() if n != 1}
+    assert sum(counts.values()) == len(records)
