@@ -23,3 +23,12 @@ def fresh_site(site):
     """The fixture site with its request counters reset."""
     site.reset_counts()
     return site
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server on a free loopback port for the session (see tests/redis_server.py)."""
+    from redis_server import RedisServer, redis_executable
+
+    with RedisServer(redis_executable()) as server:
+        yield server.url

@@ -1,0 +1,185 @@
+"""One crawl shared by several worker processes through a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+from graph_site import ROOT, GraphSite, start_worker, wait_until
+
+from crawler.backends.redis_backend import RedisBackend
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.record import Record
+from crawler.strategies import _MODULES as AVAILABLE_MODES
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def crawl_args(redis_url: str, crawl_id: str, seed: str, mode: str = "serial") -> list[str]:
+    args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50", "--lease", "1"]
+    args += ["--mode", mode, seed]
+    return args + (["--workers", "4"] if mode != "serial" else [])
+
+
+def modes(n: int) -> list[str]:
+    """``n`` worker modes, as varied as the strategies available allow."""
+    wanted = [m for m in ("serial", "threads", "gevent", "processes") if m in AVAILABLE_MODES]
+    return [wanted[i % len(wanted)] for i in range(n)]
+
+
+def stat(redis_url: str, crawl_id: str, name: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    return int(client.hget(f"crawl:{{{crawl_id}}}:stats", name) or 0)
+
+
+def exported(redis_url: str, crawl_id: str, tmp_path) -> list[dict]:
+    out = tmp_path / f"{crawl_id}-all.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "results", "--backend", redis_url]
+        + ["--crawl-id", crawl_id, "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "complete" in done.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def finish(workers: list[subprocess.Popen], timeout: float = 60) -> list[int]:
+    codes = []
+    for proc in workers:
+        try:
+            codes.append(proc.wait(timeout))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return codes
+
+
+def read_records(path) -> list[dict]:
+    return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+
+
+def test_three_workers_share_one_crawl(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=60, latency=0.03) as site:
+        outs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
+        workers = [
+            start_worker(crawl_args(redis_url, crawl_id, site.seed, mode), str(out))
+            for mode, out in zip(modes(3), outs, strict=True)
+        ]
+        assert finish(workers) == [0, 0, 0], [w.stderr.read() for w in workers]
+        counts = site.counts()
+    local = [read_records(out) for out in outs]
+    union = [r["url"] for records in local for r in records]
+    # Every page once, across the three workers' own files, and fetched once by the server.
+    assert sorted(union) == sorted(site.all_urls())
+    assert set(counts.values()) == {1} and len(counts) == site.pages
+    assert sum(1 for records in local if records) >= 2, "the work was not shared"
+    assert sorted(r["url"] for r in exported(redis_url, crawl_id, tmp_path)) == sorted(union)
+
+
+def test_sigkill_one_worker_mid_crawl_loses_nothing(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=40, latency=0.1) as site:
+        workers = [
+            start_worker(crawl_args(redis_url, crawl_id, site.seed, mode), str(tmp_path / f"{i}"))
+            for i, mode in enumerate(modes(3))
+        ]
+        # Kill the serial worker once the crawl is under way (it then has a page in flight).
+        wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 6, what="records")
+        workers[0].send_signal(signal.SIGKILL)
+        codes = finish(workers)
+        counts = site.counts()
+    assert codes[0] == -signal.SIGKILL and codes[1:] == [0, 0]
+    records = exported(redis_url, crawl_id, tmp_path)
+    urls = [r["url"] for r in records]
+    assert len(urls) == len(set(urls)) and set(urls) == site.all_urls()
+    assert all(r["error"] is None for r in records)
+    # Only the page the killed serial worker had in flight may have been fetched again.
+    assert len(counts) == site.pages and sum(n - 1 for n in counts.values()) <= 1
+
+
+def test_ctrl_c_every_worker_then_resume_fetches_nothing_twice(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=40, latency=0.1) as site:
+        args = crawl_args(redis_url, crawl_id, site.seed)
+        first = [start_worker(args, str(tmp_path / f"a{i}")) for i in range(2)]
+        wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 5, what="records")
+        for proc in first:
+            proc.send_signal(signal.SIGINT)
+        assert finish(first) == [130, 130]
+        stopped_at = stat(redis_url, crawl_id, "recorded")
+        assert stopped_at < site.pages, "the crawl finished before Ctrl-C"
+        second = [start_worker(args, str(tmp_path / f"b{i}")) for i in range(2)]
+        assert finish(second) == [0, 0]
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}
+    records = exported(redis_url, crawl_id, tmp_path)
+    assert sorted(r["url"] for r in records) == sorted(site.all_urls())
+
+
+def test_a_worker_with_other_scope_options_is_refused(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=3) as site:
+        assert finish([start_worker(crawl_args(redis_url, crawl_id, site.seed), "-")]) == [0]
+        other = start_worker(
+            ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "2", site.seed], "-"
+        )
+        assert finish([other]) == [2]
+        err = other.stderr.read().strip()
+    assert err.count("\n") == 0 and "--depth is 50 in this crawl but 2 here" in err
+
+
+def test_unreachable_redis_is_one_line_and_exit_2(tmp_path):
+    proc = start_worker(["--backend", "redis://127.0.0.1:1/0", "http://127.0.0.1:1/"], "-")
+    assert finish([proc]) == [2]
+    err = proc.stderr.read().strip()
+    assert err.startswith("crawl: error: cannot use redis") and "\n" not in err
+
+
+def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, lease_seconds=0.5)
+    dead, alive = RedisBackend(config), pickle.loads(pickle.dumps(RedisBackend(config)))
+    try:
+        sync = _Sync()
+        lost = dead.frontier(config, sync)
+        assert lost.push_many([Request("http://a.test/x")]) == 1
+        assert lost.push_many([Request("http://a.test/x")]) == 0  # claimed already
+        taken = lost.pop()
+        dead._quit.set()  # this "worker" dies: its heartbeat stops renewing the lease
+        # The other worker waits for the lease to expire, then gets the URL again.
+        again = alive.frontier(config, sync).pop()
+        assert again == taken
+        sink = alive.record_sink(config)
+        sink.write(Record(url=again.url, status=200))
+        dead.record_sink(config).write(Record(url=again.url, status=500))  # late: ignored
+        records = list(alive.state.records())
+        assert [(r.url, r.status) for r in records] == [("http://a.test/x", 200)]
+        assert alive.frontier(config, sync).pop() is None  # nothing queued, no lease out
+        assert alive.state.counters()["requeued"] == 1
+    finally:
+        dead.close()
+        alive.close()
+
+
+class _Sync:
+    def lock(self):
+        import threading
+
+        return threading.Lock()
+
+    def condition(self):
+        import threading
+
+        return threading.Condition()
