@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import signal
 import subprocess
@@ -67,7 +66,7 @@ def finish(workers: list[subprocess.Popen], timeout: float = 60) -> list[int]:
 
 
 def read_records(path) -> list[dict]:
-    return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_three_workers_share_one_crawl(redis_url, tmp_path):

@@ -65,7 +65,7 @@ def test_ctrl_c_then_rerun_fetches_nothing_twice(tmp_path):
         wait_until(lambda: recorded(db) >= 5, what="records in the state file")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 130
-        first = [json.loads(line) for line in open(tmp_path / "1.jsonl")]
+        first = [json.loads(line) for line in (tmp_path / "1.jsonl").read_text().splitlines()]
         assert first and all(r["error"] is None for r in first)  # in flight: finished, kept
         assert recorded(db) == len(first) < site.pages
         again = start_worker(args(db, site.seed), str(tmp_path / "2.jsonl"))

@@ -25,6 +25,8 @@ SCOPE_OPTIONS = (
     "exclude",
     "follow_nofollow",
     "max_redirects",
+    "robots",
+    "accept",
 )
 
 
@@ -72,7 +74,7 @@ def scope_of(config: CrawlConfig) -> dict[str, Any]:
     """The scope options of ``config`` as JSON-ready data (tuples as lists)."""
     scope = {}
     for name in SCOPE_OPTIONS:
-        value = getattr(config, name)
+        value = getattr(config, name, None)
         scope[name] = list(value) if isinstance(value, tuple) else value
     return scope
 

@@ -29,6 +29,7 @@ from crawler.backends.codec import (
     scope_mismatch,
     scope_of,
 )
+from crawler.backends.redis_politeness import RedisHostClock, RedisRobotsCache
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
@@ -55,7 +56,7 @@ class RedisState:
             raise BackendError(f"--backend {self.url!r}: {exc}") from None
         self.scripts = {
             name: self.client.register_script(getattr(lua, name))
-            for name in ("PUSH", "POP", "RENEW", "COMPLETE", "RESERVE_HOST")
+            for name in ("PUSH", "POP", "RENEW", "COMPLETE", "ACQUIRE_HOST")
         }
 
     def __getstate__(self) -> dict[str, str]:
@@ -76,10 +77,10 @@ class RedisState:
         except redis.RedisError as exc:
             raise BackendError(f"redis {self.url}: {exc}") from None
 
-    def call(self, method: str, *args: Any) -> Any:
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One plain Redis command, with the same error mapping."""
         try:
-            return getattr(self.client, method)(*args)
+            return getattr(self.client, method)(*args, **kwargs)
         except redis.RedisError as exc:
             raise BackendError(f"redis {self.url}: {exc}") from None
 
@@ -247,6 +248,17 @@ class RedisBackend:
     def visited(self, config: CrawlConfig, sync: Sync) -> RedisVisited:
         """A handle on the shared visited set."""
         return RedisVisited(self.state)
+
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> RedisHostClock:
+        """``--delay`` and ``--per-host`` across every worker of the crawl."""
+        # A slot of a worker that died frees itself once its page could not still be running.
+        hold = config.page_deadline + 5.0
+        delay, per_host = getattr(config, "delay", 0.0), getattr(config, "per_host", None)
+        return RedisHostClock(self.state, sync.lock(), delay=delay, per_host=per_host, hold=hold)
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RedisRobotsCache:
+        """robots.txt entries shared by every worker of the crawl."""
+        return RedisRobotsCache(self.state)
 
     def record_sink(self, config: CrawlConfig) -> RedisRecordSink:
         """Records into the crawl (``crawl results`` exports them), ending their leases."""

@@ -13,7 +13,11 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
     crawl:{id}:leased   HASH    fingerprint -> item, to re-queue a lease that expired
     crawl:{id}:records  HASH    fingerprint -> record JSON (HSETNX: the first record wins)
     crawl:{id}:stats    HASH    scheduled, recorded, requeued counters
-    crawl:{id}:hosts    HASH    host -> next time (ms) a request to it may start
+    crawl:{id}:next     HASH    host -> next time (ms) a request to it may start (--delay)
+    crawl:{id}:delays   HASH    host -> delay raised by robots.txt Crawl-delay (s)
+    crawl:{id}:slots:H  ZSET    token -> expiry (ms): requests to host H in flight (--per-host)
+    crawl:{id}:robots   HASH    origin -> robots.txt entry (JSON pair)
+    crawl:{id}:robots-claim:O  STRING  the worker fetching origin O's robots.txt (expires)
 """
 
 from __future__ import annotations
@@ -114,14 +118,30 @@ if first == 1 then redis.call('HINCRBY', KEYS[4], 'recorded', 1) end
 return first
 """
 
-# KEYS: hosts. ARGV: host, interval_ms.  A global per-host clock: reserve the next start slot
-# for ``host`` (``interval_ms`` after the previous one) and return how many ms to wait for it.
-RESERVE_HOST = (
+# KEYS: slots (ZSET token -> expiry), next (HASH host -> next start ms), delays (HASH host -> s).
+# ARGV: host, token, cap (-1: none), delay_ms, hold_ms.
+# Take one of ``host``'s ``cap`` concurrency slots (slots of a dead worker expire after
+# ``hold_ms``) and book the host's next start time. Returns the ms to wait before starting,
+# or -1 when every slot is taken (poll again).
+ACQUIRE_HOST = (
     _NOW
     + """
-local nxt = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local start = math.max(now, nxt)
-redis.call('HSET', KEYS[1], ARGV[1], start + tonumber(ARGV[2]))
+local cap = tonumber(ARGV[3])
+if cap >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  if redis.call('ZCARD', KEYS[1]) >= cap then return -1 end
+end
+local delay = tonumber(ARGV[4])
+local raised = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') * 1000
+if raised > delay then delay = raised end
+local start = now
+if delay > 0 then
+  start = math.max(now, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0'))
+  redis.call('HSET', KEYS[2], ARGV[1], start + delay)
+end
+if cap >= 0 then
+  redis.call('ZADD', KEYS[1], start + tonumber(ARGV[5]), ARGV[2])
+end
 return start - now
 """
 )

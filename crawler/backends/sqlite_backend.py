@@ -270,6 +270,18 @@ class SqliteBackend:
         """The visited table."""
         return SqliteVisited(self.state)
 
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> Any:
+        """One process per state file: the in-memory host clock is the crawl's."""
+        from crawler.politeness import MemoryHostClock
+
+        return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> Any:
+        """robots.txt is fetched again after a restart (it may have changed meanwhile)."""
+        from crawler.robots import MemoryRobotsCache
+
+        return MemoryRobotsCache(sync.condition())
+
     def record_sink(self, config: CrawlConfig) -> SqliteRecordSink:
         """Records into the file (``crawl results --state FILE`` exports them)."""
         return SqliteRecordSink(self.state)
