@@ -9,7 +9,7 @@ from crawler.errors import BackendError
 def export(sink: Sink, *, backend: str | None, crawl_id: str, state: str | None) -> str:
     """Write every stored record of the crawl to ``sink``; return a one-line summary."""
     if backend is not None:
-        from crawler.backends.redis_backend import RedisState
+        from crawler.backends.redis_state import RedisState
 
         store = RedisState(backend, crawl_id)
         if not store.call("exists", store.key("config")):

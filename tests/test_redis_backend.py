@@ -182,3 +182,29 @@ class _Sync:
         import threading
 
         return threading.Condition()
+
+
+def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, max_pages=3)
+    one, two = RedisBackend(config), RedisBackend(config)
+    try:
+        first, second = one.frontier(config, _Sync()), two.frontier(config, _Sync())
+        assert first.push_many([Request(f"http://a.test/{i}") for i in range(2)]) == 2
+        second.close()  # Ctrl-C: pop no more, but links found by pages in flight are kept
+        assert second.push_many([Request(f"http://a.test/{i}") for i in range(5)]) == 1
+        assert second.pop() is None
+        assert [first.pop().url for _ in range(3)] == [f"http://a.test/{i}" for i in range(3)]
+    finally:
+        one.close()
+        two.close()
+
+
+def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "results", "--backend", redis_url, "--crawl-id", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"

@@ -11,8 +11,8 @@ from itertools import pairwise
 import pytest
 from graph_site import GraphSite
 
-from crawler.backends.redis_backend import RedisState
 from crawler.backends.redis_politeness import RedisHostClock, RedisRobotsCache
+from crawler.backends.redis_state import RedisState
 
 pytestmark = pytest.mark.timeout(60)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

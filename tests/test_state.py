@@ -96,3 +96,39 @@ def test_backend_and_state_are_exclusive(tmp_path):
     proc = start_worker(["--state", "x.db", "--backend", "redis://h/0", "http://a.test/"], "-")
     assert proc.wait(30) == 2
     assert "exclusive" in proc.stderr.read()
+
+
+def test_a_copy_in_another_process_reads_the_visited_set_without_the_lock(tmp_path):
+    import pickle
+
+    from crawler.backends.sqlite_backend import SqliteBackend
+    from crawler.base import Request
+    from crawler.config import CrawlConfig
+    from crawler.urls import fingerprint
+
+    config = CrawlConfig(state=str(tmp_path / "crawl.db"))
+    owner = SqliteBackend(config)
+    try:
+        frontier = owner.frontier(config, _Sync())
+        assert frontier.push_many([Request("http://a.test/x")]) == 1
+        frontier.close()
+        assert frontier.push_many([Request("http://a.test/y")]) == 1  # kept after close
+        copy = pickle.loads(pickle.dumps(owner))  # what a spawned manager process gets
+        visited = pickle.loads(pickle.dumps(copy.visited(config, _Sync())))
+        keys = [fingerprint(u) for u in ("http://a.test/x", "http://a.test/y", "http://a.test/z")]
+        assert visited.claim_many(keys) == keys[2:]
+        copy.close()
+    finally:
+        owner.close()
+
+
+class _Sync:
+    def lock(self):
+        import threading
+
+        return threading.Lock()
+
+    def condition(self):
+        import threading
+
+        return threading.Condition()

@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crawler.backends.redis_backend import RedisState
+    from crawler.backends.redis_state import RedisState
 
 # Polling a host whose slots are all taken: start fast, back off to this.
 _MAX_POLL_S = 0.2

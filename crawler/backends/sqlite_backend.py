@@ -8,16 +8,12 @@ in flight is fetched twice. One process uses a state file at a time (an ``flock`
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crawler.backends.codec import (
-    decode_record,
     decode_request,
     encode_record,
     encode_request,
@@ -25,119 +21,46 @@ from crawler.backends.codec import (
     scope_mismatch,
     scope_of,
 )
+from crawler.backends.sqlite_state import CHUNK, SqliteState
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.record import Record
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, item BLOB NOT NULL,
-    leased INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS queue_waiting ON queue (leased, id);
-CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, record TEXT NOT NULL);
-"""
-_CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
-
-
-class SqliteState:
-    """One connection to a state file, serialised by a lock (every thread shares it)."""
-
-    def __init__(self, path: str, *, exclusive: bool = True) -> None:
-        self.path = path
-        self._lock_fd: int | None = None
-        try:
-            if exclusive:
-                self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(self._lock_fd)
-                    raise BackendError(
-                        f"--state {path!r} is in use by another crawl process"
-                    ) from None
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise BackendError(f"cannot use --state {path!r}: {exc}") from None
-        self.lock = threading.RLock()
-
-    def transaction(self) -> Any:
-        """``with state.transaction() as db:`` runs under the lock, in one ``BEGIN IMMEDIATE``."""
-        return _Transaction(self)
-
-    def meta(self, key: str) -> str | None:
-        """One value of the ``meta`` table."""
-        with self.lock:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def counters(self) -> dict[str, int]:
-        """Queued, in flight (leased) and recorded URLs, and how many were ever scheduled."""
-        with self.lock:
-            q = self.db.execute("SELECT leased, COUNT(*) FROM queue GROUP BY leased").fetchall()
-            recorded = self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        counts = dict(q)
-        scheduled = int(self.meta("scheduled") or 0)
-        return {
-            "scheduled": scheduled,
-            "recorded": recorded,
-            "queued": counts.get(0, 0),
-            "leased": counts.get(1, 0),
-        }
-
-    def records(self) -> Iterator[Record]:
-        """Every record, in the order they were stored."""
-        with self.lock:
-            rows = self.db.execute("SELECT record FROM records ORDER BY seq").fetchall()
-        for (data,) in rows:
-            yield decode_record(data)
-
-    def close(self) -> None:
-        """Close the connection, then release the file lock (closing it earlier would drop
-        SQLite's own POSIX locks on the file)."""
-        self.db.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-
-class _Transaction:
-    def __init__(self, state: SqliteState) -> None:
-        self.state = state
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.state.lock.acquire()
-        self.state.db.execute("BEGIN IMMEDIATE")
-        return self.state.db
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            self.state.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.state.lock.release()
-
 
 class SqliteVisited:
     """A read-only filter over the visited table; the claim happens in ``push_many``, in the
-    same transaction as the enqueue, so a crash between the two cannot lose a URL."""
+    same transaction as the enqueue, so a crash between the two cannot lose a URL.
+
+    Usable from another process (a ``multiprocessing`` manager, forked or spawned): there it
+    opens its own connection, since a SQLite connection must not cross a fork.
+    """
 
     def __init__(self, state: SqliteState) -> None:
-        self.state = state
+        self.path = state.path
+        self._state: SqliteState | None = state
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.path, self._state, self._pid = state["path"], None, -1
+
+    def _db(self) -> SqliteState:
+        if self._state is None or self._pid != os.getpid():
+            self._state, self._pid = SqliteState(self.path, exclusive=False), os.getpid()
+        return self._state
 
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
         """The keys not yet in the visited table."""
+        state = self._db()
         known: set[bytes] = set()
-        with self.state.lock:
-            for i in range(0, len(keys), _CHUNK):
-                chunk = list(keys[i : i + _CHUNK])
+        with state.lock:
+            for i in range(0, len(keys), CHUNK):
+                chunk = list(keys[i : i + CHUNK])
                 marks = ",".join("?" * len(chunk))
-                rows = self.state.db.execute(f"SELECT fp FROM seen WHERE fp IN ({marks})", chunk)
+                rows = state.db.execute(f"SELECT fp FROM seen WHERE fp IN ({marks})", chunk)
                 known.update(row[0] for row in rows)
         return [key for key in keys if key not in known]
 
@@ -155,9 +78,10 @@ class SqliteFrontier:
 
     def push_many(self, requests: Iterable[Request]) -> int:
         """Claim and queue the requests not seen before, up to the ``max_pages`` budget."""
+        # Accepted even after ``close``: a page still in flight must keep the links it found.
         items = [encode_request(r) for r in requests]
         with self._cond:
-            if self._closed or not items:
+            if not items:
                 return 0
             with self.state.transaction() as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'scheduled'").fetchone()
@@ -241,6 +165,7 @@ class SqliteBackend:
 
     def __init__(self, config: CrawlConfig) -> None:
         assert config.state is not None
+        self.config = config
         self.state = SqliteState(config.state)
         self.stopping = False
         try:
@@ -261,6 +186,16 @@ class SqliteBackend:
             raise BackendError(
                 f"--state {config.state!r} holds a crawl with other scope options: {problem}"
             )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A copy in a helper process (a spawned manager): it only reads the visited table, so
+        # it shares the file instead of locking it or re-queueing leases.
+        self.config = state["config"]
+        self.state = SqliteState(self.config.state, exclusive=False)
+        self.stopping = False
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> SqliteFrontier:
         """The queue table, waited on with the strategy's condition variable."""
