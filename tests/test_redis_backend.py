@@ -208,3 +208,28 @@ def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"
+
+
+def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
+    import threading
+    import time
+
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, _Sync())
+        frontier.push_many([Request("http://a.test/")])
+        first = frontier.pop()
+        started = time.monotonic()
+        assert frontier.pop() is None and time.monotonic() - started < 1  # its own lease
+        # Another thread has no lease of its own: it waits for the holder's links.
+        got = []
+        other = threading.Thread(target=lambda: got.append(frontier.pop()))
+        other.start()
+        frontier.push_many([Request("http://a.test/next")])
+        frontier.done(first)
+        backend.record_sink(config).write(Record(url=first.url, status=200))
+        other.join(10)
+        assert [r.url for r in got] == ["http://a.test/next"]
+    finally:
+        backend.close()

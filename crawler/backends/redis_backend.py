@@ -68,6 +68,7 @@ class RedisFrontier:
         self.budget = -1 if config.max_pages is None else config.max_pages
         self._lock = sync.lock()
         self._held: dict[bytes, int] = {}  # fingerprint -> pops in flight here
+        self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it popped, not done
         self._closed = False
 
     def push_many(self, requests: Iterable[Request]) -> int:
@@ -80,7 +81,12 @@ class RedisFrontier:
         return int(self.state.run("PUSH", ("seen", "queue", "stats"), [self.budget, *items]))
 
     def pop(self) -> Request | None:
-        """Lease the next request; wait while the queue is empty but leases are out."""
+        """Lease the next request; wait while the queue is empty but leases are out.
+
+        A caller that itself holds leases (one thread popping batches for others, as a process
+        pool's parent does) is never made to wait: it would wait for itself. It gets None and
+        may pop again once it has pushed its pages' links.
+        """
         wait = 0.02
         while not (self._closed or self.backend.stopping):
             item, ms = self.state.run(
@@ -90,7 +96,7 @@ class RedisFrontier:
                 request = decode_request(item)
                 self._hold(item[:16], +1)
                 return request
-            if ms < 0:
+            if ms < 0 or self._mine.get(threading.get_ident()):
                 return None
             # Someone holds a lease: it will either finish (pushing links) or expire.
             time.sleep(min(wait, max(ms, 10) / 1000))
@@ -111,14 +117,20 @@ class RedisFrontier:
             return list(self._held)
 
     def _hold(self, fp: bytes, delta: int) -> None:
+        me = threading.get_ident()
         with self._lock:
-            count = self._held.get(fp, 0) + delta
-            if count > 0:
-                self._held[fp] = count
-            else:
-                self._held.pop(fp, None)
+            _bump(self._held, fp, delta)
+            _bump(self._mine, me, delta)
         if delta > 0:
             self.backend.heartbeat(self)
+
+
+def _bump(counts: dict[Any, int], key: Any, delta: int) -> None:
+    count = counts.get(key, 0) + delta
+    if count > 0:
+        counts[key] = count
+    else:
+        counts.pop(key, None)
 
 
 class RedisRecordSink:
