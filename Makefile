@@ -20,8 +20,8 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check crawler fixtures tests bench cli.py
-	$(VENV)/bin/ruff format --check crawler fixtures tests bench cli.py
+	$(VENV)/bin/ruff check crawler fixtures tests bench examples cli.py
+	$(VENV)/bin/ruff format --check crawler fixtures tests bench examples cli.py
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run

@@ -37,6 +37,8 @@ class Response:
     elapsed_ms: float = 0.0
     error: str | None = None
     detail: str | None = None
+    # True when the failure spent the whole page deadline: a retry would not help.
+    final: bool = False
 
     @property
     def content_type(self) -> str | None:
@@ -111,8 +113,55 @@ class Sync(Protocol):
         ...
 
 
+class HostClock(Protocol):
+    """Per-host politeness shared by every worker of a crawl: a delay between the starts of two
+    requests to one host, and a cap on concurrent requests to it.
+
+    Invariant: across all workers, at most ``per_host`` requests to one host are between
+    ``acquire`` and ``release``, and two ``acquire`` returns for one host are at least the
+    host's delay apart.
+    """
+
+    def acquire(self, host: str) -> None:
+        """Block until this worker may send one request to ``host``."""
+        ...
+
+    def release(self, host: str) -> None:
+        """The request to ``host`` is over (success or failure)."""
+        ...
+
+    def set_delay(self, host: str, seconds: float) -> None:
+        """Raise ``host``'s delay (robots.txt ``Crawl-delay``); never lowers it."""
+        ...
+
+
+class RobotsCache(Protocol):
+    """robots.txt bodies per origin (``scheme://host:port``), fetched once per crawl.
+
+    Entries are plain data (``RobotsEntry`` in ``crawler/robots.py``: a tuple of strings), so a
+    Manager or Redis can hold them. One worker ``claim``s an origin and fetches; the others
+    ``wait`` for its ``put``.
+    """
+
+    def get(self, origin: str) -> tuple[str, str] | None:
+        """The entry for ``origin``, or None when nobody has stored it yet."""
+        ...
+
+    def claim(self, origin: str) -> bool:
+        """True for exactly one caller per origin: that caller must fetch and ``put``."""
+        ...
+
+    def put(self, origin: str, entry: tuple[str, str]) -> None:
+        """Store ``origin``'s entry and wake the workers waiting for it."""
+        ...
+
+    def wait(self, origin: str, timeout: float) -> tuple[str, str] | None:
+        """Wait up to ``timeout`` seconds for ``origin``'s entry; None if it is still missing."""
+        ...
+
+
 class Backend(Protocol):
-    """Where a crawl's shared state lives: the frontier and the visited set.
+    """Where a crawl's shared state lives: frontier, visited set, host clock, robots cache.
 
     ``memory`` (the default) keeps it in this process; a networked backend (Redis) keeps it in a
     server so that many processes and machines share one crawl.
@@ -123,7 +172,8 @@ class Backend(Protocol):
     # processes strategy then lets children use the backend directly instead of a Manager.
     shared: bool
     # True when the state outlives this process (Redis, a --state file): Ctrl-C then lets the
-    # pages in flight finish (``stop``) so that a resumed crawl fetches nothing twice.
+    # pages in flight finish (the engine closes the frontiers) so that a resumed crawl
+    # fetches nothing twice.
     durable: bool
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
@@ -139,8 +189,12 @@ class Backend(Protocol):
         the same step (so a URL ends with exactly one record); None when there is none."""
         ...
 
-    def stop(self) -> None:
-        """Hand out no more requests in this process; those in flight finish normally."""
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
+        """This crawl's per-host politeness clock, shared by all its workers."""
+        ...
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
+        """This crawl's robots.txt cache, shared by all its workers."""
         ...
 
     def close(self) -> None:
@@ -155,7 +209,12 @@ class Strategy(Protocol):
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Run the crawl described by ``job``; call ``consume`` with every record, on the
-        calling thread, in one consumer. Returns when the frontier is finished or closed."""
+        calling thread, in one consumer. Returns when the frontier is finished or closed.
+
+        Build the frontier with ``job.backend.frontier(...)`` in the calling process:
+        ``Crawler.stop`` (an early ``break`` out of ``crawl()``) closes the frontiers built
+        there, possibly from another thread, and expects the loops to end as at a natural end.
+        """
         ...
 
 

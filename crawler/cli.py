@@ -71,6 +71,13 @@ def _fail_usage(message: str) -> None:
     help="Concurrent worker loops (ignored by serial).",
 )
 @click.option(
+    "--greenlets",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --mode processes: greenlets per process (0: one page at a time per process).",
+)
+@click.option(
     "--depth",
     type=click.IntRange(min=0),
     default=0,
@@ -160,6 +167,70 @@ def _fail_usage(message: str) -> None:
     help="Seconds before a dead worker's page is handed to another (--backend).",
 )
 @click.option(
+    "--parse",
+    "parse_spec",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Scraper callback: FUNCTION(page) returns or yields items (dicts) and Follow(url)s; "
+    "MODULE may be a dotted name (importable from here) or a path/to/file.py.",
+)
+@click.option(
+    "--items-output",
+    default=None,
+    metavar="FILE",
+    help="Where the callback's items go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option(
+    "--ignore-robots", is_flag=True, help="Do not fetch or obey robots.txt (obeyed by default)."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between two requests to one host (raised by its robots.txt Crawl-delay).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Concurrent requests to one host  [default: no cap below --workers]",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Extra attempts after a connect error, timeout, 429 or 5xx (backoff with jitter).",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Longest wait before a retry, Retry-After included, seconds.",
+)
+@click.option(
+    "--accept",
+    multiple=True,
+    metavar="TYPE",
+    help="Content type parsed for links (repeatable)  [default: text/html, application/xhtml+xml]",
+)
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra request header (repeatable).",
+)
+@click.option("--proxy", metavar="URL", default=None, help="HTTP(S) proxy for every request.")
+@click.option(
+    "--block-private",
+    is_flag=True,
+    help="Refuse hosts that resolve to loopback, private, link-local or reserved addresses.",
+)
+@click.option(
     "-o",
     "--output",
     default="-",
@@ -186,6 +257,7 @@ def _fail_usage(message: str) -> None:
 def run_command(
     source: str,
     output: str,
+    parse_spec: str | None,
     quiet: bool,
     verbose: bool,
     health_port: int | None,
@@ -194,6 +266,13 @@ def run_command(
 ) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
     from crawler.errors import CrawlerError, SourceError
+    from crawler.strategies import get_strategy
+
+    try:
+        # First, before the HTTP stack is imported: choosing gevent patches the process.
+        get_strategy(str(options["mode"]))
+    except CrawlerError as exc:
+        _fail_usage(str(exc))
     from crawler.sources import read_source
 
     try:
@@ -202,11 +281,22 @@ def run_command(
         _fail_usage(str(exc))
     options["allow_domains"] = tuple(options["allow_domains"])
     options["exclude"] = tuple(options["exclude"])
+    if output == "-" and options["items_output"] == "-":
+        _fail_usage("records (-o) and items (--items-output) cannot both go to stdout")
+    options["robots"] = not options.pop("ignore_robots")
+    options["headers"] = tuple(_parse_header(h) for h in options["headers"])
+    accept = tuple(options.pop("accept"))
+    if accept:
+        options["accept"] = accept
     try:
         from crawler.config import CrawlConfig
 
-        config = CrawlConfig(progress=not quiet, **options)
-        stats = _crawl(config, seeds, output, verbose, (health_host, health_port))
+        if parse_spec is not None:
+            from crawler.callbacks import load_callable
+
+            options["parse"] = load_callable(parse_spec)
+        config = CrawlConfig(progress=not quiet, output=output, **options)
+        stats = _crawl(config, seeds, verbose, (health_host, health_port))
     except CrawlerError as exc:
         _fail_usage(str(exc))
     if not quiet:
@@ -248,16 +338,21 @@ def results_command(backend: str | None, crawl_id: str, state: str | None, outpu
     click.echo(summary, err=True)
 
 
-def _crawl(config, seeds, output: str, verbose: bool, health: tuple[str, int | None]):
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n") or "\n" in value:
+        _fail_usage(f"-H/--header wants 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
     from contextlib import nullcontext
 
     from crawler.engine import Crawler
-    from crawler.sinks import CallbackSink, sink_for_path
+    from crawler.sinks import CallbackSink
 
-    try:
-        sinks = [sink_for_path(output)]
-    except OSError as exc:
-        _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+    sinks = []  # the -o and --items-output files are opened by the Crawler, from the config
     if verbose:
         sinks.append(CallbackSink(_echo_error))
     crawler = Crawler(config, sinks)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError
+from crawler.page import Page
 from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
 MODES = ("serial", "threads", "gevent", "processes")
+# Modes whose worker loops run in other processes: the parse callback reaches them by name.
+PROCESS_MODES = frozenset({"processes"})
+DEFAULT_ACCEPT = ("text/html", "application/xhtml+xml")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,6 +26,8 @@ class CrawlConfig:
 
     mode: str = "serial"
     workers: int = 16
+    # Greenlets per process in ``processes`` mode (0: one page at a time per process).
+    greenlets: int = 0
     depth: int = 0
     max_pages: int | None = None
     same_domain: bool = True
@@ -39,12 +48,35 @@ class CrawlConfig:
     # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
     # queue it again (a worker that died); its heartbeat renews it every third of this.
     lease_seconds: float = 30.0
+    # Scraping (see crawler/page.py): parse(page) returns or yields items and Follow(url)s.
+    parse: Callable[[Page], Any] | None = None
+    # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
+    output: str | None = None
+    items_output: str | None = None
+    # Politeness and HTTP behaviour (README "Politeness").
+    robots: bool = True
+    delay: float = 0.0
+    per_host: int | None = None
+    retries: int = 2
+    retry_backoff: float = 0.5
+    max_retry_wait: float = 60.0
+    accept: tuple[str, ...] = DEFAULT_ACCEPT
+    headers: tuple[tuple[str, str], ...] = ()
+    proxy: str | None = None
+    block_private: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("allow_domains", "exclude"):  # a lone string is one value, not characters
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
+        if self.greenlets < 0:
+            raise ConfigError("greenlets must be 0 or more")
+        if self.greenlets and self.mode != "processes":
+            raise ConfigError("--greenlets applies to --mode processes only")
         if self.depth < 0:
             raise ConfigError("depth must be 0 or more")
         if self.max_pages is not None and self.max_pages < 1:
@@ -54,6 +86,20 @@ class CrawlConfig:
         if self.max_bytes < 1:
             raise ConfigError("max-bytes must be at least 1")
         _check_backend(self)
+        if self.delay < 0 or self.retries < 0 or self.retry_backoff < 0:
+            raise ConfigError("delay, retries and retry backoff must be 0 or more")
+        if self.max_retry_wait < 0:
+            raise ConfigError("max-retry-wait must be 0 or more")
+        if self.per_host is not None and self.per_host < 1:
+            raise ConfigError("per-host must be at least 1")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ConfigError("deadline must be positive")
+        if self.proxy is not None:
+            parts = urlsplit(self.proxy)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"--proxy wants an http:// or https:// URL, got {self.proxy!r}")
+        object.__setattr__(self, "accept", tuple(t.strip().lower() for t in self.accept))
+        object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in self.headers))
         for pattern in self.exclude:
             try:
                 re.compile(pattern)
@@ -62,6 +108,13 @@ class CrawlConfig:
         object.__setattr__(
             self, "allow_domains", tuple(d.lower().strip(".") for d in self.allow_domains)
         )
+        if self.parse is not None:
+            if not callable(self.parse):
+                raise ConfigError("parse must be a callable that takes a Page")
+            if self.mode in PROCESS_MODES:
+                from crawler.callbacks import check_importable
+
+                check_importable(self.parse, "parse", self.mode)
 
     @property
     def page_deadline(self) -> float:

@@ -3,53 +3,130 @@ and imported only then, so a gevent crawl can patch before the HTTP stack is imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
+from crawler.errors import OutputError
 from crawler.interrupt import GracefulInterrupt
 from crawler.pipeline import Pipeline
-from crawler.sources import Seed, to_requests
+from crawler.record import Record
 from crawler.stats import Stats
+from crawler.stopping import StoppableBackend
 from crawler.strategies import get_strategy
+
+if TYPE_CHECKING:  # crawler.sources imports w3lib, hence ssl: not before gevent can patch
+    from crawler.sources import Seed
 
 
 class Crawler:
-    """Runs one crawl described by a ``CrawlConfig``; records go to ``sinks``."""
+    """Runs one crawl described by a ``CrawlConfig``; records go to ``sinks``.
 
-    def __init__(self, config: CrawlConfig, sinks: Sequence[Sink] = ()) -> None:
+    ``config.output`` and ``config.items_output`` add file sinks for records and items;
+    ``on_item`` is called with every item a parse callback produces (in this process, from the
+    one consumer of records, so it needs no lock and may be any callable).
+    """
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        sinks: Sequence[Sink] = (),
+        *,
+        on_item: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
         self.config = config
         self.sinks = list(sinks)
+        if on_item is not None:
+            from crawler.items import ItemCallbackSink
+
+            self.sinks.append(ItemCallbackSink(on_item))
         self.strategy = get_strategy(config.mode)
         # Live totals; readable from another thread (the health service) while the crawl runs.
         self.stats = Stats(mode=config.mode)
+        self._backend: StoppableBackend | None = None
+        self._stop_requested = False
 
     def run(self, seeds: Iterable[Seed | str]) -> Stats:
-        """Crawl from ``seeds``. Ctrl-C ends the crawl early: the returned stats say
-        ``interrupted`` and every record produced so far has reached the sinks."""
+        """Crawl from ``seeds``. Ctrl-C or ``stop()`` ends the crawl early: the returned stats
+        say ``interrupted`` (Ctrl-C) or ``stopped``, and every record produced so far has
+        reached the sinks."""
+        # Imported here: URL handling pulls in w3lib, which imports ssl, and ``import crawler``
+        # must leave ssl alone until a gevent program has patched.
+        from crawler.sources import to_requests
+
         requests, invalid = to_requests(seeds, self.config.mode)
         self.stats = stats = Stats(mode=self.config.mode)
-        backend = open_backend(self.config)
-        # The backend's own sink comes first: a record is kept with the crawl's state (ending
-        # its URL's lease) before any local sink sees it.
+        sinks = [*self.sinks, *self._file_sinks()]
+        try:
+            self._backend = backend = StoppableBackend(open_backend(self.config))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        # A durable backend's own sink comes first: a record is kept with the crawl's state
+        # (ending its URL's lease) before any local sink sees it.
         kept = backend.record_sink(self.config)
-        sinks = [kept, *self.sinks] if kept is not None else self.sinks
-        pipeline = Pipeline(sinks, stats, progress=self.config.progress)
+        pipeline = Pipeline([kept, *sinks] if kept else sinks, stats, progress=self.config.progress)
+        if self._stop_requested:
+            backend.stop()
         job = CrawlJob(self.config, backend, requests, invalid)
+
+        def consume(record: Record) -> None:
+            try:
+                pipeline.write(record)
+            except BaseException:
+                # A failing sink (a full disk, a user's on_item) ends the crawl everywhere:
+                # without this, other loops would crawl on with nobody consuming.
+                backend.stop()
+                raise
+
         try:
             if backend.durable:
+                # State that outlives this process: the first Ctrl-C lets the pages in flight
+                # finish and be kept, so that a resumed crawl fetches none of them twice.
                 with GracefulInterrupt(backend.stop) as interrupt:
-                    self.strategy.run(job, pipeline.write)
+                    self.strategy.run(job, consume)
                 stats.interrupted = interrupt.requested
             else:
-                self.strategy.run(job, pipeline.write)
+                self.strategy.run(job, consume)
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
+            stats.stopped = backend.stopped
+            self._backend, self._stop_requested = None, False
             stats.finish()
             try:
                 pipeline.close()
             finally:
                 backend.close()
         return stats
+
+    def stop(self) -> None:
+        """End the running crawl early, from any thread: no new page starts, pages in flight
+        finish and reach the sinks, then ``run`` returns. A stop before ``run`` applies to it."""
+        self._stop_requested = True
+        backend = self._backend
+        if backend is not None:
+            backend.stop()
+
+    def _file_sinks(self) -> list[Sink]:
+        """Sinks for ``config.output`` and ``config.items_output`` (opened now)."""
+        from crawler.items import item_sink_for_path
+        from crawler.sinks import sink_for_path
+
+        opened: list[Sink] = []
+        for path, opener in (
+            (self.config.output, sink_for_path),
+            (self.config.items_output, item_sink_for_path),
+        ):
+            if path is None:
+                continue
+            try:
+                opened.append(opener(path))
+            except OSError as exc:
+                for sink in opened:
+                    sink.close()
+                raise OutputError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+        return opened

@@ -2,7 +2,8 @@
 
     CrawlerError                 base of everything the crawler raises on purpose
     ├── ConfigError              an option or combination of options is wrong (CLI exit 2)
-    │   └── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
+    │   ├── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
+    │   └── OutputError          an output file (records, items) cannot be opened
     ├── SourceError              the URL source cannot be read (CLI exit 2)
     ├── BackendError             the crawl's shared state (Redis, --state file) is unusable (exit 2)
     └── InvalidURL               one URL cannot be crawled; becomes an ``invalid_url`` record
@@ -24,6 +25,10 @@ class ConfigError(CrawlerError):
 
 class ModeUnavailable(ConfigError):
     """The requested concurrency mode cannot run in this process."""
+
+
+class OutputError(ConfigError):
+    """An output file (``output``, ``items_output``) cannot be opened for writing."""
 
 
 class SourceError(CrawlerError):

@@ -56,7 +56,11 @@ class CsvSink(_StreamSink):
         row: dict[str, Any] = record.to_dict()
         for key, value in row.items():
             if isinstance(value, (list, tuple)):
-                row[key] = " ".join(map(str, value))
+                # URL lists read best space-separated; anything nested (items) as JSON.
+                if all(isinstance(v, str) for v in value):
+                    row[key] = " ".join(value)
+                else:
+                    row[key] = json.dumps(value, ensure_ascii=False, default=str)
         self._writer.writerow(row)
 
 

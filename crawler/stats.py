@@ -18,14 +18,17 @@ class Stats:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
+    items: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    interrupted: bool = False
+    interrupted: bool = False  # by Ctrl-C
+    stopped: bool = False  # by Crawler.stop (an early ``break`` out of crawl())
 
     def add(self, record: Record) -> None:
         """Count one record."""
         self.pages += 1
         self.bytes += record.bytes
+        self.items += len(record.items)
         if record.error is None:
             self.ok += 1
         else:
@@ -60,19 +63,24 @@ class Stats:
             "ok": self.ok,
             "errors": dict(self.errors),
             "bytes": self.bytes,
+            "items": self.items,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
         }
 
     def summary(self) -> str:
         """One human line: pages ok, errors by kind, bytes, wall time, pages/s."""
         errors = ", ".join(f"{kind} {n}" for kind, n in self.errors.most_common())
         head = "crawl interrupted" if self.interrupted else "crawl finished"
+        if self.stopped and not self.interrupted:
+            head = "crawl stopped early"
         return (
             f"{head}: {self.pages} pages, {self.ok} ok, {self.failed} errors"
             + (f" ({errors})" if errors else "")
+            + (f", {self.items} items" if self.items else "")
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
         )
 

@@ -7,29 +7,50 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable
+from http.cookiejar import CookieJar
 
-from crawler.base import Emit, Fetcher, Frontier, Request, Response, Visited
+from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
+from crawler.callbacks import run_parse
+from crawler.charset import to_utf8
 from crawler.config import CrawlConfig
-from crawler.parse import HTML_TYPES, charset_of, extract
+from crawler.page import Page
+from crawler.parse import extract
+from crawler.politeness import UNSHARED, MemoryHostClock
 from crawler.record import Record
+from crawler.retry import Retrier
+from crawler.robots import MemoryRobotsCache, RobotsPolicy
 from crawler.scope import Scope
-from crawler.urls import canonical, fingerprint, resolve
+from crawler.urls import canonical, fingerprint, host_of, resolve
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class Worker:
-    """One worker loop. ``emit`` receives every record; ``name`` identifies the loop in them."""
+    """One worker loop. ``emit`` receives every record; ``name`` identifies the loop in them.
+
+    ``host_clock`` and ``robots`` are the crawl's shared politeness state
+    (``Backend.host_clock`` / ``Backend.robots_cache``): a strategy running several loops must
+    give them all the same two objects. Left out, the loop gets private ones, which is right
+    only for a loop that runs alone (serial, tests). ``cookies``, one ``http.cookiejar.CookieJar``
+    per crawl given to every loop of a process, lets a cookie set on one loop's page reach the
+    next page whichever loop fetches it; left out, each loop keeps its own jar.
+
+    A worker built without ``frontier`` and ``emit`` only crawls and claims (``crawl`` and
+    ``claim``): the processes strategy runs those in children while the parent owns the frontier.
+    """
 
     def __init__(
         self,
         config: CrawlConfig,
-        frontier: Frontier,
+        frontier: Frontier | None,
         visited: Visited,
-        emit: Emit,
+        emit: Emit | None,
         *,
         name: str,
         fetcher: Fetcher | None = None,
+        host_clock: HostClock | None = None,
+        robots: RobotsCache | None = None,
+        cookies: CookieJar | None = None,
     ) -> None:
         self.config = config
         self.frontier = frontier
@@ -40,18 +61,23 @@ class Worker:
         if fetcher is None:
             from crawler.fetch import RequestsFetcher
 
-            fetcher = RequestsFetcher(config)
+            fetcher = RequestsFetcher(config, cookies=cookies)
         self.fetcher = fetcher
+        if host_clock is None:
+            host_clock = MemoryHostClock(UNSHARED, delay=config.delay, per_host=config.per_host)
+        if robots is None:
+            robots = MemoryRobotsCache(UNSHARED)
+        self.retrier = Retrier(config, fetcher, host_clock)
+        self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
 
     def schedule(self, requests: Iterable[Request]) -> int:
         """Claim the requests' URLs in the visited set (one round trip) and queue the new ones."""
-        by_key: dict[bytes, Request] = {}
-        for request in requests:
-            by_key.setdefault(fingerprint(request.url), request)
-        if not by_key:
-            return 0
-        fresh = self.visited.claim_many(list(by_key))
-        return self.frontier.push_many(by_key[key] for key in fresh)
+        fresh = self.claim(requests)
+        return self.frontier.push_many(fresh) if fresh else 0
+
+    def claim(self, requests: Iterable[Request]) -> list[Request]:
+        """Claim the requests' URLs in the visited set (one round trip); return the new ones."""
+        return claim_new(self.visited, requests)
 
     def run(self) -> None:
         """Work until the frontier is finished or closed; always releases the fetcher."""
@@ -64,21 +90,27 @@ class Worker:
     def handle(self, request: Request) -> None:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""
         try:
-            record, children = self.process(request)
+            record, children = self.crawl(request)
         except KeyboardInterrupt:
             self.emit(self.failed(request, "interrupted", "stopped by Ctrl-C"))
             self.frontier.done(request)
             self.frontier.close()
             raise
-        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
-            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            record, children = self.failed(request, "internal", summary), []
         try:
             if children:
                 self.schedule(children)
             self.emit(record)
         finally:
             self.frontier.done(request)
+
+    def crawl(self, request: Request) -> tuple[Record, list[Request]]:
+        """Fetch and parse one page without touching the frontier: its record (a bug becomes an
+        ``internal`` record) and the requests it leads to, not yet claimed."""
+        try:
+            return self.process(request)
+        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return self.failed(request, "internal", summary), []
 
     def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
         """A record for a request that ended without a usable response."""
@@ -95,7 +127,9 @@ class Worker:
 
     def process(self, request: Request) -> tuple[Record, list[Request]]:
         """Fetch and parse one page: its record, and the requests it leads to."""
-        response = self.fetcher.fetch(request.url)
+        if self.config.robots and (why := self.robots.denied(request.url)):
+            return self.failed(request, "robots", why), []
+        response, attempts = self.retrier.fetch(request.url)
         record = Record(
             url=request.url,
             final_url=request.url,
@@ -110,6 +144,7 @@ class Worker:
             mode=self.config.mode,
             worker=self.name,
             redirects=list(request.chain),
+            attempts=attempts,
         )
         if response.error:
             return record, []
@@ -118,7 +153,7 @@ class Worker:
         if response.status is not None and response.status >= 400:
             record.error, record.detail = "http_error", f"HTTP {response.status}"
             return record, []
-        if record.content_type is not None and record.content_type not in HTML_TYPES:
+        if record.content_type is not None and record.content_type not in self.config.accept:
             return record, []
         return record, self.links(request, response, record)
 
@@ -138,27 +173,98 @@ class Worker:
             record.error = "too_many_redirects"
             record.detail = f"more than {self.config.max_redirects} redirects"
             return []
-        return [Request(target, request.depth, request.url, request.seed_host, chain)]
+        seed_host = self.redirect_scope(request, target)
+        if seed_host is None:
+            record.error = "offsite_redirect"
+            record.detail = f"{target} is outside the crawl scope"
+            return []
+        return [Request(target, request.depth, request.url, seed_host, chain)]
+
+    def redirect_scope(self, request: Request, target: str) -> str | None:
+        """The seed host ``target`` is crawled under, or None when it is out of scope.
+
+        A seed (depth 0, or a redirect hop of one) may move from ``www.example.com`` to
+        ``example.com`` or any subdomain of it, as wget and browsers users expect
+        (``http://x`` -> ``https://www.x`` is in scope already): the crawl's scope moves with it.
+        """
+        if self.scope.allows(target, request.seed_host):
+            return request.seed_host
+        seed = request.seed_host
+        if request.depth > 0 or not seed.startswith("www."):
+            return None
+        site = seed[4:]
+        host = host_of(target)
+        if (host == site or host.endswith("." + site)) and self.scope.allows(target, site):
+            return site
+        return None
 
     def links(self, request: Request, response: Response, record: Record) -> list[Request]:
         """Title and link count into the record; in-scope links as child requests."""
-        page = extract(
-            response.body,
-            charset_of(response.headers.get("content-type")),
-            follow_nofollow=self.config.follow_nofollow,
-        )
+        body, encoding = to_utf8(response.body, response.headers.get("content-type"))
+        page = extract(body, "utf-8", follow_nofollow=self.config.follow_nofollow)
         record.title = page.title
         base = request.url
         if page.base:
             base = resolve(request.url, page.base) or request.url
         found = dict.fromkeys(url for href in page.links if (url := resolve(base, href)))
         record.links = len(found)
+        children = self.follow(request, found)
+        if self.config.parse is not None:
+            scraped = self.scrape(request, response, record, encoding, base, found)
+            children += self.follow(request, scraped)
+        return children
+
+    def follow(self, request: Request, urls: Iterable[str]) -> list[Request]:
+        """Child requests for ``urls`` (normal form) reached from ``request``'s page: one hop
+        deeper, within the depth limit and the scope."""
         if request.depth >= self.config.depth:
             return []
         depth = request.depth + 1
         allows = self.scope.allows
         return [
             Request(url, depth, request.url, request.seed_host)
-            for url in found
+            for url in urls
             if allows(url, request.seed_host)
         ]
+
+    def scrape(
+        self,
+        request: Request,
+        response: Response,
+        record: Record,
+        encoding: str,
+        base: str,
+        links: Iterable[str],
+    ) -> list[str]:
+        """Run the user's parse callback on the page (``encoding``: what the body was read as):
+        its items go into the record, an error it raises into ``error``/``detail``; returns the
+        URLs it asks to follow (resolved)."""
+        page = Page(
+            url=request.url,
+            status=response.status,
+            headers=response.headers,
+            body=response.body,
+            content_type=record.content_type,
+            encoding=encoding,
+            depth=request.depth,
+            parent=request.parent,
+            title=record.title,
+            base_url=base,
+            links=list(links),
+        )
+        scraped = run_parse(self.config.parse, page)
+        record.items = scraped.items
+        if scraped.error is not None:
+            record.error, record.detail = "parse_callback", scraped.error
+        return [url for href in scraped.follows if (url := resolve(base, href))]
+
+
+def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
+    """Claim the requests' URLs in ``visited`` in one round trip; return the requests new to
+    the crawl (the first one wins when several share a URL)."""
+    by_key: dict[bytes, Request] = {}
+    for request in requests:
+        by_key.setdefault(fingerprint(request.url), request)
+    if not by_key:
+        return []
+    return [by_key[key] for key in visited.claim_many(list(by_key))]

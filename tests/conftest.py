@@ -32,3 +32,17 @@ def redis_url():
 
     with RedisServer(redis_executable()) as server:
         yield server.url
+
+
+@pytest.fixture
+def httpserver(httpserver):
+    """pytest-httpserver, answering 404 (not its default 500) to requests nobody expected.
+
+    The crawler fetches /robots.txt by default, and reads a 5xx there as "keep out"; a real
+    server without a robots.txt answers 404, which means "allow all".
+    """
+    httpserver.no_handler_status_code = 404
+    try:
+        yield httpserver
+    finally:
+        httpserver.no_handler_status_code = 500

@@ -10,7 +10,12 @@ from crawler.stats import Stats
 
 
 def run_crawl(seeds, **options) -> tuple[list[Record], Stats]:
-    """Crawl ``seeds`` with ``options``; return the records and the totals."""
+    """Crawl ``seeds`` with ``options``; return the records and the totals.
+
+    robots.txt is off unless asked for: pytest-httpserver answers an unexpected /robots.txt
+    with HTTP 500, which a polite crawler reads as "keep out" (tests/test_robots.py covers it).
+    """
+    options.setdefault("robots", False)
     records: list[Record] = []
     stats = Crawler(CrawlConfig(**options), [CallbackSink(records.append)]).run(seeds)
     return records, stats

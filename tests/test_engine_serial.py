@@ -109,7 +109,7 @@ def test_connect_errors_and_timeouts_are_records_not_exceptions(httpserver):
     httpserver.expect_request("/slow").respond_with_handler(slow)
     try:
         records, stats = run_crawl(
-            ["http://127.0.0.1:1/", httpserver.url_for("/slow")], timeout=0.3
+            ["http://127.0.0.1:1/", httpserver.url_for("/slow")], timeout=0.3, retries=0
         )
     finally:
         release.set()

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def crawl_args(redis_url: str, crawl_id: str, seed: str, mode: str = "serial") -> list[str]:
     args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50", "--lease", "1"]
+    args += ["--ignore-robots"]  # the manifest describes a robots-blind crawl
     args += ["--mode", mode, seed]
     return args + (["--workers", "4"] if mode != "serial" else [])
 

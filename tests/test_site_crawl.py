@@ -19,6 +19,7 @@ def test_serial_cli_crawl_matches_the_site_manifest(fresh_site):
             "serial",
             "--depth",
             "50",
+            "--ignore-robots",  # the manifest describes a robots-blind crawl (test_robots.py)
             fresh_site.url,
         ],
         capture_output=True,

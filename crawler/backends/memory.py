@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from crawler.base import Frontier, Sync, Visited
+from crawler.base import Frontier, HostClock, RobotsCache, Sync, Visited
 from crawler.config import CrawlConfig
 from crawler.frontier import MemoryFrontier
+from crawler.politeness import MemoryHostClock
+from crawler.robots import MemoryRobotsCache
 from crawler.visited import MemoryVisited
 
 
@@ -27,8 +29,13 @@ class MemoryBackend:
         """Records live only in the user's sinks."""
         return None
 
-    def stop(self) -> None:
-        """Nothing to drain: Ctrl-C interrupts an in-memory crawl at once."""
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
+        """Per-host delay and concurrency, guarded by the strategy's condition variable."""
+        return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
+        """robots.txt entries per origin, guarded by the strategy's condition variable."""
+        return MemoryRobotsCache(sync.condition())
 
     def close(self) -> None:
         """Nothing to release."""

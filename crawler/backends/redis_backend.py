@@ -49,6 +49,9 @@ class RedisVisited:
     def __init__(self, state: RedisState) -> None:
         self.state = state
 
+    def __len__(self) -> int:
+        return int(self.state.call("scard", self.state.key("seen")))
+
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
         """The keys not yet in the crawl's visited set (they are claimed by ``push_many``)."""
         if not keys:
@@ -88,7 +91,7 @@ class RedisFrontier:
         may pop again once it has pushed its pages' links.
         """
         wait = 0.02
-        while not (self._closed or self.backend.stopping):
+        while not (self._closed):
             item, ms = self.state.run(
                 "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
             )
@@ -164,7 +167,6 @@ class RedisBackend:
         assert config.backend is not None
         self.config = config
         self.state = RedisState(config.backend, config.crawl_id)
-        self.stopping = False
         self._frontiers: list[RedisFrontier] = []
         self._beat: threading.Thread | None = None
         self._quit = threading.Event()
@@ -232,10 +234,6 @@ class RedisBackend:
                 # Redis unreachable for a moment: the next beat tries again.
                 with contextlib.suppress(BackendError):
                     self.state.run("RENEW", ("leases",), [lease_ms, *held])
-
-    def stop(self) -> None:
-        """Pop nothing more here; the pages in flight finish and are recorded."""
-        self.stopping = True
 
     def close(self) -> None:
         """Stop the heartbeat and drop the connections."""

@@ -52,6 +52,11 @@ class SqliteVisited:
             self._state, self._pid = SqliteState(self.path, exclusive=False), os.getpid()
         return self._state
 
+    def __len__(self) -> int:
+        state = self._db()
+        with state.lock:
+            return state.db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
         """The keys not yet in the visited table."""
         state = self._db()
@@ -103,7 +108,7 @@ class SqliteFrontier:
     def pop(self) -> Request | None:
         """Lease the oldest waiting request; wait while others here are in flight."""
         with self._cond:
-            while not (self._closed or self.backend.stopping):
+            while not (self._closed):
                 with self.state.transaction() as db:
                     row = db.execute(
                         "SELECT id, item FROM queue WHERE leased = 0 ORDER BY id LIMIT 1"
@@ -115,7 +120,7 @@ class SqliteFrontier:
                     return decode_request(row[1])
                 if self._in_flight == 0:
                     return None
-                # Bounded, so that a graceful stop (a flag set by a signal handler) is seen.
+                # Bounded: a safety net should a close (Ctrl-C, a signal handler) miss a waiter.
                 self._cond.wait(0.5)
             return None
 
@@ -167,7 +172,6 @@ class SqliteBackend:
         assert config.state is not None
         self.config = config
         self.state = SqliteState(config.state)
-        self.stopping = False
         try:
             with self.state.transaction() as db:
                 # Anything leased by a previous run that crashed: it was in flight, queue it again.
@@ -195,7 +199,6 @@ class SqliteBackend:
         # it shares the file instead of locking it or re-queueing leases.
         self.config = state["config"]
         self.state = SqliteState(self.config.state, exclusive=False)
-        self.stopping = False
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> SqliteFrontier:
         """The queue table, waited on with the strategy's condition variable."""
@@ -220,10 +223,6 @@ class SqliteBackend:
     def record_sink(self, config: CrawlConfig) -> SqliteRecordSink:
         """Records into the file (``crawl results --state FILE`` exports them)."""
         return SqliteRecordSink(self.state)
-
-    def stop(self) -> None:
-        """Pop nothing more; the pages in flight finish and are recorded."""
-        self.stopping = True
 
     def close(self) -> None:
         """Close the file."""

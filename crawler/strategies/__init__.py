@@ -9,15 +9,26 @@ from crawler.errors import ConfigError
 
 _MODULES = {
     "serial": "crawler.strategies.serial",
+    "threads": "crawler.strategies.threads",
+    "gevent": "crawler.strategies.gevent",
+    "processes": "crawler.strategies.processes",
 }
 
 
 def get_strategy(mode: str) -> Strategy:
-    """The strategy for ``mode`` (``serial``, ``threads`` ...)."""
+    """The strategy for ``mode`` (``serial``, ``threads`` ...), ready to run in this process.
+
+    A strategy may have a ``prepare()`` that readies the process when the mode is chosen (gevent
+    patches it, or raises ``ModeUnavailable``); it runs here, before any crawl is set up.
+    """
     try:
         module = _MODULES[mode]
     except KeyError:
         raise ConfigError(
             f"mode {mode!r} is not available; choose one of {', '.join(_MODULES)}"
         ) from None
-    return import_module(module).STRATEGY
+    strategy = import_module(module).STRATEGY
+    prepare = getattr(strategy, "prepare", None)
+    if prepare is not None:
+        prepare()
+    return strategy

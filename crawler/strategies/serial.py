@@ -48,7 +48,15 @@ class SerialStrategy:
         sync = SerialSync()
         frontier = job.backend.frontier(job.config, sync)
         visited = job.backend.visited(job.config, sync)
-        worker = Worker(job.config, frontier, visited, consume, name=f"{os.getpid()}")
+        worker = Worker(
+            job.config,
+            frontier,
+            visited,
+            consume,
+            name=f"{os.getpid()}",
+            host_clock=job.backend.host_clock(job.config, sync),
+            robots=job.backend.robots_cache(job.config, sync),
+        )
         worker.schedule(job.seeds)
         worker.run()
 

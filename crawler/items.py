@@ -1,0 +1,73 @@
+"""Item sinks: where the items of parse callbacks go, one item at a time.
+
+Each is a record ``Sink`` (it receives every record, in the one pipeline consumer) that passes
+on the record's ``items``, so items need no second queue and keep the order of their pages.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from typing import IO, Any
+
+from crawler.record import Record
+from crawler.sinks import _StreamSink
+
+Item = dict[str, Any]
+
+
+class JsonLinesItemSink(_StreamSink):
+    """One item per line as a JSON object."""
+
+    def write(self, record: Record) -> None:
+        """Append the record's items."""
+        for item in record.items:
+            self._stream.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+
+
+class CsvItemSink(_StreamSink):
+    """Items as CSV rows. The header is the first item's keys (as Scrapy's CSV exporter does):
+    keys that only later items have are left out, missing ones are empty cells; nested values
+    are written as JSON."""
+
+    def __init__(self, target: str | IO[str] | None) -> None:
+        super().__init__(target)
+        self._writer: csv.DictWriter[str] | None = None
+
+    def write(self, record: Record) -> None:
+        """Append the record's items as rows."""
+        for item in record.items:
+            if self._writer is None:
+                self._writer = csv.DictWriter(self._stream, list(item), extrasaction="ignore")
+                self._writer.writeheader()
+            self._writer.writerow({k: _cell(v) for k, v in item.items()})
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+class ItemCallbackSink:
+    """Calls a user function with every item (in the consumer: it needs no lock, and in
+    processes mode it runs in the parent, so it may be a lambda)."""
+
+    def __init__(self, callback: Callable[[Item], object]) -> None:
+        self._callback = callback
+
+    def write(self, record: Record) -> None:
+        """Call the function once per item of the record."""
+        for item in record.items:
+            self._callback(item)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def item_sink_for_path(path: str) -> JsonLinesItemSink | CsvItemSink:
+    """The sink for ``items_output=PATH``: CSV for ``.csv``, else JSON Lines (``-``: stdout)."""
+    if path != "-" and path.lower().endswith(".csv"):
+        return CsvItemSink(path)
+    return JsonLinesItemSink(path)

@@ -1,0 +1,84 @@
+"""What runs inside the processes strategy's pool children: module-level functions, plain data
+in and out (``Request`` tuples in; record dicts and new ``Request`` tuples out).
+
+Imports stay light on purpose: a greenlet child patches gevent in ``init_child`` before anything
+here imports the HTTP stack (``crawler.worker`` pulls in w3lib, hence ``ssl``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from crawler.base import Request
+from crawler.config import CrawlConfig
+
+
+class _Child:
+    """This process's crawl state, built once by ``init_child``."""
+
+    def __init__(self, workers: list[Any], results: Any, pool: Any) -> None:
+        self.workers = workers
+        self.results = results
+        self.pool = pool
+
+
+_state: _Child | None = None
+
+
+def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: bool) -> None:
+    """Pool initializer: ignore Ctrl-C (the parent handles it), patch gevent when this child
+    runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page."""
+    global _state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pool = None
+    if not shared:
+        # Connect to the manager now, while sockets are still blocking: a multiprocessing
+        # connection reads its fd with os.read, which fails on a socket gevent made
+        # non-blocking. The proxy keeps this connection for every later call.
+        len(visited_source)
+    if config.greenlets:
+        from gevent import monkey
+
+        monkey.patch_all()
+        from gevent.pool import Pool
+
+        pool = Pool(config.greenlets)
+    from crawler.strategies._inprocess import ThreadingSync
+    from crawler.worker import Worker
+
+    # A shared backend (a server) is opened by each child; otherwise it is the manager's proxy.
+    visited = visited_source.visited(config, ThreadingSync()) if shared else visited_source
+    pid = os.getpid()
+    names = [f"{pid}/g{i}" for i in range(1, config.greenlets + 1)] or [str(pid)]
+    workers = [Worker(config, None, visited, None, name=name) for name in names]
+    _state = _Child(workers, results, pool)
+
+
+def run_task(task_id: int, batch: list[Request]) -> tuple[int, list[Request]]:
+    """Crawl a batch of requests; put its records on the results queue in one message; claim
+    every link the batch found in one round trip; return the requests new to the crawl.
+
+    The first message says which process took the task, so the parent can tell a task whose
+    process died from one that is merely slow.
+    """
+    state = _state
+    assert state is not None, "init_child did not run"
+    state.results.put(("start", task_id, os.getpid()))
+    workers = state.workers
+    if state.pool is None:
+        outcomes = [workers[0].crawl(request) for request in batch]
+    else:  # one greenlet (and one Worker, one session) per page of the batch
+        outcomes = state.pool.map(_crawl_pair, zip(workers, batch, strict=False))
+    children = [child for _, found in outcomes for child in found]
+    # Claim before sending records: if claiming fails, the batch's pages become `internal`
+    # records in the parent (error_callback) instead of silently losing their links.
+    fresh = workers[0].claim(children) if children else []
+    state.results.put(("records", task_id, [record.to_dict() for record, _ in outcomes]))
+    return task_id, fresh
+
+
+def _crawl_pair(pair: tuple[Any, Request]) -> Any:
+    worker, request = pair
+    return worker.crawl(request)

@@ -1,0 +1,102 @@
+"""The loop shared by the in-process concurrent strategies (threads, gevent).
+
+N ``Worker`` loops share one frontier and one visited set built by the backend with
+``threading`` primitives (which are gevent's once ``gevent.monkey.patch_all()`` has run, so the
+same code serves greenlets). Workers put records on a ``queue.Queue``; the calling thread is the
+single consumer that calls ``consume``. The strategy only says how a loop is started and joined.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from crawler.base import CrawlJob, Emit
+from crawler.worker import Worker
+
+# A worker loop puts this on the records queue when it has returned, whatever the reason.
+_LOOP_DONE = object()
+
+
+class ThreadingSync:
+    """``threading`` primitives: real locks for threads, cooperative ones once gevent patched."""
+
+    def lock(self) -> Any:
+        """A ``threading.Lock``."""
+        return threading.Lock()
+
+    def condition(self) -> Any:
+        """A ``threading.Condition``."""
+        return threading.Condition()
+
+
+class _LoopFailed:
+    """A worker loop died of an exception outside any page (a bug in the frontier, say)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def run_loops(
+    job: CrawlJob,
+    consume: Emit,
+    *,
+    workers: int,
+    tag: str,
+    start: Callable[[Callable[[], None], str], Any],
+    join: Callable[[list[Any]], None],
+) -> None:
+    """Run ``workers`` loops started with ``start(target, name)``; consume their records here.
+
+    Ctrl-C on the calling thread closes the frontier, lets the pages in flight finish (each is
+    bounded by its deadline), passes on every record they produce, waits for the loops to
+    return (``join``), then re-raises ``KeyboardInterrupt``.
+    """
+    for record in job.early_records:
+        consume(record)
+    sync = ThreadingSync()
+    frontier = job.backend.frontier(job.config, sync)
+    visited = job.backend.visited(job.config, sync)
+    records: queue.Queue[Any] = queue.Queue()
+    pid = os.getpid()
+    loops = [
+        Worker(job.config, frontier, visited, records.put, name=f"{pid}/{tag}{i}")
+        for i in range(1, workers + 1)
+    ]
+    loops[0].schedule(job.seeds)
+
+    def body(worker: Worker) -> None:
+        try:
+            worker.run()
+        except BaseException as exc:  # reported to the consumer, which re-raises it
+            frontier.close()
+            records.put(_LoopFailed(exc))
+        finally:
+            records.put(_LOOP_DONE)
+
+    handles = [start(lambda w=w: body(w), w.name) for w in loops]
+    interrupted = False
+    failure: BaseException | None = None
+    running = len(handles)
+    while running:
+        try:
+            item = records.get()
+            if item is _LOOP_DONE:
+                running -= 1
+            elif isinstance(item, _LoopFailed):
+                failure = failure or item.exc
+            else:
+                consume(item)
+        except KeyboardInterrupt:
+            if interrupted:  # a second Ctrl-C: stop waiting for the pages in flight
+                raise
+            interrupted = True
+            frontier.close()
+    join(handles)
+    if interrupted or isinstance(failure, KeyboardInterrupt):
+        raise KeyboardInterrupt
+    if failure is not None:
+        raise failure

@@ -1,0 +1,82 @@
+"""gevent: N greenlets in one thread, each running one ``Worker``; sockets cooperate once
+``gevent.monkey.patch_all()`` has run.
+
+Patching has to happen before ``ssl``, ``requests`` or ``urllib3`` are imported. The ``crawl``
+command takes care of it (it chooses the strategy before importing the HTTP stack). A library
+user should call ``gevent.monkey.patch_all()`` first thing in the program. If that was not done,
+``Crawler(CrawlConfig(mode="gevent"))`` patches the process itself when nothing dangerous has been
+imported yet (``crawler.engine`` and ``crawler.config`` are safe to import first), and otherwise
+raises ``ModeUnavailable`` rather than run on a half-patched process.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from crawler.base import CrawlJob, Emit
+from crawler.errors import ModeUnavailable
+
+# Modules that must not be imported before patching: ssl objects created before the patch
+# stay blocking (and may recurse); requests/urllib3 bind ssl and socket at import.
+_PATCH_FIRST = ("ssl", "urllib3", "requests")
+
+_ADVICE = (
+    "call gevent.monkey.patch_all() first thing in your program (before importing requests, "
+    "ssl or crawler.sources), or run the crawl with the `crawl` command"
+)
+
+
+def is_patched() -> bool:
+    """True when gevent has patched this process's sockets and threads."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("socket") and monkey.is_module_patched("threading"))
+
+
+def ensure_patched() -> None:
+    """Patch the process for gevent, or raise ``ModeUnavailable`` if it is too late to."""
+    if is_patched():
+        return
+    early = [name for name in _PATCH_FIRST if name in sys.modules]
+    if early:
+        raise ModeUnavailable(
+            f"gevent mode needs monkey patching before {', '.join(early)} is imported: {_ADVICE}"
+        )
+    if threading.current_thread() is not threading.main_thread():
+        raise ModeUnavailable(f"gevent mode must be set up on the main thread: {_ADVICE}")
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+class GeventStrategy:
+    """``config.workers`` greenlets (a ``gevent.pool.Pool``), each with its own HTTP session."""
+
+    name = "gevent"
+
+    def prepare(self) -> None:
+        """Patch the process (or refuse to run); called when the strategy is chosen."""
+        ensure_patched()
+
+    def run(self, job: CrawlJob, consume: Emit) -> None:
+        """Crawl on greenlets; records are consumed on the calling greenlet."""
+        ensure_patched()
+        from gevent.pool import Pool
+
+        from crawler.strategies._inprocess import run_loops
+
+        pool = Pool(job.config.workers)
+        run_loops(
+            job,
+            consume,
+            workers=job.config.workers,
+            tag="g",
+            start=lambda target, name: pool.spawn(target),
+            join=lambda greenlets: pool.join(),
+        )
+
+
+STRATEGY = GeventStrategy()

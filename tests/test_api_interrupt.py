@@ -1,0 +1,79 @@
+"""Ctrl-C in a program iterating crawl(): the crawl stops, nothing is left running."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from crawler.config import MODES
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PROGRAM = """
+import json, os, sys, threading
+sys.path[:0] = [{root!r}, {here!r}]
+import crawler
+from api_driver import children, live_greenlets
+
+try:
+    for record in crawler.crawl({url!r}, mode={mode!r}, workers=2, depth=50, buffer=1):
+        print("record", flush=True)
+except KeyboardInterrupt:
+    print(json.dumps({{
+        "threads": [t.name for t in threading.enumerate()],
+        "children": children(),
+        "greenlets": live_greenlets(),
+    }}), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_site():
+    from fixtures.site import SiteProcess
+
+    with SiteProcess(pages=200, latency_ms=40, links=10, page_bytes=2000) as running:
+        yield running
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+def test_ctrl_c_while_iterating_stops_the_crawl(mode, slow_site):
+    code = PROGRAM.format(root=os.path.dirname(HERE), here=HERE, url=slow_site.url, mode=mode)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline() == "record\n", proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out.splitlines()[-1].startswith("{"), (out[-2000:], err[-3000:])
+    report = json.loads(out.splitlines()[-1])
+    assert report == {"threads": ["MainThread"], "children": [], "greenlets": []}
+    assert out.count("record") < 200  # it stopped well before the end
+
+
+LEFT_OPEN = """
+import sys
+sys.path.insert(0, {root!r})
+import crawler
+
+records = crawler.crawl({url!r}, mode={mode!r}, workers=2, depth=50)
+print(next(records).url, flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_left_open_at_exit_does_not_hang_the_program(mode, slow_site):
+    # Teardown would close the stream after its crawl thread is frozen; atexit closes it first.
+    code = LEFT_OPEN.format(root=os.path.dirname(HERE), url=slow_site.url, mode=mode)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert (out.returncode, out.stdout, out.stderr) == (0, slow_site.url + "\n", "")

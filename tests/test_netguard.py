@@ -1,0 +1,112 @@
+"""--block-private: refused after DNS resolution, directly and on a redirect hop."""
+
+import pytest
+from helpers import by_url, run_crawl
+from werkzeug import Response
+
+from crawler.backends.memory import MemoryBackend
+from crawler.config import CrawlConfig
+from crawler.fetch import RequestsFetcher
+from crawler.netguard import BlockedAddress, checked_addresses, is_blocked
+from crawler.record import Record
+from crawler.sources import to_requests
+from crawler.strategies.serial import SerialSync
+from crawler.worker import Worker
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "::1",
+        "fe80::1%eth0",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+    ],
+)
+def test_non_public_addresses_are_blocked(address):
+    assert is_blocked(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+def test_public_addresses_pass(address):
+    assert not is_blocked(address)
+
+
+def test_names_are_checked_after_resolution():
+    with pytest.raises(BlockedAddress, match="localhost resolves to"):
+        checked_addresses("localhost", 80)
+
+
+def test_block_private_refuses_loopback_by_address_and_by_name(httpserver):
+    httpserver.expect_request("/").respond_with_data("<title>x</title>", content_type="text/html")
+    by_ip = httpserver.url_for("/").replace("localhost", "127.0.0.1")
+    by_name = by_ip.replace("127.0.0.1", "localhost")
+    records, stats = run_crawl([by_ip, by_name], block_private=True, robots=True)
+    assert [r.error for r in records] == ["blocked_address", "blocked_address"]
+    assert "127.0.0.1" in records[0].detail and records[0].attempts == 1  # not retried
+    assert stats.errors == {"blocked_address": 2}
+    assert len(httpserver.log) == 0  # nothing reached the server, robots.txt included
+
+
+class _FirstHopOpen:
+    """The seed fetched without the guard (as if it were a public host), every later hop with
+    it: all test servers are on loopback, so this is how a redirect hop can be exercised."""
+
+    def __init__(self, seed: str, config: CrawlConfig) -> None:
+        self.seed = seed
+        self.open = RequestsFetcher(config.with_options(block_private=False))
+        self.guarded = RequestsFetcher(config)
+
+    def fetch(self, url):
+        return (self.open if url == self.seed else self.guarded).fetch(url)
+
+    def close(self):
+        self.open.close()
+        self.guarded.close()
+
+
+def test_block_private_checks_every_redirect_hop(httpserver):
+    seed = httpserver.url_for("/").replace("localhost", "127.0.0.1")
+    target = seed.replace("127.0.0.1", "localhost") + "inside"
+    httpserver.expect_request("/").respond_with_response(
+        Response(status=302, headers={"Location": target})
+    )
+    httpserver.expect_request("/inside").respond_with_data("secret", content_type="text/html")
+    config = CrawlConfig(block_private=True, robots=False, same_domain=False)
+    records: list[Record] = []
+    backend, sync = MemoryBackend(), SerialSync()
+    worker = Worker(
+        config,
+        backend.frontier(config, sync),
+        backend.visited(config, sync),
+        records.append,
+        name="w",
+        fetcher=_FirstHopOpen(seed, config),
+    )
+    worker.schedule(to_requests([seed], "serial")[0])
+    worker.run()
+    table = by_url(records)
+    assert table[seed].status == 302 and table[seed].error is None
+    assert table[target].error == "blocked_address" and table[target].redirects == [seed]
+    assert [req.path for req, _ in httpserver.log] == ["/"]
+
+
+def test_block_private_checks_the_target_even_through_a_proxy(httpserver, monkeypatch):
+    # The proxy (on loopback, the user's own choice) is allowed; the target it would fetch is
+    # checked here first, whether the proxy comes from --proxy or from the environment.
+    httpserver.expect_request("/").respond_with_data("proxied", content_type="text/html")
+    records, _ = run_crawl(["http://localhost/"], block_private=True, proxy=httpserver.url_for("/"))
+    assert records[0].error == "blocked_address"
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/"))
+    records, _ = run_crawl(["http://localhost/"], block_private=True)
+    assert records[0].error == "blocked_address"
+    assert len(httpserver.log) == 0

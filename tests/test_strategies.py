@@ -1,0 +1,235 @@
+"""The concurrent strategies' own promises: concurrency honoured, Ctrl-C, crashed workers, gevent
+patching. gevent runs only in subprocesses; the pytest process is never patched."""
+
+import json
+import multiprocessing
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import by_url, run_crawl
+from pytest_httpserver import HTTPServer
+from test_contract import cli_records, wait_until
+from werkzeug import Response
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def page(body: str = "") -> Response:
+    return Response(f"<html><title>t</title><body>{body}</body></html>", content_type="text/html")
+
+
+@pytest.fixture
+def threaded_server():
+    """A pytest-httpserver that serves each request on its own thread (handlers may block)."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+class ConcurrencyProbe:
+    """Counts requests in flight; each waits until ``expected`` are in flight together, so the
+    peak is exactly the crawler's concurrency when it is honoured (and the test fails, not
+    hangs, after ``patience`` seconds when it is not)."""
+
+    def __init__(self, expected: int, patience: float = 10.0) -> None:
+        self.expected, self.patience = expected, patience
+        self.lock = threading.Lock()
+        self.all_in = threading.Event()
+        self.current = self.peak = 0
+
+    def __call__(self, request):
+        with self.lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+            if self.current >= self.expected:
+                self.all_in.set()
+        self.all_in.wait(self.patience)
+        with self.lock:
+            self.current -= 1
+        return page("leaf")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "args, concurrency",
+    [
+        (["--mode", "threads", "--workers", "5"], 5),
+        (["--mode", "gevent", "--workers", "6"], 6),
+        (["--mode", "processes", "--workers", "3"], 3),
+        (["--mode", "processes", "--workers", "2", "--greenlets", "3"], 6),
+    ],
+)
+def test_workers_is_the_concurrency(threaded_server, args, concurrency):
+    probe = ConcurrencyProbe(concurrency)
+    links = "".join(f'<a href="/p{i}">p</a>' for i in range(4 * concurrency))
+    threaded_server.expect_request("/").respond_with_response(page(links))
+    for i in range(4 * concurrency):
+        threaded_server.expect_request(f"/p{i}").respond_with_handler(probe)
+    code, records, stderr = cli_records(*args, "--depth", "1", threaded_server.url_for("/"))
+    assert code == 0, stderr
+    assert len(records) == 4 * concurrency + 1
+    assert probe.peak == concurrency
+
+
+def _process_group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "mode_args",
+    [
+        ["--mode", "processes", "--workers", "2"],
+        ["--mode", "processes", "--workers", "2", "--greenlets", "4"],
+        ["--mode", "threads", "--workers", "4"],
+        ["--mode", "gevent", "--workers", "4"],
+    ],
+    ids=["processes", "processes-greenlets", "threads", "gevent"],
+)
+def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_args):
+    from fixtures.site import SiteProcess
+
+    out = tmp_path / "records.jsonl"
+    with SiteProcess(pages=400, latency_ms=100, links=10) as site:
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "cli.py"), *mode_args, "--depth", "50"]
+            + ["-o", str(out), site.url],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a shell gives a job
+        )
+        try:
+            assert wait_until(lambda: sum(site.counts().values()) >= 10, timeout=30)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        fetched = sum(site.counts().values())
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "crawl interrupted" in stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and len({r["url"] for r in records}) == len(records)
+    assert len(records) >= fetched - 8  # pages fetched but not recorded: at most those in flight
+    assert wait_until(lambda: not _process_group_members(proc.pid), timeout=15), (
+        _process_group_members(proc.pid)
+    )
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_worker_process_becomes_a_record_and_the_crawl_goes_on(threaded_server):
+    arrivals: queue.Queue = queue.Queue()
+    release = threading.Event()
+
+    def slow(request):
+        arrivals.put(request.path)
+        release.wait(20)
+        return page("slow")
+
+    links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(5))
+    threaded_server.expect_request("/").respond_with_response(page(links))
+    threaded_server.expect_request("/slow").respond_with_handler(slow)
+    for i in range(5):
+        threaded_server.expect_request(f"/p{i}").respond_with_response(page("p"))
+    result: dict = {}
+
+    def crawl():
+        result["records"], result["stats"] = run_crawl(
+            [threaded_server.url_for("/")], depth=1, mode="processes", workers=1
+        )
+
+    runner = threading.Thread(target=crawl)
+    runner.start()
+    killed = []
+    try:
+        # First in its batch, then retried alone: the page's own process is killed both times.
+        for _ in range(2):
+            arrivals.get(timeout=30)
+            workers = [p for p in multiprocessing.active_children() if "PoolWorker" in p.name]
+            assert len(workers) == 1
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+    finally:
+        release.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    table = by_url(result["records"])
+    crashed = table[threaded_server.url_for("/slow")]
+    assert crashed.error == "worker_crash" and str(killed[-1]) in crashed.detail
+    # The pages that shared the first batch were retried, each once, and crawled fine.
+    assert all(table[threaded_server.url_for(f"/p{i}")].ok for i in range(5))
+    assert len(table) == 7
+    paths = sorted(req.path for req, _ in threaded_server.log)
+    assert paths == ["/", "/p0", "/p1", "/p2", "/p3", "/p4", "/slow", "/slow"]
+    assert wait_until(lambda: not multiprocessing.active_children())
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_the_cli_and_engine_import_no_ssl_so_gevent_can_patch_first():
+    out = _python(
+        "import sys, crawler.cli, crawler.engine, crawler.config, crawler.strategies\n"
+        "print(sorted(m for m in ('ssl', 'requests', 'urllib3') if m in sys.modules))"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_library_gevent_mode_after_ssl_import_is_refused_clearly():
+    out = _python(
+        "import requests\n"
+        "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
+        "from crawler.errors import ModeUnavailable\n"
+        "try:\n    Crawler(CrawlConfig(mode='gevent'))\n"
+        "except ModeUnavailable as exc:\n    print(exc)\n"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "gevent.monkey.patch_all()" in out.stdout and "ssl" in out.stdout
+    assert len(out.stdout.strip().splitlines()) == 1
+
+
+def test_library_gevent_mode_patches_a_fresh_process(fresh_site):
+    out = _python(
+        "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
+        "from gevent import monkey\n"
+        "crawler = Crawler(CrawlConfig(mode='gevent', workers=4, depth=50))\n"
+        "assert monkey.is_module_patched('socket')\n"
+        f"print(crawler.run([{fresh_site.url!r}]).pages)\n"
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == len(fresh_site.manifest()["pages"])
+
+
+def test_greenlets_need_processes_mode():
+    code, _, stderr = cli_records("--mode", "threads", "--greenlets", "4", "http://127.0.0.1:1/")
+    assert code == 2
+    assert stderr.strip() == "crawl: error: --greenlets applies to --mode processes only"
