@@ -9,7 +9,7 @@ import uuid
 from itertools import pairwise
 
 import pytest
-from graph_site import GraphSite
+from graph_site import GraphSite, start_worker
 
 from crawler.backends.redis_politeness import RedisHostClock, RedisRobotsCache
 from crawler.backends.redis_state import RedisState
@@ -56,6 +56,21 @@ def test_per_host_one_never_overlaps_across_workers(redis_url):
     assert len(spans) == 20
     # Server-side: each request ends before the next one starts.
     assert all(end <= nxt_start for (_, end), (nxt_start, _) in pairwise(spans))
+
+
+def test_two_cli_workers_with_per_host_one_never_overlap(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=30, latency=0.05) as site:
+        args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50"]
+        args += ["--mode", "threads", "--workers", "4", "--per-host", "1", site.seed]
+        workers = [start_worker(args, str(tmp_path / f"w{i}.jsonl")) for i in range(2)]
+        for proc in workers:
+            assert proc.wait(60) == 0, proc.stderr.read()
+        spans = sorted(site.spans)
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}
+    assert all(end <= nxt_start for (_, end), (nxt_start, _) in pairwise(spans))
+    assert all((tmp_path / f"w{i}.jsonl").read_text() for i in range(2)), "not shared"
 
 
 def test_without_a_cap_the_same_workers_do_overlap(redis_url):

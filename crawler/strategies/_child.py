@@ -48,11 +48,19 @@ def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: b
     from crawler.strategies._inprocess import ThreadingSync
     from crawler.worker import Worker
 
-    # A shared backend (a server) is opened by each child; otherwise it is the manager's proxy.
-    visited = visited_source.visited(config, ThreadingSync()) if shared else visited_source
+    # A shared backend (a server) is opened by each child, politeness state included, so that
+    # --delay and --per-host hold across the children; otherwise it is the manager's proxy.
+    polite: dict[str, Any] = {}
+    if shared:
+        sync = ThreadingSync()
+        visited = visited_source.visited(config, sync)
+        polite["host_clock"] = visited_source.host_clock(config, sync)
+        polite["robots"] = visited_source.robots_cache(config, sync)
+    else:
+        visited = visited_source
     pid = os.getpid()
     names = [f"{pid}/g{i}" for i in range(1, config.greenlets + 1)] or [str(pid)]
-    workers = [Worker(config, None, visited, None, name=name) for name in names]
+    workers = [Worker(config, None, visited, None, name=name, **polite) for name in names]
     _state = _Child(workers, results, pool)
 
 

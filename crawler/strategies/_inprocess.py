@@ -62,8 +62,13 @@ def run_loops(
     visited = job.backend.visited(job.config, sync)
     records: queue.Queue[Any] = queue.Queue()
     pid = os.getpid()
+    # One politeness state for all the loops (and, with Redis, for the whole crawl).
+    polite = {
+        "host_clock": job.backend.host_clock(job.config, sync),
+        "robots": job.backend.robots_cache(job.config, sync),
+    }
     loops = [
-        Worker(job.config, frontier, visited, records.put, name=f"{pid}/{tag}{i}")
+        Worker(job.config, frontier, visited, records.put, name=f"{pid}/{tag}{i}", **polite)
         for i in range(1, workers + 1)
     ]
     loops[0].schedule(job.seeds)
