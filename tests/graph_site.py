@@ -25,9 +25,10 @@ class GraphSite:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self.spans: list[tuple[float, float]] = []  # (start, end) of every request
+        self.robots_requests = 0
 
     def __enter__(self) -> GraphSite:
-        self.server.expect_request("/robots.txt").respond_with_data("", status=404)
+        self.server.expect_request("/robots.txt").respond_with_handler(self._robots)
         self.server.expect_request(_PagePath()).respond_with_handler(self._page)
         self.server.start()
         return self
@@ -50,6 +51,11 @@ class GraphSite:
         """Requests served per page path."""
         with self._lock:
             return Counter(self._counts)
+
+    def _robots(self, request: Request) -> Response:
+        with self._lock:
+            self.robots_requests += 1
+        return Response("User-agent: *\nDisallow: /private/\n", content_type="text/plain")
 
     def _page(self, request: Request) -> Response:
         start = time.monotonic()

@@ -158,6 +158,19 @@ def test_ctrl_c_every_worker_then_resume_fetches_nothing_twice(redis_url, tmp_pa
     assert sorted(r["url"] for r in records) == sorted(site.all_urls())
 
 
+def test_heartbeat_keeps_a_slow_page_leased(redis_url, tmp_path):
+    # Pages take 1.2 s, leases last 0.5 s: only the heartbeat keeps a page from being handed
+    # to the other worker while it is still being fetched.
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=4, latency=1.2) as site:
+        args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "5", "--lease", "0.5"]
+        workers = [start_worker([*args, site.seed], str(tmp_path / f"{i}")) for i in range(2)]
+        assert finish(workers) == [0, 0]
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}, counts
+    assert stat(redis_url, crawl_id, "requeued") == 0
+
+
 def test_a_worker_with_other_scope_options_is_refused(redis_url, tmp_path):
     crawl_id = uuid.uuid4().hex
     with GraphSite(pages=3) as site:

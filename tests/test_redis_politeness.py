@@ -70,6 +70,7 @@ def test_two_cli_workers_with_per_host_one_never_overlap(redis_url, tmp_path):
         counts = site.counts()
     assert len(counts) == site.pages and set(counts.values()) == {1}
     assert all(end <= nxt_start for (_, end), (nxt_start, _) in pairwise(spans))
+    assert site.robots_requests == 1  # robots.txt fetched once for the whole crawl
     assert all((tmp_path / f"w{i}.jsonl").read_text() for i in range(2)), "not shared"
 
 
