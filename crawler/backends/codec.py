@@ -82,7 +82,15 @@ def scope_of(config: CrawlConfig) -> dict[str, Any]:
 def scope_mismatch(stored: dict[str, Any], mine: dict[str, Any]) -> str | None:
     """One line naming the first scope option that differs, or None when they agree."""
     for name in SCOPE_OPTIONS:
-        if stored.get(name) != mine.get(name):
-            flag = "--" + name.replace("_", "-")
-            return f"{flag} is {stored.get(name)!r} in this crawl but {mine.get(name)!r} here"
+        theirs, ours = stored.get(name), mine.get(name)
+        if theirs == ours:
+            continue
+        if name == "robots":
+            said = {True: "obeyed", False: "ignored (--ignore-robots)", None: "unset"}
+            return f"robots.txt is {said[theirs]} in this crawl but {said[ours]} here"
+        if name == "same_domain":
+            said = {True: "--same-domain", False: "--any-domain", None: "unset"}
+            return f"this crawl uses {said[theirs]} but this worker {said[ours]}"
+        flag = "--" + name.replace("_", "-")
+        return f"{flag} is {theirs!r} in this crawl but {ours!r} here"
     return None
