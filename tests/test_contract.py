@@ -109,6 +109,7 @@ def test_every_mode_on_every_durable_backend_gives_the_manifest(
         where = {"backend": request.getfixturevalue("redis_url"), "crawl_id": uuid.uuid4().hex}
     else:
         where = {"state": str(tmp_path / "crawl.db")}
+    threads_before = set(threading.enumerate())
     records, stats = run_crawl([fresh_site.url], depth=50, **where, **options)
     assert_matches_site(fresh_site, [r.to_dict() for r in records], options["mode"])
     assert not stats.interrupted
@@ -116,3 +117,5 @@ def test_every_mode_on_every_durable_backend_gives_the_manifest(
     fresh_site.reset_counts()
     again, _ = run_crawl([fresh_site.url], depth=50, **where, **options)
     assert again == [] and fresh_site.counts() == {}
+    assert wait_until(lambda: set(threading.enumerate()) <= threads_before)  # no heartbeat left
+    assert wait_until(lambda: not multiprocessing.active_children())

@@ -62,7 +62,7 @@ class RedisVisited:
 
 class RedisFrontier:
     """The crawl's shared queue with leases. ``pop`` returns None only when nothing is queued
-    and no lease is outstanding anywhere, or once this process stops or closes."""
+    and no lease is outstanding anywhere, or once this frontier is closed."""
 
     def __init__(self, backend: RedisBackend, sync: Sync, config: CrawlConfig) -> None:
         self.backend = backend
@@ -91,7 +91,7 @@ class RedisFrontier:
         may pop again once it has pushed its pages' links.
         """
         wait = 0.02
-        while not (self._closed):
+        while not self._closed:
             item, ms = self.state.run(
                 "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
             )
@@ -125,7 +125,7 @@ class RedisFrontier:
             _bump(self._held, fp, delta)
             _bump(self._mine, me, delta)
         if delta > 0:
-            self.backend.heartbeat(self)
+            self.backend.heartbeat()
 
 
 def _bump(counts: dict[Any, int], key: Any, delta: int) -> None:
@@ -169,6 +169,7 @@ class RedisBackend:
         self.state = RedisState(config.backend, config.crawl_id)
         self._frontiers: list[RedisFrontier] = []
         self._beat: threading.Thread | None = None
+        self._beat_lock = threading.Lock()
         self._quit = threading.Event()
         self._check_scope()
 
@@ -208,8 +209,9 @@ class RedisBackend:
         """``--delay`` and ``--per-host`` across every worker of the crawl."""
         # A slot of a worker that died frees itself once its page could not still be running.
         hold = config.page_deadline + 5.0
-        delay, per_host = getattr(config, "delay", 0.0), getattr(config, "per_host", None)
-        return RedisHostClock(self.state, sync.lock(), delay=delay, per_host=per_host, hold=hold)
+        return RedisHostClock(
+            self.state, sync.lock(), delay=config.delay, per_host=config.per_host, hold=hold
+        )
 
     def robots_cache(self, config: CrawlConfig, sync: Sync) -> RedisRobotsCache:
         """robots.txt entries shared by every worker of the crawl."""
@@ -219,11 +221,15 @@ class RedisBackend:
         """Records into the crawl (``crawl results`` exports them), ending their leases."""
         return RedisRecordSink(self.state)
 
-    def heartbeat(self, frontier: RedisFrontier) -> None:
+    def heartbeat(self) -> None:
         """Start (once per process) the thread that renews this process's leases."""
-        if self._beat is None or not self._beat.is_alive():
-            self._beat = threading.Thread(target=self._renew, name="lease-heartbeat", daemon=True)
-            self._beat.start()
+        if self._beat is not None and self._beat.is_alive():
+            return
+        with self._beat_lock:
+            if self._beat is None or not self._beat.is_alive():
+                beat = threading.Thread(target=self._renew, name="lease-heartbeat", daemon=True)
+                beat.start()
+                self._beat = beat
 
     def _renew(self) -> None:
         interval = self.config.lease_seconds / 3
@@ -236,6 +242,8 @@ class RedisBackend:
                     self.state.run("RENEW", ("leases",), [lease_ms, *held])
 
     def close(self) -> None:
-        """Stop the heartbeat and drop the connections."""
+        """Stop the heartbeat (no thread left behind) and drop the connections."""
         self._quit.set()
+        if self._beat is not None:
+            self._beat.join(5)
         self.state.client.close()
