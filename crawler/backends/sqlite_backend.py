@@ -22,7 +22,7 @@ from crawler.backends.codec import (
     scope_of,
 )
 from crawler.backends.sqlite_state import CHUNK, SqliteState
-from crawler.base import Request, Sync
+from crawler.base import HostClock, Request, RobotsCache, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.record import Record
@@ -108,7 +108,7 @@ class SqliteFrontier:
     def pop(self) -> Request | None:
         """Lease the oldest waiting request; wait while others here are in flight."""
         with self._cond:
-            while not (self._closed):
+            while not self._closed:
                 with self.state.transaction() as db:
                     row = db.execute(
                         "SELECT id, item FROM queue WHERE leased = 0 ORDER BY id LIMIT 1"
@@ -208,13 +208,13 @@ class SqliteBackend:
         """The visited table."""
         return SqliteVisited(self.state)
 
-    def host_clock(self, config: CrawlConfig, sync: Sync) -> Any:
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
         """One process per state file: the in-memory host clock is the crawl's."""
         from crawler.politeness import MemoryHostClock
 
         return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
 
-    def robots_cache(self, config: CrawlConfig, sync: Sync) -> Any:
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
         """robots.txt is fetched again after a restart (it may have changed meanwhile)."""
         from crawler.robots import MemoryRobotsCache
 
