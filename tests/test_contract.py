@@ -78,7 +78,7 @@ def test_every_in_process_mode_gives_the_manifest(fresh_site, options):
 @pytest.mark.timeout(120)
 def test_gevent_mode_gives_the_manifest(fresh_site):
     code, records, stderr = cli_records(
-        "--mode", "gevent", "--workers", "8", "--depth", "50", fresh_site.url
+        "--mode", "gevent", "--workers", "8", "--depth", "50", "--ignore-robots", fresh_site.url
     )
     assert code == 1, stderr  # the site has 404s and a redirect loop on purpose
     assert "Warning" not in stderr
@@ -95,6 +95,38 @@ def test_records_name_their_worker(fresh_site):
     pids = {r.worker.split("/")[0] for r in records}
     assert pid not in pids and len(pids) <= 2
     assert {r.worker.split("/")[1] for r in records} <= {"g1", "g2", "g3", "g4"}
+
+
+ROBOTS_MODES = [
+    *IN_PROCESS,
+    pytest.param({"mode": "gevent", "workers": 8}, id="gevent"),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("options", ROBOTS_MODES)
+def test_every_mode_reads_robots_txt_once_and_obeys_it(fresh_site, options):
+    """robots.txt is the crawl's, not a loop's: one fetch for all threads, greenlets and
+    processes, and its disallowed pages are `robots` records, never requested."""
+    if options["mode"] == "gevent":
+        args = [f"--{k}={v}" for k, v in options.items()]
+        _, records, stderr = cli_records(*args, "--depth", "50", fresh_site.url)
+        assert "Warning" not in stderr
+    else:
+        found, _ = run_crawl([fresh_site.url], depth=50, robots=True, **options)
+        records = [r.to_dict() for r in found]
+    manifest = fresh_site.manifest()
+    disallowed = {canonical(url) for url in manifest["robots_disallowed"]}
+    assert disallowed
+    expected = {
+        url: (None, "robots") if url in disallowed else (page["status"], page["error"])
+        for url, page in manifest["pages"].items()
+    }
+    assert {canonical(r["url"]): (r["status"], r["error"]) for r in records} == expected
+    counts = fresh_site.counts()
+    assert counts.pop("/robots.txt") == 1
+    assert all(n == 1 for n in counts.values())
+    assert not {p for p in counts if p.startswith("/private/")}
 
 
 @pytest.mark.timeout(120)

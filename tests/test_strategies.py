@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,9 @@ def test_workers_is_the_concurrency(threaded_server, args, concurrency):
     threaded_server.expect_request("/").respond_with_response(page(links))
     for i in range(4 * concurrency):
         threaded_server.expect_request(f"/p{i}").respond_with_handler(probe)
-    code, records, stderr = cli_records(*args, "--depth", "1", threaded_server.url_for("/"))
+    code, records, stderr = cli_records(
+        *args, "--depth", "1", "--ignore-robots", threaded_server.url_for("/")
+    )
     assert code == 0, stderr
     assert len(records) == 4 * concurrency + 1
     assert probe.peak == concurrency
@@ -233,3 +236,73 @@ def test_greenlets_need_processes_mode():
     code, _, stderr = cli_records("--mode", "threads", "--greenlets", "4", "http://127.0.0.1:1/")
     assert code == 2
     assert stderr.strip() == "crawl: error: --greenlets applies to --mode processes only"
+
+
+class Timeline:
+    """Server-side start and end times of every request, and the peak number in flight.
+    Each request is held briefly so that an overlap, if the crawler allows one, happens."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.starts: list[float] = []
+        self.current = self.peak = 0
+        self.overlap = threading.Event()
+
+    def __call__(self, request):
+        with self.lock:
+            self.starts.append(time.monotonic())
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+            if self.current > 1:
+                self.overlap.set()
+        self.overlap.wait(self.hold)  # returns at once when an overlap is seen
+        with self.lock:
+            self.current -= 1
+        return page("leaf")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "mode_args",
+    [
+        ["--mode", "processes", "--workers", "2", "--greenlets", "4"],
+        ["--mode", "processes", "--workers", "3"],
+        ["--mode", "threads", "--workers", "4"],
+        ["--mode", "gevent", "--workers", "4"],
+    ],
+    ids=["processes-greenlets", "processes", "threads", "gevent"],
+)
+def test_per_host_and_delay_hold_across_every_loop(threaded_server, mode_args):
+    timeline = Timeline(hold=0.05)
+    links = "".join(f'<a href="/p{i}">p</a>' for i in range(8))
+    threaded_server.expect_request("/").respond_with_response(page(links))
+    for i in range(8):
+        threaded_server.expect_request(f"/p{i}").respond_with_handler(timeline)
+    args = ["--depth", "1", "--ignore-robots", "--per-host", "1", "--delay", "0.3"]
+    code, records, stderr = cli_records(*mode_args, *args, threaded_server.url_for("/"))
+    assert code == 0, stderr
+    assert len(records) == 9
+    assert timeline.peak == 1
+    gaps = [b - a for a, b in zip(timeline.starts, timeline.starts[1:], strict=False)]
+    # Delays are reservations made before the request is sent: allow for a loaded machine
+    # running one request's process a little late.
+    assert min(gaps) >= 0.2, gaps
+
+
+def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {ROOT!r})\n"
+        "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
+        "from crawler.errors import ModeUnavailable\n"
+        "try:\n"
+        "    Crawler(CrawlConfig(mode='processes', workers=2, greenlets=2)).run(\n"
+        "        ['http://127.0.0.1:1/'])\n"
+        "except ModeUnavailable as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert "if __name__ == '__main__':" in out.stdout

@@ -27,17 +27,21 @@ class _Child:
 _state: _Child | None = None
 
 
-def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: bool) -> None:
+def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> None:
     """Pool initializer: ignore Ctrl-C (the parent handles it), patch gevent when this child
-    runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page."""
+    runs greenlets, and build one ``Worker`` (one HTTP session) per concurrent page.
+
+    ``state`` is the manager's ``SharedState``, or, when ``shared``, the backend itself (a
+    server every process may open).
+    """
     global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pool = None
     if not shared:
         # Connect to the manager now, while sockets are still blocking: a multiprocessing
         # connection reads its fd with os.read, which fails on a socket gevent made
-        # non-blocking. The proxy keeps this connection for every later call.
-        len(visited_source)
+        # non-blocking. The proxies keep these connections for every later call.
+        state.connect()
     if config.greenlets:
         from gevent import monkey
 
@@ -45,22 +49,37 @@ def init_child(config: CrawlConfig, visited_source: Any, results: Any, shared: b
         from gevent.pool import Pool
 
         pool = Pool(config.greenlets)
+    from http.cookiejar import CookieJar
+
     from crawler.strategies._inprocess import ThreadingSync
+    from crawler.strategies._shared import HostClockClient, RobotsCacheClient
     from crawler.worker import Worker
 
-    # A shared backend (a server) is opened by each child, politeness state included, so that
-    # --delay and --per-host hold across the children; otherwise it is the manager's proxy.
-    polite: dict[str, Any] = {}
     if shared:
         sync = ThreadingSync()
-        visited = visited_source.visited(config, sync)
-        polite["host_clock"] = visited_source.host_clock(config, sync)
-        polite["robots"] = visited_source.robots_cache(config, sync)
+        visited = state.visited(config, sync)
+        host_clock = state.host_clock(config, sync)
+        robots = state.robots_cache(config, sync)
     else:
-        visited = visited_source
+        visited = state.visited
+        host_clock = HostClockClient(state.host_clock, config)
+        robots = RobotsCacheClient(state.robots)
+    cookies = CookieJar()  # one per process, shared by its loops
     pid = os.getpid()
     names = [f"{pid}/g{i}" for i in range(1, config.greenlets + 1)] or [str(pid)]
-    workers = [Worker(config, None, visited, None, name=name, **polite) for name in names]
+    workers = [
+        Worker(
+            config,
+            None,
+            visited,
+            None,
+            name=name,
+            host_clock=host_clock,
+            robots=robots,
+            cookies=cookies,
+        )
+        for name in names
+    ]
     _state = _Child(workers, results, pool)
 
 

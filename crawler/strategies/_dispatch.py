@@ -17,6 +17,8 @@ from functools import partial
 from typing import Any
 
 from crawler.base import CrawlJob, Emit, Request
+from crawler.config import CrawlConfig
+from crawler.errors import ModeUnavailable
 from crawler.record import Record
 from crawler.strategies._channel import Channel
 from crawler.strategies._child import run_task
@@ -38,6 +40,18 @@ class _Task:
     started: float = 0.0
     records_in: bool = False
     result_in: bool = False
+
+
+def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
+    """Seconds after which a task's process is presumed hung and killed: the watchdog's last
+    resort, so twice the worst a healthy task can take: every attempt of every page spending
+    its whole deadline and longest retry wait, plus ``--delay`` turns behind every other page
+    of the crawl in flight (a ``Crawl-delay`` is not known up front; the margin covers a few
+    seconds of it)."""
+    per_page = (config.retries + 1) * (config.page_deadline + config.max_retry_wait)
+    pages_in_a_row = 1 if config.greenlets else batch_cap
+    in_flight = config.workers * batch_cap * BATCHES_PER_PROCESS
+    return 2 * (per_page * pages_in_a_row + config.delay * in_flight) + 60
 
 
 def _on_error(events: queue.Queue, task_id: int, exc: BaseException) -> None:
@@ -71,8 +85,9 @@ class ParentLoop:
         self.limit = BATCHES_PER_PROCESS * self.config.workers
         self.batch_cap = self.config.greenlets or PLAIN_BATCH
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
-        pages_in_a_row = 1 if self.config.greenlets else self.batch_cap
-        self.task_deadline = 2 * self.config.page_deadline * pages_in_a_row + 10
+        self.task_deadline = task_deadline(self.config, self.batch_cap)
+        self.started_any = False  # no task has started yet: are the children alive at all?
+        self.pool_pids: set[int] = set()
 
     def run(self) -> None:
         """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
@@ -134,6 +149,7 @@ class ParentLoop:
         if event[0] == "start":
             _, task_id, pid = event
             task = self.tasks.get(task_id)
+            self.started_any = True
             if task is not None and task.pid is None:
                 task.pid, task.started = pid, time.monotonic()
         elif event[0] == "records":
@@ -200,11 +216,18 @@ class ParentLoop:
         )
 
     def watch(self, now: float) -> None:
-        """The watchdog: tasks whose process died, or that overran their deadline."""
-        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
-        if not running:
-            return
+        """The watchdog: tasks whose process died, or that overran their deadline; and pool
+        processes that keep dying before they take any work."""
         alive = {child.pid for child in multiprocessing.active_children()}
+        if not self.started_any:
+            self.pool_pids.update(alive)
+            if len(self.pool_pids) > 3 * self.config.workers + 1:  # +1: the manager
+                raise ModeUnavailable(
+                    "worker processes keep exiting before taking any work (see their errors "
+                    "above); a script that starts a processes crawl must do it under "
+                    "`if __name__ == '__main__':`"
+                )
+        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
         for task_id, task in running:
             if task.pid not in alive:
                 self.give_up(task_id, "worker_crash", f"worker process {task.pid} died")

@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from http.cookiejar import CookieJar
 from typing import Any
 
 from crawler.base import CrawlJob, Emit
@@ -60,15 +61,23 @@ def run_loops(
     sync = ThreadingSync()
     frontier = job.backend.frontier(job.config, sync)
     visited = job.backend.visited(job.config, sync)
+    # Politeness state and cookies are the crawl's, not a loop's: every loop gets the same.
+    host_clock = job.backend.host_clock(job.config, sync)
+    robots = job.backend.robots_cache(job.config, sync)
+    cookies = CookieJar()
     records: queue.Queue[Any] = queue.Queue()
     pid = os.getpid()
-    # One politeness state for all the loops (and, with Redis, for the whole crawl).
-    polite = {
-        "host_clock": job.backend.host_clock(job.config, sync),
-        "robots": job.backend.robots_cache(job.config, sync),
-    }
     loops = [
-        Worker(job.config, frontier, visited, records.put, name=f"{pid}/{tag}{i}", **polite)
+        Worker(
+            job.config,
+            frontier,
+            visited,
+            records.put,
+            name=f"{pid}/{tag}{i}",
+            host_clock=host_clock,
+            robots=robots,
+            cookies=cookies,
+        )
         for i in range(1, workers + 1)
     ]
     loops[0].schedule(job.seeds)

@@ -60,14 +60,14 @@ class ProcessesStrategy:
         manager = None
         try:
             if backend.shared:
-                visited_source: Any = backend
+                state: Any = backend
                 visited = backend.visited(config, ThreadingSync())
             else:
-                manager, visited = start_manager(context, backend, config)
-                visited_source = visited
+                manager, state = start_manager(context, backend, config)
+                visited = state.visited
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
-            init_args = (config, visited_source, channel, backend.shared)
+            init_args = (config, state, channel, backend.shared)
             pool = context.Pool(config.workers, initializer=init_child, initargs=init_args)
             loop = ParentLoop(job, consume, pool, frontier)
             loop.queued = frontier.push_many(seeds)
