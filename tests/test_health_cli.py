@@ -38,11 +38,31 @@ def wait_for_line(stream, pattern: str, deadline: float) -> re.Match:
     raise AssertionError(f"no line matching {pattern!r}")
 
 
+MODES = {
+    "serial": ["--mode", "serial"],
+    "threads": ["--mode", "threads", "--workers", "2"],
+    "gevent": ["--mode", "gevent", "--workers", "2"],
+    "processes": ["--mode", "processes", "--workers", "2"],
+}
+
+
 @pytest.mark.timeout(90)
-def test_stats_during_a_crawl_and_probe_exit_codes():
+@pytest.mark.parametrize("mode", list(MODES))
+def test_stats_during_a_crawl_and_probe_exit_codes(mode):
     with SiteProcess(pages=60, latency_ms=40, page_bytes=2000) as site:
         proc = subprocess.Popen(
-            [*CLI, "--depth", "50", "--health-port", "0", "-o", os.devnull, site.url],
+            [
+                *CLI,
+                *MODES[mode],
+                "--depth",
+                "50",
+                "--ignore-robots",
+                "--health-port",
+                "0",
+                "-o",
+                os.devnull,
+                site.url,
+            ],
             stderr=subprocess.PIPE,
             text=True,
             cwd=ROOT,
@@ -53,7 +73,7 @@ def test_stats_during_a_crawl_and_probe_exit_codes():
             )
             port = int(match.group(1))
             first = stats_of(port)
-            assert first["pid"] == proc.pid and first["mode"] == "serial" and first["running"]
+            assert first["pid"] == proc.pid and first["mode"] == mode and first["running"]
             deadline = time.monotonic() + 30
             while (later := stats_of(port))["pages"] <= first["pages"]:
                 assert time.monotonic() < deadline, "pages never increased"
