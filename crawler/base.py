@@ -86,6 +86,11 @@ class Frontier(Protocol):
         """Stop handing out requests (Ctrl-C, early ``break``, max pages); wakes waiting pops."""
         ...
 
+    def snapshot(self) -> dict[str, int]:
+        """Counts for progress and health: ``queued`` and ``in_flight`` (crawl-wide for a
+        shared backend)."""
+        ...
+
 
 class Sink(Protocol):
     """Where records go. Sinks run in the single pipeline consumer, so they need no locks."""

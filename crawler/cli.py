@@ -362,7 +362,7 @@ def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
         from crawler.health import HealthServer
 
         try:
-            service = HealthServer(host, port, stats=lambda: crawler.stats.to_dict())
+            service = HealthServer(host, port, stats=crawler.live_stats)
         except OSError as exc:
             _fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
         click.echo(f"health service on {host}:{service.address[1]}", err=True)

@@ -103,6 +103,15 @@ class Crawler:
                 backend.close()
         return stats
 
+    def live_stats(self) -> dict[str, object]:
+        """Totals so far plus the frontier's ``queued`` and ``in_flight`` counts; callable from
+        another thread while the crawl runs (the health service's ``STATS``)."""
+        figures = self.stats.to_dict()
+        backend = self._backend
+        counts = backend.snapshot() if backend is not None else {"queued": 0, "in_flight": 0}
+        figures.update(counts)
+        return figures
+
     def stop(self) -> None:
         """End the running crawl early, from any thread: no new page starts, pages in flight
         finish and reach the sinks, then ``run`` returns. A stop before ``run`` applies to it."""

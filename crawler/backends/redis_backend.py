@@ -114,6 +114,11 @@ class RedisFrontier:
         """Pop nothing more in this frontier; the crawl goes on for other workers."""
         self._closed = True
 
+    def snapshot(self) -> dict[str, int]:
+        """Crawl-wide counts from Redis: queued, and leased (in flight on any worker)."""
+        counts = self.state.counters()
+        return {"queued": counts["queued"], "in_flight": counts["leased"]}
+
     def held(self) -> list[bytes]:
         """Fingerprints of the leases popped here and still in flight."""
         with self._lock:

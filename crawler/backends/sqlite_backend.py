@@ -137,6 +137,11 @@ class SqliteFrontier:
             self._closed = True
             self._cond.notify_all()
 
+    def snapshot(self) -> dict[str, int]:
+        """Counts from the state file: queued, and in flight (leased)."""
+        counts = self.state.counters()
+        return {"queued": counts["queued"], "in_flight": counts["leased"]}
+
 
 class SqliteRecordSink:
     """Stores each record and removes its URL from the queue table, in one transaction."""
