@@ -276,3 +276,26 @@ def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
         assert [r.url for r in got] == ["http://a.test/next"]
     finally:
         backend.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("extra", [[], ["--greenlets", "4"]])
+def test_a_processes_worker_joining_a_running_crawl_takes_a_share(
+    redis_url, slow_site, tmp_path, extra
+):
+    # Its seeds are already claimed by the first worker, so the pool's parent must find work
+    # in the shared queue rather than count what it pushed itself.
+    slow_site.reset_counts()
+    crawl_id = uuid.uuid4().hex
+    first = start_worker(crawl_args(redis_url, crawl_id, slow_site.url), str(tmp_path / "a"))
+    wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 3, what="first records")
+    args = crawl_args(redis_url, crawl_id, slow_site.url, "processes")
+    args[args.index("--workers") + 1] = "2"
+    joiner = start_worker([*args, *extra], str(tmp_path / "b"))
+    codes = finish([first, joiner])
+    assert set(codes) <= {0, 1}, [w.stderr.read() for w in (first, joiner)]
+    mine = read_records(tmp_path / "b")
+    assert mine, "the processes worker left without taking any page"
+    union = by_canonical(read_records(tmp_path / "a") + mine)
+    assert set(union) == set(slow_site.manifest()["pages"])
+    assert set(slow_site.counts().values()) == {1}

@@ -76,6 +76,11 @@ class ParentLoop:
         self.events: queue.Queue[Any] = queue.Queue()
         self.tasks: dict[int, _Task] = {}
         self.queued = 0  # the parent is the frontier's only consumer, so it can count
+        # A server-backed frontier (Redis) is fed by other workers too: the count is only a
+        # hint, and the frontier's ``pop`` decides when the crawl is over (None: finished
+        # crawl-wide, or nothing to pop while this parent's own leases are out).
+        self.shared = bool(getattr(job.backend, "shared", False))
+        self.exhausted = False
         self.computing = 0  # tasks whose result has not come back yet
         self.next_id = 0
         # Pages of a batch whose process died: retried one per task, so that only the page
@@ -95,7 +100,8 @@ class ParentLoop:
         while True:
             try:
                 self.dispatch()
-                if not self.tasks and self.queued == 0 and not self.retry:
+                idle = not self.tasks and not self.retry
+                if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
                 self.handle(self._next_event(POLL_S))
                 now = time.monotonic()
@@ -111,19 +117,27 @@ class ParentLoop:
         batches are split so every idle process gets a share of a short queue."""
         while self.retry and self.computing < self.limit:
             self._submit([self.retry.popleft()])
-        while self.queued and self.computing < self.limit:
-            share = -(-self.queued // (self.limit - self.computing))
+        self.exhausted = False
+        while (self.queued or self.shared) and self.computing < self.limit:
+            if self.shared:
+                # Lease little at a time: other workers share this queue.
+                share = self.config.greenlets or 1
+            else:
+                share = -(-self.queued // (self.limit - self.computing))
             batch = []
             for _ in range(min(self.batch_cap, share)):
                 request = self.frontier.pop()
-                if request is None:  # closed
+                if request is None:  # closed, or (shared) nothing to pop now
                     self.queued = 0
+                    self.exhausted = True
                     break
-                self.queued -= 1
+                self.queued = max(0, self.queued - 1)
                 batch.append(request)
             if not batch:
                 return
             self._submit(batch)
+            if self.exhausted:
+                return
 
     def _submit(self, batch: list[Request]) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
