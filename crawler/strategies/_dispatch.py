@@ -188,13 +188,16 @@ class ParentLoop:
             self.computing -= 1
             if fresh:
                 self.queued += self.frontier.push_many(fresh)
-            for request in task.batch:
-                self.frontier.done(request)
             self._finish_if_complete(task_id, task)
 
     def _finish_if_complete(self, task_id: int, task: _Task) -> None:
+        # ``done`` only once the records are in too (the worker loop's order: emit, then done):
+        # a shared frontier ends a page's lease with its record, and its pop must not wait on
+        # pages whose records are still on their way to this very loop.
         if task.records_in and task.result_in:
             del self.tasks[task_id]
+            for request in task.batch:
+                self.frontier.done(request)
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
         """End a task without its result: its pages become ``error`` records (unless their
@@ -209,9 +212,8 @@ class ParentLoop:
         if retry and self.frontier_open:
             self.retry.extend(task.batch)  # still in flight for the frontier
             return
-        if not task.result_in:
-            for request in task.batch:
-                self.frontier.done(request)
+        for request in task.batch:  # an unfinished task's pages are still in flight
+            self.frontier.done(request)
         if not task.records_in:
             worker = str(task.pid) if task.pid else None
             for request in task.batch:
