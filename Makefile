@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 	$(PY) -m fixtures.demo --port $(DEMO_PORT)
 
 test: $(VENV)/.installed
+	@command -v redis-server >/dev/null || echo "note: no redis-server, the Redis tests will skip (apt-get install redis-server)"
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

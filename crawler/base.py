@@ -86,6 +86,11 @@ class Frontier(Protocol):
         """Stop handing out requests (Ctrl-C, early ``break``, max pages); wakes waiting pops."""
         ...
 
+    def snapshot(self) -> dict[str, int]:
+        """Counts for progress and health: ``queued`` and ``in_flight`` (crawl-wide for a
+        shared backend)."""
+        ...
+
 
 class Sink(Protocol):
     """Where records go. Sinks run in the single pipeline consumer, so they need no locks."""
@@ -171,6 +176,10 @@ class Backend(Protocol):
     # True when every process may open its own handles on the same state (a server): the
     # processes strategy then lets children use the backend directly instead of a Manager.
     shared: bool
+    # True when the state outlives this process (Redis, a --state file): Ctrl-C then lets the
+    # pages in flight finish (the engine closes the frontiers) so that a resumed crawl
+    # fetches nothing twice.
+    durable: bool
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """This crawl's frontier, built with the strategy's primitives."""
@@ -178,6 +187,11 @@ class Backend(Protocol):
 
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """This crawl's visited set, built with the strategy's primitives."""
+        ...
+
+    def record_sink(self, config: CrawlConfig) -> Sink | None:
+        """A sink that keeps every record with the crawl's state and ends the URL's lease in
+        the same step (so a URL ends with exactly one record); None when there is none."""
         ...
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:

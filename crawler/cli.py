@@ -147,6 +147,34 @@ def _fail_usage(message: str) -> None:
     help="HTTP client: urllib3 (lean, default) or requests.",
 )
 @click.option(
+    "--backend",
+    default=None,
+    metavar="URL",
+    help="Share the crawl through Redis (redis://HOST:PORT/DB) with every worker started "
+    "with the same --crawl-id, on any machine.",
+)
+@click.option(
+    "--crawl-id",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="Which crawl in the --backend this worker joins.",
+)
+@click.option(
+    "--state",
+    default=None,
+    metavar="FILE",
+    help="Keep the crawl's state in a SQLite file: running again resumes it.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds before a dead worker's page is handed to another (--backend).",
+)
+@click.option(
     "--parse",
     "parse_spec",
     default=None,
@@ -296,6 +324,38 @@ def run_command(
     sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
 
 
+@app.command("results")
+@click.option("--backend", default=None, metavar="URL", help="The Redis URL of the crawl.")
+@click.option("--crawl-id", default="default", show_default=True, metavar="NAME")
+@click.option("--state", default=None, metavar="FILE", help="A --state file instead.")
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+def results_command(backend: str | None, crawl_id: str, state: str | None, output: str) -> None:
+    """Export every record of a shared (--backend) or resumable (--state) crawl."""
+    from crawler.errors import CrawlerError
+    from crawler.results import export
+
+    if (backend is None) == (state is None):
+        _fail_usage("give either --backend URL (with --crawl-id) or --state FILE")
+    try:
+        from crawler.sinks import sink_for_path
+
+        try:
+            sink = sink_for_path(output)
+        except OSError as exc:
+            _fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+        summary = export(sink, backend=backend, crawl_id=crawl_id, state=state)
+    except CrawlerError as exc:
+        _fail_usage(str(exc))
+    click.echo(summary, err=True)
+
+
 def _parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
@@ -320,7 +380,7 @@ def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
         from crawler.health import HealthServer
 
         try:
-            service = HealthServer(host, port, stats=lambda: crawler.stats.to_dict())
+            service = HealthServer(host, port, stats=crawler.live_stats)
         except OSError as exc:
             _fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
         click.echo(f"health service on {host}:{service.address[1]}", err=True)

@@ -13,10 +13,13 @@ import click
 
 from crawler.cli import EXIT_FAILED, EXIT_OK, _fail_usage, app, run_command
 
-# Options of `run` that `compare` does not take: compare sets them per mode itself.
+# Options of `run` that `compare` does not take: it sets them per mode itself, or they would
+# make the modes share one crawl (a backend, a state file: the second mode would find every
+# page already visited).
 _PER_MODE = (
     *("source", "mode", "workers", "greenlets", "output", "quiet", "verbose", "stats_json"),
     *("health_port", "health_host", "items_output"),
+    *("backend", "crawl_id", "state", "lease_seconds"),
 )
 
 

@@ -42,6 +42,14 @@ class CrawlConfig:
     user_agent: str = DEFAULT_USER_AGENT
     progress: bool = False
     fetcher: str = "urllib3"
+    # Where the crawl's state lives: None (this process), a Redis URL shared by many workers,
+    # or a SQLite file (``state``) that makes a one-machine crawl resumable.
+    backend: str | None = None
+    crawl_id: str = "default"
+    state: str | None = None
+    # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
+    # queue it again (a worker that died); its heartbeat renews it every third of this.
+    lease_seconds: float = 30.0
     # Scraping (see crawler/page.py): parse(page) returns or yields items and Follow(url)s.
     parse: Callable[[Page], Any] | None = None
     # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
@@ -83,6 +91,7 @@ class CrawlConfig:
             raise ConfigError("timeout must be positive")
         if self.max_bytes < 1:
             raise ConfigError("max-bytes must be at least 1")
+        _check_backend(self)
         if self.delay < 0 or self.retries < 0 or self.retry_backoff < 0:
             raise ConfigError("delay, retries and retry backoff must be 0 or more")
         if self.max_retry_wait < 0:
@@ -126,3 +135,20 @@ class CrawlConfig:
     def with_options(self, **changes: object) -> CrawlConfig:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
+
+
+_CRAWL_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_BACKEND_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_backend(config: CrawlConfig) -> None:
+    if config.backend is not None and not config.backend.startswith(_BACKEND_SCHEMES):
+        raise ConfigError(f"--backend {config.backend!r} is not a Redis URL (redis://HOST:PORT/DB)")
+    if config.backend is not None and config.state is not None:
+        raise ConfigError("--backend and --state are exclusive: Redis already keeps the state")
+    if not _CRAWL_ID.fullmatch(config.crawl_id):
+        raise ConfigError(
+            f"--crawl-id {config.crawl_id!r}: use 1-100 letters, digits, '.', '_' or '-'"
+        )
+    if config.lease_seconds < 0.5:
+        raise ConfigError("--lease must be at least 0.5 seconds")

@@ -10,6 +10,7 @@ from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
 from crawler.errors import OutputError
+from crawler.interrupt import GracefulInterrupt
 from crawler.pipeline import Pipeline
 from crawler.record import Record
 from crawler.stats import Stats
@@ -58,8 +59,16 @@ class Crawler:
         requests, invalid = to_requests(seeds, self.config.mode)
         self.stats = stats = Stats(mode=self.config.mode)
         sinks = [*self.sinks, *self._file_sinks()]
-        pipeline = Pipeline(sinks, stats, progress=self.config.progress)
-        self._backend = backend = StoppableBackend(open_backend(self.config))
+        try:
+            self._backend = backend = StoppableBackend(open_backend(self.config))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        # A durable backend's own sink comes first: a record is kept with the crawl's state
+        # (ending its URL's lease) before any local sink sees it.
+        kept = backend.record_sink(self.config)
+        pipeline = Pipeline([kept, *sinks] if kept else sinks, stats, progress=self.config.progress)
         if self._stop_requested:
             backend.stop()
         job = CrawlJob(self.config, backend, requests, invalid)
@@ -74,7 +83,14 @@ class Crawler:
                 raise
 
         try:
-            self.strategy.run(job, consume)
+            if backend.durable:
+                # State that outlives this process: the first Ctrl-C lets the pages in flight
+                # finish and be kept, so that a resumed crawl fetches none of them twice.
+                with GracefulInterrupt(backend.stop) as interrupt:
+                    self.strategy.run(job, consume)
+                stats.interrupted = interrupt.requested
+            else:
+                self.strategy.run(job, consume)
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
@@ -86,6 +102,15 @@ class Crawler:
             finally:
                 backend.close()
         return stats
+
+    def live_stats(self) -> dict[str, object]:
+        """Totals so far plus the frontier's ``queued`` and ``in_flight`` counts; callable from
+        another thread while the crawl runs (the health service's ``STATS``)."""
+        figures = self.stats.to_dict()
+        backend = self._backend
+        counts = backend.snapshot() if backend is not None else {"queued": 0, "in_flight": 0}
+        figures.update(counts)
+        return figures
 
     def stop(self) -> None:
         """End the running crawl early, from any thread: no new page starts, pages in flight

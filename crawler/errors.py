@@ -5,6 +5,7 @@
     │   ├── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
     │   └── OutputError          an output file (records, items) cannot be opened
     ├── SourceError              the URL source cannot be read (CLI exit 2)
+    ├── BackendError             the crawl's shared state (Redis, --state file) is unusable (exit 2)
     └── InvalidURL               one URL cannot be crawled; becomes an ``invalid_url`` record
 
 Network failures are *not* exceptions: the fetcher turns them into records whose ``error`` field
@@ -32,6 +33,10 @@ class OutputError(ConfigError):
 
 class SourceError(CrawlerError):
     """The URL source (file, stdin) cannot be read."""
+
+
+class BackendError(CrawlerError):
+    """The backend holding the crawl's state cannot be reached, or refuses this worker."""
 
 
 class InvalidURL(CrawlerError):

@@ -54,6 +54,15 @@ class StoppableBackend:
         """The wrapped backend's robots.txt cache."""
         return self._backend.robots_cache(config, sync)
 
+    def snapshot(self) -> dict[str, int]:
+        """Queued and in-flight counts summed over this crawl's frontiers (zeros before any)."""
+        totals = {"queued": 0, "in_flight": 0}
+        for frontier in list(self._frontiers):
+            counts = frontier.snapshot()
+            totals["queued"] += counts.get("queued", 0)
+            totals["in_flight"] += counts.get("in_flight", 0)
+        return totals
+
     def stop(self) -> None:
         """Close every frontier of this crawl: no new page starts anywhere."""
         self.stopped = True

@@ -25,6 +25,15 @@ def fresh_site(site):
     return site
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server on a free loopback port for the session (see tests/redis_server.py)."""
+    from redis_server import RedisServer, redis_executable
+
+    with RedisServer(redis_executable()) as server:
+        yield server.url
+
+
 @pytest.fixture
 def httpserver(httpserver):
     """pytest-httpserver, answering 404 (not its default 500) to requests nobody expected.

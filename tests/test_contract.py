@@ -127,3 +127,27 @@ def test_every_mode_reads_robots_txt_once_and_obeys_it(fresh_site, options):
     assert counts.pop("/robots.txt") == 1
     assert all(n == 1 for n in counts.values())
     assert not {p for p in counts if p.startswith("/private/")}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+@pytest.mark.parametrize("options", IN_PROCESS)
+def test_every_mode_on_every_durable_backend_gives_the_manifest(
+    fresh_site, options, backend, request, tmp_path
+):
+    import uuid
+
+    if backend == "redis":
+        where = {"backend": request.getfixturevalue("redis_url"), "crawl_id": uuid.uuid4().hex}
+    else:
+        where = {"state": str(tmp_path / "crawl.db")}
+    threads_before = set(threading.enumerate())
+    records, stats = run_crawl([fresh_site.url], depth=50, **where, **options)
+    assert_matches_site(fresh_site, [r.to_dict() for r in records], options["mode"])
+    assert not stats.interrupted
+    # Run again: the crawl is complete, so nothing is fetched and no record is produced.
+    fresh_site.reset_counts()
+    again, _ = run_crawl([fresh_site.url], depth=50, **where, **options)
+    assert again == [] and fresh_site.counts() == {}
+    assert wait_until(lambda: set(threading.enumerate()) <= threads_before)  # no heartbeat left
+    assert wait_until(lambda: not multiprocessing.active_children())

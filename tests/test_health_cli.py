@@ -78,6 +78,8 @@ def test_stats_during_a_crawl_and_probe_exit_codes(mode):
             while (later := stats_of(port))["pages"] <= first["pages"]:
                 assert time.monotonic() < deadline, "pages never increased"
             assert later["uptime_s"] >= first["uptime_s"]
+            assert later["in_flight"] >= 0 and later["queued"] >= 0
+            assert set(later) >= {"pages", "ok", "errors", "pages_per_s", "mode", "pid"}
             probe = subprocess.run(
                 [*CLI, "health", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30
             )

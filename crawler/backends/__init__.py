@@ -7,7 +7,16 @@ from crawler.config import CrawlConfig
 
 
 def open_backend(config: CrawlConfig) -> Backend:
-    """The backend ``config`` asks for (the in-memory one by default)."""
+    """The backend ``config`` asks for: Redis (``backend``), a SQLite file (``state``), or the
+    in-memory one by default."""
+    if config.backend is not None:
+        from crawler.backends.redis_backend import RedisBackend
+
+        return RedisBackend(config)
+    if config.state is not None:
+        from crawler.backends.sqlite_backend import SqliteBackend
+
+        return SqliteBackend(config)
     from crawler.backends.memory import MemoryBackend
 
     return MemoryBackend()

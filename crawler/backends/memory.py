@@ -15,6 +15,7 @@ class MemoryBackend:
 
     name = "memory"
     shared = False
+    durable = False
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """A FIFO frontier guarded by the strategy's condition variable."""
@@ -23,6 +24,10 @@ class MemoryBackend:
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """A fingerprint set guarded by the strategy's lock."""
         return MemoryVisited(sync.lock())
+
+    def record_sink(self, config: CrawlConfig) -> None:
+        """Records live only in the user's sinks."""
+        return None
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
         """Per-host delay and concurrency, guarded by the strategy's condition variable."""

@@ -77,6 +77,11 @@ class ParentLoop:
         self.events: queue.Queue[Any] = queue.Queue()
         self.tasks: dict[int, _Task] = {}
         self.queued = 0  # the parent is the frontier's only consumer, so it can count
+        # A server-backed frontier (Redis) is fed by other workers too: the count is only a
+        # hint, and the frontier's ``pop`` decides when the crawl is over (None: finished
+        # crawl-wide, or nothing to pop while this parent's own leases are out).
+        self.shared = bool(getattr(job.backend, "shared", False))
+        self.exhausted = False
         self.computing = 0  # tasks whose result has not come back yet
         self.next_id = 0
         # Pages of a batch whose process died: retried one per task, so that only the page
@@ -101,7 +106,8 @@ class ParentLoop:
         while True:
             try:
                 self.dispatch()
-                if not self.tasks and self.queued == 0 and not self.retry:
+                idle = not self.tasks and not self.retry
+                if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
                 self.handle(self._next_event(POLL_S))
                 now = time.monotonic()
@@ -117,19 +123,27 @@ class ParentLoop:
         batches are split so every idle process gets a share of a short queue."""
         while self.retry and self.computing < self.limit:
             self._submit([self.retry.popleft()])
-        while self.queued and self.computing < self.limit:
-            share = -(-self.queued // (self.limit - self.computing))
+        self.exhausted = False
+        while (self.queued or self.shared) and self.computing < self.limit:
+            if self.shared:
+                # Lease little at a time: other workers share this queue.
+                share = self.config.greenlets or 1
+            else:
+                share = -(-self.queued // (self.limit - self.computing))
             batch = []
             for _ in range(min(self.batch_cap, share)):
                 request = self.frontier.pop()
-                if request is None:  # closed
+                if request is None:  # closed, or (shared) nothing to pop now
                     self.queued = 0
+                    self.exhausted = True
                     break
-                self.queued -= 1
+                self.queued = max(0, self.queued - 1)
                 batch.append(request)
             if not batch:
                 return
             self._submit(batch)
+            if self.exhausted:
+                return
 
     def _submit(self, batch: list[Request]) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
@@ -180,13 +194,16 @@ class ParentLoop:
             self.computing -= 1
             if fresh:
                 self.queued += self.frontier.push_many(fresh)
-            for request in task.batch:
-                self.frontier.done(request)
             self._finish_if_complete(task_id, task)
 
     def _finish_if_complete(self, task_id: int, task: _Task) -> None:
+        # ``done`` only once the records are in too (the worker loop's order: emit, then done):
+        # a shared frontier ends a page's lease with its record, and its pop must not wait on
+        # pages whose records are still on their way to this very loop.
         if task.records_in and task.result_in:
             del self.tasks[task_id]
+            for request in task.batch:
+                self.frontier.done(request)
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
         """End a task without its result: its pages become ``error`` records (unless their
@@ -201,9 +218,8 @@ class ParentLoop:
         if retry and self.frontier_open:
             self.retry.extend(task.batch)  # still in flight for the frontier
             return
-        if not task.result_in:
-            for request in task.batch:
-                self.frontier.done(request)
+        for request in task.batch:  # an unfinished task's pages are still in flight
+            self.frontier.done(request)
         if not task.records_in:
             worker = str(task.pid) if task.pid else None
             for request in task.batch:

@@ -1,0 +1,96 @@
+"""Plain-data encodings shared by the durable backends (Redis, SQLite).
+
+A queued request is stored as ``fingerprint (16 bytes) + JSON``: the fingerprint prefix lets a
+Lua script or a SQL statement key leases and records without parsing JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.record import Record
+from crawler.urls import FINGERPRINT_BYTES, fingerprint
+
+# The options that decide *which* pages belong to a crawl. Workers joining one crawl must agree
+# on them, or the crawl's result would depend on which worker happened to fetch a page.
+SCOPE_OPTIONS = (
+    "depth",
+    "max_pages",
+    "same_domain",
+    "allow_domains",
+    "exclude",
+    "follow_nofollow",
+    "max_redirects",
+    "robots",
+    "accept",
+)
+
+
+def encode_request(request: Request) -> bytes:
+    """``fingerprint + JSON`` of a request."""
+    body = json.dumps(
+        [request.url, request.depth, request.parent, request.seed_host, list(request.chain)],
+        separators=(",", ":"),
+    )
+    return fingerprint(request.url) + body.encode()
+
+
+def decode_request(item: bytes) -> Request:
+    """The request stored by ``encode_request``."""
+    url, depth, parent, seed_host, chain = json.loads(item[FINGERPRINT_BYTES:])
+    return Request(url, depth, parent, seed_host, tuple(chain))
+
+
+def record_key(record: Record) -> bytes:
+    """The key a record is stored under: its URL's fingerprint (the lease's key too).
+
+    A seed that is not a URL at all (an ``invalid_url`` record) is keyed by its raw text, so the
+    same bad line read by several workers is stored once.
+    """
+    if record.error != "invalid_url":
+        try:
+            return fingerprint(record.url)
+        except ValueError:  # pragma: no cover - every fetched URL is in normal form
+            pass
+    raw = f"invalid\0{record.url}\0{record.detail}".encode()
+    return hashlib.blake2b(raw, digest_size=FINGERPRINT_BYTES).digest()
+
+
+def encode_record(record: Record) -> bytes:
+    """A record as compact JSON."""
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode_record(data: bytes | str) -> Record:
+    """The record stored by ``encode_record``."""
+    return Record.from_dict(json.loads(data))
+
+
+def scope_of(config: CrawlConfig) -> dict[str, Any]:
+    """The scope options of ``config`` as JSON-ready data (tuples as lists)."""
+    scope = {}
+    for name in SCOPE_OPTIONS:
+        value = getattr(config, name, None)
+        scope[name] = list(value) if isinstance(value, tuple) else value
+    return scope
+
+
+def scope_mismatch(stored: dict[str, Any], mine: dict[str, Any]) -> str | None:
+    """One line naming the first scope option that differs, or None when they agree."""
+    for name in SCOPE_OPTIONS:
+        theirs, ours = stored.get(name), mine.get(name)
+        if theirs == ours:
+            continue
+        if name == "robots":
+            said = {True: "obeyed", False: "ignored (--ignore-robots)", None: "unset"}
+            return f"robots.txt is {said[theirs]} in this crawl but {said[ours]} here"
+        if name == "same_domain":
+            said = {True: "--same-domain", False: "--any-domain", None: "unset"}
+            return f"this crawl uses {said[theirs]} but this worker {said[ours]}"
+        flag = "--" + name.replace("_", "-")
+        return f"{flag} is {theirs!r} in this crawl but {ours!r} here"
+    return None

@@ -1,0 +1,106 @@
+"""A SQLite state file: schema, one lock-serialised connection, transactions, export."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from crawler.backends.codec import decode_record
+from crawler.errors import BackendError
+from crawler.record import Record
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, item BLOB NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS queue_waiting ON queue (leased, id);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, record TEXT NOT NULL);
+"""
+CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
+
+
+class SqliteState:
+    """One connection to a state file, serialised by a lock (every thread shares it)."""
+
+    def __init__(self, path: str, *, exclusive: bool = True) -> None:
+        self.path = path
+        self._lock_fd: int | None = None
+        try:
+            if exclusive:
+                self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(self._lock_fd)
+                    raise BackendError(
+                        f"--state {path!r} is in use by another crawl process"
+                    ) from None
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise BackendError(f"cannot use --state {path!r}: {exc}") from None
+        self.lock = threading.RLock()
+
+    def transaction(self) -> Any:
+        """``with state.transaction() as db:`` runs under the lock, in one ``BEGIN IMMEDIATE``."""
+        return _Transaction(self)
+
+    def meta(self, key: str) -> str | None:
+        """One value of the ``meta`` table."""
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def counters(self) -> dict[str, int]:
+        """Queued, in flight (leased) and recorded URLs, and how many were ever scheduled."""
+        with self.lock:
+            q = self.db.execute("SELECT leased, COUNT(*) FROM queue GROUP BY leased").fetchall()
+            recorded = self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        counts = dict(q)
+        scheduled = int(self.meta("scheduled") or 0)
+        return {
+            "scheduled": scheduled,
+            "recorded": recorded,
+            "queued": counts.get(0, 0),
+            "leased": counts.get(1, 0),
+        }
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in the order they were stored."""
+        with self.lock:
+            rows = self.db.execute("SELECT record FROM records ORDER BY seq").fetchall()
+        for (data,) in rows:
+            yield decode_record(data)
+
+    def close(self) -> None:
+        """Close the connection, then release the file lock (closing it earlier would drop
+        SQLite's own POSIX locks on the file)."""
+        self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+class _Transaction:
+    def __init__(self, state: SqliteState) -> None:
+        self.state = state
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.state.lock.acquire()
+        self.state.db.execute("BEGIN IMMEDIATE")
+        return self.state.db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self.state.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.state.lock.release()

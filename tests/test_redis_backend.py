@@ -1,0 +1,301 @@
+"""One crawl shared by several worker processes through a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+from graph_site import ROOT, GraphSite, start_worker, wait_until
+
+from crawler.backends.redis_backend import RedisBackend
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.record import Record
+from crawler.strategies import _MODULES as AVAILABLE_MODES
+from crawler.urls import canonical
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def crawl_args(redis_url: str, crawl_id: str, seed: str, mode: str = "serial") -> list[str]:
+    args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50", "--lease", "1"]
+    args += ["--ignore-robots"]  # the manifest describes a robots-blind crawl
+    args += ["--mode", mode, seed]
+    return args + (["--workers", "4"] if mode != "serial" else [])
+
+
+def modes(*wanted: str) -> list[str]:
+    """The worker modes wanted, serial in place of one this checkout does not have."""
+    return [mode if mode in AVAILABLE_MODES else "serial" for mode in wanted]
+
+
+def stat(redis_url: str, crawl_id: str, name: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    return int(client.hget(f"crawl:{{{crawl_id}}}:stats", name) or 0)
+
+
+def exported(redis_url: str, crawl_id: str, tmp_path) -> list[dict]:
+    out = tmp_path / f"{crawl_id}-all.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "results", "--backend", redis_url]
+        + ["--crawl-id", crawl_id, "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "complete" in done.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def finish(workers: list[subprocess.Popen], timeout: float = 60) -> list[int]:
+    codes = []
+    for proc in workers:
+        try:
+            codes.append(proc.wait(timeout))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return codes
+
+
+def read_records(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def by_canonical(records: list[dict]) -> dict[str, dict]:
+    table = {canonical(r["url"]): r for r in records}
+    assert len(table) == len(records), "a URL produced more than one record"
+    return table
+
+
+@pytest.fixture(scope="module")
+def slow_site():
+    """The fixture site with 100 ms per response, so that signals land mid-crawl."""
+    from fixtures.site import SiteProcess
+
+    with SiteProcess(pages=40, latency_ms=100, links=6, page_bytes=2000) as site:
+        yield site
+
+
+def test_three_workers_share_one_crawl(redis_url, slow_site, tmp_path):
+    slow_site.reset_counts()
+    crawl_id = uuid.uuid4().hex
+    outs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
+    workers = [
+        start_worker(crawl_args(redis_url, crawl_id, slow_site.url, mode), str(out))
+        for mode, out in zip(modes("serial", "threads", "gevent"), outs, strict=True)
+    ]
+    codes = finish(workers)
+    assert set(codes) <= {0, 1}, [w.stderr.read() for w in workers]  # 1: the site's 404s
+    local = [read_records(out) for out in outs]
+    # The union of the workers' own files is the whole site, one record per page...
+    union = by_canonical([r for records in local for r in records])
+    manifest = slow_site.manifest()["pages"]
+    assert set(union) == set(manifest)
+    for url, expected in manifest.items():
+        assert (union[url]["status"], union[url]["error"]) == (
+            expected["status"],
+            expected["error"],
+        ), url
+    # ... each page was requested once, server-side ...
+    counts = slow_site.counts()
+    assert set(counts.values()) == {1} and sum(counts.values()) == len(union)
+    shares = [len(records) for records in local]
+    assert sum(1 for n in shares if n) >= 2, f"the work was not shared: {shares}"
+    # ... and `crawl results` exports the same crawl from Redis.
+    assert by_canonical(exported(redis_url, crawl_id, tmp_path)).keys() == union.keys()
+
+
+def test_sigkill_one_worker_mid_crawl_loses_nothing(redis_url, slow_site, tmp_path):
+    slow_site.reset_counts()
+    crawl_id = uuid.uuid4().hex
+    workers = [
+        start_worker(crawl_args(redis_url, crawl_id, slow_site.url, mode), str(tmp_path / f"{i}"))
+        for i, mode in enumerate(modes("serial", "threads", "gevent"))
+    ]
+    # Kill the serial worker once the crawl is under way (it then has a page in flight).
+    wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 6, what="records")
+    workers[0].send_signal(signal.SIGKILL)
+    codes = finish(workers)
+    counts = slow_site.counts()
+    assert codes[0] == -signal.SIGKILL and set(codes[1:]) <= {0, 1}
+    records = by_canonical(exported(redis_url, crawl_id, tmp_path))
+    assert set(records) == set(slow_site.manifest()["pages"])
+    # Only the page the killed serial worker had in flight may have been fetched again.
+    assert sum(counts.values()) - len(records) <= 1, counts
+
+
+def test_ctrl_c_every_worker_then_resume_fetches_nothing_twice(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=80, latency=0.1) as site:
+        first = [
+            start_worker(crawl_args(redis_url, crawl_id, site.seed, mode), str(tmp_path / mode))
+            for mode in modes("serial", "threads", "gevent")
+        ]
+        wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 8, what="records")
+        for proc in first:
+            proc.send_signal(signal.SIGINT)
+        assert finish(first) == [130, 130, 130]
+        stopped_at = stat(redis_url, crawl_id, "recorded")
+        assert stopped_at < site.pages, "the crawl finished before Ctrl-C"
+        # Resumed in other modes: a process pool (it leases pages in batches) and gevent.
+        second = [
+            start_worker(crawl_args(redis_url, crawl_id, site.seed, mode), str(tmp_path / f"b{i}"))
+            for i, mode in enumerate(modes("processes", "gevent"))
+        ]
+        assert finish(second) == [0, 0]
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}
+    records = exported(redis_url, crawl_id, tmp_path)
+    assert sorted(r["url"] for r in records) == sorted(site.all_urls())
+
+
+def test_heartbeat_keeps_a_slow_page_leased(redis_url, tmp_path):
+    # Pages take 1.2 s, leases last 0.5 s: only the heartbeat keeps a page from being handed
+    # to the other worker while it is still being fetched.
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=4, latency=1.2) as site:
+        args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "5", "--lease", "0.5"]
+        workers = [start_worker([*args, site.seed], str(tmp_path / f"{i}")) for i in range(2)]
+        assert finish(workers) == [0, 0]
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}, counts
+    assert stat(redis_url, crawl_id, "requeued") == 0
+
+
+def test_a_worker_with_other_scope_options_is_refused(redis_url, tmp_path):
+    crawl_id = uuid.uuid4().hex
+    with GraphSite(pages=3) as site:
+        assert finish([start_worker(crawl_args(redis_url, crawl_id, site.seed), "-")]) == [0]
+        other = start_worker(
+            ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "2", site.seed], "-"
+        )
+        assert finish([other]) == [2]
+        err = other.stderr.read().strip()
+    assert err.count("\n") == 0 and "--depth is 50 in this crawl but 2 here" in err
+
+
+def test_unreachable_redis_is_one_line_and_exit_2(tmp_path):
+    proc = start_worker(["--backend", "redis://127.0.0.1:1/0", "http://127.0.0.1:1/"], "-")
+    assert finish([proc]) == [2]
+    err = proc.stderr.read().strip()
+    assert err.startswith("crawl: error: cannot use redis") and "\n" not in err
+
+
+def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, lease_seconds=0.5)
+    dead, alive = RedisBackend(config), pickle.loads(pickle.dumps(RedisBackend(config)))
+    try:
+        sync = _Sync()
+        lost = dead.frontier(config, sync)
+        assert lost.push_many([Request("http://a.test/x")]) == 1
+        assert lost.push_many([Request("http://a.test/x")]) == 0  # claimed already
+        taken = lost.pop()
+        dead._quit.set()  # this "worker" dies: its heartbeat stops renewing the lease
+        # The other worker waits for the lease to expire, then gets the URL again.
+        again = alive.frontier(config, sync).pop()
+        assert again == taken
+        sink = alive.record_sink(config)
+        sink.write(Record(url=again.url, status=200))
+        dead.record_sink(config).write(Record(url=again.url, status=500))  # late: ignored
+        records = list(alive.state.records())
+        assert [(r.url, r.status) for r in records] == [("http://a.test/x", 200)]
+        assert alive.frontier(config, sync).pop() is None  # nothing queued, no lease out
+        assert alive.state.counters()["requeued"] == 1
+    finally:
+        dead.close()
+        alive.close()
+
+
+class _Sync:
+    def lock(self):
+        import threading
+
+        return threading.Lock()
+
+    def condition(self):
+        import threading
+
+        return threading.Condition()
+
+
+def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, max_pages=3)
+    one, two = RedisBackend(config), RedisBackend(config)
+    try:
+        first, second = one.frontier(config, _Sync()), two.frontier(config, _Sync())
+        assert first.push_many([Request(f"http://a.test/{i}") for i in range(2)]) == 2
+        second.close()  # Ctrl-C: pop no more, but links found by pages in flight are kept
+        assert second.push_many([Request(f"http://a.test/{i}") for i in range(5)]) == 1
+        assert second.pop() is None
+        assert [first.pop().url for _ in range(3)] == [f"http://a.test/{i}" for i in range(3)]
+    finally:
+        one.close()
+        two.close()
+
+
+def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "results", "--backend", redis_url, "--crawl-id", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"
+
+
+def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
+    import threading
+    import time
+
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, _Sync())
+        frontier.push_many([Request("http://a.test/")])
+        first = frontier.pop()
+        started = time.monotonic()
+        assert frontier.pop() is None and time.monotonic() - started < 1  # its own lease
+        # Another thread has no lease of its own: it waits for the holder's links.
+        got = []
+        other = threading.Thread(target=lambda: got.append(frontier.pop()))
+        other.start()
+        frontier.push_many([Request("http://a.test/next")])
+        frontier.done(first)
+        backend.record_sink(config).write(Record(url=first.url, status=200))
+        other.join(10)
+        assert [r.url for r in got] == ["http://a.test/next"]
+    finally:
+        backend.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("extra", [[], ["--greenlets", "4"]])
+def test_a_processes_worker_joining_a_running_crawl_takes_a_share(
+    redis_url, slow_site, tmp_path, extra
+):
+    # Its seeds are already claimed by the first worker, so the pool's parent must find work
+    # in the shared queue rather than count what it pushed itself.
+    slow_site.reset_counts()
+    crawl_id = uuid.uuid4().hex
+    first = start_worker(crawl_args(redis_url, crawl_id, slow_site.url), str(tmp_path / "a"))
+    wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 3, what="first records")
+    args = crawl_args(redis_url, crawl_id, slow_site.url, "processes")
+    args[args.index("--workers") + 1] = "2"
+    joiner = start_worker([*args, *extra], str(tmp_path / "b"))
+    codes = finish([first, joiner])
+    assert set(codes) <= {0, 1}, [w.stderr.read() for w in (first, joiner)]
+    mine = read_records(tmp_path / "b")
+    assert mine, "the processes worker left without taking any page"
+    union = by_canonical(read_records(tmp_path / "a") + mine)
+    assert set(union) == set(slow_site.manifest()["pages"])
+    assert set(slow_site.counts().values()) == {1}
