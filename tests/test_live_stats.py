@@ -1,6 +1,7 @@
 """Crawler.live_stats: what the health service reports while a crawl runs."""
 
 import threading
+import time
 
 import pytest
 from werkzeug import Response
@@ -32,7 +33,10 @@ def test_live_stats_count_in_flight_and_queued_pages(httpserver, mode):
     runner.start()
     try:
         assert arrived.wait(20)
-        live = crawler.live_stats()
+        # The home page's record reaches the consumer asynchronously in threads mode.
+        deadline = time.monotonic() + 20
+        while (live := crawler.live_stats())["pages"] < 1:
+            assert time.monotonic() < deadline, live
         assert live["in_flight"] == 1 and live["queued"] == 5
         assert live["pages"] == 1 and live["running"] is True and live["mode"] == mode
     finally:
