@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from crawler.cli import EXIT_FAILED, EXIT_OK, _fail_usage, app, run_command
+from crawler.cli import EXIT_FAILED, EXIT_OK, _fail_usage, app
+from crawler.cli_run import run_command
 
 # Options of `run` that `compare` does not take: it sets them per mode itself, or they would
 # make the modes share one crawl (a backend, a state file: the second mode would find every
