@@ -82,22 +82,3 @@ class MemoryHostClock:
         with self._cond:
             self._delays[host] = max(seconds, self._delays.get(host, 0.0))
             self._idle = False
-
-
-class _Unshared:
-    """Lock and condition for state that one loop owns alone: nothing to guard, never waits."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def notify_all(self) -> None:
-        return None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        raise RuntimeError("a single loop's politeness state waited on itself")
-
-
-UNSHARED = _Unshared()

@@ -15,11 +15,12 @@ from crawler.charset import to_utf8
 from crawler.config import CrawlConfig
 from crawler.page import Page
 from crawler.parse import extract
-from crawler.politeness import UNSHARED, MemoryHostClock
+from crawler.politeness import MemoryHostClock
 from crawler.record import Record
 from crawler.retry import Retrier
 from crawler.robots import MemoryRobotsCache, RobotsPolicy
 from crawler.scope import Scope
+from crawler.unshared import UNSHARED
 from crawler.urls import canonical, fingerprint, host_of, resolve
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -134,3 +134,22 @@ class _Sync:
         import threading
 
         return threading.Condition()
+
+
+@pytest.mark.parametrize("extra", [["--mode", "processes", "--workers", "2"], ["--mode", "gevent"]])
+def test_resumed_in_another_mode_the_crawl_picks_up_what_was_left_queued(tmp_path, extra):
+    db = str(tmp_path / "crawl.db")
+    with GraphSite(pages=30, latency=0.1) as site:
+        proc = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
+        wait_until(lambda: recorded(db) >= 5, what="records in the state file")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+        # The seed is already claimed: the queued rows are the only work left.
+        again = start_worker(args(db, site.seed, *extra), str(tmp_path / "2.jsonl"))
+        assert again.wait(60) == 0, again.stderr.read()
+        counts = site.counts()
+    assert len(counts) == site.pages and set(counts.values()) == {1}
+    second = (tmp_path / "2.jsonl").read_text().splitlines()
+    assert second, "the resumed run did no work"
+    records, summary = export(db, tmp_path)
+    assert sorted(r["url"] for r in records) == sorted(site.all_urls()) and "(complete)" in summary

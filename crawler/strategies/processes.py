@@ -71,6 +71,9 @@ class ProcessesStrategy:
             pool = context.Pool(config.workers, initializer=init_child, initargs=init_args)
             loop = ParentLoop(job, consume, pool, frontier)
             loop.queued = frontier.push_many(seeds)
+            if backend.durable and not backend.shared:
+                # A resumed crawl (--state): what an earlier run left queued is work too.
+                loop.queued = frontier.snapshot()["queued"]
             stop = threading.Event()
             reader = threading.Thread(
                 target=forward, args=(channel, loop.events, stop), name="crawl-records"

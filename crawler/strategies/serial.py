@@ -6,34 +6,12 @@ from __future__ import annotations
 import os
 
 from crawler.base import CrawlJob, Emit
+from crawler.unshared import UnsharedSync
 from crawler.worker import Worker
 
-
-class _NoLock:
-    """One loop needs no lock, and never waits: with nothing else in flight, an empty frontier
-    means the crawl is over."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def notify_all(self) -> None:
-        return None
-
-    def wait(self, timeout: float | None = None) -> bool:  # pragma: no cover - unreachable
-        raise RuntimeError("serial frontier waited with nothing in flight")
-
-
-class SerialSync:
-    """Primitives for a single loop: none needed."""
-
-    def lock(self) -> _NoLock:
-        return _NoLock()
-
-    def condition(self) -> _NoLock:
-        return _NoLock()
+# One loop needs no lock and never waits: with nothing else in flight, an empty frontier
+# means the crawl is over.
+SerialSync = UnsharedSync
 
 
 class SerialStrategy:
