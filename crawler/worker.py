@@ -115,16 +115,7 @@ class Worker:
 
     def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
         """A record for a request that ended without a usable response."""
-        return Record(
-            url=request.url,
-            error=error,
-            detail=detail,
-            depth=request.depth,
-            parent=request.parent,
-            mode=self.config.mode,
-            worker=self.name,
-            redirects=list(request.chain),
-        )
+        return failed_record(request, error, detail, mode=self.config.mode, worker=self.name)
 
     def process(self, request: Request) -> tuple[Record, list[Request]]:
         """Fetch and parse one page: its record, and the requests it leads to."""
@@ -269,3 +260,20 @@ def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
     if not by_key:
         return []
     return [by_key[key] for key in visited.claim_many(list(by_key))]
+
+
+def failed_record(
+    request: Request, error: str, detail: str | None, *, mode: str, worker: str | None
+) -> Record:
+    """The record of a request that ended without a usable response (no fetch, or no result
+    from the process that had it)."""
+    return Record(
+        url=request.url,
+        error=error,
+        detail=detail,
+        depth=request.depth,
+        parent=request.parent,
+        mode=mode,
+        worker=worker,
+        redirects=list(request.chain),
+    )

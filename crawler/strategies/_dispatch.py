@@ -22,6 +22,7 @@ from crawler.errors import ModeUnavailable
 from crawler.record import Record
 from crawler.strategies._channel import Channel
 from crawler.strategies._child import run_task
+from crawler.worker import failed_record
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
@@ -226,16 +227,7 @@ class ParentLoop:
                 self.consume(self._failed(request, error, detail, worker))
 
     def _failed(self, request: Request, error: str, detail: str, worker: str | None) -> Record:
-        return Record(
-            url=request.url,
-            error=error,
-            detail=detail,
-            depth=request.depth,
-            parent=request.parent,
-            mode=self.config.mode,
-            worker=worker,
-            redirects=list(request.chain),
-        )
+        return failed_record(request, error, detail, mode=self.config.mode, worker=worker)
 
     def watch(self, now: float) -> None:
         """The watchdog: tasks whose process died, or that overran their deadline; and pool
