@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,3 +162,47 @@ def test_ctrl_c_flushes_records_prints_summary_and_exits_130(httpserver, tmp_pat
     assert got[httpserver.url_for("/block")]["error"] == "interrupted"
     assert httpserver.url_for("/never") not in got
     assert "/never" not in [req.path for req, _ in httpserver.log]
+
+
+@pytest.mark.timeout(60)
+def test_progress_bar_only_on_a_terminal(httpserver):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    httpserver.expect_request("/").respond_with_response(page('<a href="/a">a</a>'))
+    httpserver.expect_request("/a").respond_with_response(page())
+    args = [
+        sys.executable,
+        os.path.join(ROOT, "cli.py"),
+        "--depth",
+        "1",
+        "-o",
+        os.devnull,
+        httpserver.url_for("/"),
+    ]
+    # stderr is a terminal: tqdm draws its bar there (it counts pages).
+    controller, terminal = pty.openpty()
+    # A real terminal has a size; a fresh pty reports 0 columns, where tqdm draws nothing.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(args, stderr=terminal, stdout=subprocess.DEVNULL, cwd=ROOT)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.wait(30) == 0
+    # tqdm's counter reads "2page [00:00, ...]"; the summary line says "2 pages".
+    assert re.search(rb"\dpage", seen), seen
+    # stderr is a pipe: only the summary line, no bar.
+    out = crawl("--depth", "1", "-o", os.devnull, httpserver.url_for("/"))
+    assert out.returncode == 0
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert out.stderr.startswith("crawl finished: 2 pages")
