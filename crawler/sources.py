@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from crawler.base import Request
 from crawler.errors import InvalidURL, SourceError
 from crawler.record import Record
 from crawler.urls import host_of, normalize
+
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,9 @@ def read_source(source: str) -> list[Seed]:
     if source == "-":
         return list(parse_lines(sys.stdin, "stdin"))
     try:
+        with open(source, "rb") as probe:
+            if b"\0" in probe.read(8192):
+                raise SourceError(f"{source!r} is not a text file of URLs (it has NUL bytes)")
         with open(source, encoding="utf-8", errors="replace") as handle:
             return list(parse_lines(handle, source))
     except FileNotFoundError:
@@ -55,6 +61,9 @@ def to_requests(seeds: Iterable[Seed | str], mode: str) -> tuple[list[Request], 
         if isinstance(seed, str):
             seed = Seed(seed)
         try:
+            if _NOT_TEXT.search(seed.text):
+                # Undecodable bytes (shown as U+FFFD) or control characters: not a URL line.
+                raise InvalidURL(f"not a text URL: {seed.text[:80]!r}")
             url = normalize(seed.text)
         except InvalidURL as exc:
             invalid.append(

@@ -206,3 +206,25 @@ def test_progress_bar_only_on_a_terminal(httpserver):
     assert out.returncode == 0
     assert out.stderr.strip().splitlines() == [out.stderr.strip()]
     assert out.stderr.startswith("crawl finished: 2 pages")
+
+
+def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_path):
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00http://127.0.0.1:1/\n")
+    out = crawl(str(binary))
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip()
+        == f"crawl: error: {str(binary)!r} is not a text file of URLs (it has NUL bytes)"
+    )
+    httpserver.expect_request("/ok").respond_with_response(page())
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes(
+        b"http://127.0.0.1:1/\xff\xfe\nhttp://127.0.0.1:1/\x07bell\n"
+        + httpserver.url_for("/ok").encode()
+        + b"\n"
+    )
+    out = crawl(str(mixed))
+    got = records(out.stdout)
+    assert [r["error"] for r in got] == ["invalid_url", "invalid_url", None]
+    assert got[0]["detail"].startswith(f"{mixed}:1: not a text URL")
