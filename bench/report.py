@@ -49,6 +49,13 @@ def scenario_table(data: dict) -> str:
         f"{ceiling['pages_per_s']:.0f} pages/s ({ceiling['pages']} pages, "
         f"{ceiling['errors']} errors)",
     ]
+    if discovery := data.get("discovery"):
+        lines.append(
+            "discovery-limited bound (an ideal breadth-first crawl from / over the site's links, "
+            f"64 fetches in flight at the ceiling's per-request time, no CPU): "
+            f"{discovery['pages_per_s']:.0f} pages/s "
+            f"({discovery['pages_per_s'] / ceiling['pages_per_s']:.2f} of the ceiling)"
+        )
     head = (
         "mode", "loops", "pages", "wall s", "pages/s", "×serial", "/bound", "/ceiling",
         "CPU ms/page", "site ms/page", "cores",
@@ -123,6 +130,15 @@ def targets(results: list[dict]) -> str:
         verdict = "met " if value is not None and value >= goal else "MISS"
         shown = f"{value:.2f}" if value is not None and value < 100 else f"{value:.0f}"
         lines.append(f"  [{verdict}] {name}: {shown}  (target {text})")
+    if fifty and (discovery := fifty.get("discovery")) and fifty["rows"]:
+        fastest = max((r["result"] for r in fifty["rows"]), key=lambda r: r.pages_per_s)
+        lines.append(
+            f"  [info] latency 50 ms: no crawl from / can beat "
+            f"{discovery['pages_per_s'] / fifty['ceiling']['pages_per_s']:.2f} of the ceiling "
+            f"on this site (discovery); the fastest mode ({fastest.spec.label} "
+            f"{fastest.spec.concurrency}) reached "
+            f"{fastest.pages_per_s / discovery['pages_per_s']:.2f} of that bound"
+        )
     return "\n".join(lines)
 
 
@@ -135,6 +151,7 @@ def to_json(results: list[dict], machine: str) -> dict:
                 "scenario": d["scenario"].describe(),
                 "pages": d["pages"],
                 "ceiling": d["ceiling"],
+                "discovery_bound": d.get("discovery"),
                 "modes": [
                     {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
                     for row in d["rows"]

@@ -21,6 +21,7 @@ import click
 from bench import report
 from bench.ceiling import measure as measure_ceiling
 from bench.ceiling import url_list
+from bench.discovery import discovery_bound
 from bench.scenarios import (
     DEFAULT_MODES,
     DEFAULT_SCENARIOS,
@@ -97,7 +98,23 @@ def run_scenario(scenario: Scenario, modes: str, pages: int | None, repeat: int 
                 rate = result.pages_per_s
                 print(f"  {spec.label} {spec.concurrency}: {rate:.0f} pages/s", file=sys.stderr)
             rows.append(max(runs, key=lambda run: run["result"].pages_per_s))
-    return {"scenario": scenario, "pages": n_pages, "ceiling": ceiling, "rows": rows}
+    discovery = None
+    if scenario.crawl == "site" and scenario.latency_ms:
+        # The ideal crawl from / at the per-request time the ceiling's 64 connections saw.
+        per_request = 64 / ceiling["pages_per_s"] if ceiling["pages_per_s"] else 0.0
+        discovery = discovery_bound(
+            pages=n_pages,
+            links=scenario.links,
+            page_bytes=scenario.page_bytes,
+            per_request_s=per_request,
+        )
+    return {
+        "scenario": scenario,
+        "pages": n_pages,
+        "ceiling": ceiling,
+        "discovery": discovery,
+        "rows": rows,
+    }
 
 
 def _ceiling(urls_url: str, cpus: int) -> dict:
