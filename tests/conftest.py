@@ -46,3 +46,19 @@ def httpserver(httpserver):
         yield httpserver
     finally:
         httpserver.no_handler_status_code = 500
+
+
+@pytest.fixture
+def threaded_server():
+    """A pytest-httpserver serving each request on its own thread, so handlers may block while
+    other requests go on (concurrency and per-host politeness tests)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()

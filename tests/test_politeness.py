@@ -3,22 +3,10 @@
 import re
 import time
 
-import pytest
 from politeness_helpers import HostMeter, ThreadSync, crawl_on_threads, gaps
 from pytest_httpserver import HTTPServer
 
 from crawler.politeness import MemoryHostClock
-
-
-@pytest.fixture
-def threaded_server():
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def two_host_seeds(server: HTTPServer) -> list[str]:

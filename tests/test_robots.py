@@ -3,11 +3,9 @@
 import re
 import time
 
-import pytest
 from click.testing import CliRunner
 from helpers import by_url, run_crawl
 from politeness_helpers import HostMeter, crawl_on_threads, gaps
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from crawler.cli import app
@@ -105,17 +103,6 @@ def test_cli_obeys_robots_by_default_and_ignore_robots_turns_it_off(httpserver, 
     )
     assert second.exit_code == 0
     assert [req.path for req, _ in httpserver.log] == ["/robots.txt", "/"]
-
-
-@pytest.fixture
-def threaded_server():
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def test_robots_txt_is_fetched_once_per_host_by_many_workers(threaded_server):

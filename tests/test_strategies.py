@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from helpers import by_url, run_crawl
-from pytest_httpserver import HTTPServer
 from test_contract import cli_records, wait_until
 from werkzeug import Response
 
@@ -23,17 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def page(body: str = "") -> Response:
     return Response(f"<html><title>t</title><body>{body}</body></html>", content_type="text/html")
-
-
-@pytest.fixture
-def threaded_server():
-    """A pytest-httpserver that serves each request on its own thread (handlers may block)."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 class ConcurrencyProbe:
