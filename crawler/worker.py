@@ -8,6 +8,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
+from typing import NamedTuple
 
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
 from crawler.callbacks import run_parse
@@ -24,6 +25,21 @@ from crawler.unshared import UNSHARED
 from crawler.urls import canonical, fingerprint, host_of, resolve
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Fetched(NamedTuple):
+    """The network half of one page: its response, or a record when it ended before one
+    (robots said no, or a bug). ``worker`` names the loop that fetched it."""
+
+    request: Request
+    response: Response | None = None
+    attempts: int = 0
+    worker: str | None = None
+    record: Record | None = None
+
+
+def _summary(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 class Worker:
@@ -97,6 +113,10 @@ class Worker:
             self.frontier.done(request)
             self.frontier.close()
             raise
+        self.settle(request, record, children)
+
+    def settle(self, request: Request, record: Record, children: list[Request]) -> None:
+        """Queue a crawled page's new links and emit its record, then mark it ``done``."""
         try:
             if children:
                 self.schedule(children)
@@ -107,21 +127,38 @@ class Worker:
     def crawl(self, request: Request) -> tuple[Record, list[Request]]:
         """Fetch and parse one page without touching the frontier: its record (a bug becomes an
         ``internal`` record) and the requests it leads to, not yet claimed."""
+        return self.parse_page(self.fetch_page(request))
+
+    # ``crawl`` in two halves, for strategies that overlap them (``crawler/pipelined.py``): the
+    # network half waits, the parsing half costs CPU. Either may run on any loop's Worker.
+
+    def fetch_page(self, request: Request) -> Fetched:
+        """The network half of ``crawl``: robots, politeness and retries, up to the response."""
         try:
-            return self.process(request)
+            if self.config.robots and (why := self.robots.denied(request.url)):
+                return Fetched(request, record=self.failed(request, "robots", why))
+            response, attempts = self.retrier.fetch(request.url)
+            return Fetched(request, response, attempts, self.name)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
-            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return self.failed(request, "internal", summary), []
+            return Fetched(request, record=self.failed(request, "internal", _summary(exc)))
+
+    def parse_page(self, fetched: Fetched) -> tuple[Record, list[Request]]:
+        """The CPU half of ``crawl``: the page's record and the requests it leads to."""
+        if fetched.record is not None:
+            return fetched.record, []
+        try:
+            return self.process(fetched)
+        except Exception as exc:  # a bug in one page must not kill the loop or lose the page
+            return self.failed(fetched.request, "internal", _summary(exc)), []
 
     def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
         """A record for a request that ended without a usable response."""
         return failed_record(request, error, detail, mode=self.config.mode, worker=self.name)
 
-    def process(self, request: Request) -> tuple[Record, list[Request]]:
-        """Fetch and parse one page: its record, and the requests it leads to."""
-        if self.config.robots and (why := self.robots.denied(request.url)):
-            return self.failed(request, "robots", why), []
-        response, attempts = self.retrier.fetch(request.url)
+    def process(self, fetched: Fetched) -> tuple[Record, list[Request]]:
+        """Read one fetched page: its record, and the requests it leads to."""
+        request, response = fetched.request, fetched.response
+        assert response is not None
         record = Record(
             url=request.url,
             final_url=request.url,
@@ -134,9 +171,9 @@ class Worker:
             bytes=len(response.body),
             elapsed_ms=response.elapsed_ms,
             mode=self.config.mode,
-            worker=self.name,
+            worker=fetched.worker,
             redirects=list(request.chain),
-            attempts=attempts,
+            attempts=fetched.attempts,
         )
         if response.error:
             return record, []

@@ -294,3 +294,54 @@ def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp
     )
     assert out.returncode == 0, out.stderr
     assert "if __name__ == '__main__':" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "mode_args",
+    [
+        ["--mode", "gevent", "--workers", "1"],
+        ["--mode", "processes", "--workers", "1", "--greenlets", "1"],
+    ],
+    ids=["gevent", "processes-greenlets"],
+)
+def test_a_greenlet_sends_its_next_request_before_the_page_it_fetched_is_parsed(
+    mode_args, threaded_server, tmp_path
+):
+    # One greenlet, two seeds. The parse callback of /a waits (cooperatively, bounded) until
+    # the server has received /b: that happens only if the greenlet went on to fetch /b while
+    # /a was still being parsed. Parsing on the fetching greenlet would wait the full 10 s.
+    seen_b = threading.Event()
+    html = "<html><title>t</title><body>hello</body></html>"
+
+    def page_b(request):
+        seen_b.set()
+        return Response(html, content_type="text/html")
+
+    def wait_for_b(request):
+        return Response("yes" if seen_b.wait(10) else "no", content_type="text/plain")
+
+    server = threaded_server
+    server.expect_request("/robots.txt").respond_with_data("", status=404)
+    server.expect_request("/a").respond_with_data(html, content_type="text/html")
+    server.expect_request("/b").respond_with_handler(page_b)
+    server.expect_request("/wait-b").respond_with_handler(wait_for_b)
+    scraper = tmp_path / "scraper.py"
+    scraper.write_text(
+        "import urllib.request\n"
+        "OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+        "def parse(page):\n"
+        "    if page.url.endswith('/a'):\n"
+        f"        with OPENER.open({server.url_for('/wait-b')!r}, timeout=15) as resp:\n"
+        "            return {'b_fetched_while_a_was_parsed': resp.read().decode()}\n"
+    )
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{server.url_for('/a')}\n{server.url_for('/b')}\n")
+    items = tmp_path / "items.jsonl"
+    code, records, stderr = cli_records(
+        *mode_args, "--parse", f"{scraper}:parse", "--items-output", str(items), str(seeds)
+    )
+    assert code == 0, stderr
+    assert sorted(r["url"].rsplit("/", 1)[1] for r in records) == ["a", "b"]
+    assert [json.loads(line) for line in items.read_text().splitlines()] == [
+        {"b_fetched_while_a_was_parsed": "yes"}
+    ]

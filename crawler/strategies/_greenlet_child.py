@@ -85,11 +85,13 @@ class GreenletChild:
             from gevent.pool import Pool
 
             from crawler.strategies._child import build_workers
+            from crawler.strategies._overlap import Overlap
 
             pid = os.getpid()
             names = [f"{pid}/g{i}" for i in range(self.config.greenlets, 0, -1)]
             self.idle = build_workers(self.config, state, shared, names)
             self.pool = Pool(self.config.greenlets)
+            self.overlap = Overlap(self.config.greenlets, stop=lambda: None)
         except BaseException as exc:
             self._failure = exc
             raise
@@ -114,9 +116,14 @@ class GreenletChild:
     def _page(self, task_id, batch, outcomes, left, index, request) -> None:
         worker = self.idle.pop()
         try:
-            outcomes[index] = worker.crawl(request)
+            fetched = worker.fetch_page(request)
         finally:
             self.idle.append(worker)
+        # Parsed on a greenlet of its own, so this one can take the next page first.
+        self.overlap.hand_over(self._parsed, worker, fetched, task_id, outcomes, left, index)
+
+    def _parsed(self, worker, fetched, task_id, outcomes, left, index) -> None:
+        outcomes[index] = worker.parse_page(fetched)
         left[0] -= 1
         if left[0] == 0:
             self._finish(task_id, outcomes)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.cookiejar import CookieJar
 from typing import Any
 
-from crawler.base import CrawlJob, Emit
+from crawler.base import CrawlJob, Emit, Frontier
 from crawler.worker import Worker
 
 # A worker loop puts this on the records queue when it has returned, whatever the reason.
@@ -49,8 +49,11 @@ def run_loops(
     tag: str,
     start: Callable[[Callable[[], None], str], Any],
     join: Callable[[list[Any]], None],
+    loop: Callable[[Frontier], Callable[[Worker], None]] | None = None,
 ) -> None:
     """Run ``workers`` loops started with ``start(target, name)``; consume their records here.
+
+    ``loop(frontier)`` gives how one loop runs a ``Worker`` (``Worker.run`` unless given).
 
     Ctrl-C on the calling thread closes the frontier, lets the pages in flight finish (each is
     bounded by its deadline), passes on every record they produce, waits for the loops to
@@ -81,10 +84,11 @@ def run_loops(
         for i in range(1, workers + 1)
     ]
     loops[0].schedule(job.seeds)
+    run_loop = loop(frontier) if loop is not None else Worker.run
 
     def body(worker: Worker) -> None:
         try:
-            worker.run()
+            run_loop(worker)
         except BaseException as exc:  # reported to the consumer, which re-raises it
             frontier.close()
             records.put(_LoopFailed(exc))

@@ -53,7 +53,8 @@ def ensure_patched() -> None:
 
 
 class GeventStrategy:
-    """``config.workers`` greenlets (a ``gevent.pool.Pool``), each with its own HTTP session."""
+    """``config.workers`` greenlets (a ``gevent.pool.Pool``), each with its own HTTP session,
+    fetching; pages are parsed on greenlets of their own (``_overlap.py`` says why)."""
 
     name = "gevent"
 
@@ -67,15 +68,19 @@ class GeventStrategy:
         from gevent.pool import Pool
 
         from crawler.strategies._inprocess import run_loops
+        from crawler.strategies._overlap import Overlap
 
-        pool = Pool(job.config.workers)
+        workers = job.config.workers
+        pool = Pool(workers)
         run_loops(
             job,
             consume,
-            workers=job.config.workers,
+            workers=workers,
             tag="g",
             start=lambda target, name: pool.spawn(target),
             join=lambda greenlets: pool.join(),
+            # Each greenlet sends its next request before the page it fetched is parsed.
+            loop=lambda frontier: Overlap(workers, frontier.close).run,
         )
 
 
