@@ -129,8 +129,9 @@ class Worker:
         ``internal`` record) and the requests it leads to, not yet claimed."""
         return self.parse_page(self.fetch_page(request))
 
-    # ``crawl`` in two halves, for strategies that overlap them (``crawler/pipelined.py``): the
-    # network half waits, the parsing half costs CPU. Either may run on any loop's Worker.
+    # ``crawl`` in two halves, for strategies that overlap them (``strategies/_overlap.py``): the
+    # network half waits, the parsing half costs CPU. ``parse_page`` only reads the worker's
+    # settings, so it may run while the same worker already fetches its next page.
 
     def fetch_page(self, request: Request) -> Fetched:
         """The network half of ``crawl``: robots, politeness and retries, up to the response."""

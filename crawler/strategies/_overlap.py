@@ -50,11 +50,11 @@ class Overlap:
         if self.failure is not None:
             raise self.failure
 
-    def hand_over(self, parse: Any, *args: Any) -> None:
+    def hand_over(self, parse: Callable[..., None], *args: Any) -> None:
         """Run ``parse(*args)`` on a parse greenlet; waits while ``size`` pages are waiting."""
         self.parsing.spawn(self._guarded, parse, args)
 
-    def _guarded(self, parse: Any, args: tuple[Any, ...]) -> None:
+    def _guarded(self, parse: Callable[..., None], args: tuple[Any, ...]) -> None:
         try:
             parse(*args)
         except BaseException as exc:  # not lost in a greenlet: the loops re-raise it
