@@ -5,6 +5,8 @@ A strategy runs one or many of these loops; it never changes what a loop decides
 
 from __future__ import annotations
 
+import os
+import socket
 import traceback
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
@@ -287,6 +289,13 @@ class Worker:
         if scraped.error is not None:
             record.error, record.detail = "parse_callback", scraped.error
         return [url for href in scraped.follows if (url := resolve(base, href))]
+
+
+def process_name(config: CrawlConfig, pid: int | None = None) -> str:
+    """How records name a process (``pid``, default this one): its pid, and on a crawl shared
+    by several machines (``--backend``) ``HOST:PID``, as pids alone would collide there."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}" if config.backend else str(pid)
 
 
 def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -110,6 +111,9 @@ def test_three_workers_share_one_crawl(redis_url, slow_site, tmp_path):
     assert set(counts.values()) == {1} and sum(counts.values()) == len(union)
     shares = [len(records) for records in local]
     assert sum(1 for n in shares if n) >= 2, f"the work was not shared: {shares}"
+    # Several machines may share a crawl: each record names the host of its worker.
+    host = socket.gethostname()
+    assert all(r["worker"].startswith(f"{host}:") for records in local for r in records)
     # ... and `crawl results` exports the same crawl from Redis.
     assert by_canonical(exported(redis_url, crawl_id, tmp_path)).keys() == union.keys()
 

@@ -45,7 +45,9 @@ def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> N
         # connection reads its fd with os.read, which fails on a socket gevent made
         # non-blocking. The proxies keep these connections for every later call.
         state.connect()
-    _state = _Child(build_workers(config, state, shared, [str(os.getpid())]), results)
+    from crawler.worker import process_name
+
+    _state = _Child(build_workers(config, state, shared, [process_name(config)]), results)
 
 
 def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str]) -> list[Any]:

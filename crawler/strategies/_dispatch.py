@@ -22,7 +22,7 @@ from crawler.errors import ModeUnavailable
 from crawler.record import Record
 from crawler.strategies._channel import Channel
 from crawler.strategies._child import run_task
-from crawler.worker import failed_record
+from crawler.worker import failed_record, process_name
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
@@ -222,7 +222,7 @@ class ParentLoop:
         for request in task.batch:  # an unfinished task's pages are still in flight
             self.frontier.done(request)
         if not task.records_in:
-            worker = str(task.pid) if task.pid else None
+            worker = process_name(self.config, task.pid) if task.pid else None
             for request in task.batch:
                 self.consume(self._failed(request, error, detail, worker))
 

@@ -86,9 +86,10 @@ class GreenletChild:
 
             from crawler.strategies._child import build_workers
             from crawler.strategies._overlap import Overlap
+            from crawler.worker import process_name
 
-            pid = os.getpid()
-            names = [f"{pid}/g{i}" for i in range(self.config.greenlets, 0, -1)]
+            process = process_name(self.config)
+            names = [f"{process}/g{i}" for i in range(self.config.greenlets, 0, -1)]
             self.idle = build_workers(self.config, state, shared, names)
             self.pool = Pool(self.config.greenlets)
             self.overlap = Overlap(self.config.greenlets, stop=lambda: None)

@@ -8,7 +8,6 @@ single consumer that calls ``consume``. The strategy only says how a loop is sta
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from http.cookiejar import CookieJar
 from typing import Any
 
 from crawler.base import CrawlJob, Emit, Frontier
-from crawler.worker import Worker
+from crawler.worker import Worker, process_name
 
 # A worker loop puts this on the records queue when it has returned, whatever the reason.
 _LOOP_DONE = object()
@@ -69,14 +68,14 @@ def run_loops(
     robots = job.backend.robots_cache(job.config, sync)
     cookies = CookieJar()
     records: queue.Queue[Any] = queue.Queue()
-    pid = os.getpid()
+    process = process_name(job.config)
     loops = [
         Worker(
             job.config,
             frontier,
             visited,
             records.put,
-            name=f"{pid}/{tag}{i}",
+            name=f"{process}/{tag}{i}",
             host_clock=host_clock,
             robots=robots,
             cookies=cookies,

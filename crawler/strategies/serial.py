@@ -3,11 +3,9 @@ against, and the simplest reading of the crawl logic."""
 
 from __future__ import annotations
 
-import os
-
 from crawler.base import CrawlJob, Emit
 from crawler.unshared import UnsharedSync
-from crawler.worker import Worker
+from crawler.worker import Worker, process_name
 
 # One loop needs no lock and never waits: with nothing else in flight, an empty frontier
 # means the crawl is over.
@@ -31,7 +29,7 @@ class SerialStrategy:
             frontier,
             visited,
             consume,
-            name=f"{os.getpid()}",
+            name=process_name(job.config),
             host_clock=job.backend.host_clock(job.config, sync),
             robots=job.backend.robots_cache(job.config, sync),
         )
