@@ -19,18 +19,22 @@ def _bound(result: Any, latency_ms: float) -> float | None:
     return _loops(result) / (latency_ms / 1000) if latency_ms else None
 
 
+def _ours(scenario: dict) -> list[Any]:
+    """The crawler's own rows (not another crawler's, such as wget's)."""
+    return [r["result"] for r in scenario["rows"] if not r.get("rival")]
+
+
 def _serial(scenario: dict) -> Any:
-    return next((r["result"] for r in scenario["rows"] if r["result"].spec.mode == "serial"), None)
+    return next((r for r in _ours(scenario) if r.spec.mode == "serial"), None)
 
 
 def _best(scenario: dict) -> Any:
-    hybrid = [r["result"] for r in scenario["rows"] if r["result"].spec.greenlets]
-    pool = hybrid or [r["result"] for r in scenario["rows"]]
-    return max(pool, key=lambda r: r.pages_per_s, default=None)
+    hybrid = [r for r in _ours(scenario) if r.spec.greenlets]
+    return max(hybrid or _ours(scenario), key=lambda r: r.pages_per_s, default=None)
 
 
 def _fastest(scenario: dict) -> Any:
-    return max((r["result"] for r in scenario["rows"]), key=lambda r: r.pages_per_s, default=None)
+    return max(_ours(scenario), key=lambda r: r.pages_per_s, default=None)
 
 
 def _name(result: Any) -> str:
@@ -38,7 +42,7 @@ def _name(result: Any) -> str:
 
 
 def _gevent(scenario: dict) -> Any:
-    rows = [r["result"] for r in scenario["rows"] if r["result"].spec.mode == "gevent"]
+    rows = [r for r in _ours(scenario) if r.spec.mode == "gevent"]
     return max(rows, key=lambda r: r.pages_per_s, default=None)
 
 
@@ -104,6 +108,14 @@ def scenario_table(data: dict) -> str:
         lines.append("  ".join(cells) + tail)
     if serial is not None and latency and serial.pages < data["pages"]:
         lines.append(f"(serial measured on its first {serial.pages} pages: its rate is steady)")
+    for row in data["rows"]:
+        if row.get("rival") and not row["result"].failure:
+            lines.append(
+                f"(wget: {row['result'].pages} requests, counted by the server"
+                + (", a sample" if latency else "")
+                + "; it fetches each spelling of a URL, and follows a redirect loop, as a page"
+                " of its own)"
+            )
     return "\n".join(lines)
 
 

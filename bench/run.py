@@ -22,6 +22,7 @@ from bench import report
 from bench.ceiling import measure as measure_ceiling
 from bench.ceiling import url_list
 from bench.discovery import discovery_bound
+from bench.rivals import run_wget, wget_available
 from bench.scenarios import (
     DEFAULT_MODES,
     DEFAULT_SCENARIOS,
@@ -54,7 +55,9 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
-def run_scenario(scenario: Scenario, modes: str, pages: int | None, repeat: int = 1) -> dict:
+def run_scenario(
+    scenario: Scenario, modes: str, pages: int | None, repeat: int = 1, rivals: bool = False
+) -> dict:
     """Start the site, measure the ceiling and every mode (each the best of ``repeat`` runs:
     other work on the machine only ever slows a run down); the scenario's figures."""
     n_pages = pages or scenario.pages
@@ -98,6 +101,13 @@ def run_scenario(scenario: Scenario, modes: str, pages: int | None, repeat: int 
                 rate = result.pages_per_s
                 print(f"  {spec.label} {spec.concurrency}: {rate:.0f} pages/s", file=sys.stderr)
             rows.append(max(runs, key=lambda run: run["result"].pages_per_s))
+        if rivals and wget_available():
+            sample = min(SERIAL_SAMPLE, n_pages // 5) if scenario.latency_ms else None
+            site_cpu = process_cpu(site.proc.pid)
+            result = run_wget(site, source, sample=sample)
+            site_cpu = process_cpu(site.proc.pid) - site_cpu
+            print(f"  wget: {result.pages_per_s:.0f} pages/s", file=sys.stderr)
+            rows.append({"result": result, "site_cpu_s": site_cpu, "rival": True})
     discovery = None
     if scenario.crawl == "site" and scenario.latency_ms:
         # The ideal crawl from / at the per-request time the ceiling's 64 connections saw.
@@ -144,6 +154,12 @@ def _ceiling(urls_url: str, cpus: int) -> dict:
     show_default=True,
     help="Runs per mode; the best one counts (use 3 on a busy machine).",
 )
+@click.option(
+    "--rivals/--no-rivals",
+    default=True,
+    show_default=True,
+    help="Also crawl each site with wget (when installed), in the same run.",
+)
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Also write JSON.")
 def main(
     quick: bool,
@@ -151,6 +167,7 @@ def main(
     modes: str | None,
     pages: int | None,
     repeat: int,
+    rivals: bool,
     json_path: str | None,
 ) -> None:
     """Crawl the fixture site in every mode and print pages/s, ratios and CPU per page."""
@@ -168,7 +185,7 @@ def main(
     for name in names:
         scenario = SCENARIOS[name]
         print(f"running {name} ...", file=sys.stderr)
-        results.append(run_scenario(scenario, modes, pages, repeat))
+        results.append(run_scenario(scenario, modes, pages, repeat, rivals))
         print()
         print(report.scenario_table(results[-1]))
     print()
