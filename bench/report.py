@@ -70,7 +70,7 @@ def scenario_table(data: dict) -> str:
         )
     head = (
         "mode", "loops", "pages", "wall s", "pages/s", "×serial", "/bound", "/ceiling",
-        "CPU ms/page", "site ms/page", "cores",
+        "CPU ms/page", "site ms/page", "cores", "peak MB",
     )  # fmt: skip
     rows = [head]
     for row in data["rows"]:
@@ -92,6 +92,7 @@ def scenario_table(data: dict) -> str:
                 f"{r.cpu_ms_per_page or 0:.2f}",
                 f"{site_ms:.2f}",
                 f"{(r.cpu_s + row['site_cpu_s']) / r.wall_s:.2f}" if r.wall_s else "-",
+                f"{row['peak_mb']:.0f}" if row.get("peak_mb") else "-",
             )
         )
     widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(len(head))]
@@ -183,7 +184,11 @@ def to_json(results: list[dict], machine: str) -> dict:
                 "ceiling": d["ceiling"],
                 "discovery_bound": d.get("discovery"),
                 "modes": [
-                    {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
+                    {
+                        **row["result"].to_dict(),
+                        "site_cpu_s": row["site_cpu_s"],
+                        "peak_mb": row.get("peak_mb"),
+                    }
                     for row in d["rows"]
                 ],
             }
