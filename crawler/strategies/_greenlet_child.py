@@ -92,6 +92,8 @@ class GreenletChild:
             names = [f"{process}/g{i}" for i in range(self.config.greenlets, 0, -1)]
             self.idle = build_workers(self.config, state, shared, names)
             self.pool = Pool(self.config.greenlets)
+            # Nothing to stop here: a page's failure is its record, and ``_finish`` sends its
+            # own as the batch's ``error``; the parent's watchdog covers a batch that never ends.
             self.overlap = Overlap(self.config.greenlets, stop=lambda: None)
         except BaseException as exc:
             self._failure = exc
