@@ -151,3 +151,24 @@ def test_every_mode_on_every_durable_backend_gives_the_manifest(
     assert again == [] and fresh_site.counts() == {}
     assert wait_until(lambda: set(threading.enumerate()) <= threads_before)  # no heartbeat left
     assert wait_until(lambda: not multiprocessing.active_children())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("options", ROBOTS_MODES)
+def test_every_mode_stops_at_max_pages(fresh_site, options):
+    """``--max-pages`` is the crawl's budget whatever runs it: exactly that many records, each
+    of a page requested once, and nothing else fetched."""
+    if options["mode"] == "gevent":
+        args = [f"--{k}={v}" for k, v in options.items()]
+        code, records, stderr = cli_records(
+            *args, "--depth", "50", "--ignore-robots", "--max-pages", "25", fresh_site.url
+        )
+        assert code in (0, 1), stderr
+    else:
+        found, _ = run_crawl([fresh_site.url], depth=50, max_pages=25, **options)
+        records = [r.to_dict() for r in found]
+    assert len(records) == 25
+    assert len({canonical(r["url"]) for r in records}) == 25
+    counts = fresh_site.counts()
+    counts.pop("/robots.txt", None)
+    assert sum(counts.values()) == 25 and set(counts.values()) == {1}
