@@ -92,7 +92,7 @@ def scenario_table(data: dict) -> str:
                 f"{r.cpu_ms_per_page or 0:.2f}",
                 f"{site_ms:.2f}",
                 f"{(r.cpu_s + row['site_cpu_s']) / r.wall_s:.2f}" if r.wall_s else "-",
-                f"{row['peak_mb']:.0f}" if row.get("peak_mb") else "-",
+                f"{r.peak_mb:.0f}" if r.peak_mb is not None else "-",
             )
         )
     widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(len(head))]
@@ -184,11 +184,7 @@ def to_json(results: list[dict], machine: str) -> dict:
                 "ceiling": d["ceiling"],
                 "discovery_bound": d.get("discovery"),
                 "modes": [
-                    {
-                        **row["result"].to_dict(),
-                        "site_cpu_s": row["site_cpu_s"],
-                        "peak_mb": row.get("peak_mb"),
-                    }
+                    {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
                     for row in d["rows"]
                 ],
             }

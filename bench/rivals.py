@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from crawler.compare import ModeResult, ModeSpec
+from crawler.memory import PeakMemory
 from fixtures.site import SiteProcess
 
 POLL_S = 0.25  # how often a sampled run checks the server's request count
@@ -43,15 +44,17 @@ def run_wget(site: SiteProcess, source: str, *, sample: int | None = None) -> Mo
         before = os.times()
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while True:
-            try:
-                proc.wait(timeout=POLL_S)
-                break
-            except subprocess.TimeoutExpired:
-                if sample and sum(site.counts().values()) >= sample:
-                    proc.terminate()
-                    proc.wait()
+        with PeakMemory(proc.pid) as memory:
+            while True:
+                try:
+                    proc.wait(timeout=POLL_S)
                     break
+                except subprocess.TimeoutExpired:
+                    if sample and sum(site.counts().values()) >= sample:
+                        proc.terminate()
+                        proc.wait()
+                        break
+        result.peak_mb = memory.mb
         result.wall_s = time.monotonic() - started
         after = os.times()
     result.pages = result.ok = sum(site.counts().values())

@@ -5,7 +5,7 @@ in every mode (each in a fresh process, through ``crawl run``, exactly as ``craw
 does), and prints pages/s with ratios measured in the same run: against serial, against the
 ``workers / latency`` bound, and against the ceiling; plus CPU per page of the crawler (all its
 processes) and of the site server, which shares this machine's cores, and the crawl's peak
-memory (all its processes, ``bench/memory.py``).
+memory (all its processes, ``crawler/memory.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from bench import report
 from bench.ceiling import measure as measure_ceiling
 from bench.ceiling import url_list
 from bench.discovery import discovery_bound
-from bench.memory import PeakMemory
 from bench.rivals import run_wget, wget_available
 from bench.scenarios import (
     DEFAULT_MODES,
@@ -97,22 +96,19 @@ def run_scenario(
             runs = []
             for _ in range(times):
                 site_cpu = process_cpu(site.proc.pid)
-                with PeakMemory(exclude=frozenset({site.proc.pid})) as memory:
-                    result: ModeResult = run_mode(spec, source, args)
+                result: ModeResult = run_mode(spec, source, args)
                 site_cpu = process_cpu(site.proc.pid) - site_cpu
-                runs.append({"result": result, "site_cpu_s": site_cpu, "peak_mb": memory.mb})
+                runs.append({"result": result, "site_cpu_s": site_cpu})
                 rate = result.pages_per_s
                 print(f"  {spec.label} {spec.concurrency}: {rate:.0f} pages/s", file=sys.stderr)
             rows.append(max(runs, key=lambda run: run["result"].pages_per_s))
         if rivals and wget_available():
             sample = min(SERIAL_SAMPLE, n_pages // 5) if scenario.latency_ms else None
             site_cpu = process_cpu(site.proc.pid)
-            with PeakMemory(exclude=frozenset({site.proc.pid})) as memory:
-                result = run_wget(site, source, sample=sample)
+            result = run_wget(site, source, sample=sample)
             site_cpu = process_cpu(site.proc.pid) - site_cpu
             print(f"  wget: {result.pages_per_s:.0f} pages/s", file=sys.stderr)
-            row = {"result": result, "site_cpu_s": site_cpu, "peak_mb": memory.mb, "rival": True}
-            rows.append(row)
+            rows.append({"result": result, "site_cpu_s": site_cpu, "rival": True})
     discovery = None
     if scenario.crawl == "site" and scenario.latency_ms:
         # The ideal crawl from / at the per-request time the ceiling's 64 connections saw.

@@ -93,7 +93,8 @@ def compare_command(
     """Crawl SOURCE once per mode, each in a fresh process, and compare their speed.
 
     Every mode gets the same URL list and crawl options (depth, max-pages, timeout...).
-    The table shows pages ok, errors, wall seconds, pages/s and the speedup over serial.
+    The table shows pages ok, errors, wall seconds, pages/s, the speedup over serial, CPU
+    per page and peak memory (every process of the mode together).
     """
     import json
     import tempfile

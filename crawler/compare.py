@@ -3,7 +3,7 @@
 Each mode runs as ``python -m crawler run --mode M ... --stats-json FILE`` in its own
 subprocess: gevent must patch the process before the HTTP stack is imported, and a patched
 process cannot run the other modes honestly. Wall time is the crawl's own (interpreter start-up
-excluded); CPU time is the whole subprocess's, its children included.
+excluded); CPU time and peak memory are the whole subprocess's, its children included.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler.config import MODES
 from crawler.errors import ConfigError
+from crawler.memory import PeakMemory
 
 DEFAULT_MODES = "serial,threads,gevent,processes"
 BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -62,6 +63,8 @@ class ModeResult:
     exit_code: int = 0
     failure: str | None = None
     speedup: float | None = None
+    # The most memory the crawl held at once, all its processes together (None: not measured).
+    peak_mb: float | None = None
 
     @property
     def pages_per_s(self) -> float:
@@ -82,6 +85,7 @@ class ModeResult:
             "pages_per_s": round(self.pages_per_s, 1),
             "cpu_ms_per_page": _round(self.cpu_ms_per_page, 3),
             "speedup": _round(self.speedup, 2),
+            "peak_mb": _round(self.peak_mb, 1),
         }
 
 
@@ -121,12 +125,23 @@ def run_mode(
     cmd = [sys.executable, "-m", "crawler", "run", *spec.args(), *crawl_args, "-q"]
     cmd += ["-o", output or os.devnull, "--stats-json", stats_path, source]
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with (
+            subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            ) as proc,
+            PeakMemory(proc.pid) as memory,
+        ):
+            try:
+                _, stderr = proc.communicate()
+            except BaseException:  # Ctrl-C: as subprocess.run does, leave no crawl running
+                proc.kill()
+                raise
         result.exit_code = proc.returncode
+        result.peak_mb = memory.mb
         with open(stats_path, encoding="utf-8") as f:
             text = f.read()
         if proc.returncode not in (0, 1) or not text:
-            lines = proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
+            lines = stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
             result.failure = lines[-1][:300]
             return result
         stats = json.loads(text)
@@ -161,11 +176,14 @@ def compare(
 
 def render_table(results: list[ModeResult], width: int = 24) -> str:
     """A fixed-width table with a bar per row, proportional to pages/s."""
-    head = ("mode", "workers", "ok", "errors", "wall s", "pages/s", "speedup", "CPU ms/page")
+    head = (
+        "mode", "workers", "ok", "errors", "wall s", "pages/s", "speedup", "CPU ms/page",
+        "peak MB",
+    )  # fmt: skip
     rows = [head]
     for r in results:
         if r.failure:
-            rows.append((r.spec.label, r.spec.concurrency, "-", "-", "-", "-", "-", "-"))
+            rows.append((r.spec.label, r.spec.concurrency, *["-"] * (len(head) - 2)))
             continue
         cpu = r.cpu_ms_per_page
         rows.append(
@@ -178,6 +196,7 @@ def render_table(results: list[ModeResult], width: int = 24) -> str:
                 f"{r.pages_per_s:.1f}",
                 f"{r.speedup:.1f}×" if r.speedup is not None else "-",
                 f"{cpu:.2f}" if cpu is not None else "-",
+                f"{r.peak_mb:.0f}" if r.peak_mb is not None else "-",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]

@@ -41,6 +41,7 @@ def test_table_has_a_row_per_mode_with_serial_as_baseline(slow_site):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["mode", "workers", "ok"]
+    assert lines[0].split()[-2:] == ["peak", "MB"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert list(rows) == MODES.split(",")
     assert rows["serial"].split()[6] == "1.0×"
@@ -61,6 +62,8 @@ def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
     assert {r["ok"] + r["errors"] for r in results} == {expected}
     assert results[0]["speedup"] == 1.0 and results[0]["workers"] == "1"
     assert all(r["wall_s"] > 0 and r["cpu_ms_per_page"] > 0 for r in results)
+    # Peak memory of each crawl, all its processes: a Python crawler holds well over 10 MiB.
+    assert all(r["peak_mb"] > 10 for r in results), [r["peak_mb"] for r in results]
     # 30 pages at 20 ms: four loops beat one by a clear margin whatever the machine does.
     assert results[2]["speedup"] > 1.5
     for mode in MODES.split(","):
