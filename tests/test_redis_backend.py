@@ -14,12 +14,12 @@ import pytest
 import redis
 from graph_site import ROOT, GraphSite, start_worker, wait_until
 
-from crawler.backends.redis_backend import RedisBackend
+from crawler.backends.redis_backend import CHUNK, RedisBackend
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.strategies import _MODULES as AVAILABLE_MODES
-from crawler.urls import canonical
+from crawler.urls import canonical, fingerprint
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -303,3 +303,27 @@ def test_a_processes_worker_joining_a_running_crawl_takes_a_share(
     union = by_canonical(read_records(tmp_path / "a") + mine)
     assert set(union) == set(slow_site.manifest()["pages"])
     assert set(slow_site.counts().values()) == {1}
+
+
+def test_a_big_seed_list_is_claimed_and_queued_in_short_calls(redis_url):
+    # One script call for a million seeds held the server for seconds, and every other
+    # worker's command waited (or got BUSY). Calls are bounded; the result is the same.
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+    backend = RedisBackend(config)
+    try:
+        client = backend.state.client
+        requests = [Request(f"http://a.test/{i}") for i in range(2 * CHUNK + 10)]
+        visited, frontier = backend.visited(config, _Sync()), backend.frontier(config, _Sync())
+        client.config_resetstat()
+        keys = [fingerprint(r.url) for r in requests]
+        assert visited.claim_many(keys) == keys
+        assert frontier.push_many(requests) == len(requests)
+        assert frontier.push_many(requests[:5]) == 0  # claimed already
+        # The server's own counts: three claims, and three PUSH scripts that queued
+        # something (each counts what it queued once, with HINCRBY).
+        stats = client.info("commandstats")
+        assert stats["cmdstat_smismember"]["calls"] == 3
+        assert stats["cmdstat_hincrby"]["calls"] == 3
+        assert client.llen(backend.state.key("queue")) == len(requests)
+    finally:
+        backend.close()
