@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.compare import bar
+from crawler.compare.modes import bar
 
 SCRAPY_0MS, SCRAPY_50MS = 220.0, 257.0  # Scrapy 2.19, 64 concurrent, same machine and site
 

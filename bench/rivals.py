@@ -17,8 +17,8 @@ import subprocess
 import tempfile
 import time
 
-from crawler.compare import ModeResult, ModeSpec
-from crawler.memory import PeakMemory
+from crawler.compare.modes import ModeResult, ModeSpec
+from crawler.compare.pss import PeakMemory
 from fixtures.site import SiteProcess
 
 POLL_S = 0.25  # how often a sampled run checks the server's request count

@@ -5,7 +5,7 @@ in every mode (each in a fresh process, through ``crawl run``, exactly as ``craw
 does), and prints pages/s with ratios measured in the same run: against serial, against the
 ``workers / latency`` bound, and against the ceiling; plus CPU per page of the crawler (all its
 processes) and of the site server, which shares this machine's cores, and the crawl's peak
-memory (all its processes, ``crawler/memory.py``).
+memory (all its processes, ``crawler/compare/pss.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bench.scenarios import (
     SERIAL_SAMPLE,
     Scenario,
 )
-from crawler.compare import ModeResult, parse_modes, run_mode
+from crawler.compare.modes import ModeResult, parse_modes, run_mode
 from fixtures.site import SiteProcess
 
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
         OutputError,
         SourceError,
     )
-    from crawler.page import Follow, Page
     from crawler.record import Record
+    from crawler.scrape.page import Follow, Page
     from crawler.stats import Stats
     from crawler.stream import CrawlStream, crawl
 
@@ -39,8 +39,8 @@ _WHERE = {
     "Crawler": "crawler.engine",
     "CrawlConfig": "crawler.config",
     "Record": "crawler.record",
-    "Page": "crawler.page",
-    "Follow": "crawler.page",
+    "Page": "crawler.scrape.page",
+    "Follow": "crawler.scrape.page",
     "Stats": "crawler.stats",
     "CrawlerError": "crawler.errors",
     "ConfigError": "crawler.errors",

@@ -143,9 +143,9 @@ class HostClock(Protocol):
 class RobotsCache(Protocol):
     """robots.txt bodies per origin (``scheme://host:port``), fetched once per crawl.
 
-    Entries are plain data (``RobotsEntry`` in ``crawler/robots.py``: a tuple of strings), so a
-    Manager or Redis can hold them. One worker ``claim``s an origin and fetches; the others
-    ``wait`` for its ``put``.
+    Entries are plain data (``RobotsEntry`` in ``crawler/politeness/robots.py``: a tuple of
+    strings), so a Manager or Redis can hold them. One worker ``claim``s an origin and fetches;
+    the others ``wait`` for its ``put``.
     """
 
     def get(self, origin: str) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError
-from crawler.page import Page
+from crawler.scrape.page import Page
 from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
@@ -50,7 +50,7 @@ class CrawlConfig:
     # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
     # queue it again (a worker that died); its heartbeat renews it every third of this.
     lease_seconds: float = 30.0
-    # Scraping (see crawler/page.py): parse(page) returns or yields items and Follow(url)s.
+    # Scraping (see crawler/scrape/page.py): parse(page) returns or yields items and Follow(url)s.
     parse: Callable[[Page], Any] | None = None
     # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
     output: str | None = None
@@ -118,7 +118,7 @@ class CrawlConfig:
             if not callable(self.parse):
                 raise ConfigError("parse must be a callable that takes a Page")
             if self.mode in PROCESS_MODES:
-                from crawler.callbacks import check_importable
+                from crawler.scrape.callbacks import check_importable
 
                 check_importable(self.parse, "parse", self.mode)
 

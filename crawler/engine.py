@@ -39,7 +39,7 @@ class Crawler:
         self.config = config
         self.sinks = list(sinks)
         if on_item is not None:
-            from crawler.items import ItemCallbackSink
+            from crawler.scrape.items import ItemCallbackSink
 
             self.sinks.append(ItemCallbackSink(on_item))
         self.strategy = get_strategy(config.mode)
@@ -122,7 +122,7 @@ class Crawler:
 
     def _file_sinks(self) -> list[Sink]:
         """Sinks for ``config.output`` and ``config.items_output`` (opened now)."""
-        from crawler.items import item_sink_for_path
+        from crawler.scrape.items import item_sink_for_path
         from crawler.sinks import sink_for_path
 
         opened: list[Sink] = []

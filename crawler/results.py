@@ -9,7 +9,7 @@ from crawler.errors import BackendError
 def export(sink: Sink, *, backend: str | None, crawl_id: str, state: str | None) -> str:
     """Write every stored record of the crawl to ``sink``; return a one-line summary."""
     if backend is not None:
-        from crawler.backends.redis_state import RedisState
+        from crawler.backends.redis.state import RedisState
 
         store = RedisState(backend, crawl_id)
         if not store.call("exists", store.key("config")):
@@ -18,7 +18,7 @@ def export(sink: Sink, *, backend: str | None, crawl_id: str, state: str | None)
     else:
         import os
 
-        from crawler.backends.sqlite_backend import SqliteState
+        from crawler.backends.sqlite.backend import SqliteState
 
         assert state is not None
         if not os.path.exists(state):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from crawler.base import Request
 from crawler.errors import InvalidURL, SourceError
+from crawler.links.urls import host_of, normalize
 from crawler.record import Record
-from crawler.urls import host_of, normalize
 
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 

@@ -12,19 +12,20 @@ from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import NamedTuple
 
+from crawler.backends.memory.host_clock import MemoryHostClock
+from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
-from crawler.callbacks import run_parse
-from crawler.charset import to_utf8
 from crawler.config import CrawlConfig
-from crawler.page import Page
-from crawler.parse import extract
-from crawler.politeness import MemoryHostClock
+from crawler.http.retry import Retrier
+from crawler.links.charset import to_utf8
+from crawler.links.extract import extract
+from crawler.links.scope import Scope
+from crawler.links.urls import canonical, fingerprint, host_of, resolve
+from crawler.politeness.robots import RobotsPolicy
 from crawler.record import Record
-from crawler.retry import Retrier
-from crawler.robots import MemoryRobotsCache, RobotsPolicy
-from crawler.scope import Scope
+from crawler.scrape.callbacks import run_parse
+from crawler.scrape.page import Page
 from crawler.unshared import UNSHARED
-from crawler.urls import canonical, fingerprint, host_of, resolve
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -78,7 +79,7 @@ class Worker:
         self.name = name
         self.scope = Scope(config)
         if fetcher is None:
-            from crawler.fetchers import open_fetcher
+            from crawler.http.registry import open_fetcher
 
             fetcher = open_fetcher(config, cookies=cookies)
         self.fetcher = fetcher

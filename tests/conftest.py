@@ -1,12 +1,4 @@
-import os
-import sys
-
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # the fixtures package lives at the repo root, beside crawler/
-    sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +19,8 @@ def fresh_site(site):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A real redis-server on a free loopback port for the session (see tests/redis_server.py)."""
-    from redis_server import RedisServer, redis_executable
+    """A real redis-server on a free loopback port for the session (support/redis_server.py)."""
+    from tests.support.redis_server import RedisServer, redis_executable
 
     with RedisServer(redis_executable()) as server:
         yield server.url

@@ -13,8 +13,7 @@ from werkzeug import Response
 
 import crawler
 from crawler import ConfigError, CrawlConfig, Crawler, OutputError, Record
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
 
 EXPECTED_NAMES = [
     "crawl",

@@ -1,7 +1,6 @@
 """Ctrl-C in a program iterating crawl(): the crawl stops, nothing is left running."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,14 +8,13 @@ import sys
 import pytest
 
 from crawler.config import MODES
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from tests.support.paths import ROOT
 
 PROGRAM = """
 import json, os, sys, threading
-sys.path[:0] = [{root!r}, {here!r}]
+sys.path.insert(0, {root!r})
 import crawler
-from api_driver import children, live_greenlets
+from tests.support.api_driver import children, live_greenlets
 
 try:
     for record in crawler.crawl({url!r}, mode={mode!r}, workers=2, depth=50, buffer=1):
@@ -41,7 +39,7 @@ def slow_site():
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", MODES)
 def test_ctrl_c_while_iterating_stops_the_crawl(mode, slow_site):
-    code = PROGRAM.format(root=os.path.dirname(HERE), here=HERE, url=slow_site.url, mode=mode)
+    code = PROGRAM.format(root=ROOT, url=slow_site.url, mode=mode)
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -74,6 +72,6 @@ print(next(records).url, flush=True)
 @pytest.mark.parametrize("mode", MODES)
 def test_a_stream_left_open_at_exit_does_not_hang_the_program(mode, slow_site):
     # Teardown would close the stream after its crawl thread is frozen; atexit closes it first.
-    code = LEFT_OPEN.format(root=os.path.dirname(HERE), url=slow_site.url, mode=mode)
+    code = LEFT_OPEN.format(root=ROOT, url=slow_site.url, mode=mode)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert (out.returncode, out.stdout, out.stderr) == (0, slow_site.url + "\n", "")

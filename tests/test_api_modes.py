@@ -1,8 +1,8 @@
 """The same scraper in every mode: same items, parse errors as records, crawl() twice, and
-nothing left running after ``break``. Each mode runs in a fresh process (tests/api_driver.py)."""
+nothing left running after ``break``. Each mode runs in a fresh process
+(``tests/support/api_driver.py``)."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -10,14 +10,14 @@ import pytest
 
 from crawler import ConfigError
 from crawler.config import MODES
-from crawler.urls import canonical
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from crawler.links.urls import canonical
+from tests.support.paths import ROOT
 
 
 def drive(mode: str, url: str) -> dict:
     out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "api_driver.py"), mode, url],
+        [sys.executable, "-m", "tests.support.api_driver", mode, url],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=100,

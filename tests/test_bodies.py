@@ -10,7 +10,8 @@ import zlib
 
 import brotli
 import pytest
-from helpers import run_crawl
+
+from tests.support.helpers import run_crawl
 
 MB = 1024 * 1024
 

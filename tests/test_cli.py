@@ -11,7 +11,7 @@ import threading
 import pytest
 from werkzeug import Response
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
 
 
 def crawl(*args, stdin=None, timeout=60):

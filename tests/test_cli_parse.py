@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
+from tests.support.paths import ROOT, SUPPORT
 
 
 def crawl(*args, cwd=ROOT):
@@ -44,10 +43,10 @@ def test_parse_from_a_file_path_writes_items(site, tmp_path):
 
 
 def test_parse_from_a_module_in_the_current_directory_to_stdout(site):
-    # Run from tests/ so that `scrapers` is importable as a plain module name, as a user's
+    # Run from tests/support/ so that `scrapers` is importable as a plain module name, as a user's
     # scraper in their working directory would be.
     out = crawl("-q", "--depth", "50", "--parse", "scrapers:mixed", "--items-output", "-",
-                "-o", os.devnull, site.url, cwd=HERE)  # fmt: skip
+                "-o", os.devnull, site.url, cwd=SUPPORT)  # fmt: skip
     assert out.returncode == 1 and out.stderr == ""
     items = lines(out.stdout)
     pages = site.manifest()["pages"].values()
@@ -58,7 +57,7 @@ def test_parse_from_a_module_in_the_current_directory_to_stdout(site):
 
 
 def test_a_raising_callback_is_a_record_and_exit_1(site):
-    out = crawl("-q", "--depth", "50", "--parse", "scrapers:mixed", site.url, cwd=HERE)
+    out = crawl("-q", "--depth", "50", "--parse", "scrapers:mixed", site.url, cwd=SUPPORT)
     assert out.returncode == 1
     broken = [r for r in lines(out.stdout) if r["error"] == "parse_callback"]
     assert [r["url"] for r in broken] == [site.url + "page/5.html"]

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from crawler.cli_compare import options_to_args
-from crawler.cli_run import run_command
-from crawler.compare import ModeResult, ModeSpec, bar, parse_modes, render_table
+from crawler.cli.compare import options_to_args
+from crawler.cli.run import run_command
+from crawler.compare.modes import ModeResult, ModeSpec, bar, parse_modes, render_table
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
 

@@ -14,11 +14,10 @@ import threading
 import time
 
 import pytest
-from helpers import run_crawl
 
-from crawler.urls import canonical
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from crawler.links.urls import canonical
+from tests.support.helpers import run_crawl
+from tests.support.paths import ROOT
 
 IN_PROCESS = [
     pytest.param({"mode": "serial"}, id="serial"),

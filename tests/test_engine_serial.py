@@ -1,8 +1,9 @@
 """The crawl logic, in serial mode, against real local servers (pytest-httpserver)."""
 
 import pytest
-from helpers import by_url, run_crawl
 from werkzeug import Response
+
+from tests.support.helpers import by_url, run_crawl
 
 
 def html(body: str) -> Response:

@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from crawler.urls import canonical
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from crawler.links.urls import canonical
+from tests.support.paths import ROOT
 
 
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import pytest
 from werkzeug import Response
 
 from crawler.config import CrawlConfig
-from crawler.fetchers import FETCHERS, open_fetcher
+from crawler.http.registry import FETCHERS, open_fetcher
 
 pytestmark = pytest.mark.timeout(30)
 

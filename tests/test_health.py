@@ -17,19 +17,17 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from crawler.health import (
+from crawler.health.protocol import Connection
+from crawler.health.server import (
     HealthCheckError,
     HealthServer,
     parse_hostport,
     probe,
 )
-from crawler.health_protocol import Connection
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 @pytest.fixture
@@ -446,7 +444,7 @@ def test_runs_cooperatively_under_gevent_monkey_patching() -> None:
         monkey.patch_all()
         import json, socket, threading
         import gevent
-        from crawler.health import HealthServer, probe
+        from crawler.health.server import HealthServer, probe
 
         assert monkey.is_module_patched("selectors")
         pages = iter(range(100))
@@ -479,7 +477,7 @@ def test_runs_cooperatively_under_gevent_monkey_patching() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_run_standalone_serves_until_signalled(signum: int) -> None:
     script = """
-        from crawler.health import run_standalone
+        from crawler.health.server import run_standalone
         run_standalone("127.0.0.1", 0)
         print("returned")
     """
@@ -503,7 +501,7 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers() -> None:
     """In a subprocess, so the low descriptor limit cannot hurt pytest."""
     script = """
         import logging, os, resource, socket, threading, time
-        from crawler.health import HealthServer
+        from crawler.health.server import HealthServer
 
         refused = threading.Event()
 
@@ -512,7 +510,7 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers() -> None:
                 if "cannot accept" in record.getMessage():
                     refused.set()
 
-        logging.getLogger("crawler.health").addHandler(Watch())
+        logging.getLogger("crawler.health.server").addHandler(Watch())
 
         with HealthServer() as srv:
             def client():

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from fixtures.site import SiteProcess
+from tests.support.paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = [sys.executable, os.path.join(ROOT, "cli.py")]
 
 

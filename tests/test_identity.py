@@ -3,11 +3,11 @@
 import json
 
 from click.testing import CliRunner
-from helpers import by_url, run_crawl
 from werkzeug import Response
 
-from crawler.cli import app
+from crawler.cli.main import app
 from crawler.version import __version__
+from tests.support.helpers import by_url, run_crawl
 
 
 def test_default_user_agent_names_the_project_and_version(httpserver):
@@ -91,7 +91,7 @@ def test_records_carry_attempts_in_json(httpserver, tmp_path):
 def test_one_jar_shared_by_loops_on_threads(httpserver):
     from http.cookiejar import CookieJar
 
-    from politeness_helpers import crawl_on_threads
+    from tests.support.politeness_helpers import crawl_on_threads
 
     sent: dict[str, str | None] = {}
 

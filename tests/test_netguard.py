@@ -1,17 +1,17 @@
 """--block-private: refused after DNS resolution, directly and on a redirect hop."""
 
 import pytest
-from helpers import by_url, run_crawl
 from werkzeug import Response
 
-from crawler.backends.memory import MemoryBackend
+from crawler.backends.memory.backend import MemoryBackend
 from crawler.config import CrawlConfig
-from crawler.fetch import RequestsFetcher
-from crawler.netguard import BlockedAddress, checked_addresses, is_blocked
+from crawler.http.netguard import BlockedAddress, checked_addresses, is_blocked
+from crawler.http.requests_fetcher import RequestsFetcher
 from crawler.record import Record
 from crawler.sources import to_requests
 from crawler.strategies.serial import SerialSync
 from crawler.worker import Worker
+from tests.support.helpers import by_url, run_crawl
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,12 @@
-"""``crawler/strategies/_overlap.py``: a failure on a parse greenlet (outside any page) is not
+"""``crawler/strategies/overlap.py``: a failure on a parse greenlet (outside any page) is not
 lost in the greenlet: the frontier is closed, every loop returns, and the loops re-raise it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
 
 SCRIPT = """
 from gevent import monkey
@@ -16,10 +15,10 @@ import sys
 import gevent
 from crawler.base import Request
 from crawler.config import CrawlConfig
-from crawler.frontier import MemoryFrontier
-from crawler.strategies._inprocess import ThreadingSync
-from crawler.strategies._overlap import Overlap
-from crawler.visited import MemoryVisited
+from crawler.backends.memory.frontier import MemoryFrontier
+from crawler.strategies.inprocess import ThreadingSync
+from crawler.strategies.overlap import Overlap
+from crawler.backends.memory.visited import MemoryVisited
 from crawler.worker import Worker
 
 def broken_sink(record):

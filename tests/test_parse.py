@@ -1,4 +1,4 @@
-from crawler.parse import charset_of, extract
+from crawler.links.extract import charset_of, extract
 
 
 def test_extracts_title_base_and_links_skipping_nofollow():

@@ -3,10 +3,10 @@
 import re
 import time
 
-from politeness_helpers import HostMeter, ThreadSync, crawl_on_threads, gaps
 from pytest_httpserver import HTTPServer
 
-from crawler.politeness import MemoryHostClock
+from crawler.backends.memory.host_clock import MemoryHostClock
+from tests.support.politeness_helpers import HostMeter, ThreadSync, crawl_on_threads, gaps
 
 
 def two_host_seeds(server: HTTPServer) -> list[str]:

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
+
 HEADING = "## Use it as a library"
 OWN_PROCESS = "<!-- readme-test: own process -->"
 PLACEHOLDER = "https://example.org/"

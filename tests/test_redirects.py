@@ -1,13 +1,13 @@
 """Redirects: chains recorded, loops reported, targets outside the crawl scope not followed."""
 
-from helpers import by_url, run_crawl
 from werkzeug import Response
 
-from crawler.backends.memory import MemoryBackend
+from crawler.backends.memory.backend import MemoryBackend
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.strategies.serial import SerialSync
 from crawler.worker import Worker
+from tests.support.helpers import by_url, run_crawl
 
 
 def redirect(location: str, status: int = 302) -> Response:

@@ -12,14 +12,14 @@ import uuid
 
 import pytest
 import redis
-from graph_site import ROOT, GraphSite, start_worker, wait_until
 
-from crawler.backends.redis_backend import CHUNK, RedisBackend
+from crawler.backends.redis.backend import CHUNK, RedisBackend
 from crawler.base import Request
 from crawler.config import CrawlConfig
+from crawler.links.urls import canonical, fingerprint
 from crawler.record import Record
 from crawler.strategies import _MODULES as AVAILABLE_MODES
-from crawler.urls import canonical, fingerprint
+from tests.support.graph_site import ROOT, GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

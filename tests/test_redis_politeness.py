@@ -9,10 +9,10 @@ import uuid
 from itertools import pairwise
 
 import pytest
-from graph_site import GraphSite, start_worker
 
-from crawler.backends.redis_politeness import RedisHostClock, RedisRobotsCache
-from crawler.backends.redis_state import RedisState
+from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
+from crawler.backends.redis.state import RedisState
+from tests.support.graph_site import GraphSite, start_worker
 
 pytestmark = pytest.mark.timeout(60)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from helpers import run_crawl
 from werkzeug import Response
 
 from crawler.base import Response as FetchResponse
 from crawler.config import CrawlConfig
-from crawler.fetch import RequestsFetcher
-from crawler.retry import Retrier, parse_retry_after
+from crawler.http.requests_fetcher import RequestsFetcher
+from crawler.http.retry import Retrier, parse_retry_after
+from tests.support.helpers import run_crawl
 
 
 def sequence(times: list[float], *responses: Response):

@@ -4,12 +4,12 @@ import re
 import time
 
 from click.testing import CliRunner
-from helpers import by_url, run_crawl
-from politeness_helpers import HostMeter, crawl_on_threads, gaps
 from werkzeug import Response
 
-from crawler.cli import app
-from crawler.urls import canonical
+from crawler.cli.main import app
+from crawler.links.urls import canonical
+from tests.support.helpers import by_url, run_crawl
+from tests.support.politeness_helpers import HostMeter, crawl_on_threads, gaps
 
 
 def page(*hrefs: str) -> Response:

@@ -3,20 +3,17 @@
 import dataclasses
 import datetime
 import functools
-import os
 import subprocess
 import sys
 import threading
 
 import pytest
-from helpers import by_url, run_crawl
 from werkzeug import Response
 
 from crawler import ConfigError, CrawlConfig, Follow, Page
-from crawler.callbacks import check_importable, load_callable, run_parse
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
+from crawler.scrape.callbacks import check_importable, load_callable, run_parse
+from tests.support.helpers import by_url, run_crawl
+from tests.support.paths import ROOT, SUPPORT
 
 
 def html(body: str, title: str = "T", content_type="text/html; charset=utf-8") -> Response:
@@ -167,7 +164,7 @@ def test_callback_sees_only_html_pages_fetched_without_error(httpserver):
 def test_soup_is_built_only_when_the_callback_reads_it(site):
     code = (
         "import sys\n"
-        f"sys.path[:0] = [{ROOT!r}, {HERE!r}]\n"
+        f"sys.path[:0] = [{ROOT!r}, {SUPPORT!r}]\n"
         "import crawler, scrapers\n"
         f"items = list(crawler.crawl({site.url!r}, depth=1, parse=scrapers.title_only).items())\n"
         "assert len(items) > 5 and items[0]['title'] == 'Home', items\n"

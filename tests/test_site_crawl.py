@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-from crawler.urls import canonical
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from crawler.links.urls import canonical
+from tests.support.paths import ROOT
 
 
 def test_serial_cli_crawl_matches_the_site_manifest(fresh_site):

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from graph_site import ROOT, GraphSite, start_worker, wait_until
+
+from tests.support.graph_site import ROOT, GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -103,10 +104,10 @@ def test_backend_and_state_are_exclusive(tmp_path):
 def test_a_copy_in_another_process_reads_the_visited_set_without_the_lock(tmp_path):
     import pickle
 
-    from crawler.backends.sqlite_backend import SqliteBackend
+    from crawler.backends.sqlite.backend import SqliteBackend
     from crawler.base import Request
     from crawler.config import CrawlConfig
-    from crawler.urls import fingerprint
+    from crawler.links.urls import fingerprint
 
     config = CrawlConfig(state=str(tmp_path / "crawl.db"))
     owner = SqliteBackend(config)

@@ -2,7 +2,7 @@
 
 import pickle
 
-from crawler.backends.memory import MemoryBackend
+from crawler.backends.memory.backend import MemoryBackend
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.stopping import StoppableBackend

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import by_url, run_crawl
-from test_contract import cli_records, wait_until
 from werkzeug import Response
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.helpers import by_url, run_crawl
+from tests.support.paths import ROOT
+from tests.test_contract import cli_records, wait_until
 
 
 def page(body: str = "") -> Response:
@@ -188,7 +188,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 def test_the_cli_and_engine_import_no_ssl_so_gevent_can_patch_first():
     out = _python(
-        "import sys, crawler.cli, crawler.engine, crawler.config, crawler.strategies\n"
+        "import sys, crawler.cli.main, crawler.engine, crawler.config, crawler.strategies\n"
         "print(sorted(m for m in ('ssl', 'requests', 'urllib3') if m in sys.modules))"
     )
     assert out.returncode == 0, out.stderr

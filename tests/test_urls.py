@@ -1,7 +1,7 @@
 import pytest
 
 from crawler.errors import InvalidURL
-from crawler.urls import FINGERPRINT_BYTES, canonical, fingerprint, normalize, resolve
+from crawler.links.urls import FINGERPRINT_BYTES, canonical, fingerprint, normalize, resolve
 
 
 @pytest.mark.parametrize(

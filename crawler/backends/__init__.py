@@ -10,13 +10,13 @@ def open_backend(config: CrawlConfig) -> Backend:
     """The backend ``config`` asks for: Redis (``backend``), a SQLite file (``state``), or the
     in-memory one by default."""
     if config.backend is not None:
-        from crawler.backends.redis_backend import RedisBackend
+        from crawler.backends.redis.backend import RedisBackend
 
         return RedisBackend(config)
     if config.state is not None:
-        from crawler.backends.sqlite_backend import SqliteBackend
+        from crawler.backends.sqlite.backend import SqliteBackend
 
         return SqliteBackend(config)
-    from crawler.backends.memory import MemoryBackend
+    from crawler.backends.memory.backend import MemoryBackend
 
     return MemoryBackend()

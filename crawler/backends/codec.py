@@ -12,8 +12,8 @@ from typing import Any
 
 from crawler.base import Request
 from crawler.config import CrawlConfig
+from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
 from crawler.record import Record
-from crawler.urls import FINGERPRINT_BYTES, fingerprint
 
 # The options that decide *which* pages belong to a crawl. Workers joining one crawl must agree
 # on them, or the crawl's result would depend on which worker happened to fetch a page.

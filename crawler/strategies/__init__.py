@@ -11,7 +11,7 @@ _MODULES = {
     "serial": "crawler.strategies.serial",
     "threads": "crawler.strategies.threads",
     "gevent": "crawler.strategies.gevent",
-    "processes": "crawler.strategies.processes",
+    "processes": "crawler.strategies.processes.strategy",
 }
 
 

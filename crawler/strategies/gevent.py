@@ -67,8 +67,8 @@ class GeventStrategy:
         ensure_patched()
         from gevent.pool import Pool
 
-        from crawler.strategies._inprocess import run_loops
-        from crawler.strategies._overlap import Overlap
+        from crawler.strategies.inprocess import run_loops
+        from crawler.strategies.overlap import Overlap
 
         workers = job.config.workers
         pool = Pool(workers)

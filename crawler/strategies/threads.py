@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from crawler.base import CrawlJob, Emit
-from crawler.strategies._inprocess import run_loops
+from crawler.strategies.inprocess import run_loops
 
 
 def _start(target: Any, name: str) -> threading.Thread:

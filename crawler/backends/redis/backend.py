@@ -1,0 +1,262 @@
+"""The Redis backend: one crawl shared by many processes and machines through a Redis server.
+
+Every worker started with the same ``--backend`` URL and ``--crawl-id`` works on the same
+crawl, in any mode. A popped URL is *leased*, not removed: the worker's heartbeat keeps the
+lease alive while the page is in flight, and a worker that dies lets it expire, after which any
+worker's next pop queues it again. A URL's lease ends only when its record is stored (one Lua
+script, ``HSETNX``), so each URL ends with exactly one record. Key layout and scripts:
+``crawler/backends/redis/scripts.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from crawler.backends.codec import (
+    decode_request,
+    encode_record,
+    encode_request,
+    record_key,
+    scope_mismatch,
+    scope_of,
+)
+from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
+from crawler.backends.redis.state import RedisState
+from crawler.base import Request, Sync
+from crawler.config import CrawlConfig
+from crawler.errors import BackendError
+from crawler.links.urls import fingerprint
+from crawler.record import Record
+
+# Polling an empty queue while other workers hold leases: start fast, back off to this.
+MAX_POLL_S = 0.5
+# Items per SMISMEMBER or PUSH call. Redis runs one command or script at a time for every
+# client: one PUSH of a million seeds took ~4.6 s, and past ``lua-time-limit`` (5 s) the
+# other workers' commands are answered BUSY. 5,000 items take ~15 ms.
+CHUNK = 5_000
+
+
+class RedisVisited:
+    """A read-only filter over the crawl's visited set (``SMISMEMBER``, one round trip).
+
+    The atomic claim itself happens in ``RedisFrontier.push_many``, together with the enqueue:
+    claiming here and pushing there would lose a URL to a worker killed in between.
+    """
+
+    def __init__(self, state: RedisState) -> None:
+        self.state = state
+
+    def __len__(self) -> int:
+        return int(self.state.call("scard", self.state.key("seen")))
+
+    def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
+        """The keys not yet in the crawl's visited set (they are claimed by ``push_many``)."""
+        fresh = []
+        for start in range(0, len(keys), CHUNK):
+            chunk = list(keys[start : start + CHUNK])
+            present = self.state.call("smismember", self.state.key("seen"), chunk)
+            fresh += [key for key, known in zip(chunk, present, strict=True) if not known]
+        return fresh
+
+
+class RedisFrontier:
+    """The crawl's shared queue with leases. ``pop`` returns None only when nothing is queued
+    and no lease is outstanding anywhere, or once this frontier is closed."""
+
+    def __init__(self, backend: RedisBackend, sync: Sync, config: CrawlConfig) -> None:
+        self.backend = backend
+        self.state = backend.state
+        self.lease_ms = int(config.lease_seconds * 1000)
+        self.budget = -1 if config.max_pages is None else config.max_pages
+        self._lock = sync.lock()
+        self._held: dict[bytes, int] = {}  # fingerprint -> pops in flight here
+        self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it popped, not done
+        self._closed = False
+
+    def push_many(self, requests: Iterable[Request]) -> int:
+        """Claim and queue the requests not yet seen by the crawl (one script)."""
+        # Accepted even after ``close``: a page still in flight must keep the links it found,
+        # or a resumed crawl would never reach them (its record says it is done).
+        items = [encode_request(r) for r in requests]
+        added = 0
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            added += int(self.state.run("PUSH", ("seen", "queue", "stats"), [self.budget, *chunk]))
+        return added
+
+    def pop(self) -> Request | None:
+        """Lease the next request; wait while the queue is empty but leases are out.
+
+        A caller that itself holds leases (one thread popping batches for others, as a process
+        pool's parent does) is never made to wait: it would wait for itself. It gets None and
+        may pop again once it has pushed its pages' links.
+        """
+        wait = 0.02
+        while not self._closed:
+            item, ms = self.state.run(
+                "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
+            )
+            if item:
+                request = decode_request(item)
+                self._hold(item[:16], +1)
+                return request
+            if ms < 0 or self._mine.get(threading.get_ident()):
+                return None
+            # Someone holds a lease: it will either finish (pushing links) or expire.
+            time.sleep(min(wait, max(ms, 10) / 1000))
+            wait = min(wait * 2, MAX_POLL_S)
+        return None
+
+    def done(self, request: Request) -> None:
+        """Stop renewing the lease; the record sink ends it when it stores the record."""
+        self._hold(fingerprint(request.url), -1)
+
+    def close(self) -> None:
+        """Pop nothing more in this frontier; the crawl goes on for other workers."""
+        self._closed = True
+
+    def snapshot(self) -> dict[str, int]:
+        """Crawl-wide counts from Redis: queued, and leased (in flight on any worker)."""
+        counts = self.state.counters()
+        return {"queued": counts["queued"], "in_flight": counts["leased"]}
+
+    def held(self) -> list[bytes]:
+        """Fingerprints of the leases popped here and still in flight."""
+        with self._lock:
+            return list(self._held)
+
+    def _hold(self, fp: bytes, delta: int) -> None:
+        me = threading.get_ident()
+        with self._lock:
+            _bump(self._held, fp, delta)
+            _bump(self._mine, me, delta)
+        if delta > 0:
+            self.backend.heartbeat()
+
+
+def _bump(counts: dict[Any, int], key: Any, delta: int) -> None:
+    count = counts.get(key, 0) + delta
+    if count > 0:
+        counts[key] = count
+    else:
+        counts.pop(key, None)
+
+
+class RedisRecordSink:
+    """Stores each record in the crawl and ends its URL's lease, atomically (``COMPLETE``)."""
+
+    def __init__(self, state: RedisState) -> None:
+        self.state = state
+
+    def write(self, record: Record) -> None:
+        """Keep the record (the first one per URL wins); an ``interrupted`` page instead goes
+        back to the queue without a record, so a resumed crawl fetches it."""
+        release = "1" if record.error == "interrupted" else "0"
+        self.state.run(
+            "COMPLETE",
+            ("records", "leases", "leased", "stats", "queue"),
+            [record_key(record), encode_record(record), release],
+        )
+
+    def close(self) -> None:
+        """Nothing buffered."""
+
+
+class RedisBackend:
+    """Crawl state in a Redis server, shared by every worker with the same crawl id."""
+
+    name = "redis"
+    shared = True
+    durable = True
+
+    def __init__(self, config: CrawlConfig) -> None:
+        assert config.backend is not None
+        self.config = config
+        self.state = RedisState(config.backend, config.crawl_id)
+        self._frontiers: list[RedisFrontier] = []
+        self._beat: threading.Thread | None = None
+        self._beat_lock = threading.Lock()
+        self._quit = threading.Event()
+        self._check_scope()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"])  # reconnect in the new process
+
+    def _check_scope(self) -> None:
+        """Store the scope at the crawl's first start; refuse a worker that disagrees."""
+        mine = scope_of(self.config)
+        key = self.state.key("config")
+        try:
+            self.state.client.set(key, json.dumps(mine), nx=True)
+            stored = json.loads(self.state.client.get(key))
+        except redis.RedisError as exc:
+            raise BackendError(f"cannot use redis {self.config.backend}: {exc}") from None
+        problem = scope_mismatch(stored, mine)
+        if problem:
+            raise BackendError(
+                f"crawl {self.config.crawl_id!r} was started with other scope options: "
+                f"{problem} (use the same options, or another --crawl-id)"
+            )
+
+    def frontier(self, config: CrawlConfig, sync: Sync) -> RedisFrontier:
+        """A handle on the shared queue; its leases are renewed by this process's heartbeat."""
+        frontier = RedisFrontier(self, sync, config)
+        self._frontiers.append(frontier)
+        return frontier
+
+    def visited(self, config: CrawlConfig, sync: Sync) -> RedisVisited:
+        """A handle on the shared visited set."""
+        return RedisVisited(self.state)
+
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> RedisHostClock:
+        """``--delay`` and ``--per-host`` across every worker of the crawl."""
+        # A slot of a worker that died frees itself once its page could not still be running.
+        hold = config.page_deadline + 5.0
+        return RedisHostClock(
+            self.state, sync.lock(), delay=config.delay, per_host=config.per_host, hold=hold
+        )
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RedisRobotsCache:
+        """robots.txt entries shared by every worker of the crawl."""
+        return RedisRobotsCache(self.state)
+
+    def record_sink(self, config: CrawlConfig) -> RedisRecordSink:
+        """Records into the crawl (``crawl results`` exports them), ending their leases."""
+        return RedisRecordSink(self.state)
+
+    def heartbeat(self) -> None:
+        """Start (once per process) the thread that renews this process's leases."""
+        if self._beat is not None and self._beat.is_alive():
+            return
+        with self._beat_lock:
+            if self._beat is None or not self._beat.is_alive():
+                beat = threading.Thread(target=self._renew, name="lease-heartbeat", daemon=True)
+                beat.start()
+                self._beat = beat
+
+    def _renew(self) -> None:
+        interval = self.config.lease_seconds / 3
+        lease_ms = int(self.config.lease_seconds * 1000)
+        while not self._quit.wait(interval):
+            held = [fp for frontier in self._frontiers for fp in frontier.held()]
+            if held:
+                # Redis unreachable for a moment: the next beat tries again.
+                with contextlib.suppress(BackendError):
+                    self.state.run("RENEW", ("leases",), [lease_ms, *held])
+
+    def close(self) -> None:
+        """Stop the heartbeat (no thread left behind) and drop the connections."""
+        self._quit.set()
+        if self._beat is not None:
+            self._beat.join(5)
+        self.state.client.close()

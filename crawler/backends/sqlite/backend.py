@@ -1,0 +1,234 @@
+"""``--state FILE``: the embedded crawl made resumable, in a SQLite file (stdlib ``sqlite3``).
+
+The file holds the frontier, the visited set, the URLs in flight and the records. A URL in
+flight stays in the queue table, marked leased, until its record is stored (one transaction):
+a crawl that crashed finds it leased at the next start and queues it again, so only what was
+in flight is fetched twice. One process uses a state file at a time (an ``flock`` says so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from crawler.backends.codec import (
+    decode_request,
+    encode_record,
+    encode_request,
+    record_key,
+    scope_mismatch,
+    scope_of,
+)
+from crawler.backends.sqlite.state import CHUNK, SqliteState
+from crawler.base import HostClock, Request, RobotsCache, Sync
+from crawler.config import CrawlConfig
+from crawler.errors import BackendError
+from crawler.record import Record
+
+
+class SqliteVisited:
+    """A read-only filter over the visited table; the claim happens in ``push_many``, in the
+    same transaction as the enqueue, so a crash between the two cannot lose a URL.
+
+    Usable from another process (a ``multiprocessing`` manager, forked or spawned): there it
+    opens its own connection, since a SQLite connection must not cross a fork.
+    """
+
+    def __init__(self, state: SqliteState) -> None:
+        self.path = state.path
+        self._state: SqliteState | None = state
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.path, self._state, self._pid = state["path"], None, -1
+
+    def _db(self) -> SqliteState:
+        if self._state is None or self._pid != os.getpid():
+            self._state, self._pid = SqliteState(self.path, exclusive=False), os.getpid()
+        return self._state
+
+    def __len__(self) -> int:
+        state = self._db()
+        with state.lock:
+            return state.db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+
+    def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
+        """The keys not yet in the visited table."""
+        state = self._db()
+        known: set[bytes] = set()
+        with state.lock:
+            for i in range(0, len(keys), CHUNK):
+                chunk = list(keys[i : i + CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = state.db.execute(f"SELECT fp FROM seen WHERE fp IN ({marks})", chunk)
+                known.update(row[0] for row in rows)
+        return [key for key in keys if key not in known]
+
+
+class SqliteFrontier:
+    """A FIFO in the state file. Finished when nothing waits and nothing is in flight here."""
+
+    def __init__(self, backend: SqliteBackend, sync: Sync, config: CrawlConfig) -> None:
+        self.backend = backend
+        self.state = backend.state
+        self.budget = config.max_pages
+        self._cond = sync.condition()
+        self._in_flight = 0
+        self._closed = False
+
+    def push_many(self, requests: Iterable[Request]) -> int:
+        """Claim and queue the requests not seen before, up to the ``max_pages`` budget."""
+        # Accepted even after ``close``: a page still in flight must keep the links it found.
+        items = [encode_request(r) for r in requests]
+        with self._cond:
+            if not items:
+                return 0
+            with self.state.transaction() as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'scheduled'").fetchone()
+                scheduled = int(row[0]) if row else 0
+                added = 0
+                for item in items:
+                    if self.budget is not None and scheduled + added >= self.budget:
+                        break
+                    if db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (item[:16],)).rowcount:
+                        db.execute("INSERT INTO queue (fp, item) VALUES (?, ?)", (item[:16], item))
+                        added += 1
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('scheduled', ?)", (str(scheduled + added),)
+                )
+            if added:
+                self._cond.notify_all()
+            return added
+
+    def pop(self) -> Request | None:
+        """Lease the oldest waiting request; wait while others here are in flight."""
+        with self._cond:
+            while not self._closed:
+                with self.state.transaction() as db:
+                    row = db.execute(
+                        "SELECT id, item FROM queue WHERE leased = 0 ORDER BY id LIMIT 1"
+                    ).fetchone()
+                    if row is not None:
+                        db.execute("UPDATE queue SET leased = 1 WHERE id = ?", (row[0],))
+                if row is not None:
+                    self._in_flight += 1
+                    return decode_request(row[1])
+                if self._in_flight == 0:
+                    return None
+                # Bounded: a safety net should a close (Ctrl-C, a signal handler) miss a waiter.
+                self._cond.wait(0.5)
+            return None
+
+    def done(self, request: Request) -> None:
+        """One request popped here is finished; its row goes when its record is stored."""
+        with self._cond:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Hand out nothing more; queued requests stay in the file for the next run."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def snapshot(self) -> dict[str, int]:
+        """Counts from the state file: queued, and in flight (leased)."""
+        counts = self.state.counters()
+        return {"queued": counts["queued"], "in_flight": counts["leased"]}
+
+
+class SqliteRecordSink:
+    """Stores each record and removes its URL from the queue table, in one transaction."""
+
+    def __init__(self, state: SqliteState) -> None:
+        self.state = state
+
+    def write(self, record: Record) -> None:
+        """Keep the record (first per URL wins); an ``interrupted`` page waits again instead."""
+        key = record_key(record)
+        with self.state.transaction() as db:
+            if record.error == "interrupted":
+                db.execute("UPDATE queue SET leased = 0 WHERE fp = ?", (key,))
+                return
+            db.execute(
+                "INSERT OR IGNORE INTO records (fp, record) VALUES (?, ?)",
+                (key, encode_record(record).decode()),
+            )
+            db.execute("DELETE FROM queue WHERE fp = ?", (key,))
+
+    def close(self) -> None:
+        """Nothing buffered: every write is committed."""
+
+
+class SqliteBackend:
+    """Crawl state in a SQLite file: the same crawl continues when run again."""
+
+    name = "sqlite"
+    shared = False
+    durable = True
+
+    def __init__(self, config: CrawlConfig) -> None:
+        assert config.state is not None
+        self.config = config
+        self.state = SqliteState(config.state)
+        try:
+            with self.state.transaction() as db:
+                # Anything leased by a previous run that crashed: it was in flight, queue it again.
+                db.execute("UPDATE queue SET leased = 0 WHERE leased = 1")
+                db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('scope', ?)",
+                    (json.dumps(scope_of(config)),),
+                )
+            stored = json.loads(self.state.meta("scope") or "{}")
+            problem = scope_mismatch(stored, scope_of(config))
+        except BaseException:
+            self.state.close()
+            raise
+        if problem:
+            self.state.close()
+            raise BackendError(
+                f"--state {config.state!r} holds a crawl with other scope options: {problem}"
+            )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A copy in a helper process (a spawned manager): it only reads the visited table, so
+        # it shares the file instead of locking it or re-queueing leases.
+        self.config = state["config"]
+        self.state = SqliteState(self.config.state, exclusive=False)
+
+    def frontier(self, config: CrawlConfig, sync: Sync) -> SqliteFrontier:
+        """The queue table, waited on with the strategy's condition variable."""
+        return SqliteFrontier(self, sync, config)
+
+    def visited(self, config: CrawlConfig, sync: Sync) -> SqliteVisited:
+        """The visited table."""
+        return SqliteVisited(self.state)
+
+    def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
+        """One process per state file: the in-memory host clock is the crawl's."""
+        from crawler.backends.memory.host_clock import MemoryHostClock
+
+        return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
+
+    def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
+        """robots.txt is fetched again after a restart (it may have changed meanwhile)."""
+        from crawler.backends.memory.robots_cache import MemoryRobotsCache
+
+        return MemoryRobotsCache(sync.condition())
+
+    def record_sink(self, config: CrawlConfig) -> SqliteRecordSink:
+        """Records into the file (``crawl results --state FILE`` exports them)."""
+        return SqliteRecordSink(self.state)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.state.close()

@@ -1,0 +1,331 @@
+"""``crawl run`` (the default command): options → CrawlConfig → Crawler.run → exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from crawler.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app, fail_usage
+from crawler.config import DEFAULT_USER_AGENT, FETCHERS, MODES
+
+
+@app.command("run")
+@click.argument("source")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="serial",
+    show_default=True,
+    help="How worker loops run.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Concurrent worker loops (ignored by serial).",
+)
+@click.option(
+    "--greenlets",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --mode processes: greenlets per process (0: one page at a time per process).",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Link hops to follow from each seed; 0 fetches only the listed URLs.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop scheduling after this many URLs.",
+)
+@click.option(
+    "--same-domain/--any-domain",
+    default=True,
+    show_default=True,
+    help="Follow links only to the host of the page's seed (and its subdomains).",
+)
+@click.option(
+    "--allow-domain",
+    "allow_domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="Also follow links to DOMAIN and its subdomains (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="REGEX",
+    help="Do not follow links matching REGEX (repeatable).",
+)
+@click.option("--follow-nofollow", is_flag=True, help='Follow rel="nofollow" links too.')
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Connect and read timeout, seconds.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Overall seconds per page  [default: 3 x timeout]",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=10 * 1024 * 1024,
+    show_default=True,
+    help="Largest body read; bigger pages are `too_large` errors.",
+)
+@click.option(
+    "--max-redirects",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Longest redirect chain followed.",
+)
+@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
+@click.option(
+    "--fetcher",
+    type=click.Choice(FETCHERS),
+    default="urllib3",
+    show_default=True,
+    help="HTTP client: urllib3 (lean, default) or requests.",
+)
+@click.option(
+    "--backend",
+    default=None,
+    metavar="URL",
+    help="Share the crawl through Redis (redis://HOST:PORT/DB) with every worker started "
+    "with the same --crawl-id, on any machine.",
+)
+@click.option(
+    "--crawl-id",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="Which crawl in the --backend this worker joins.",
+)
+@click.option(
+    "--state",
+    default=None,
+    metavar="FILE",
+    help="Keep the crawl's state in a SQLite file: running again resumes it.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds before a dead worker's page is handed to another (--backend).",
+)
+@click.option(
+    "--parse",
+    "parse_spec",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Scraper callback: FUNCTION(page) returns or yields items (dicts) and Follow(url)s; "
+    "MODULE may be a dotted name (importable from here) or a path/to/file.py.",
+)
+@click.option(
+    "--items-output",
+    default=None,
+    metavar="FILE",
+    help="Where the callback's items go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option(
+    "--ignore-robots", is_flag=True, help="Do not fetch or obey robots.txt (obeyed by default)."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between two requests to one host (raised by its robots.txt Crawl-delay).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Concurrent requests to one host  [default: no cap below --workers]",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Extra attempts after a connect error, timeout, 429 or 5xx (backoff with jitter).",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Longest wait before a retry, Retry-After included, seconds.",
+)
+@click.option(
+    "--accept",
+    multiple=True,
+    metavar="TYPE",
+    help="Content type parsed for links (repeatable)  [default: text/html, application/xhtml+xml]",
+)
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra request header (repeatable).",
+)
+@click.option("--proxy", metavar="URL", default=None, help="HTTP(S) proxy for every request.")
+@click.option(
+    "--block-private",
+    is_flag=True,
+    help="Refuse hosts that resolve to loopback, private, link-local or reserved addresses.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where records go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve the echo/STATS health service on PORT while crawling.",
+)
+@click.option(
+    "--health-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Address the health service binds.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print one line per error to stderr.")
+@click.option(
+    "--stats-json",
+    metavar="FILE",
+    default=None,
+    help="Also write the totals (pages, errors, wall and CPU seconds) as JSON to FILE.",
+)
+def run_command(
+    source: str,
+    output: str,
+    parse_spec: str | None,
+    quiet: bool,
+    verbose: bool,
+    health_port: int | None,
+    health_host: str,
+    stats_json: str | None,
+    **options: object,
+) -> None:
+    """Crawl the URLs in SOURCE and write one JSON record per URL."""
+    from crawler.errors import CrawlerError, SourceError
+    from crawler.strategies import get_strategy
+
+    try:
+        # First, before the HTTP stack is imported: choosing gevent patches the process.
+        get_strategy(str(options["mode"]))
+    except CrawlerError as exc:
+        fail_usage(str(exc))
+    from crawler.sources import read_source
+
+    try:
+        seeds = read_source(source)
+    except SourceError as exc:
+        fail_usage(str(exc))
+    options["allow_domains"] = tuple(options["allow_domains"])
+    options["exclude"] = tuple(options["exclude"])
+    if output == "-" and options["items_output"] == "-":
+        fail_usage("records (-o) and items (--items-output) cannot both go to stdout")
+    options["robots"] = not options.pop("ignore_robots")
+    options["headers"] = tuple(_parse_header(h) for h in options["headers"])
+    accept = tuple(options.pop("accept"))
+    if accept:
+        options["accept"] = accept
+    try:
+        from crawler.config import CrawlConfig
+
+        if parse_spec is not None:
+            from crawler.scrape.callbacks import load_callable
+
+            options["parse"] = load_callable(parse_spec)
+        config = CrawlConfig(progress=not quiet, output=output, **options)
+        cpu_start = os.times()  # the crawl's CPU, children included; not the start-up imports
+        stats = _crawl(config, seeds, verbose, (health_host, health_port))
+    except CrawlerError as exc:
+        fail_usage(str(exc))
+    if not quiet:
+        click.echo(stats.summary(), err=True)
+    if stats_json:
+        _write_stats(stats_json, stats, config, cpu_start)
+    if stats.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if stats.failed == 0 else EXIT_FAILED)
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n") or "\n" in value:
+        fail_usage(f"-H/--header wants 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
+    from contextlib import nullcontext
+
+    from crawler.engine import Crawler
+    from crawler.sinks import CallbackSink
+
+    sinks = []  # the -o and --items-output files are opened by the Crawler, from the config
+    if verbose:
+        sinks.append(CallbackSink(_echo_error))
+    crawler = Crawler(config, sinks)
+    service = nullcontext()
+    host, port = health
+    if port is not None:
+        from crawler.health.server import HealthServer
+
+        try:
+            service = HealthServer(host, port, stats=crawler.live_stats)
+        except OSError as exc:
+            fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
+        click.echo(f"health service on {host}:{service.address[1]}", err=True)
+    with service:
+        return crawler.run(seeds)
+
+
+def _write_stats(path: str, stats, config, cpu_start) -> None:
+    """Totals for scripts (``crawl compare``, the benchmark): CPU includes reaped children."""
+    import json
+
+    now = os.times()
+    cpu = sum(now[:4]) - sum(cpu_start[:4])
+    data = {**stats.to_dict(), "workers": config.workers, "cpu_s": round(cpu, 3)}
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+    except OSError as exc:
+        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+
+
+def _echo_error(record) -> None:
+    if record.error:
+        click.echo(f"{record.error}: {record.url} ({record.detail or record.status})", err=True)

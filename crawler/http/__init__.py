@@ -1,0 +1,6 @@
+"""HTTP: the fetchers (``urllib3_fetcher``, ``requests_fetcher``, chosen by name in ``registry``),
+the fetch core they share (``core``: capped reads, the page deadline, error kinds), the requests
+adapter, the ``--block-private`` address guard (``netguard``) and the polite retry loop (``retry``).
+
+Nothing here imports the engine, the strategies or the CLI; importing the package imports
+nothing."""

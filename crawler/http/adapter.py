@@ -1,0 +1,122 @@
+"""The requests adapter the fetcher mounts: every read bounded by the page deadline, and with
+``--block-private`` connections pinned to checked addresses (``crawler/http/netguard.py``).
+
+Why a deadline needs its own reader: socket timeouts bound each ``recv``, not the exchange, so a
+server that sends one byte a second (in the status line, the headers or the body) never trips
+them. The fetcher puts the page's deadline in ``PAGE_DEADLINE`` (a context variable: per thread,
+per greenlet); the response object of each connection then reads through ``_DeadlineReader``,
+which shrinks the socket timeout to what is left of the deadline before every ``recv``, and
+refuses to read once it has passed. urllib3 reports that as a read timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from crawler.http.netguard import PinnedConnectionMixin
+
+# The monotonic time by which the current page must be read; None means no deadline.
+PAGE_DEADLINE: ContextVar[float | None] = ContextVar("crawler_page_deadline", default=None)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A raw reader over a connection's socket file that stops at the deadline."""
+
+    def __init__(self, inner: io.RawIOBase, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._inner = inner
+        self._sock = sock
+        self._deadline = deadline
+        self._timeout = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("page deadline passed")
+        self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+        return self._inner.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
+
+
+class DeadlineResponse(http.client.HTTPResponse):
+    """``http.client``'s response, reading through ``_DeadlineReader`` when a deadline is set."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        deadline = PAGE_DEADLINE.get()
+        if deadline is not None:
+            # Nothing has been read yet, so the stock buffered file holds no data to lose.
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+
+class DeadlineHTTPConnection(HTTPConnection):
+    response_class = DeadlineResponse
+
+
+class DeadlineHTTPSConnection(HTTPSConnection):
+    response_class = DeadlineResponse
+
+
+class PinnedHTTPConnection(PinnedConnectionMixin, DeadlineHTTPConnection):
+    """Deadline-bounded, and connects only to checked public addresses."""
+
+
+class PinnedHTTPSConnection(PinnedConnectionMixin, DeadlineHTTPSConnection):
+    """Deadline-bounded, public addresses only (SNI and certificates still use the name)."""
+
+
+def _pool(base: type, connection: type) -> type:
+    return type(f"{connection.__name__}Pool", (base,), {"ConnectionCls": connection})
+
+
+_PLAIN = {
+    "http": _pool(HTTPConnectionPool, DeadlineHTTPConnection),
+    "https": _pool(HTTPSConnectionPool, DeadlineHTTPSConnection),
+}
+_PINNED = {
+    "http": _pool(HTTPConnectionPool, PinnedHTTPConnection),
+    "https": _pool(HTTPSConnectionPool, PinnedHTTPSConnection),
+}
+
+
+def pool_classes(*, pin: bool) -> dict[str, type]:
+    """urllib3 pool classes by scheme: deadline-bounded reads, and pinned with ``pin``. For a
+    ``PoolManager``'s ``pool_classes_by_scheme`` (the urllib3 fetcher uses them directly)."""
+    return dict(_PINNED if pin else _PLAIN)
+
+
+class CrawlAdapter(HTTPAdapter):
+    """``HTTPAdapter`` with deadline-bounded reads; ``pin=True`` adds ``--block-private``.
+
+    Connections to a proxy are never pinned: the proxy is the user's own choice, often on a
+    private address, and it resolves the target itself (the fetcher checks the target first).
+    """
+
+    def __init__(self, *, pin: bool = False, **kwargs: Any) -> None:
+        self._pools = _PINNED if pin else _PLAIN
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._pools)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = dict(_PLAIN)
+        return manager

@@ -1,0 +1,29 @@
+"""Fetchers by name (``CrawlConfig.fetcher``); each lives in its own module, imported when chosen.
+
+``urllib3`` is the default: the same semantics as ``requests`` (timeouts, page deadline, decoded
+byte cap, error kinds, cookies, headers, proxies, ``--block-private``) at less than half the CPU
+per page (README, "Performance"). ``requests`` remains for users who want its behaviour exactly
+(``.netrc`` auth, its environment handling) or plug in requests adapters.
+"""
+
+from __future__ import annotations
+
+from http.cookiejar import CookieJar
+from importlib import import_module
+
+from crawler.base import Fetcher
+from crawler.config import CrawlConfig
+
+FETCHERS = {
+    "urllib3": ("crawler.http.urllib3_fetcher", "Urllib3Fetcher"),
+    "requests": ("crawler.http.requests_fetcher", "RequestsFetcher"),
+}
+
+
+def open_fetcher(
+    config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+) -> Fetcher:
+    """A new fetcher of the configured kind; one per worker loop (``cookies``: a jar shared
+    by the loops of a strategy; by default each fetcher keeps its own)."""
+    module, name = FETCHERS[config.fetcher]
+    return getattr(import_module(module), name)(config, pool_size=pool_size, cookies=cookies)

@@ -1,0 +1,95 @@
+"""Retries: which failures are worth another attempt, how long to wait, and the polite loop.
+
+Retried: connection failures, read timeouts, broken connections (``connect``, ``timeout``,
+``protocol``) and HTTP 429, 500, 502, 503, 504. Never retried: other 4xx, DNS failures, a page
+that spent its whole deadline (a trickling server would just trickle again), oversized bodies.
+
+The wait before attempt ``n + 1`` is ``Retry-After`` when the server sent one (seconds or an
+HTTP date), else exponential backoff with jitter: ``b * 2**(n-1) * (1 + random())`` for the
+base ``b`` (``retry_backoff``, 0.5 s); both are capped by ``--max-retry-wait``. The host slot is
+released while waiting, so other workers can use the host in the meantime.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from crawler.base import Fetcher, HostClock, Response
+from crawler.config import CrawlConfig
+from crawler.links.urls import host_of
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_ERRORS = frozenset({"connect", "timeout", "protocol"})
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta-seconds or HTTP date); None if the
+    header is missing or unreadable. A date in the past means 0."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class Retrier:
+    """Fetch with the host clock held around each attempt, and retries between attempts."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        fetcher: Fetcher,
+        clock: HostClock,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.fetcher = fetcher
+        self.clock = clock
+        self.sleep = sleep
+        self.jitter = jitter
+
+    def fetch(self, url: str) -> tuple[Response, int]:
+        """The last response for ``url`` and how many attempts it took."""
+        host = host_of(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            self.clock.acquire(host)
+            try:
+                response = self.fetcher.fetch(url)
+            finally:
+                self.clock.release(host)
+            wait = self.wait_before_retry(response, attempt)
+            if wait is None:
+                return response, attempt
+            if wait > 0:
+                self.sleep(wait)
+
+    def wait_before_retry(self, response: Response, attempt: int) -> float | None:
+        """Seconds to wait before another attempt, or None when this response is final."""
+        config = self.config
+        if attempt > config.retries:
+            return None
+        if response.error is not None:
+            if response.final or response.error not in RETRY_ERRORS:
+                return None
+        elif response.status not in RETRY_STATUSES:
+            return None
+        asked = parse_retry_after(response.headers.get("retry-after"))
+        if asked is None:
+            backoff = config.retry_backoff * 2 ** (attempt - 1)
+            asked = backoff * (1.0 + self.jitter())
+        return min(asked, config.max_retry_wait)

@@ -1,0 +1,138 @@
+"""robots.txt: fetched once per origin per crawl, parsed with protego, obeyed before every fetch.
+
+What a robots.txt answer means (RFC 9309, and what Google and Bing do):
+
+* 2xx: its rules apply; ``Crawl-delay`` for our User-Agent raises the host's delay.
+* 4xx (404, 403 ...): there are no rules; everything is allowed.
+* 5xx, timeouts, broken connections: retried like any page (``--retries``); still failing, the
+  whole origin is treated as disallowed for this crawl, and each of its URLs gets a ``robots``
+  record saying robots.txt was unreachable.
+* no connection at all (refused, DNS, TLS, ``--block-private``): no rules; the page's own fetch
+  fails the same way and its record names the real cause.
+* redirects: followed, up to five hops.
+
+The shared part is a ``RobotsCache`` of plain entries (``crawler/backends/*/``: memory, the manager,
+SQLite and Redis store the same pairs). Each worker keeps its own parsed ``Protego`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from crawler.base import HostClock, Response, RobotsCache
+from crawler.config import CrawlConfig
+from crawler.links.urls import host_of, resolve
+
+# An entry is (state, text): ("rules", robots.txt body), ("allow", why), ("unreachable", why).
+RobotsEntry = tuple[str, str]
+ROBOTS_REDIRECTS = 5
+# robots.txt failed in a way the page's own fetch will meet and name better (a host that is down
+# or unknown is reported as ``connect``/``dns``, not as a robots problem).
+_PAGE_TELLS_BETTER = frozenset(
+    {"connect", "dns", "tls", "blocked_address", "invalid_url", "too_large", "decode"}
+)
+# How long a worker waits for another one's robots.txt fetch before deciding alone.
+_WAIT_SLICE = 1.0
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a normal-form URL: robots.txt applies per origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+class RobotsPolicy:
+    """One worker's view of robots.txt: answers ``denied(url)`` with the shared cache.
+
+    ``fetch`` is the worker's fetch-with-retries (it takes the host clock, so the robots.txt
+    request is as polite as any page) and returns ``(response, attempts)``.
+    """
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        cache: RobotsCache,
+        clock: HostClock,
+        fetch: Callable[[str], tuple[Response, int]],
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.clock = clock
+        self.fetch = fetch
+        self.agent = config.user_agent
+        self._parsed: dict[str, Protego | str | None] = {}
+
+    def denied(self, url: str) -> str | None:
+        """None when ``url`` may be fetched; otherwise the record's ``detail``."""
+        origin = origin_of(url)
+        rules = self._parsed.get(origin, False)
+        if rules is False:
+            rules = self._load(origin)
+        if rules is None:
+            return None
+        if isinstance(rules, str):
+            return rules
+        if rules.can_fetch(url, self.agent):
+            return None
+        return f"disallowed by {origin}/robots.txt"
+
+    def _load(self, origin: str) -> Protego | str | None:
+        entry = self.cache.get(origin)
+        if entry is None:
+            if self.cache.claim(origin):
+                entry = self._fetch_entry(origin)
+                self.cache.put(origin, entry)
+            else:
+                entry = self._await(origin)
+        state, text = entry
+        rules: Protego | str | None = None
+        if state == "unreachable":
+            rules = f"robots.txt unreachable, host skipped for this crawl: {text}"
+        elif state == "rules":
+            rules = Protego.parse(text)
+            delay = rules.crawl_delay(self.agent)
+            if delay:
+                self.clock.set_delay(host_of(origin + "/"), float(delay))
+        self._parsed[origin] = rules
+        return rules
+
+    def _await(self, origin: str) -> RobotsEntry:
+        # The claimer's fetch is bounded by its retries, waits and page deadlines.
+        budget = (self.config.retries + 1) * (
+            self.config.page_deadline + self.config.max_retry_wait
+        ) + ROBOTS_REDIRECTS * self.config.page_deadline
+        waited = 0.0
+        while waited < budget:
+            entry = self.cache.wait(origin, _WAIT_SLICE)
+            if entry is not None:
+                return entry
+            waited += _WAIT_SLICE
+        return ("unreachable", "gave up waiting for another worker's robots.txt fetch")
+
+    def _fetch_entry(self, origin: str) -> RobotsEntry:
+        url = origin + "/robots.txt"
+        for _ in range(ROBOTS_REDIRECTS + 1):
+            response, attempts = self.fetch(url)
+            status = response.status
+            if response.error in _PAGE_TELLS_BETTER:
+                # The page's own fetch will fail with the real reason; robots has no say.
+                return ("allow", f"robots.txt not fetched: {response.error}")
+            if response.error:
+                tried = f"after {attempts} attempts" if attempts > 1 else "once"
+                return ("unreachable", f"{response.error} {tried}: {response.detail}")
+            assert status is not None
+            if 300 <= status < 400:
+                target = resolve(url, response.headers.get("location", ""))
+                if target is None:
+                    return ("allow", "robots.txt redirect unusable")
+                url = target
+                continue
+            if status >= 500:
+                return ("unreachable", f"HTTP {status} after {attempts} attempts")
+            if status >= 400:
+                return ("allow", f"HTTP {status}")
+            return ("rules", response.body.decode("utf-8", "replace"))
+        return ("allow", "robots.txt redirected too often")

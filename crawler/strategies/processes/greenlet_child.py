@@ -1,0 +1,144 @@
+"""A processes × greenlets child that keeps its G greenlets busy across batches.
+
+Why: a pool child runs one task at a time, and between tasks it blocks reading the pool's task
+pipe (``os.read`` under a process-shared lock: nothing gevent can make cooperative). If the
+greenlets lived on that thread, every batch would be a barrier: the next one would start only
+when the slowest page of the previous one had finished, and at 50 ms latency a 2×32 crawl ran at
+about half its concurrency.
+
+So the greenlets run on a gevent hub in a thread of their own ("crawl hub"). The pool's task
+(``submit``) only hands the batch over, and returns as soon as the child has room for more (no
+more than G pages unfinished); the hub thread starts each page as soon as a
+greenlet is free, and when a batch's last page is done it claims the batch's links (one round
+trip) and sends ``("records", task_id, ...)`` and ``(task_id, fresh)`` on the results channel,
+which is exactly what the parent would have received from the pool callback. A failure there is
+sent as ``("error", task_id, exc)``, as the pool's error callback would.
+
+The process is patched with ``thread=False``: two real threads, and one hub on the crawl thread.
+The hub thread opens its manager connection before the patch, so that connection stays a
+blocking socket that ``multiprocessing`` can read with ``os.read``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from typing import Any
+
+from crawler.base import Request
+from crawler.config import CrawlConfig
+
+
+class GreenletChild:
+    """The crawl thread of one pool child, and the hand-over from the pool's tasks to it."""
+
+    def __init__(self, config: CrawlConfig, state: Any, results: Any, shared: bool):
+        self.config = config
+        self.results = results
+        self._batches: deque[tuple[int, list[Request]]] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        connected, self._patched = threading.Event(), threading.Event()
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._load = threading.Condition()  # real: it is shared by two real threads
+        self._unfinished = 0  # pages submitted and not finished
+        self._args = (state, shared, connected)
+        self.thread = threading.Thread(target=self._main, name="crawl hub", daemon=True)
+        self.thread.start()
+        connected.wait()
+        from gevent import monkey
+
+        # Sockets, ssl, select, time: cooperative. Threads stay real (see the module doc).
+        monkey.patch_all(thread=False, queue=False, Event=False)
+        self._patched.set()
+        self._ready.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    def submit(self, task_id: int, batch: list[Request]) -> None:
+        """Queue a batch for the hub thread (called by the pool's task, on the main thread);
+        return once this child has no more than G pages unfinished.
+
+        The wait is what spreads tasks over the children: they all read one task pipe, and a
+        child that took tasks without waiting would take them all while the others idle.
+        """
+        with self._load:
+            self._unfinished += len(batch)
+        self._batches.append((task_id, batch))
+        os.write(self._wake_w, b"x")
+        with self._load:
+            while self._unfinished > self.config.greenlets:
+                self._load.wait()
+
+    # --- on the crawl thread -------------------------------------------------------------
+
+    def _main(self) -> None:
+        state, shared, connected = self._args
+        try:
+            if not shared:
+                state.connect()  # this thread's own, still blocking, manager connections
+        finally:
+            connected.set()
+        self._patched.wait()
+        try:
+            from gevent.pool import Pool
+
+            from crawler.strategies.overlap import Overlap
+            from crawler.strategies.processes.child import build_workers
+            from crawler.worker import process_name
+
+            process = process_name(self.config)
+            names = [f"{process}/g{i}" for i in range(self.config.greenlets, 0, -1)]
+            self.idle = build_workers(self.config, state, shared, names)
+            self.pool = Pool(self.config.greenlets)
+            # Nothing to stop here: a page's failure is its record, and ``_finish`` sends its
+            # own as the batch's ``error``; the parent's watchdog covers a batch that never ends.
+            self.overlap = Overlap(self.config.greenlets, stop=lambda: None)
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._ready.set()
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        from gevent.socket import wait_read
+
+        while True:
+            wait_read(self._wake_r)
+            os.read(self._wake_r, 4096)
+            while self._batches:
+                task_id, batch = self._batches.popleft()
+                outcomes: list[Any] = [None] * len(batch)
+                left = [len(batch)]
+                for index, request in enumerate(batch):
+                    # Blocks (cooperatively) while all G greenlets are busy.
+                    self.pool.spawn(self._page, task_id, batch, outcomes, left, index, request)
+
+    def _page(self, task_id, batch, outcomes, left, index, request) -> None:
+        worker = self.idle.pop()
+        try:
+            fetched = worker.fetch_page(request)
+        finally:
+            self.idle.append(worker)
+        # Parsed on a greenlet of its own, so this one can take the next page first.
+        self.overlap.hand_over(self._parsed, worker, fetched, task_id, outcomes, left, index)
+
+    def _parsed(self, worker, fetched, task_id, outcomes, left, index) -> None:
+        outcomes[index] = worker.parse_page(fetched)
+        left[0] -= 1
+        if left[0] == 0:
+            self._finish(task_id, outcomes)
+        with self._load:
+            self._unfinished -= 1
+            self._load.notify()
+
+    def _finish(self, task_id: int, outcomes: list[Any]) -> None:
+        try:
+            children = [child for _, found in outcomes for child in found]
+            fresh = self.idle[-1].claim(children) if children else []
+            self.results.put(("records", task_id, [record.to_dict() for record, _ in outcomes]))
+            self.results.put((task_id, fresh))
+        except Exception as exc:  # the parent turns the batch into `internal` records
+            self.results.put(("error", task_id, exc))

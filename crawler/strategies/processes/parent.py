@@ -1,0 +1,270 @@
+"""The parent side of the processes strategy: hand batches to the pool, collect what comes back,
+watch the children. Everything here runs on the crawl's calling thread, except ``forward``
+(the records reader) and the pool callbacks, which only enqueue."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from crawler.base import CrawlJob, Emit, Request
+from crawler.config import CrawlConfig
+from crawler.errors import ModeUnavailable
+from crawler.record import Record
+from crawler.strategies.processes.channel import Channel
+from crawler.strategies.processes.child import run_task
+from crawler.worker import failed_record, process_name
+
+POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
+BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
+# Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
+# pool and thread hand-offs, which a batch shares; the child still crawls them one by one.
+PLAIN_BATCH = 8
+GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
+CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
+
+
+@dataclass
+class _Task:
+    """One batch handed to the pool, until both its records and its result are in."""
+
+    batch: list[Request]
+    pid: int | None = None
+    started: float = 0.0
+    records_in: bool = False
+    result_in: bool = False
+
+
+def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
+    """Seconds after which a task's process is presumed hung and killed: the watchdog's last
+    resort, so twice the worst a healthy task can take: every attempt of every page spending
+    its whole deadline and longest retry wait, plus ``--delay`` turns behind every other page
+    of the crawl in flight (a ``Crawl-delay`` is not known up front; the margin covers a few
+    seconds of it)."""
+    per_page = (config.retries + 1) * (config.page_deadline + config.max_retry_wait)
+    pages_in_a_row = 1 if config.greenlets else batch_cap
+    in_flight = config.workers * batch_cap * BATCHES_PER_PROCESS
+    return 2 * (per_page * pages_in_a_row + config.delay * in_flight) + 60
+
+
+def _on_error(events: queue.Queue, task_id: int, exc: BaseException) -> None:
+    events.put(("error", task_id, exc))
+
+
+def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> None:
+    while not stop.is_set():
+        message = channel.get(POLL_S)
+        if message is not None:
+            events.put(message)
+
+
+class ParentLoop:
+    """The parent side of one crawl: dispatch, collect, watch. Runs on the calling thread."""
+
+    def __init__(self, job: CrawlJob, consume: Emit, pool: Any, frontier: Any) -> None:
+        self.config = job.config
+        self.consume = consume
+        self.pool = pool
+        self.frontier = frontier
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.tasks: dict[int, _Task] = {}
+        self.queued = 0  # the parent is the frontier's only consumer, so it can count
+        # A server-backed frontier (Redis) is fed by other workers too: the count is only a
+        # hint, and the frontier's ``pop`` decides when the crawl is over (None: finished
+        # crawl-wide, or nothing to pop while this parent's own leases are out).
+        self.shared = bool(getattr(job.backend, "shared", False))
+        self.exhausted = False
+        self.computing = 0  # tasks whose result has not come back yet
+        self.next_id = 0
+        # Pages of a batch whose process died: retried one per task, so that only the page
+        # that kills a process again is recorded as ``worker_crash``.
+        self.retry: deque[Request] = deque()
+        self.frontier_open = True
+        greenlets = self.config.greenlets
+        # A greenlet child runs the pages of several tasks at once (``_greenlet_child``):
+        # batches of G/4 pages, 2G pages out per child, so links come back as pages finish
+        # rather than when the slowest of G pages does.
+        self.batch_cap = max(1, greenlets // GREENLET_BATCH_DIVISOR) if greenlets else PLAIN_BATCH
+        tasks_per_process = BATCHES_PER_PROCESS * (greenlets // self.batch_cap if greenlets else 1)
+        self.limit = tasks_per_process * self.config.workers
+        # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
+        self.task_deadline = task_deadline(self.config, self.batch_cap)
+        self.started_any = False  # no task has started yet: are the children alive at all?
+        self.pool_pids: set[int] = set()
+
+    def run(self) -> None:
+        """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
+        next_check = time.monotonic() + POLL_S
+        while True:
+            try:
+                self.dispatch()
+                idle = not self.tasks and not self.retry
+                if idle and (self.exhausted if self.shared else self.queued == 0):
+                    return
+                self.handle(self._next_event(POLL_S))
+                now = time.monotonic()
+                if now >= next_check:
+                    self.watch(now)
+                    next_check = now + POLL_S
+            except KeyboardInterrupt:
+                self.interrupt()
+                raise
+
+    def dispatch(self) -> None:
+        """Hand out batches while work is queued and fewer than ``limit`` tasks are out;
+        batches are split so every idle process gets a share of a short queue."""
+        while self.retry and self.computing < self.limit:
+            self._submit([self.retry.popleft()])
+        self.exhausted = False
+        while (self.queued or self.shared) and self.computing < self.limit:
+            if self.shared:
+                # Lease little at a time: other workers share this queue.
+                share = self.config.greenlets or 1
+            else:
+                share = -(-self.queued // (self.limit - self.computing))
+            batch = []
+            for _ in range(min(self.batch_cap, share)):
+                request = self.frontier.pop()
+                if request is None:  # closed, or (shared) nothing to pop now
+                    self.queued = 0
+                    self.exhausted = True
+                    break
+                self.queued = max(0, self.queued - 1)
+                batch.append(request)
+            if not batch:
+                return
+            self._submit(batch)
+            if self.exhausted:
+                return
+
+    def _submit(self, batch: list[Request]) -> None:
+        task_id, self.next_id = self.next_id, self.next_id + 1
+        self.tasks[task_id] = _Task(batch)
+        self.computing += 1
+        self.pool.apply_async(
+            run_task,
+            (task_id, batch),
+            callback=partial(self.events.put),
+            error_callback=partial(_on_error, self.events, task_id),
+        )
+
+    def _next_event(self, timeout: float) -> Any:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def handle(self, event: Any) -> None:
+        """Apply one message from a child or a pool callback (None: nothing arrived)."""
+        if event is None:
+            return
+        if event[0] == "start":
+            _, task_id, pid = event
+            task = self.tasks.get(task_id)
+            self.started_any = True
+            if task is not None and task.pid is None:
+                task.pid, task.started = pid, time.monotonic()
+        elif event[0] == "records":
+            _, task_id, records = event
+            task = self.tasks.get(task_id)
+            if task is None or task.records_in:
+                return  # a task already given up on (crashed, timed out)
+            task.records_in = True
+            for data in records:
+                self.consume(Record.from_dict(data))
+            self._finish_if_complete(task_id, task)
+        elif event[0] == "error":
+            _, task_id, exc = event
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.give_up(task_id, "internal", f"worker raised {summary}")
+        else:  # the pool's callback: (task_id, new requests)
+            task_id, fresh = event
+            task = self.tasks.get(task_id)
+            if task is None or task.result_in:
+                return
+            task.result_in = True
+            self.computing -= 1
+            if fresh:
+                self.queued += self.frontier.push_many(fresh)
+            self._finish_if_complete(task_id, task)
+
+    def _finish_if_complete(self, task_id: int, task: _Task) -> None:
+        # ``done`` only once the records are in too (the worker loop's order: emit, then done):
+        # a shared frontier ends a page's lease with its record, and its pop must not wait on
+        # pages whose records are still on their way to this very loop.
+        if task.records_in and task.result_in:
+            del self.tasks[task_id]
+            for request in task.batch:
+                self.frontier.done(request)
+
+    def give_up(self, task_id: int, error: str, detail: str) -> None:
+        """End a task without its result: its pages become ``error`` records (unless their
+        records already arrived) and leave the frontier. The pages of a batch whose process
+        died are retried one per task instead: only a page that dies alone is a crash."""
+        task = self.tasks.pop(task_id, None)
+        if task is None:
+            return
+        if not task.result_in:
+            self.computing -= 1
+        retry = error == "worker_crash" and len(task.batch) > 1 and not task.records_in
+        if retry and self.frontier_open:
+            self.retry.extend(task.batch)  # still in flight for the frontier
+            return
+        for request in task.batch:  # an unfinished task's pages are still in flight
+            self.frontier.done(request)
+        if not task.records_in:
+            worker = process_name(self.config, task.pid) if task.pid else None
+            for request in task.batch:
+                self.consume(self._failed(request, error, detail, worker))
+
+    def _failed(self, request: Request, error: str, detail: str, worker: str | None) -> Record:
+        return failed_record(request, error, detail, mode=self.config.mode, worker=worker)
+
+    def watch(self, now: float) -> None:
+        """The watchdog: tasks whose process died, or that overran their deadline; and pool
+        processes that keep dying before they take any work."""
+        alive = {child.pid for child in multiprocessing.active_children()}
+        if not self.started_any:
+            self.pool_pids.update(alive)
+            if len(self.pool_pids) > 3 * self.config.workers + 1:  # +1: the manager
+                raise ModeUnavailable(
+                    "worker processes keep exiting before taking any work (see their errors "
+                    "above); a script that starts a processes crawl must do it under "
+                    "`if __name__ == '__main__':`"
+                )
+        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
+        for task_id, task in running:
+            if task.pid not in alive:
+                self.give_up(task_id, "worker_crash", f"worker process {task.pid} died")
+            elif now - task.started > self.task_deadline:
+                os.kill(task.pid, signal.SIGKILL)  # the pool starts a fresh one
+                detail = f"worker process {task.pid} silent for {self.task_deadline:g} s; killed"
+                self.give_up(task_id, "worker_crash", detail)
+
+    def interrupt(self) -> None:
+        """Ctrl-C: dispatch nothing more, give the pages in flight a short grace to finish,
+        then record the rest as ``interrupted``. A second Ctrl-C skips the grace."""
+        self.frontier.close()
+        self.frontier_open = False
+        self.queued = 0
+        grace_until = time.monotonic() + min(CTRL_C_GRACE_S, self.config.page_deadline)
+        try:
+            while self.tasks and (left := grace_until - time.monotonic()) > 0:
+                self.handle(self._next_event(min(left, POLL_S)))
+        except KeyboardInterrupt:
+            pass
+        for task_id in list(self.tasks):
+            self.give_up(task_id, "interrupted", "stopped by Ctrl-C")
+        while self.retry:
+            request = self.retry.popleft()
+            self.frontier.done(request)
+            self.consume(self._failed(request, "interrupted", "stopped by Ctrl-C", None))
