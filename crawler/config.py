@@ -55,7 +55,7 @@ class CrawlConfig:
     # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
     output: str | None = None
     items_output: str | None = None
-    # Politeness and HTTP behaviour (README "Politeness").
+    # Politeness and HTTP behaviour (docs/politeness.md).
     robots: bool = True
     delay: float = 0.0
     per_host: int | None = None

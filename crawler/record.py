@@ -1,6 +1,6 @@
 """The result record: one per scheduled URL, success or failure.
 
-The field list is the stable output schema documented in the README; add fields at the end.
+The field list is the stable output schema documented in docs/records.md; add fields at the end.
 Records cross process and network boundaries as plain dicts (``to_dict`` / ``from_dict``).
 """
 

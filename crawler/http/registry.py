@@ -2,7 +2,7 @@
 
 ``urllib3`` is the default: the same semantics as ``requests`` (timeouts, page deadline, decoded
 byte cap, error kinds, cookies, headers, proxies, ``--block-private``) at less than half the CPU
-per page (README, "Performance"). ``requests`` remains for users who want its behaviour exactly
+per page (docs/performance.md). ``requests`` remains for users who want its behaviour exactly
 (``.netrc`` auth, its environment handling) or plug in requests adapters.
 """
 

@@ -7,7 +7,7 @@ classified into error kinds, cookies kept, extra headers, ``--proxy`` and proxy 
 Why it exists: per page, ``requests.Session.get`` costs more than twice the CPU of the urllib3
 request underneath it (it merges settings, re-reads proxy variables from the environment and
 builds a second response object on every call). Once concurrency hides the latency, CPU per page
-is the crawl's speed limit; see the README's Performance section for the measurements.
+is the crawl's speed limit; docs/performance.md has the measurements.
 
 What is shared rather than copied: the deadline-bounded and pinned connection pools
 (``crawler/http/adapter.py``), the address check (``crawler/http/netguard.py``), the body cap
