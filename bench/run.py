@@ -63,9 +63,7 @@ def run_scenario(
     other work on the machine only ever slows a run down); the scenario's figures."""
     n_pages = pages or scenario.pages
     cpus = os.cpu_count() or 1
-    specs = parse_modes(
-        modes.format(cpus=cpus, per_cpu=max(1, 64 // cpus)), 64, greenlets_supported=True
-    )
+    specs = parse_modes(modes.format(cpus=cpus, per_cpu=max(1, 64 // cpus)), 64)
     site_options = dict(
         pages=n_pages,
         latency_ms=scenario.latency_ms,

@@ -56,10 +56,18 @@ class Fetcher(Protocol):
 
 
 class Visited(Protocol):
-    """The set of URL fingerprints already scheduled in this crawl."""
+    """The set of URL fingerprints already scheduled in this crawl.
+
+    Invariant (with ``Frontier.push_many``): a URL is queued at most once per crawl, however
+    many workers, processes or machines find it. Where that check-and-set happens is the
+    backend's choice: in ``claim_many`` (memory, the manager: one atomic step under a lock) or
+    in ``push_many`` (Redis, SQLite: the push claims and queues in one script or transaction,
+    so ``claim_many`` is only a cheap pre-filter there).
+    """
 
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
-        """Atomically add ``keys``; return those that were not present before (in order)."""
+        """Those of ``keys`` not yet claimed, in order, each once. A backend that claims here
+        adds them in the same atomic step; one that claims in ``push_many`` only filters."""
         ...
 
 
@@ -71,7 +79,9 @@ class Frontier(Protocol):
     """
 
     def push_many(self, requests: Iterable[Request]) -> int:
-        """Queue requests (already claimed in ``Visited``); return how many were accepted."""
+        """Queue requests that ``Visited.claim_many`` returned; return how many were accepted
+        (fewer past ``max_pages``; a backend that claims here also drops what another worker
+        claimed meanwhile)."""
         ...
 
     def pop(self) -> Request | None:

@@ -14,8 +14,18 @@ from crawler.scrape.page import Page
 from crawler.version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
-MODES = ("serial", "threads", "gevent", "processes")
-FETCHERS = ("urllib3", "requests")
+# The registries: each mode's strategy module (``crawler/strategies/``) and each fetcher's class,
+# by name. Imported only when chosen, so naming them here costs nothing.
+MODES = {
+    "serial": "crawler.strategies.serial",
+    "threads": "crawler.strategies.threads",
+    "gevent": "crawler.strategies.gevent",
+    "processes": "crawler.strategies.processes.strategy",
+}
+FETCHERS = {
+    "urllib3": "crawler.http.urllib3_fetcher:Urllib3Fetcher",
+    "requests": "crawler.http.requests_fetcher:RequestsFetcher",
+}
 # Modes whose worker loops run in other processes: the parse callback reaches them by name.
 PROCESS_MODES = frozenset({"processes"})
 DEFAULT_ACCEPT = ("text/html", "application/xhtml+xml")

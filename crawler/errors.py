@@ -14,6 +14,13 @@ names the kind (``timeout``, ``connect``, ``too_large`` ...), so a worker never 
 
 from __future__ import annotations
 
+import traceback
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line (``ValueError: bad thing``), for a record's ``detail`` or stderr."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
 
 class CrawlerError(Exception):
     """Base class for errors the crawler raises deliberately."""

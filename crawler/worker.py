@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import traceback
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import NamedTuple
@@ -16,6 +15,7 @@ from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
 from crawler.config import CrawlConfig
+from crawler.errors import one_line
 from crawler.http.retry import Retrier
 from crawler.links.charset import to_utf8
 from crawler.links.extract import extract
@@ -23,7 +23,7 @@ from crawler.links.scope import Scope
 from crawler.links.urls import canonical, fingerprint, host_of, resolve
 from crawler.politeness.robots import RobotsPolicy
 from crawler.record import Record
-from crawler.scrape.callbacks import run_parse
+from crawler.scrape.callbacks import run_callback
 from crawler.scrape.page import Page
 from crawler.unshared import UNSHARED
 
@@ -39,10 +39,6 @@ class Fetched(NamedTuple):
     attempts: int = 0
     worker: str | None = None
     record: Record | None = None
-
-
-def _summary(exc: BaseException) -> str:
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 class Worker:
@@ -130,10 +126,10 @@ class Worker:
     def crawl(self, request: Request) -> tuple[Record, list[Request]]:
         """Fetch and parse one page without touching the frontier: its record (a bug becomes an
         ``internal`` record) and the requests it leads to, not yet claimed."""
-        return self.parse_page(self.fetch_page(request))
+        return self.read_page(self.fetch_page(request))
 
     # ``crawl`` in two halves, for strategies that overlap them (``strategies/_overlap.py``): the
-    # network half waits, the parsing half costs CPU. ``parse_page`` only reads the worker's
+    # network half waits, the reading half costs CPU. ``read_page`` only reads the worker's
     # settings, so it may run while the same worker already fetches its next page.
 
     def fetch_page(self, request: Request) -> Fetched:
@@ -144,16 +140,16 @@ class Worker:
             response, attempts = self.retrier.fetch(request.url)
             return Fetched(request, response, attempts, self.name)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
-            return Fetched(request, record=self.failed(request, "internal", _summary(exc)))
+            return Fetched(request, record=self.failed(request, "internal", one_line(exc)))
 
-    def parse_page(self, fetched: Fetched) -> tuple[Record, list[Request]]:
+    def read_page(self, fetched: Fetched) -> tuple[Record, list[Request]]:
         """The CPU half of ``crawl``: the page's record and the requests it leads to."""
         if fetched.record is not None:
             return fetched.record, []
         try:
             return self.process(fetched)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
-            return self.failed(fetched.request, "internal", _summary(exc)), []
+            return self.failed(fetched.request, "internal", one_line(exc)), []
 
     def failed(self, request: Request, error: str, detail: str | None = None) -> Record:
         """A record for a request that ended without a usable response."""
@@ -285,7 +281,7 @@ class Worker:
             base_url=base,
             links=list(links),
         )
-        scraped = run_parse(self.config.parse, page)
+        scraped = run_callback(self.config.parse, page)
         record.items = scraped.items
         if scraped.error is not None:
             record.error, record.detail = "parse_callback", scraped.error

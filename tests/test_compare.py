@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from crawler.cli.compare import options_to_args
-from crawler.cli.run import run_command
+from crawler.cli.options import options_to_args
 from crawler.compare.modes import ModeResult, ModeSpec, bar, parse_modes, render_table
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
@@ -94,7 +93,7 @@ def test_unreadable_source_is_exit_2():
 
 
 def test_parse_modes_defaults_and_explicit_counts():
-    specs = parse_modes("serial,gevent,threads:8,processes:2x32", 64, greenlets_supported=True)
+    specs = parse_modes("serial,gevent,threads:8,processes:2x32", 64)
     assert [(s.mode, s.workers, s.greenlets) for s in specs] == [
         ("serial", 1, None),
         ("gevent", 64, None),
@@ -104,7 +103,7 @@ def test_parse_modes_defaults_and_explicit_counts():
     assert specs[3].label == "processes×greenlets" and specs[3].concurrency == "2×32"
     assert specs[3].args() == ["--mode", "processes", "--workers", "2", "--greenlets", "32"]
     with pytest.raises(ConfigError):
-        parse_modes("processes:2x32", 4, greenlets_supported=False)
+        parse_modes("gevent:2x32", 4)
 
 
 def test_crawl_options_go_to_every_mode_as_given():
@@ -117,7 +116,7 @@ def test_crawl_options_go_to_every_mode_as_given():
         "timeout": 10.0,
         "fetcher": "requests",
     }
-    assert options_to_args(run_command, values) == [
+    assert options_to_args(values) == [
         "--depth", "3", "--any-domain", "--exclude", "a", "--exclude", "b",
         "--follow-nofollow", "--fetcher", "requests",
     ]  # fmt: skip

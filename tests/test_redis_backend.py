@@ -15,10 +15,10 @@ import redis
 
 from crawler.backends.redis.backend import CHUNK, RedisBackend
 from crawler.base import Request
+from crawler.config import MODES as AVAILABLE_MODES
 from crawler.config import CrawlConfig
 from crawler.links.urls import canonical, fingerprint
 from crawler.record import Record
-from crawler.strategies import _MODULES as AVAILABLE_MODES
 from tests.support.graph_site import ROOT, GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,7 +11,7 @@ import pytest
 from werkzeug import Response
 
 from crawler import ConfigError, CrawlConfig, Follow, Page
-from crawler.scrape.callbacks import check_importable, load_callable, run_parse
+from crawler.scrape.callbacks import check_importable, load_callable, run_callback
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT, SUPPORT
 
@@ -59,26 +59,28 @@ def test_page_offers_url_headers_text_soup_links_and_depth(httpserver):
 
 def test_items_from_return_values_of_every_supported_shape():
     page = Page(url="http://h/", status=200, headers={}, body=b"")
-    assert run_parse(lambda p: None, page).items == []
-    assert run_parse(lambda p: {"a": 1}, page).items == [{"a": 1}]
-    assert run_parse(lambda p: [{"a": 1}, Follow("/x")], page).follows == ["/x"]
-    assert run_parse(lambda p: Product("pen", 1.5), page).items == [{"name": "pen", "price": 1.5}]
-    assert run_parse(lambda p: iter([Follow("/y")]), page).follows == ["/y"]
+    assert run_callback(lambda p: None, page).items == []
+    assert run_callback(lambda p: {"a": 1}, page).items == [{"a": 1}]
+    assert run_callback(lambda p: [{"a": 1}, Follow("/x")], page).follows == ["/x"]
+    assert run_callback(lambda p: Product("pen", 1.5), page).items == [
+        {"name": "pen", "price": 1.5}
+    ]
+    assert run_callback(lambda p: iter([Follow("/y")]), page).follows == ["/y"]
     when = datetime.date(2024, 1, 2)
     # Items become plain JSON data in the worker, the same in every mode.
-    assert run_parse(lambda p: {"t": (1, 2), "d": when, 3: "k"}, page).items == [
+    assert run_callback(lambda p: {"t": (1, 2), "d": when, 3: "k"}, page).items == [
         {"t": [1, 2], "d": "2024-01-02", "3": "k"}
     ]
 
 
 def test_wrong_shapes_and_exceptions_are_summarised_in_one_line():
     page = Page(url="http://h/", status=200, headers={}, body=b"")
-    wrong = run_parse(lambda p: "text", page)
+    wrong = run_callback(lambda p: "text", page)
     assert wrong.error.endswith(
         "TypeError: parse produced a str; expected a dict (an item), "
         "a dataclass instance or Follow(url)"
     )
-    assert run_parse(lambda p: [{"a": 1}, 42], page).error.endswith(
+    assert run_callback(lambda p: [{"a": 1}, 42], page).error.endswith(
         "produced a int; " + ("expected a dict (an item), a dataclass instance or Follow(url)")
     )
 
@@ -87,7 +89,7 @@ def test_wrong_shapes_and_exceptions_are_summarised_in_one_line():
         yield Follow("/kept")
         raise KeyError("boom")
 
-    out = run_parse(partial, page)
+    out = run_callback(partial, page)
     assert out.items == [{"n": 1}] and out.follows == ["/kept"]
     assert out.error.startswith(f"{__file__}:") and out.error.endswith(
         "in partial: KeyError: 'boom'"

@@ -8,14 +8,15 @@ import sys
 import click
 
 from crawler.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app, fail_usage
-from crawler.config import DEFAULT_USER_AGENT, FETCHERS, MODES
+from crawler.cli.options import crawl_options
+from crawler.config import MODES
 
 
 @app.command("run")
 @click.argument("source")
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
+    type=click.Choice(list(MODES)),
     default="serial",
     show_default=True,
     help="How worker loops run.",
@@ -34,74 +35,7 @@ from crawler.config import DEFAULT_USER_AGENT, FETCHERS, MODES
     show_default=True,
     help="With --mode processes: greenlets per process (0: one page at a time per process).",
 )
-@click.option(
-    "--depth",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Link hops to follow from each seed; 0 fetches only the listed URLs.",
-)
-@click.option(
-    "--max-pages",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Stop scheduling after this many URLs.",
-)
-@click.option(
-    "--same-domain/--any-domain",
-    default=True,
-    show_default=True,
-    help="Follow links only to the host of the page's seed (and its subdomains).",
-)
-@click.option(
-    "--allow-domain",
-    "allow_domains",
-    multiple=True,
-    metavar="DOMAIN",
-    help="Also follow links to DOMAIN and its subdomains (repeatable).",
-)
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="REGEX",
-    help="Do not follow links matching REGEX (repeatable).",
-)
-@click.option("--follow-nofollow", is_flag=True, help='Follow rel="nofollow" links too.')
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Connect and read timeout, seconds.",
-)
-@click.option(
-    "--deadline",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Overall seconds per page  [default: 3 x timeout]",
-)
-@click.option(
-    "--max-bytes",
-    type=click.IntRange(min=1),
-    default=10 * 1024 * 1024,
-    show_default=True,
-    help="Largest body read; bigger pages are `too_large` errors.",
-)
-@click.option(
-    "--max-redirects",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    help="Longest redirect chain followed.",
-)
-@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
-@click.option(
-    "--fetcher",
-    type=click.Choice(FETCHERS),
-    default="urllib3",
-    show_default=True,
-    help="HTTP client: urllib3 (lean, default) or requests.",
-)
+@crawl_options
 @click.option(
     "--backend",
     default=None,
@@ -131,68 +65,10 @@ from crawler.config import DEFAULT_USER_AGENT, FETCHERS, MODES
     help="Seconds before a dead worker's page is handed to another (--backend).",
 )
 @click.option(
-    "--parse",
-    "parse_spec",
-    default=None,
-    metavar="MODULE:FUNCTION",
-    help="Scraper callback: FUNCTION(page) returns or yields items (dicts) and Follow(url)s; "
-    "MODULE may be a dotted name (importable from here) or a path/to/file.py.",
-)
-@click.option(
     "--items-output",
     default=None,
     metavar="FILE",
     help="Where the callback's items go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
-)
-@click.option(
-    "--ignore-robots", is_flag=True, help="Do not fetch or obey robots.txt (obeyed by default)."
-)
-@click.option(
-    "--delay",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds between two requests to one host (raised by its robots.txt Crawl-delay).",
-)
-@click.option(
-    "--per-host",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Concurrent requests to one host  [default: no cap below --workers]",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Extra attempts after a connect error, timeout, 429 or 5xx (backoff with jitter).",
-)
-@click.option(
-    "--max-retry-wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Longest wait before a retry, Retry-After included, seconds.",
-)
-@click.option(
-    "--accept",
-    multiple=True,
-    metavar="TYPE",
-    help="Content type parsed for links (repeatable)  [default: text/html, application/xhtml+xml]",
-)
-@click.option(
-    "-H",
-    "--header",
-    "headers",
-    multiple=True,
-    metavar="'NAME: VALUE'",
-    help="Extra request header (repeatable).",
-)
-@click.option("--proxy", metavar="URL", default=None, help="HTTP(S) proxy for every request.")
-@click.option(
-    "--block-private",
-    is_flag=True,
-    help="Refuse hosts that resolve to loopback, private, link-local or reserved addresses.",
 )
 @click.option(
     "-o",

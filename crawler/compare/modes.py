@@ -20,7 +20,6 @@ from crawler.compare.pss import PeakMemory
 from crawler.config import MODES
 from crawler.errors import ConfigError
 
-DEFAULT_MODES = "serial,threads,gevent,processes"
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
 
@@ -89,7 +88,7 @@ class ModeResult:
         }
 
 
-def parse_modes(text: str, workers: int, *, greenlets_supported: bool) -> list[ModeSpec]:
+def parse_modes(text: str, workers: int) -> list[ModeSpec]:
     """``serial,gevent:64,processes:2x32`` → specs. ``MODE[:WORKERS[xGREENLETS]]``; the worker
     count defaults to ``workers``. Raises ``ConfigError`` for anything else."""
     specs = []
@@ -107,7 +106,7 @@ def parse_modes(text: str, workers: int, *, greenlets_supported: bool) -> list[M
                 raise ConfigError(f"bad --modes entry {token!r}: use MODE[:N[xG]]") from None
             if n < 1 or (greenlets is not None and greenlets < 1):
                 raise ConfigError(f"bad --modes entry {token!r}: counts must be at least 1")
-        if greenlets is not None and (mode != "processes" or not greenlets_supported):
+        if greenlets is not None and mode != "processes":
             raise ConfigError(f"bad --modes entry {token!r}: only processes:PxG takes greenlets")
         specs.append(ModeSpec(mode, 1 if mode == "serial" else n, greenlets))
     if not specs:

@@ -12,12 +12,7 @@ from http.cookiejar import CookieJar
 from importlib import import_module
 
 from crawler.base import Fetcher
-from crawler.config import CrawlConfig
-
-FETCHERS = {
-    "urllib3": ("crawler.http.urllib3_fetcher", "Urllib3Fetcher"),
-    "requests": ("crawler.http.requests_fetcher", "RequestsFetcher"),
-}
+from crawler.config import FETCHERS, CrawlConfig
 
 
 def open_fetcher(
@@ -25,5 +20,5 @@ def open_fetcher(
 ) -> Fetcher:
     """A new fetcher of the configured kind; one per worker loop (``cookies``: a jar shared
     by the loops of a strategy; by default each fetcher keeps its own)."""
-    module, name = FETCHERS[config.fetcher]
+    module, _, name = FETCHERS[config.fetcher].partition(":")
     return getattr(import_module(module), name)(config, pool_size=pool_size, cookies=cookies)

@@ -13,8 +13,6 @@ from functools import lru_cache
 from lxml import etree
 from lxml import html as lxml_html
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
 
 @dataclass(slots=True)
 class Extracted:

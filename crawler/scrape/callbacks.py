@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, one_line
 from crawler.scrape.page import Follow, Page
 
 ParseCallback = Callable[[Page], Any]
@@ -33,7 +33,7 @@ class Scraped:
     error: str | None = None
 
 
-def run_parse(parse: ParseCallback, page: Page) -> Scraped:
+def run_callback(parse: ParseCallback, page: Page) -> Scraped:
     """Call ``parse(page)`` and collect what it returns or yields: items (dicts, mappings or
     dataclass instances) and ``Follow`` requests. Never raises an ``Exception``; what was
     produced before an error is kept (as Scrapy keeps items yielded before a failure)."""
@@ -87,7 +87,7 @@ def to_json_data(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def summarize(exc: BaseException) -> str:
     """One line: where the error happened (the innermost frame) and what it was."""
-    what = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    what = one_line(exc)
     # Import machinery frames say nothing to the user; the innermost frame of theirs does.
     frames = traceback.extract_tb(exc.__traceback__)
     frames = [f for f in frames if not f.filename.startswith("<frozen")]

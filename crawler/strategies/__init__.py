@@ -5,14 +5,8 @@ from __future__ import annotations
 from importlib import import_module
 
 from crawler.base import Strategy
+from crawler.config import MODES
 from crawler.errors import ConfigError
-
-_MODULES = {
-    "serial": "crawler.strategies.serial",
-    "threads": "crawler.strategies.threads",
-    "gevent": "crawler.strategies.gevent",
-    "processes": "crawler.strategies.processes.strategy",
-}
 
 
 def get_strategy(mode: str) -> Strategy:
@@ -22,10 +16,10 @@ def get_strategy(mode: str) -> Strategy:
     patches it, or raises ``ModeUnavailable``); it runs here, before any crawl is set up.
     """
     try:
-        module = _MODULES[mode]
+        module = MODES[mode]
     except KeyError:
         raise ConfigError(
-            f"mode {mode!r} is not available; choose one of {', '.join(_MODULES)}"
+            f"mode {mode!r} is not available; choose one of {', '.join(MODES)}"
         ) from None
     strategy = import_module(module).STRATEGY
     prepare = getattr(strategy, "prepare", None)

@@ -7,7 +7,7 @@ stretched each request's cycle from ~52 ms to ~73 ms: one process fetched ~820 p
 the same fetches without the CPU work reached ~1,140 (``bench/`` measures both). Handing the
 parse to a greenlet of its own lets the fetching greenlet pop and send its next request first;
 the parse runs while that request is on the wire. Same pages and links, same records: only
-*when* the CPU half of a page runs changes (``Worker.fetch_page`` / ``Worker.parse_page``).
+*when* the CPU half of a page runs changes (``Worker.fetch_page`` / ``Worker.read_page``).
 
 Pages waiting to be parsed are bounded (``size``): when parsing falls behind (latency 0, where
 the crawl is CPU-bound anyway), the fetching greenlets wait instead of piling up bodies.
@@ -64,5 +64,5 @@ class Overlap:
 
     @staticmethod
     def _settle(worker: Worker, fetched: Fetched) -> None:
-        record, children = worker.parse_page(fetched)
+        record, children = worker.read_page(fetched)
         worker.settle(fetched.request, record, children)

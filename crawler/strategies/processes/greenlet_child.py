@@ -126,7 +126,7 @@ class GreenletChild:
         self.overlap.hand_over(self._parsed, worker, fetched, task_id, outcomes, left, index)
 
     def _parsed(self, worker, fetched, task_id, outcomes, left, index) -> None:
-        outcomes[index] = worker.parse_page(fetched)
+        outcomes[index] = worker.read_page(fetched)
         left[0] -= 1
         if left[0] == 0:
             self._finish(task_id, outcomes)

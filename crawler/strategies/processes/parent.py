@@ -10,7 +10,6 @@ import queue
 import signal
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +17,7 @@ from typing import Any
 
 from crawler.base import CrawlJob, Emit, Request
 from crawler.config import CrawlConfig
-from crawler.errors import ModeUnavailable
+from crawler.errors import ModeUnavailable, one_line
 from crawler.record import Record
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import run_task
@@ -184,8 +183,7 @@ class ParentLoop:
             self._finish_if_complete(task_id, task)
         elif event[0] == "error":
             _, task_id, exc = event
-            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self.give_up(task_id, "internal", f"worker raised {summary}")
+            self.give_up(task_id, "internal", f"worker raised {one_line(exc)}")
         else:  # the pool's callback: (task_id, new requests)
             task_id, fresh = event
             task = self.tasks.get(task_id)
