@@ -19,9 +19,12 @@ test: $(VENV)/.installed
 	@command -v redis-server >/dev/null || echo "note: no redis-server, the Redis tests will skip (apt-get install redis-server)"
 	$(PY) -m pytest
 
+# ruff, then the layer contracts of .importlinter (the CLI on top, no concurrency library in
+# the engine, http/links/politeness below the engine, no import cycles).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check crawler fixtures tests bench examples cli.py
 	$(VENV)/bin/ruff format --check crawler fixtures tests bench examples cli.py
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run

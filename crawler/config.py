@@ -6,12 +6,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError
-from crawler.scrape.page import Page
 from crawler.version import __version__
+
+if TYPE_CHECKING:
+    from crawler.scrape.page import Page
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
 # The registries: each mode's strategy module (``crawler/strategies/``) and each fetcher's class,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from crawler.config import CrawlConfig
+from typing import TYPE_CHECKING
+
 from crawler.links.urls import host_of
+
+if TYPE_CHECKING:
+    from crawler.config import CrawlConfig
 
 
 def _within(host: str, domain: str) -> bool:
