@@ -1,0 +1,177 @@
+"""The many-host benchmark's figures: what the server saw per host, the tables, the targets.
+
+Everything politeness-related is counted on the server (``bench/hosts_site.py``), from the start
+time of every request to every host, so a crawler's own bookkeeping is never taken on trust.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# A gap this much shorter than the delay is a violation: timer and scheduling jitter are not.
+SLACK_S = 0.05
+
+
+@dataclass
+class HostsRun:
+    """One crawl of the many-host site: the crawler's totals and the server's accounting."""
+
+    order: str
+    label: str
+    loops: str
+    pages: int = 0
+    wall_s: float = 0.0
+    failure: str | None = None
+    server: dict[str, Any] = field(default_factory=dict)
+    rival: bool = False
+
+    @property
+    def pages_per_s(self) -> float:
+        """Pages per second of the crawl's own wall time."""
+        return self.pages / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def account(log: dict[str, dict], hosts: list[str], paths: list[str], delay: float) -> dict:
+    """Per-host figures from the server's log (``HostsSite.log()``), summed or extreme over hosts.
+
+    ``min_gap_ms``: the smallest gap between two request starts to one host, over all hosts
+    (``median_min_gap_ms``: the median of each host's smallest gap); ``peak``: the most requests
+    one host had in flight at once; ``violations``: gaps shorter than ``delay - SLACK_S`` (none
+    counted without a delay); ``duplicates``: requests for a path that host had already served;
+    ``missing``: expected pages never requested. robots.txt counts as a request like any other.
+    """
+    min_gaps, peak, violations, duplicates, missing, requests = [], 0, 0, 0, 0, 0
+    for host in hosts:
+        entry = log.get(host, {"starts": [], "peak": 0})
+        starts = sorted(t for t, _ in entry["starts"])
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        if gaps:
+            min_gaps.append(min(gaps))
+        if delay > 0:
+            violations += sum(gap < delay - SLACK_S for gap in gaps)
+        counts = Counter(path for _, path in entry["starts"])
+        duplicates += sum(n - 1 for n in counts.values())
+        missing += sum(path not in counts for path in paths)
+        peak = max(peak, entry["peak"])
+        requests += len(starts)
+    return {
+        "requests": requests,
+        "min_gap_ms": min(min_gaps) * 1000 if min_gaps else None,
+        "median_min_gap_ms": statistics.median(min_gaps) * 1000 if min_gaps else None,
+        "peak": peak,
+        "violations": violations if delay > 0 else None,
+        "duplicates": duplicates,
+        "missing": missing,
+        "strangers": sum(len(v["starts"]) for h, v in log.items() if h not in set(hosts)),
+    }
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in (head, *rows) if len(r) > i) for i in range(len(head))]
+    out = []
+    for row in (head, *rows):
+        if len(row) < len(head):  # a failed run: its reason, unaligned
+            out.append("  ".join(row))
+            continue
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in pairs]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def _num(value: float | None, fmt: str = "{:.0f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def polite_table(runs: list[HostsRun], bound_s: float, scrapy: HostsRun | None) -> list[str]:
+    """One row per order × mode (and Scrapy): wall against the bound, and the server's counts."""
+    head = (
+        "order", "mode", "loops", "pages", "wall s", "bound/wall", "pages/s", "×Scrapy",
+        "min gap ms", "med gap ms", "peak/host", "violations", "dup", "missing",
+    )  # fmt: skip
+    rows = []
+    for r in runs:
+        if r.failure:
+            rows.append((r.order, r.label, r.loops, "failed: " + r.failure))
+            continue
+        s = r.server
+        vs_scrapy = (
+            r.pages_per_s / scrapy.pages_per_s
+            if scrapy and not r.rival and r.order == "sorted" and scrapy.pages_per_s
+            else None
+        )
+        rows.append(
+            (
+                r.order,
+                r.label,
+                r.loops,
+                str(r.pages),
+                f"{r.wall_s:.2f}",
+                _num(bound_s / r.wall_s if r.wall_s else None, "{:.2f}"),
+                f"{r.pages_per_s:.1f}",
+                _num(vs_scrapy, "{:.2f}"),
+                _num(s.get("min_gap_ms")),
+                _num(s.get("median_min_gap_ms")),
+                str(s.get("peak", "-")),
+                _num(s.get("violations")),
+                str(s.get("duplicates", "-")),
+                str(s.get("missing", "-")),
+            )
+        )
+    return _table(head, rows)
+
+
+def spread_table(pairs: list[tuple[HostsRun, HostsRun]]) -> list[str]:
+    """Per mode: pages/s on many hosts and on one host with the same pages, and their ratio."""
+    head = (
+        "mode", "loops", "", "pages many", "pages/s many", "pages one", "pages/s one", "many/one",
+        "dup", "missing",
+    )  # fmt: skip
+    rows = []
+    for many, one in pairs:
+        failed = many.failure or one.failure
+        if failed:
+            rows.append((many.label, many.loops, "", "failed: " + failed))
+            continue
+        rows.append(
+            (
+                many.label,
+                many.loops,
+                "",
+                str(many.pages),
+                f"{many.pages_per_s:.0f}",
+                str(one.pages),
+                f"{one.pages_per_s:.0f}",
+                _num(many.pages_per_s / one.pages_per_s if one.pages_per_s else None, "{:.2f}"),
+                f"{many.server.get('duplicates', 0)}/{one.server.get('duplicates', 0)}",
+                f"{many.server.get('missing', 0)}/{one.server.get('missing', 0)}",
+            )
+        )
+    return _table(head, rows)
+
+
+def targets(
+    runs: list[HostsRun],
+    bound_s: float | None,
+    scrapy: HostsRun | None,
+    pairs: list[tuple[HostsRun, HostsRun]],
+) -> list[str]:
+    """The issue's targets as ratios of this run's figures; nothing here judges pass or fail."""
+    lines = ["targets (issue 12), as ratios of the figures above (shown, not judged):"]
+    for r in runs:
+        if r.failure or r.rival or not r.wall_s or not bound_s:
+            continue
+        line = f"  {r.order:<11} {r.label} {r.loops}: wall/bound {r.wall_s / bound_s:.2f} (≤ 1.15)"
+        if r.order == "sorted" and scrapy and scrapy.pages_per_s:
+            line += f", pages/s ÷ Scrapy's {r.pages_per_s / scrapy.pages_per_s:.2f} (≥ 1.3)"
+        lines.append(line)
+    for many, one in pairs:
+        if not (many.failure or one.failure) and one.pages_per_s:
+            lines.append(
+                f"  no delay    {many.label} {many.loops}: many hosts ÷ one host pages/s "
+                f"{many.pages_per_s / one.pages_per_s:.2f} (≥ 0.8)"
+            )
+    return lines
