@@ -152,7 +152,7 @@ class Redis:
 
     def __enter__(self) -> Redis:
         if self.executable:
-            from tests.redis_server import RedisServer
+            from tests.support.redis_server import RedisServer
 
             self.server = RedisServer(self.executable).__enter__()
             self.url = self.server.url
