@@ -92,6 +92,20 @@ from crawler.config import MODES
     metavar="HOST",
     help="Address the health service binds.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics while crawling.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Address the metrics endpoint binds.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary or progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print one line per error to stderr.")
 @click.option(
@@ -108,6 +122,8 @@ def run_command(
     verbose: bool,
     health_port: int | None,
     health_host: str,
+    metrics_port: int | None,
+    metrics_host: str,
     stats_json: str | None,
     **options: object,
 ) -> None:
@@ -144,7 +160,9 @@ def run_command(
             options["parse"] = load_callable(parse_spec)
         config = CrawlConfig(progress=not quiet, output=output, **options)
         cpu_start = os.times()  # the crawl's CPU, children included; not the start-up imports
-        stats = _crawl(config, seeds, verbose, (health_host, health_port))
+        stats = _crawl(
+            config, seeds, verbose, (health_host, health_port), (metrics_host, metrics_port)
+        )
     except CrawlerError as exc:
         fail_usage(str(exc))
     if not quiet:
@@ -164,8 +182,14 @@ def _parse_header(text: str) -> tuple[str, str]:
     return name, value.strip()
 
 
-def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
-    from contextlib import nullcontext
+def _crawl(
+    config,
+    seeds,
+    verbose: bool,
+    health: tuple[str, int | None],
+    metrics: tuple[str, int | None],
+):
+    from contextlib import ExitStack
 
     from crawler.engine import Crawler
     from crawler.sinks import CallbackSink
@@ -174,17 +198,29 @@ def _crawl(config, seeds, verbose: bool, health: tuple[str, int | None]):
     if verbose:
         sinks.append(CallbackSink(_echo_error))
     crawler = Crawler(config, sinks)
-    service = nullcontext()
-    host, port = health
-    if port is not None:
-        from crawler.health.server import HealthServer
+    with ExitStack() as services:
+        host, port = health
+        if port is not None:
+            from crawler.health.server import HealthServer
 
-        try:
-            service = HealthServer(host, port, stats=crawler.live_stats)
-        except OSError as exc:
-            fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
-        click.echo(f"health service on {host}:{service.address[1]}", err=True)
-    with service:
+            try:
+                service = services.enter_context(HealthServer(host, port, stats=crawler.live_stats))
+            except OSError as exc:
+                fail_usage(f"cannot serve health on {host}:{port}: {exc.strerror or exc}")
+            click.echo(f"health service on {host}:{service.address[1]}", err=True)
+        host, port = metrics
+        if port is not None:
+            # Imported only when asked for: prometheus_client imports ssl, and by now the
+            # strategy has been chosen (gevent has patched).
+            from crawler.health.metrics import CrawlMetrics, MetricsServer
+
+            counted = CrawlMetrics(crawler.live_stats, mode=config.mode)
+            crawler.sinks.append(counted.sink())
+            try:
+                exporter = services.enter_context(MetricsServer(counted, host, port))
+            except OSError as exc:
+                fail_usage(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
+            click.echo(f"metrics on http://{host}:{exporter.address[1]}/metrics", err=True)
         return crawler.run(seeds)
 
 

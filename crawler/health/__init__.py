@@ -1,2 +1,2 @@
 """The bundled health service: the selectors server (``server``), one connection's sans-IO
-protocol (``protocol``) and the client probe (``probe``)."""
+protocol (``protocol``), the client probe (``probe``), and Prometheus metrics (``metrics``)."""

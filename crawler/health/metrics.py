@@ -1,0 +1,165 @@
+"""Prometheus metrics of a running crawl (``--metrics-port``), with ``prometheus_client``.
+
+Counters and the latency histogram are fed by ``MetricsSink``, one more sink in the pipeline's
+single consumer. Every record of the crawl passes through that consumer, whichever loop,
+greenlet or pool child produced it, so the figures are the whole crawl's (in processes mode
+the parent's view is the crawl's view), and they agree with the summary printed at the end.
+For a crawl shared through Redis each worker counts the records it wrote, and its gauges read
+the shared frontier, so they are crawl-wide.
+
+Gauges are read when Prometheus scrapes, from the engine's live stats (``Crawler.live_stats``:
+the frontier's snapshot), so no loop pays anything for them between scrapes.
+
+Names follow Prometheus conventions (``docs/health.md`` lists them with example queries):
+``crawler_pages_total{status="200"}``, ``crawler_errors_total{kind="timeout"}``,
+``crawler_response_bytes_total``, ``crawler_retries_total``, ``crawler_robots_denied_total``,
+``crawler_items_total``, ``crawler_fetch_duration_seconds`` (histogram), ``crawler_queued``,
+``crawler_in_flight``, ``crawler_hosts_ready``, ``crawler_hosts_waiting`` and ``crawler_info``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+
+from crawler.record import Record
+from crawler.version import __version__
+
+# Seconds; from a fast loopback answer to a page that used most of a long deadline.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+# Live figures exposed as gauges: snapshot key -> (metric name, help). A frontier that does not
+# report a figure (hosts ready and waiting exist only where the frontier schedules by host)
+# leaves its gauge out rather than exposing a made-up zero.
+_GAUGES = {
+    "queued": ("crawler_queued", "Requests queued, not yet handed to a loop."),
+    "in_flight": ("crawler_in_flight", "Requests handed to a loop and not yet done."),
+    "hosts_ready": ("crawler_hosts_ready", "Hosts with queued work that may start now."),
+    "hosts_waiting": (
+        "crawler_hosts_waiting",
+        "Hosts with queued work waiting for their politeness delay or per-host cap.",
+    ),
+}
+
+LiveStats = Callable[[], Mapping[str, Any]]
+
+
+class CrawlMetrics:
+    """One crawl's metrics in a registry of their own (not the process-global one, so two
+    crawls in one process, or a user's own metrics, never mix)."""
+
+    def __init__(self, live: LiveStats | None = None, *, mode: str = "serial") -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.pages = Counter(
+            "crawler_pages",
+            "Scheduled URLs that got their record, by HTTP status ('none': no response).",
+            ["status"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "crawler_errors", "Records with an error, by error kind.", ["kind"], registry=registry
+        )
+        self.bytes = Counter(
+            "crawler_response_bytes", "Body bytes read (after content decoding).", registry=registry
+        )
+        self.retries = Counter(
+            "crawler_retries", "Extra attempts made after a failed one.", registry=registry
+        )
+        self.robots_denied = Counter(
+            "crawler_robots_denied",
+            "URLs not fetched because of robots.txt (disallowed or unreachable).",
+            registry=registry,
+        )
+        self.items = Counter(
+            "crawler_items", "Items produced by the parse callback.", registry=registry
+        )
+        self.latency = Histogram(
+            "crawler_fetch_duration_seconds",
+            "Time of a page's last fetch attempt, for pages that got a response.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        registry.register(_LiveCollector(live, mode))
+
+    def observe(self, record: Record) -> None:
+        """Count one record (called from the pipeline's single consumer)."""
+        self.pages.labels(status=str(record.status) if record.status is not None else "none").inc()
+        if record.error is not None:
+            self.errors.labels(kind=record.error).inc()
+            if record.error == "robots":
+                self.robots_denied.inc()
+        if record.bytes:
+            self.bytes.inc(record.bytes)
+        if record.attempts > 1:
+            self.retries.inc(record.attempts - 1)
+        if record.items:
+            self.items.inc(len(record.items))
+        if record.status is not None:
+            self.latency.observe(record.elapsed_ms / 1000.0)
+
+    def sink(self) -> MetricsSink:
+        """A ``Sink`` that feeds these metrics; add it to the crawl's sinks."""
+        return MetricsSink(self)
+
+
+class MetricsSink:
+    """``Sink`` adapter: every record written is counted in a ``CrawlMetrics``."""
+
+    def __init__(self, metrics: CrawlMetrics) -> None:
+        self.metrics = metrics
+
+    def write(self, record: Record) -> None:
+        """Count the record."""
+        self.metrics.observe(record)
+
+    def close(self) -> None:
+        """Nothing to release: the metrics stay readable after the crawl."""
+
+
+class _LiveCollector:
+    """Gauges computed at scrape time from the crawl's live stats."""
+
+    def __init__(self, live: LiveStats | None, mode: str) -> None:
+        self._live = live
+        self._mode = mode
+
+    def collect(self) -> Iterator[Any]:
+        info = InfoMetricFamily("crawler", "The crawler's version and mode.")
+        info.add_metric([], {"version": __version__, "mode": self._mode})
+        yield info
+        if self._live is None:
+            return
+        figures = self._live()
+        for key, (name, text) in _GAUGES.items():
+            value = figures.get(key)
+            if isinstance(value, int | float):
+                yield GaugeMetricFamily(name, text, value=value)
+
+
+class MetricsServer:
+    """The HTTP exposition endpoint (``/metrics``) on its own thread (a greenlet once gevent
+    has patched), for as long as the ``with`` block lasts.
+
+    Binds in ``__init__``, so ``port=0`` works and ``address`` is known before the crawl; an
+    address in use raises ``OSError`` there.
+    """
+
+    def __init__(self, metrics: CrawlMetrics, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server, self._thread = start_http_server(port, addr=host, registry=metrics.registry)
+        self.address: tuple[str, int] = self._server.server_address[:2]
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
