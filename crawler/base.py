@@ -50,7 +50,10 @@ class Response:
 class Fetcher(Protocol):
     """Request in, response or a classified error out. Never raises for network failures."""
 
-    def fetch(self, url: str) -> Response: ...
+    def fetch(self, url: str, *, user_headers: bool = True) -> Response:
+        """GET ``url`` once; ``user_headers=False`` sends none of the user's ``-H`` headers
+        (a robots.txt redirect off its origin)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -155,7 +158,7 @@ class RobotsCache(Protocol):
 
     Entries are plain data (``RobotsEntry`` in ``crawler/politeness/robots.py``: a tuple of
     strings), so a Manager or Redis can hold them. One worker ``claim``s an origin and fetches;
-    the others ``wait`` for its ``put``.
+    the others ``wait`` for its ``put``, or claim it themselves once it was ``release``d.
     """
 
     def get(self, origin: str) -> tuple[str, str] | None:
@@ -168,6 +171,11 @@ class RobotsCache(Protocol):
 
     def put(self, origin: str, entry: tuple[str, str]) -> None:
         """Store ``origin``'s entry and wake the workers waiting for it."""
+        ...
+
+    def release(self, origin: str) -> None:
+        """Give up a ``claim`` without an entry (the fetch raised): a later ``claim`` succeeds
+        again, so a waiting worker fetches instead."""
         ...
 
     def wait(self, origin: str, timeout: float) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -78,6 +78,9 @@ class CrawlConfig:
     headers: tuple[tuple[str, str], ...] = ()
     proxy: str | None = None
     block_private: bool = False
+    # (origin, Authorization value) pairs: Basic auth from seed URLs' userinfo, sent to that
+    # origin only (crawler/http/credentials.py). Filled by the engine; never shown or stored.
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         for name in ("allow_domains", "exclude"):  # a lone string is one value, not characters
@@ -118,6 +121,9 @@ class CrawlConfig:
                 raise ConfigError(f"--proxy wants an http:// or https:// URL, got {self.proxy!r}")
         object.__setattr__(self, "accept", tuple(t.strip().lower() for t in self.accept))
         object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in self.headers))
+        credentials = self.credentials
+        pairs = credentials.items() if isinstance(credentials, dict) else credentials
+        object.__setattr__(self, "credentials", tuple((str(o), str(v)) for o, v in pairs))
         for pattern in self.exclude:
             try:
                 re.compile(pattern)

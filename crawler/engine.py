@@ -54,24 +54,30 @@ class Crawler:
         reached the sinks."""
         # Imported here: URL handling pulls in w3lib, which imports ssl, and ``import crawler``
         # must leave ssl alone until a gevent program has patched.
+        from crawler.http.credentials import seed_credentials
         from crawler.sources import to_requests
 
+        seeds = list(seeds)
         requests, invalid = to_requests(seeds, self.config.mode)
+        # Userinfo in seeds is dropped from every URL; its credentials travel in the config.
+        config = self.config
+        if found := seed_credentials(s if isinstance(s, str) else s.text for s in seeds):
+            config = config.with_options(credentials=(*config.credentials, *found))
         self.stats = stats = Stats(mode=self.config.mode)
         sinks = [*self.sinks, *self._file_sinks()]
         try:
-            self._backend = backend = StoppableBackend(open_backend(self.config))
+            self._backend = backend = StoppableBackend(open_backend(config))
         except BaseException:
             for sink in sinks:
                 sink.close()
             raise
         # A durable backend's own sink comes first: a record is kept with the crawl's state
         # (ending its URL's lease) before any local sink sees it.
-        kept = backend.record_sink(self.config)
+        kept = backend.record_sink(config)
         pipeline = Pipeline([kept, *sinks] if kept else sinks, stats, progress=self.config.progress)
         if self._stop_requested:
             backend.stop()
-        job = CrawlJob(self.config, backend, requests, invalid)
+        job = CrawlJob(config, backend, requests, invalid)
 
         def consume(record: Record) -> None:
             try:

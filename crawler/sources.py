@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from crawler.base import Request
 from crawler.errors import InvalidURL, SourceError
-from crawler.links.urls import host_of, normalize
+from crawler.links.urls import host_of, normalize, strip_userinfo
 from crawler.record import Record
 
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
@@ -66,9 +66,13 @@ def to_requests(seeds: Iterable[Seed | str], mode: str) -> tuple[list[Request], 
                 raise InvalidURL(f"not a text URL: {seed.text[:80]!r}")
             url = normalize(seed.text)
         except InvalidURL as exc:
+            shown = strip_userinfo  # never echo a password the seed carried
             invalid.append(
                 Record(
-                    url=seed.text, error="invalid_url", detail=f"{seed.origin}: {exc}", mode=mode
+                    url=shown(seed.text),
+                    error="invalid_url",
+                    detail=shown(f"{seed.origin}: {exc}"),
+                    mode=mode,
                 )
             )
             continue

@@ -123,6 +123,10 @@ class RobotsCacheClient:
         """Store the entry for every process."""
         self._proxy.put(origin, entry)
 
+    def release(self, origin: str) -> None:
+        """Give up a claim without an entry, for every process."""
+        self._proxy.release(origin)
+
     def wait(self, origin: str, timeout: float) -> tuple[str, str] | None:
         """Poll for the entry for up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
-"""The requests adapter the fetcher mounts: every read bounded by the page deadline, and with
-``--block-private`` connections pinned to checked addresses (``crawler/http/netguard.py``).
+"""The connection pools both fetchers use (and the requests adapter that mounts them): connecting
+and every read bounded by the page deadline, and with ``--block-private`` connections pinned to
+checked addresses (``crawler/http/connect.py``, ``crawler/http/netguard.py``).
 
 Why a deadline needs its own reader: socket timeouts bound each ``recv``, not the exchange, so a
 server that sends one byte a second (in the status line, the headers or the body) never trips
@@ -15,17 +16,15 @@ import http.client
 import io
 import socket
 import time
-from contextvars import ContextVar
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from crawler.http.netguard import PinnedConnectionMixin
+from crawler.http.connect import PAGE_DEADLINE, BoundedConnectMixin
 
-# The monotonic time by which the current page must be read; None means no deadline.
-PAGE_DEADLINE: ContextVar[float | None] = ContextVar("crawler_page_deadline", default=None)
+__all__ = ["PAGE_DEADLINE", "CrawlAdapter", "pool_classes"]
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -65,20 +64,28 @@ class DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
 
 
-class DeadlineHTTPConnection(HTTPConnection):
+class DeadlineHTTPConnection(BoundedConnectMixin, HTTPConnection):
+    """Connect and read within the page deadline."""
+
     response_class = DeadlineResponse
 
 
-class DeadlineHTTPSConnection(HTTPSConnection):
+class DeadlineHTTPSConnection(BoundedConnectMixin, HTTPSConnection):
+    """Connect, handshake and read within the page deadline."""
+
     response_class = DeadlineResponse
 
 
-class PinnedHTTPConnection(PinnedConnectionMixin, DeadlineHTTPConnection):
+class PinnedHTTPConnection(DeadlineHTTPConnection):
     """Deadline-bounded, and connects only to checked public addresses."""
 
+    pin = True
 
-class PinnedHTTPSConnection(PinnedConnectionMixin, DeadlineHTTPSConnection):
+
+class PinnedHTTPSConnection(DeadlineHTTPSConnection):
     """Deadline-bounded, public addresses only (SNI and certificates still use the name)."""
+
+    pin = True
 
 
 def _pool(base: type, connection: type) -> type:

@@ -1,19 +1,34 @@
-"""What every Fetcher shares, whichever HTTP library it drives: the body cap, the page deadline
-and the classification of urllib3-level failures into record error kinds.
+"""The fetch core both fetchers share, whichever HTTP library sends the request: the page
+deadline (connect, headers and body), the decoded-body cap, what happens to the connection
+afterwards, the headers a request carries, and the classification of failures into error kinds.
+
+A fetcher only says how to send one GET (a callable returning a urllib3 response that has not
+read its body: urllib3's own, or ``requests.Response.raw``); ``FetchCore.fetch`` does the rest.
 
 Error kinds (the ``error`` field of a record): ``timeout``, ``dns``, ``connect``, ``tls``,
-``protocol``, ``decode``, ``invalid_url``, ``too_large``, ``fetch`` (anything else).
+``protocol``, ``decode``, ``invalid_url``, ``too_large``, ``blocked_address``, ``fetch``
+(anything else).
+
+Invariant: a connection goes back to its pool only after its response was read to the end.
+Any other ending (deadline, cap, broken body) closes it, so no later request on it can read
+what is left of this one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from urllib3 import exceptions as u3
 
+from crawler.base import Response
+from crawler.config import CrawlConfig
+from crawler.http.connect import PAGE_DEADLINE
+from crawler.http.credentials import origin_of
+from crawler.http.netguard import BlockedAddress
+
 CHUNK = 64 * 1024
-ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 
 class TooLarge(Exception):
@@ -24,20 +39,94 @@ class DeadlineExceeded(Exception):
     """The page took longer than its overall deadline."""
 
 
-def check_declared_length(headers: object, limit: int) -> None:
+class FetchCore:
+    """One fetcher's settings turned into exchanges: ``headers`` for a request, ``fetch`` to
+    run one."""
+
+    def __init__(self, config: CrawlConfig) -> None:
+        self.config = config
+        self._user_headers = dict(config.headers)
+        self.user_header_names = frozenset(name.lower() for name in self._user_headers)
+        # Sent with every request (unless a -H header of the same name replaces it): identify
+        # ourselves and say what we read.
+        self.fixed_headers = {
+            name: value
+            for name, value in (
+                ("User-Agent", config.user_agent),
+                ("Accept", ",".join((*config.accept, "*/*;q=0.8"))),
+            )
+            if name.lower() not in self.user_header_names
+        }
+        self._credentials = dict(config.credentials)
+
+    def headers(self, url: str, *, user_headers: bool = True) -> dict[str, str]:
+        """What ``url``'s request adds to ``fixed_headers``: the user's ``-H`` headers (unless
+        ``user_headers`` is False) and, on the origin of a seed that carried them, the seed's
+        credentials as Basic auth (never on another origin)."""
+        extra = dict(self._user_headers) if user_headers else {}
+        if self._credentials and (auth := self._credentials.get(origin_of(url))):
+            # The seed's own credentials win over an -H Authorization on their origin.
+            extra = {k: v for k, v in extra.items() if k.lower() != "authorization"}
+            extra["Authorization"] = auth
+        return extra
+
+    def fetch(self, url: str, send: Callable[[], Any]) -> Response:
+        """Run ``send`` (one GET of ``url``, body unread) under the page deadline and read the
+        body; failures come back as ``Response.error``, never raised."""
+        config = self.config
+        started = time.monotonic()
+        deadline = started + config.page_deadline
+        response = Response(url=url)
+        token = PAGE_DEADLINE.set(deadline)
+        raw = None
+        complete = False
+        try:
+            raw = send()
+            response.status = raw.status
+            response.headers = {k.lower(): v for k, v in raw.headers.itermerged()}
+            check_declared_length(response.headers, config.max_bytes)
+            response.body = read_body(raw, config.max_bytes, deadline)
+            complete = True
+        except TooLarge:
+            response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
+        except DeadlineExceeded:
+            response.error = "timeout"
+        except BlockedAddress as exc:
+            response.error, response.detail = "blocked_address", str(exc)
+        except (u3.HTTPError, OSError, ValueError) as exc:
+            response.error, response.detail = classify(exc)
+        finally:
+            PAGE_DEADLINE.reset(token)
+            if raw is not None:
+                if not complete:
+                    raw.close()  # unread bytes: this connection must never serve another page
+                raw.release_conn()
+        if response.error == "timeout" and time.monotonic() >= deadline - 0.01:
+            # The whole page deadline is spent: a retry would only be cut again.
+            response.final = True
+            response.detail = f"page took over {config.page_deadline:g} s"
+        response.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        return response
+
+
+def check_declared_length(headers: Mapping[str, str], limit: int) -> None:
     """Refuse early when Content-Length already says the body is over ``limit``."""
-    declared = headers.get("content-length")  # type: ignore[attr-defined]
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge
 
 
-def read_capped(chunks: Iterable[bytes], limit: int, deadline: float) -> bytes:
-    """Join decoded ``chunks``; raise ``TooLarge`` past ``limit`` bytes and ``DeadlineExceeded``
-    once ``time.monotonic()`` passes ``deadline`` (checked between chunks: the read timeout
-    bounds each one)."""
+def read_body(raw: Any, limit: int, deadline: float) -> bytes:
+    """The decoded body of urllib3 response ``raw``; ``TooLarge`` past ``limit`` bytes,
+    ``DeadlineExceeded`` once ``time.monotonic()`` passes ``deadline``.
+
+    ``read1`` returns what has arrived (at most ``CHUNK`` decoded bytes: gzip, deflate, br are
+    decoded a bounded piece at a time), so the cap counts decoded bytes with flat memory, and
+    a trickling body still meets the deadline (each socket read is bounded by it too:
+    ``crawler/http/adapter.py``)."""
     parts: list[bytes] = []
     size = 0
-    for chunk in chunks:
+    while chunk := raw.read1(CHUNK, decode_content=True):
         size += len(chunk)
         if size > limit:
             raise TooLarge
@@ -47,7 +136,7 @@ def read_capped(chunks: Iterable[bytes], limit: int, deadline: float) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def classify_urllib3(exc: BaseException) -> tuple[str, str]:
+def classify(exc: BaseException) -> tuple[str, str]:
     """Map a urllib3 or socket exception to an error kind and a one-line detail."""
     if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
         exc = exc.reason

@@ -4,16 +4,31 @@ For services that crawl URLs their users submit (SSRF protection). The check run
 addresses DNS returns, and the connection then goes to one of *those checked addresses*, never
 to a second lookup, so a name that answers "public" to the check and "127.0.0.1" to the connect
 (DNS rebinding) cannot slip through. Every redirect hop is a request of its own, so every hop is
-checked. With ``--proxy`` the proxy resolves the name: the target is still checked here first,
-but cannot be pinned.
+checked. With ``--proxy`` the proxy resolves the name: the target is still resolved and checked
+here first (a name that does not resolve here is refused: only the proxy's resolver would know
+where it leads), but the proxy's connection cannot be pinned.
+
+IPv6 addresses that carry an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, IPv4-translated
+``::ffff:0:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002:aabb:ccdd::``) are judged by the IPv4
+address inside; deprecated IPv4-compatible addresses (``::a.b.c.d``) and local-use NAT64
+(``64:ff9b:1::/48``) are refused outright.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from urllib.parse import urlsplit
 
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+# Never a public destination: ``::``, ``::1`` and deprecated IPv4-compatible ``::a.b.c.d``; NAT64
+# for local use (RFC 8215), which Python counts as global.
+_REFUSED = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_EMBEDDING = (
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+)
 
 
 class BlockedAddress(Exception):
@@ -22,11 +37,24 @@ class BlockedAddress(Exception):
 
 def is_blocked(address: str) -> bool:
     """True for any address that is not globally routable (loopback, RFC 1918 private,
-    link-local, CGNAT, multicast, reserved, unspecified), IPv4-mapped IPv6 included."""
+    link-local, CGNAT, multicast, reserved, unspecified), and for IPv6 forms that embed one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _REFUSED):
+            return True
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and any(ip in net for net in _EMBEDDING):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return not ip.is_global or ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The distinct addresses ``host`` resolves to, in resolver order (``socket.gaierror`` when
+    it does not). The one lookup the fetchers' connections make (``crawler/http/connect.py``)."""
+    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def checked_addresses(host: str, port: int) -> list[str]:
@@ -35,32 +63,23 @@ def checked_addresses(host: str, port: int) -> list[str]:
     Raises ``BlockedAddress`` when any is refused (a name that mixes public and private
     answers is refused whole), ``socket.gaierror`` when it does not resolve.
     """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    addresses = resolve(host, port)
     for address in addresses:
         if is_blocked(address):
             raise BlockedAddress(f"{host} resolves to {address}, a non-public address")
     return addresses
 
 
-class PinnedConnectionMixin:
-    """For a urllib3 connection class: resolve and check, then connect to the checked
-    addresses only (the DNS pin). Used by ``crawler/http/adapter.py``."""
-
-    def _new_conn(self) -> socket.socket:
-        host, port = self._dns_host, self.port  # type: ignore[attr-defined]
-        try:
-            addresses = checked_addresses(host, port)
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined]
-        error: Exception | None = None
-        for address in addresses:
-            self._dns_host = address
-            try:
-                return super()._new_conn()  # type: ignore[misc]
-            except NewConnectionError as exc:
-                error = exc
-            finally:
-                self._dns_host = host
-        assert error is not None
-        raise error
+def check_proxied_target(url: str) -> None:
+    """Before a request goes to a proxy (which resolves the name itself): resolve and check the
+    target here. A name that does not resolve here is refused, since only the proxy's resolver
+    (split-horizon DNS, a cloud's metadata names) would know where it leads."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        checked_addresses(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise BlockedAddress(
+            f"{host} does not resolve here, so --block-private cannot check it "
+            f"before the proxy does: {exc.strerror or exc}"
+        ) from None

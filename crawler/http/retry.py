@@ -61,15 +61,19 @@ class Retrier:
         self.sleep = sleep
         self.jitter = jitter
 
-    def fetch(self, url: str) -> tuple[Response, int]:
-        """The last response for ``url`` and how many attempts it took."""
+    def fetch(self, url: str, *, user_headers: bool = True) -> tuple[Response, int]:
+        """The last response for ``url`` and how many attempts it took (``user_headers=False``:
+        without the ``-H`` headers, see ``Fetcher.fetch``)."""
         host = host_of(url)
         attempt = 0
         while True:
             attempt += 1
             self.clock.acquire(host)
             try:
-                response = self.fetcher.fetch(url)
+                if user_headers:
+                    response = self.fetcher.fetch(url)
+                else:
+                    response = self.fetcher.fetch(url, user_headers=False)
             finally:
                 self.clock.release(host)
             wait = self.wait_before_retry(response, attempt)

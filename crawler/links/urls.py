@@ -3,8 +3,8 @@
 Two forms, on purpose:
 
 * the **normal form** is what we request and record: scheme and host lower-cased, default port,
-  fragment and empty query dropped, dot-segments resolved, percent-encoding made safe. The query
-  keeps its order, because some servers care.
+  userinfo (``user:pass@``), fragment and empty query dropped, dot-segments resolved,
+  percent-encoding made safe. The query keeps its order, because some servers care.
 * the **canonical key** (``w3lib.url.canonicalize_url``: query sorted, encoding unified) decides
   whether two links are the same page. The visited set stores its 16-byte fingerprint, not the
   string, so memory per URL is fixed.
@@ -15,6 +15,7 @@ Real pages repeat the same links hundreds of times, so both steps are cached.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from posixpath import normpath
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -26,6 +27,15 @@ from crawler.errors import InvalidURL
 SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 FINGERPRINT_BYTES = 16
+
+
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
+
+
+def strip_userinfo(text: str) -> str:
+    """``text`` with the userinfo (``user:pass@``) of any URL in it removed: for messages and
+    records that quote what the user wrote."""
+    return _USERINFO.sub("", text) if "@" in text else text
 
 
 def _resolve_dots(path: str) -> str:
@@ -59,11 +69,8 @@ def normalize(url: str) -> str:
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    if parts.username or parts.password:
-        auth = parts.username or ""
-        if parts.password:
-            auth += ":" + parts.password
-        netloc = f"{auth}@{netloc}"
+    # No userinfo: a password must never reach a record, a queue or a log. A seed's credentials
+    # are kept apart and sent to its origin only (crawler/http/credentials.py).
     path = _resolve_dots(parts.path)
     rebuilt = urlunsplit((scheme, netloc, path, parts.query, ""))
     try:

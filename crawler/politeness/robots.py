@@ -9,7 +9,12 @@ What a robots.txt answer means (RFC 9309, and what Google and Bing do):
   record saying robots.txt was unreachable.
 * no connection at all (refused, DNS, TLS, ``--block-private``): no rules; the page's own fetch
   fails the same way and its record names the real cause.
-* redirects: followed, up to five hops.
+* redirects: followed, up to five hops (as Google does). The ``-H`` headers go only to the
+  origin the robots.txt belongs to (or its https upgrade): a hop to any other origin is fetched
+  without them, as curl drops credentials across hosts, so a site cannot collect a token by
+  redirecting its robots.txt elsewhere (docs/security.md).
+* a fetch that raises (a bug, a backend outage, Ctrl-C) releases the origin's claim, so another
+  worker fetches robots.txt instead of waiting for an answer that will never come.
 
 The shared part is a ``RobotsCache`` of plain entries (``crawler/backends/*/``: memory, the manager,
 SQLite and Redis store the same pairs). Each worker keeps its own parsed ``Protego`` objects.
@@ -48,7 +53,8 @@ class RobotsPolicy:
     """One worker's view of robots.txt: answers ``denied(url)`` with the shared cache.
 
     ``fetch`` is the worker's fetch-with-retries (it takes the host clock, so the robots.txt
-    request is as polite as any page) and returns ``(response, attempts)``.
+    request is as polite as any page) and returns ``(response, attempts)``; it takes
+    ``user_headers=False`` for a hop off the robots.txt's origin.
     """
 
     def __init__(
@@ -56,7 +62,7 @@ class RobotsPolicy:
         config: CrawlConfig,
         cache: RobotsCache,
         clock: HostClock,
-        fetch: Callable[[str], tuple[Response, int]],
+        fetch: Callable[..., tuple[Response, int]],
     ) -> None:
         self.config = config
         self.cache = cache
@@ -82,11 +88,7 @@ class RobotsPolicy:
     def _load(self, origin: str) -> Protego | str | None:
         entry = self.cache.get(origin)
         if entry is None:
-            if self.cache.claim(origin):
-                entry = self._fetch_entry(origin)
-                self.cache.put(origin, entry)
-            else:
-                entry = self._await(origin)
+            entry = self._fetch_claimed(origin) if self.cache.claim(origin) else self._await(origin)
         state, text = entry
         rules: Protego | str | None = None
         if state == "unreachable":
@@ -109,13 +111,32 @@ class RobotsPolicy:
             entry = self.cache.wait(origin, _WAIT_SLICE)
             if entry is not None:
                 return entry
+            if self.cache.claim(origin):  # the claimer gave up (released): fetch it here
+                return self._fetch_claimed(origin)
             waited += _WAIT_SLICE
         return ("unreachable", "gave up waiting for another worker's robots.txt fetch")
 
+    def _fetch_claimed(self, origin: str) -> RobotsEntry:
+        # Whatever happens, the claim ends: with an entry for everyone, or released.
+        try:
+            entry = self._fetch_entry(origin)
+        except BaseException:
+            self.cache.release(origin)
+            raise
+        self.cache.put(origin, entry)
+        return entry
+
     def _fetch_entry(self, origin: str) -> RobotsEntry:
         url = origin + "/robots.txt"
+        # Where the user's -H headers may go: this origin, or its https upgrade.
+        trusted = {origin}
+        if origin.startswith("http://"):
+            trusted.add("https://" + host_of(url))
         for _ in range(ROBOTS_REDIRECTS + 1):
-            response, attempts = self.fetch(url)
+            if origin_of(url) in trusted:
+                response, attempts = self.fetch(url)
+            else:
+                response, attempts = self.fetch(url, user_headers=False)
             status = response.status
             if response.error in _PAGE_TELLS_BETTER:
                 # The page's own fetch will fail with the real reason; robots has no say.

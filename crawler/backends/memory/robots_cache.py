@@ -33,6 +33,12 @@ class MemoryRobotsCache:
             self._entries[origin] = entry
             self._cond.notify_all()
 
+    def release(self, origin: str) -> None:
+        """Give up a claim without an entry; wake the waiters so one of them claims it."""
+        with self._cond:
+            self._claimed.discard(origin)
+            self._cond.notify_all()
+
     def wait(self, origin: str, timeout: float) -> RobotsEntry | None:
         """Wait up to ``timeout`` for the entry."""
         with self._cond:

@@ -110,6 +110,10 @@ class RedisRobotsCache:
         """Store the entry for every worker."""
         self.state.call("hset", self.state.key("robots"), origin, json.dumps(list(entry)))
 
+    def release(self, origin: str) -> None:
+        """Give up a claim without an entry: the next ``claim`` succeeds at once."""
+        self.state.call("delete", self.state.key(f"robots-claim:{origin}"))
+
     def wait(self, origin: str, timeout: float) -> tuple[str, str] | None:
         """Poll (bounded) for another worker's entry."""
         deadline = time.monotonic() + timeout
