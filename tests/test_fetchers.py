@@ -12,6 +12,8 @@ from werkzeug import Response
 
 from crawler.config import CrawlConfig
 from crawler.http.registry import FETCHERS, open_fetcher
+from tests.support.fake_dns import fake_names
+from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -110,3 +112,77 @@ def test_connection_is_reused_after_an_error_response(httpserver, make):
     assert fetcher.fetch(httpserver.url_for("/big")).error == "too_large"
     for _ in range(3):
         assert fetcher.fetch(httpserver.url_for("/ok")).body == b"fine"
+
+
+def _endless_then_page2(server, conn, number):
+    """/page1 streams a body with no end (bytes that look like responses, so a connection
+    reused with them unread would serve one as the next page); /page2 is a normal page."""
+    while (head := server.read_head(conn, number)) is not None:
+        if head.startswith("GET /page1 "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+            block = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nLEFTOV" * 1000
+            while not server.stopping.is_set():
+                conn.sendall(block)  # until the client closes the connection
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\npage2")
+
+
+def test_a_page_past_its_deadline_is_a_timeout_and_its_connection_is_discarded(make):
+    # Issue 13 item 1: the deadline forced on page 1 of a keep-alive connection must give a
+    # `timeout` (not escape as an exception), and page 2 must be asked of the server on a
+    # connection of its own, never read from page 1's leftovers.
+    with RawServer(_endless_then_page2) as server:
+        fetcher = make(timeout=2, deadline=0.3, max_bytes=2**40)
+        first = fetcher.fetch(server.url("/page1"))
+        second = fetcher.fetch(server.url("/page2"))
+        assert (first.error, first.final, first.status) == ("timeout", True, 200)
+        assert (second.status, second.error, second.body) == (200, None, b"page2")
+        seen = {line.split()[1]: number for number, line, _ in server.requests}
+        assert set(seen) == {"/page1", "/page2"} and seen["/page1"] != seen["/page2"]
+
+
+def test_a_finished_page_keeps_its_connection_for_the_next(make):
+    def pages(server, conn, number):
+        while server.read_head(conn, number) is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with RawServer(pages) as server:
+        fetcher = make()
+        for path in ("/a", "/b", "/c"):
+            assert fetcher.fetch(server.url(path)).body == b"ok"
+        assert {number for number, _, _ in server.requests} == {1}
+
+
+@pytest.fixture
+def unanswering():
+    """Three loopback addresses, one port, where nothing answers: each listener's accept queue
+    is full, so the kernel drops further SYNs and a connect can only time out."""
+    listeners, fillers = [], []
+    port = 0
+    try:
+        for n in (1, 2, 3):
+            listener = socket.socket()
+            listener.bind((f"127.1.16.{n}", port))
+            port = listener.getsockname()[1]
+            listener.listen(0)
+            listeners.append(listener)
+            fillers.append(socket.create_connection((f"127.1.16.{n}", port), timeout=2))
+        yield [f"127.1.16.{n}" for n in (1, 2, 3)], port
+    finally:
+        for sock in fillers + listeners:
+            sock.close()
+
+
+def test_connecting_to_many_silent_addresses_is_bounded_by_the_page_deadline(
+    make, unanswering, monkeypatch
+):
+    # Issue 13 item 16: one name, three addresses that never answer. Each attempt used to get
+    # the whole connect timeout (3 x 1 s here); the connect phase now ends with the deadline.
+    addresses, port = unanswering
+    fake_names(monkeypatch, {"three.test": addresses})
+    fetcher = make(timeout=1, deadline=1.2)
+    started = time.monotonic()
+    response = fetcher.fetch(f"http://three.test:{port}/")
+    elapsed = time.monotonic() - started
+    assert response.error == "timeout" and response.final
+    assert elapsed < 2.0, f"connect phase took {elapsed:.1f} s"
