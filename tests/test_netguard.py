@@ -6,12 +6,15 @@ from werkzeug import Response
 from crawler.backends.memory.backend import MemoryBackend
 from crawler.config import CrawlConfig
 from crawler.http.netguard import BlockedAddress, checked_addresses, is_blocked
+from crawler.http.registry import FETCHERS
 from crawler.http.requests_fetcher import RequestsFetcher
 from crawler.record import Record
 from crawler.sources import to_requests
 from crawler.strategies.serial import SerialSync
 from crawler.worker import Worker
+from tests.support.fake_dns import fake_names
 from tests.support.helpers import by_url, run_crawl
+from tests.support.raw_server import RawServer
 
 
 @pytest.mark.parametrize(
@@ -30,13 +33,31 @@ from tests.support.helpers import by_url, run_crawl
         "fe80::1%eth0",
         "fc00::1",
         "::ffff:127.0.0.1",
+        # IPv6 forms that carry a loopback or private IPv4 address (issue 13 item 6)
+        "64:ff9b::7f00:1",  # NAT64 well-known prefix, 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64, 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::7f00:1",  # local-use NAT64
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::808:808",  # IPv4-compatible, deprecated whatever it carries
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+        "::ffff:0:a00:1",  # IPv4-translated 10.0.0.1
     ],
 )
 def test_non_public_addresses_are_blocked(address):
     assert is_blocked(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "2606:2800:220:1:248:1893:25c8:1946",
+        "64:ff9b::808:808",  # NAT64 of a public address
+        "2002:808:808::1",  # 6to4 of a public address
+    ],
+)
 def test_public_addresses_pass(address):
     assert not is_blocked(address)
 
@@ -110,3 +131,41 @@ def test_block_private_checks_the_target_even_through_a_proxy(httpserver, monkey
     records, _ = run_crawl(["http://localhost/"], block_private=True)
     assert records[0].error == "blocked_address"
     assert len(httpserver.log) == 0
+
+
+def _proxy(server, conn, number):
+    """A forward proxy that records what reaches it and answers every request itself."""
+    while server.read_head(conn, number) is not None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 7\r\n\r\nreached")
+
+
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_block_private_through_a_proxy_refuses_what_it_cannot_check(fetcher, monkeypatch):
+    # Issue 13 item 6: a name that does not resolve here (only the proxy's resolver knows it:
+    # split-horizon DNS, a cloud's metadata name) and IPv6 forms carrying a loopback IPv4 used
+    # to reach the proxy. The proxy is a loopback server of this test; nothing leaves loopback.
+    fake_names(monkeypatch, {"metadata.internal.invalid": None})
+    seeds = [
+        "http://metadata.internal.invalid/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://[::ffff:0:7f00:1]/",
+        "http://[::7f00:1]/",
+    ]
+    with RawServer(_proxy) as proxy:
+        records, stats = run_crawl(
+            seeds, block_private=True, proxy=proxy.url(), fetcher=fetcher, retries=0
+        )
+        assert proxy.requests == []
+    assert [r.error for r in records] == ["blocked_address"] * len(seeds)
+    assert "does not resolve here" in by_url(records)[seeds[0]].detail
+
+
+def test_without_block_private_a_proxy_resolves_names_itself(monkeypatch):
+    fake_names(monkeypatch, {"metadata.internal.invalid": None})
+    with RawServer(_proxy) as proxy:
+        records, _ = run_crawl(["http://metadata.internal.invalid/"], proxy=proxy.url())
+        assert [line for _, line, _ in proxy.requests] == [
+            "GET http://metadata.internal.invalid/ HTTP/1.1"
+        ]
+    assert records[0].status == 200 and records[0].error is None
