@@ -136,7 +136,7 @@ def test_block_private_checks_the_target_even_through_a_proxy(httpserver, monkey
 def _proxy(server, conn, number):
     """A forward proxy that records what reaches it and answers every request itself."""
     while server.read_head(conn, number) is not None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 7\r\n\r\nreached")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nreached")
 
 
 @pytest.mark.parametrize("fetcher", sorted(FETCHERS))

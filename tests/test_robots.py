@@ -1,13 +1,22 @@
 """robots.txt: obeyed, cached per host, Crawl-delay honoured, failures handled as documented."""
 
 import re
+import threading
 import time
 
+import pytest
 from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from crawler.backends.memory.host_clock import MemoryHostClock
+from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.cli.main import app
+from crawler.config import CrawlConfig
+from crawler.http.registry import open_fetcher
+from crawler.http.retry import Retrier
 from crawler.links.urls import canonical
+from crawler.politeness.robots import RobotsPolicy
 from tests.support.helpers import by_url, run_crawl
 from tests.support.politeness_helpers import HostMeter, crawl_on_threads, gaps
 
@@ -153,3 +162,99 @@ def test_robots_txt_timing_out_is_retried_then_the_host_is_skipped(httpserver):
         release.set()
     assert records[0].error == "robots"
     assert "unreachable" in records[0].detail and "timeout after 2 attempts" in records[0].detail
+
+
+class _ClaimWatch(MemoryRobotsCache):
+    """The in-memory cache, telling when a claim was refused (a worker is now waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.Condition())
+        self.refused = threading.Event()
+
+    def claim(self, origin: str) -> bool:
+        won = super().claim(origin)
+        if not won:
+            self.refused.set()
+        return won
+
+
+def test_a_robots_fetch_that_raises_releases_its_claim(httpserver):
+    # Issue 13 item 2: the claiming worker's fetch raises while another worker waits for its
+    # answer. The waiter used to sit out the whole budget (minutes) and then skip the site; now
+    # the claim is released and the waiter fetches robots.txt itself.
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /p\n")
+    config = CrawlConfig(robots=True, timeout=5)
+    cache, clock = _ClaimWatch(), MemoryHostClock(threading.Condition())
+    fetcher = open_fetcher(config)
+
+    fetching = threading.Event()
+
+    def failing(url, **options):
+        fetching.set()  # we hold the claim
+        assert cache.refused.wait(10)  # and the other worker now waits on it
+        raise RuntimeError("backend went away")
+
+    claimer = RobotsPolicy(config, cache, clock, failing)
+    waiter = RobotsPolicy(config, cache, clock, Retrier(config, fetcher, clock).fetch)
+    url = httpserver.url_for("/p")
+    answers: list[object] = []
+
+    def run(policy):
+        try:
+            answers.append(policy.denied(url))
+        except RuntimeError as exc:
+            answers.append(exc)
+
+    first = threading.Thread(target=run, args=(claimer,), daemon=True)
+    first.start()
+    assert fetching.wait(10)
+    thread = threading.Thread(target=run, args=(waiter,), daemon=True)
+    thread.start()
+    first.join(timeout=15)
+    thread.join(timeout=5)
+    fetcher.close()
+    assert not thread.is_alive(), "the waiter is still waiting for a claim nobody holds"
+    assert isinstance(answers[0], RuntimeError)
+    assert answers[1:] == [f"disallowed by http://localhost:{httpserver.port}/robots.txt"]
+    assert robots_requests(httpserver) == 1
+
+
+@pytest.fixture
+def two_hosts():
+    """Two pytest-httpservers on two loopback addresses: a crawled site and another host."""
+    servers = [HTTPServer(host=f"127.1.7.{n}", port=0) for n in (1, 2)]
+    for server in servers:
+        server.no_handler_status_code = 404
+        server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.clear()
+            server.stop()
+
+
+def test_robots_redirect_off_its_origin_carries_no_user_headers(two_hosts):
+    # Issue 13 item 7: the site redirects /robots.txt to another host, which used to receive
+    # the user's -H headers (an Authorization token). The redirect is still followed (its rules
+    # apply) but only the robots.txt's own origin sees the headers.
+    site, other = two_hosts
+    site.expect_request("/robots.txt").respond_with_response(
+        Response(status=301, headers={"Location": "/moved.txt"})
+    )
+    site.expect_request("/moved.txt").respond_with_response(
+        Response(status=302, headers={"Location": other.url_for("/robots.txt")})
+    )
+    other.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private\n")
+    site.expect_request("/").respond_with_response(page())
+    secret = (("Authorization", "Bearer s3cret"), ("X-Api-Key", "k3y"))
+    seeds = [site.url_for("/"), site.url_for("/private")]
+    records, _ = run_crawl(seeds, robots=True, headers=secret, retries=0)
+    table = by_url(records)
+    assert table[seeds[0]].status == 200 and table[seeds[1]].error == "robots"
+    sent = {req.path: req.headers for req, _ in site.log}
+    assert set(sent) == {"/robots.txt", "/moved.txt", "/"}
+    assert all(h.get("Authorization") == "Bearer s3cret" for h in sent.values())
+    [(elsewhere, _)] = other.log
+    assert elsewhere.path == "/robots.txt"
+    assert "Authorization" not in elsewhere.headers and "X-Api-Key" not in elsewhere.headers
