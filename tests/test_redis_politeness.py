@@ -107,3 +107,13 @@ def test_robots_txt_claimed_once_and_shared(redis_url):
     threading.Timer(0.1, first.put, ("http://a.test", ("rules", "User-agent: *"))).start()
     assert second.wait("http://a.test", 5) == ("rules", "User-agent: *")
     assert second.wait("http://b.test", 0.05) is None
+
+
+def test_a_released_robots_claim_can_be_won_again(redis_url):
+    # A worker whose robots.txt fetch raised gives its claim back: another wins it at once
+    # instead of waiting for the claim to lapse.
+    crawl_id = uuid.uuid4().hex
+    first, second = (RedisRobotsCache(RedisState(redis_url, crawl_id)) for _ in range(2))
+    assert first.claim("http://a.test") and not second.claim("http://a.test")
+    first.release("http://a.test")
+    assert second.claim("http://a.test") and not first.claim("http://a.test")
