@@ -121,3 +121,12 @@ def test_verbose_lines_and_records_of_the_cli_hold_no_credentials(hosts, tmp_pat
     shown = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert '"title": "home"' in shown and "invalid_url" in shown  # records and -v lines
     assert SECRET not in shown and "alice" not in shown
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_worker_loops_in_threads_and_processes_get_the_credentials(hosts, mode):
+    site, other = hosts
+    records, _ = run_crawl([seed_of(site)], mode=mode, workers=2, depth=2, same_domain=False)
+    assert len(records) == 5 and all(r.ok for r in records)
+    assert_sent_to_the_seed_origin_only(site, other)
+    assert not any(SECRET in json.dumps(r.to_dict()) for r in records)
