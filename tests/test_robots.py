@@ -164,6 +164,19 @@ def test_robots_txt_timing_out_is_retried_then_the_host_is_skipped(httpserver):
     assert "unreachable" in records[0].detail and "timeout after 2 attempts" in records[0].detail
 
 
+@pytest.fixture
+def own_server():
+    """A pytest-httpserver of this test alone (the session's may still see stray requests)."""
+    server = HTTPServer(host="127.1.2.1", port=0)
+    server.no_handler_status_code = 404
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+
+
 class _ClaimWatch(MemoryRobotsCache):
     """The in-memory cache, telling when a claim was refused (a worker is now waiting)."""
 
@@ -178,10 +191,11 @@ class _ClaimWatch(MemoryRobotsCache):
         return won
 
 
-def test_a_robots_fetch_that_raises_releases_its_claim(httpserver):
+def test_a_robots_fetch_that_raises_releases_its_claim(own_server):
     # Issue 13 item 2: the claiming worker's fetch raises while another worker waits for its
     # answer. The waiter used to sit out the whole budget (minutes) and then skip the site; now
     # the claim is released and the waiter fetches robots.txt itself.
+    httpserver = own_server  # its log holds this test's requests only
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /p\n")
     config = CrawlConfig(robots=True, timeout=5)
     cache, clock = _ClaimWatch(), MemoryHostClock(threading.Condition())
@@ -215,7 +229,7 @@ def test_a_robots_fetch_that_raises_releases_its_claim(httpserver):
     fetcher.close()
     assert not thread.is_alive(), "the waiter is still waiting for a claim nobody holds"
     assert isinstance(answers[0], RuntimeError)
-    assert answers[1:] == [f"disallowed by http://localhost:{httpserver.port}/robots.txt"]
+    assert answers[1:] == [f"disallowed by http://127.1.2.1:{httpserver.port}/robots.txt"]
     assert robots_requests(httpserver) == 1
 
 
