@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from crawler.config import CrawlConfig
-    from crawler.record import Record
+    from crawler.record import EncodedRecord, Record
 
 
 class Request(NamedTuple):
@@ -106,7 +106,11 @@ class Frontier(Protocol):
 
 
 class Sink(Protocol):
-    """Where records go. Sinks run in the single pipeline consumer, so they need no locks."""
+    """Where records go. Sinks run in the single pipeline consumer, so they need no locks.
+
+    A sink may also offer ``write_encoded(record: EncodedRecord)``, to take a record that a
+    child process already encoded without decoding it; any other sink gets it decoded.
+    """
 
     def write(self, record: Record) -> None: ...
 
@@ -114,6 +118,8 @@ class Sink(Protocol):
 
 
 Emit = Callable[["Record"], None]
+# What a strategy hands records to: a Record, or one already encoded in a child process.
+Consume = Callable[["Record | EncodedRecord"], None]
 
 
 class Sync(Protocol):
@@ -230,8 +236,9 @@ class Strategy(Protocol):
 
     name: str
 
-    def run(self, job: CrawlJob, consume: Emit) -> None:
-        """Run the crawl described by ``job``; call ``consume`` with every record, on the
+    def run(self, job: CrawlJob, consume: Consume) -> None:
+        """Run the crawl described by ``job``; call ``consume`` with every record (a
+        ``Record``, or an ``EncodedRecord`` where it was made in another process), on the
         calling thread, in one consumer. Returns when the frontier is finished or closed.
 
         Build the frontier with ``job.backend.frontier(...)`` in the calling process:

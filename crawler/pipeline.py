@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from crawler.base import Sink
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 from crawler.stats import Stats
 
 
@@ -18,16 +18,31 @@ class Pipeline:
         self.sinks = list(sinks)
         self.stats = stats
         self._bar = _progress_bar() if progress else None
+        self._encoded_writers = [getattr(sink, "write_encoded", None) for sink in self.sinks]
 
-    def write(self, record: Record) -> None:
-        """Count the record and hand it to every sink."""
+    def write(self, record: Record | EncodedRecord) -> None:
+        """Count the record and hand it to every sink (an encoded record is decoded once, and
+        only if a sink cannot take it encoded)."""
         self.stats.add(record)
-        for sink in self.sinks:
-            sink.write(record)
+        if isinstance(record, EncodedRecord):
+            self._write_encoded(record)
+        else:
+            for sink in self.sinks:
+                sink.write(record)
         if self._bar is not None:
             self._bar.update(1)
             if self.stats.pages % 20 == 0:
                 self._bar.set_postfix(ok=self.stats.ok, errors=self.stats.failed, refresh=False)
+
+    def _write_encoded(self, record: EncodedRecord) -> None:
+        decoded = None
+        for sink, write_encoded in zip(self.sinks, self._encoded_writers, strict=True):
+            if write_encoded is not None:
+                write_encoded(record)
+                continue
+            if decoded is None:
+                decoded = record.decode()
+            sink.write(decoded)
 
     def close(self) -> None:
         """Close the progress bar and every sink (each one even if another fails)."""

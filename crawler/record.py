@@ -1,11 +1,14 @@
 """The result record: one per scheduled URL, success or failure.
 
 The field list is the stable output schema documented in docs/records.md; add fields at the end.
-Records cross process and network boundaries as plain dicts (``to_dict`` / ``from_dict``).
+A record crosses process and network boundaries as its JSON (``to_json``, the very bytes a JSON
+Lines sink writes), or as an ``EncodedRecord`` that carries that JSON with the few fields read on
+every record, so a process that only writes or counts records never decodes them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -38,6 +41,11 @@ class Record:
         """True when the URL was fetched without an error."""
         return self.error is None
 
+    @property
+    def item_count(self) -> int:
+        """How many items the parse callback produced on this page."""
+        return len(self.items)
+
     def to_dict(self) -> dict[str, Any]:
         """The record as a plain, JSON-ready dict."""
         # Not dataclasses.asdict: its recursive deep copy cost ~70 us per record, once in the
@@ -52,6 +60,51 @@ class Record:
         """Rebuild a record from ``to_dict`` output, ignoring unknown keys."""
         names = _FIELD_NAMES
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> bytes:
+        """The record as one line of JSON (UTF-8, no newline): what a JSON Lines sink writes
+        and a durable backend stores, the one encoding of a record."""
+        # No copy of the lists, unlike to_dict: json.dumps only reads them.
+        data = {name: getattr(self, name) for name in FIELD_NAMES}
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRecord:
+    """A record already encoded (``Record.to_json``) where it was made, with the fields that
+    are read on every record: totals and the progress bar (``error``, ``bytes``,
+    ``item_count``) and a durable backend's record key (``url``, ``error``, ``detail``).
+    A sink that can write the JSON as it is offers ``write_encoded``; any other gets the
+    ``Record`` back from ``decode``."""
+
+    json: bytes
+    url: str
+    error: str | None
+    detail: str | None
+    bytes: int
+    item_count: int
+
+    @classmethod
+    def of(cls, record: Record) -> EncodedRecord:
+        """Encode ``record``."""
+        return cls(
+            record.to_json(),
+            record.url,
+            record.error,
+            record.detail,
+            record.bytes,
+            len(record.items),
+        )
+
+    def decode(self) -> Record:
+        """The full record (a new one each call)."""
+        return Record.from_dict(json.loads(self.json))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Rebuilt by one constructor call: less than half the cost of unpickling the
+        # field-by-field state a frozen dataclass pickles by default, paid once per page.
+        state = (self.json, self.url, self.error, self.detail, self.bytes, self.item_count)
+        return EncodedRecord, state
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Record))

@@ -8,16 +8,24 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from crawler.record import FIELD_NAMES, Record
+from crawler.record import FIELD_NAMES, EncodedRecord, Record
 
 
 class _StreamSink:
+    # A file this sink opens itself is opened in binary mode when True (JSON Lines: records
+    # arrive already encoded); stdout and a caller's stream are text streams.
+    binary = False
+
     def __init__(self, target: str | IO[str] | None) -> None:
+        self._stream: Any
         if target is None or target == "-":
-            self._stream: IO[str] = sys.stdout
+            self._stream = sys.stdout
             self._owned = False
         elif isinstance(target, str):
-            self._stream = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            if self.binary:
+                self._stream = open(target, "wb")  # noqa: SIM115
+            else:
+                self._stream = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
             self._owned = True
         else:
             self._stream, self._owned = target, False
@@ -38,9 +46,25 @@ class _StreamSink:
 class JsonLinesSink(_StreamSink):
     """One JSON object per line (the default output format)."""
 
+    binary = True
+
+    def __init__(self, target: str | IO[str] | None) -> None:
+        super().__init__(target)
+        self._bytes_out = self._owned
+
     def write(self, record: Record) -> None:
         """Append one record."""
-        self._stream.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+        self._write_line(record.to_json())
+
+    def write_encoded(self, record: EncodedRecord) -> None:
+        """Append one record as it was encoded, without decoding it."""
+        self._write_line(record.json)
+
+    def _write_line(self, data: bytes) -> None:
+        if self._bytes_out:
+            self._stream.write(data + b"\n")
+        else:
+            self._stream.write(data.decode() + "\n")
 
 
 class CsvSink(_StreamSink):

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 
 
 @dataclass
@@ -24,11 +24,11 @@ class Stats:
     interrupted: bool = False  # by Ctrl-C
     stopped: bool = False  # by Crawler.stop (an early ``break`` out of crawl())
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record | EncodedRecord) -> None:
         """Count one record."""
         self.pages += 1
         self.bytes += record.bytes
-        self.items += len(record.items)
+        self.items += record.item_count
         if record.error is None:
             self.ok += 1
         else:

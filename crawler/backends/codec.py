@@ -13,7 +13,7 @@ from typing import Any
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 
 # The options that decide *which* pages belong to a crawl. Workers joining one crawl must agree
 # on them, or the crawl's result would depend on which worker happened to fetch a page.
@@ -45,7 +45,7 @@ def decode_request(item: bytes) -> Request:
     return Request(url, depth, parent, seed_host, tuple(chain))
 
 
-def record_key(record: Record) -> bytes:
+def record_key(record: Record | EncodedRecord) -> bytes:
     """The key a record is stored under: its URL's fingerprint (the lease's key too).
 
     A seed that is not a URL at all (an ``invalid_url`` record) is keyed by its raw text, so the
@@ -60,9 +60,10 @@ def record_key(record: Record) -> bytes:
     return hashlib.blake2b(raw, digest_size=FINGERPRINT_BYTES).digest()
 
 
-def encode_record(record: Record) -> bytes:
-    """A record as compact JSON."""
-    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+def encode_record(record: Record | EncodedRecord) -> bytes:
+    """A record's JSON (``Record.to_json``, the JSON Lines line); an encoded record's as it
+    came from the child process that encoded it, without decoding it."""
+    return record.json if isinstance(record, EncodedRecord) else record.to_json()
 
 
 def decode_record(data: bytes | str) -> Record:

@@ -11,13 +11,24 @@ import json
 from collections.abc import Callable
 from typing import IO, Any
 
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 from crawler.sinks import _StreamSink
 
 Item = dict[str, Any]
 
 
-class JsonLinesItemSink(_StreamSink):
+class _ItemsOnly:
+    """An encoded record is decoded for its items only, so a page without any costs nothing."""
+
+    write: Callable[[Record], None]  # each sink's own
+
+    def write_encoded(self, record: EncodedRecord) -> None:
+        """Pass on the items of a record a child process encoded."""
+        if record.item_count:
+            self.write(record.decode())
+
+
+class JsonLinesItemSink(_ItemsOnly, _StreamSink):
     """One item per line as a JSON object."""
 
     def write(self, record: Record) -> None:
@@ -26,7 +37,7 @@ class JsonLinesItemSink(_StreamSink):
             self._stream.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
 
 
-class CsvItemSink(_StreamSink):
+class CsvItemSink(_ItemsOnly, _StreamSink):
     """Items as CSV rows. The header is the first item's keys (as Scrapy's CSV exporter does):
     keys that only later items have are left out, missing ones are empty cells; nested values
     are written as JSON."""
@@ -50,7 +61,7 @@ def _cell(value: object) -> object:
     return value
 
 
-class ItemCallbackSink:
+class ItemCallbackSink(_ItemsOnly):
     """Calls a user function with every item (in the consumer: it needs no lock, and in
     processes mode it runs in the parent, so it may be a lambda)."""
 

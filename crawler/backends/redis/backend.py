@@ -33,7 +33,7 @@ from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.links.urls import fingerprint
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 
 # Polling an empty queue while other workers hold leases: start fast, back off to this.
 MAX_POLL_S = 0.5
@@ -155,7 +155,7 @@ class RedisRecordSink:
     def __init__(self, state: RedisState) -> None:
         self.state = state
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record | EncodedRecord) -> None:
         """Keep the record (the first one per URL wins); an ``interrupted`` page instead goes
         back to the queue without a record, so a resumed crawl fetches it."""
         release = "1" if record.error == "interrupted" else "0"
@@ -164,6 +164,9 @@ class RedisRecordSink:
             ("records", "leases", "leased", "stats", "queue"),
             [record_key(record), encode_record(record), release],
         )
+
+    # The key and the stored JSON come from the fields an encoded record carries.
+    write_encoded = write
 
     def close(self) -> None:
         """Nothing buffered."""

@@ -25,7 +25,7 @@ from crawler.backends.sqlite.state import CHUNK, SqliteState
 from crawler.base import HostClock, Request, RobotsCache, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 
 
 class SqliteVisited:
@@ -149,7 +149,7 @@ class SqliteRecordSink:
     def __init__(self, state: SqliteState) -> None:
         self.state = state
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record | EncodedRecord) -> None:
         """Keep the record (first per URL wins); an ``interrupted`` page waits again instead."""
         key = record_key(record)
         with self.state.transaction() as db:
@@ -161,6 +161,9 @@ class SqliteRecordSink:
                 (key, encode_record(record).decode()),
             )
             db.execute("DELETE FROM queue WHERE fp = ?", (key,))
+
+    # The key and the stored JSON come from the fields an encoded record carries.
+    write_encoded = write
 
     def close(self) -> None:
         """Nothing buffered: every write is committed."""

@@ -7,12 +7,10 @@ when the slowest page of the previous one had finished, and at 50 ms latency a 2
 about half its concurrency.
 
 So the greenlets run on a gevent hub in a thread of their own ("crawl hub"). The pool's task
-(``submit``) only hands the batch over, and returns as soon as the child has room for more (no
-more than G pages unfinished); the hub thread starts each page as soon as a
-greenlet is free, and when a batch's last page is done it claims the batch's links (one round
-trip) and sends ``("records", task_id, ...)`` and ``(task_id, fresh)`` on the results channel,
-which is exactly what the parent would have received from the pool callback. A failure there is
-sent as ``("error", task_id, exc)``, as the pool's error callback would.
+(``run``) only hands the batch over, and returns as soon as the child has room for more (no
+more than G pages unfinished); the hub thread starts each page as soon as a greenlet is free,
+and when a batch's last page is done it reports the batch (``workers.report_batch``: one
+``BatchDone``, or ``TaskFailed``), exactly as a plain child does.
 
 The process is patched with ``thread=False``: two real threads, and one hub on the crawl thread.
 The hub thread opens its manager connection before the patch, so that connection stays a
@@ -28,6 +26,8 @@ from typing import Any
 
 from crawler.base import Request
 from crawler.config import CrawlConfig
+from crawler.strategies.processes.messages import Task
+from crawler.strategies.processes.workers import build_workers, report_batch
 
 
 class GreenletChild:
@@ -36,7 +36,7 @@ class GreenletChild:
     def __init__(self, config: CrawlConfig, state: Any, results: Any, shared: bool):
         self.config = config
         self.results = results
-        self._batches: deque[tuple[int, list[Request]]] = deque()
+        self._batches: deque[tuple[int, tuple[Request, ...]]] = deque()
         self._wake_r, self._wake_w = os.pipe()
         connected, self._patched = threading.Event(), threading.Event()
         self._ready = threading.Event()
@@ -56,16 +56,16 @@ class GreenletChild:
         if self._failure is not None:
             raise self._failure
 
-    def submit(self, task_id: int, batch: list[Request]) -> None:
-        """Queue a batch for the hub thread (called by the pool's task, on the main thread);
-        return once this child has no more than G pages unfinished.
+    def run(self, task: Task) -> None:
+        """Queue the task's batch for the hub thread (called by the pool's task, on the main
+        thread); return once this child has no more than G pages unfinished.
 
         The wait is what spreads tasks over the children: they all read one task pipe, and a
         child that took tasks without waiting would take them all while the others idle.
         """
         with self._load:
-            self._unfinished += len(batch)
-        self._batches.append((task_id, batch))
+            self._unfinished += len(task.batch)
+        self._batches.append((task.task_id, task.batch))
         os.write(self._wake_w, b"x")
         with self._load:
             while self._unfinished > self.config.greenlets:
@@ -85,15 +85,14 @@ class GreenletChild:
             from gevent.pool import Pool
 
             from crawler.strategies.overlap import Overlap
-            from crawler.strategies.processes.child import build_workers
             from crawler.worker import process_name
 
             process = process_name(self.config)
             names = [f"{process}/g{i}" for i in range(self.config.greenlets, 0, -1)]
             self.idle = build_workers(self.config, state, shared, names)
             self.pool = Pool(self.config.greenlets)
-            # Nothing to stop here: a page's failure is its record, and ``_finish`` sends its
-            # own as the batch's ``error``; the parent's watchdog covers a batch that never ends.
+            # Nothing to stop here: a page's failure is its record, and ``report_batch`` sends
+            # its own as ``TaskFailed``; the parent's watchdog covers a batch that never ends.
             self.overlap = Overlap(self.config.greenlets, stop=lambda: None)
         except BaseException as exc:
             self._failure = exc
@@ -129,16 +128,8 @@ class GreenletChild:
         outcomes[index] = worker.read_page(fetched)
         left[0] -= 1
         if left[0] == 0:
-            self._finish(task_id, outcomes)
+            # This page's worker claims: ``idle`` may be empty while every greenlet fetches.
+            report_batch(self.results, worker, task_id, outcomes)
         with self._load:
             self._unfinished -= 1
             self._load.notify()
-
-    def _finish(self, task_id: int, outcomes: list[Any]) -> None:
-        try:
-            children = [child for _, found in outcomes for child in found]
-            fresh = self.idle[-1].claim(children) if children else []
-            self.results.put(("records", task_id, [record.to_dict() for record, _ in outcomes]))
-            self.results.put((task_id, fresh))
-        except Exception as exc:  # the parent turns the batch into `internal` records
-            self.results.put(("error", task_id, exc))

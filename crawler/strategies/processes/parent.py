@@ -1,6 +1,7 @@
 """The parent side of the processes strategy: hand batches to the pool, collect what comes back,
 watch the children. Everything here runs on the crawl's calling thread, except ``forward``
-(the records reader) and the pool callbacks, which only enqueue."""
+(the results channel's reader) and the pool's error callback, which only enqueue messages
+(``messages``)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from crawler.base import CrawlJob, Emit, Request
+from crawler.base import Consume, CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.errors import ModeUnavailable, one_line
 from crawler.record import Record
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import run_task
+from crawler.strategies.processes.messages import BatchDone, Message, Task, TaskFailed, TaskStarted
 from crawler.worker import failed_record, process_name
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
@@ -34,13 +36,11 @@ CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stoppin
 
 @dataclass
 class _Task:
-    """One batch handed to the pool, until both its records and its result are in."""
+    """One batch handed to the pool, until its ``BatchDone`` (or the parent gives up on it)."""
 
-    batch: list[Request]
+    batch: tuple[Request, ...]
     pid: int | None = None
     started: float = 0.0
-    records_in: bool = False
-    result_in: bool = False
 
 
 def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
@@ -56,10 +56,11 @@ def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
 
 
 def _on_error(events: queue.Queue, task_id: int, exc: BaseException) -> None:
-    events.put(("error", task_id, exc))
+    events.put(TaskFailed(task_id, one_line(exc)))
 
 
 def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> None:
+    """Move the children's messages from the channel to the parent's queue until ``stop``."""
     while not stop.is_set():
         message = channel.get(POLL_S)
         if message is not None:
@@ -69,12 +70,12 @@ def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> Non
 class ParentLoop:
     """The parent side of one crawl: dispatch, collect, watch. Runs on the calling thread."""
 
-    def __init__(self, job: CrawlJob, consume: Emit, pool: Any, frontier: Any) -> None:
+    def __init__(self, job: CrawlJob, consume: Consume, pool: Any, frontier: Any) -> None:
         self.config = job.config
         self.consume = consume
         self.pool = pool
         self.frontier = frontier
-        self.events: queue.Queue[Any] = queue.Queue()
+        self.events: queue.Queue[Message] = queue.Queue()
         self.tasks: dict[int, _Task] = {}
         self.queued = 0  # the parent is the frontier's only consumer, so it can count
         # A server-backed frontier (Redis) is fed by other workers too: the count is only a
@@ -82,7 +83,7 @@ class ParentLoop:
         # crawl-wide, or nothing to pop while this parent's own leases are out).
         self.shared = bool(getattr(job.backend, "shared", False))
         self.exhausted = False
-        self.computing = 0  # tasks whose result has not come back yet
+        self.computing = 0  # tasks out: neither done nor given up
         self.next_id = 0
         # Pages of a batch whose process died: retried one per task, so that only the page
         # that kills a process again is recorded as ``worker_crash``.
@@ -147,82 +148,61 @@ class ParentLoop:
 
     def _submit(self, batch: list[Request]) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
-        self.tasks[task_id] = _Task(batch)
+        task = Task(task_id, tuple(batch))
+        self.tasks[task_id] = _Task(task.batch)
         self.computing += 1
+        # No result callback: a task's outcome comes on the channel (``BatchDone``).
         self.pool.apply_async(
-            run_task,
-            (task_id, batch),
-            callback=partial(self.events.put),
-            error_callback=partial(_on_error, self.events, task_id),
+            run_task, (task,), error_callback=partial(_on_error, self.events, task_id)
         )
 
-    def _next_event(self, timeout: float) -> Any:
+    def _next_event(self, timeout: float) -> Message | None:
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
             return None
 
-    def handle(self, event: Any) -> None:
-        """Apply one message from a child or a pool callback (None: nothing arrived)."""
-        if event is None:
-            return
-        if event[0] == "start":
-            _, task_id, pid = event
-            task = self.tasks.get(task_id)
-            self.started_any = True
-            if task is not None and task.pid is None:
-                task.pid, task.started = pid, time.monotonic()
-        elif event[0] == "records":
-            _, task_id, records = event
-            task = self.tasks.get(task_id)
-            if task is None or task.records_in:
-                return  # a task already given up on (crashed, timed out)
-            task.records_in = True
-            for data in records:
-                self.consume(Record.from_dict(data))
-            self._finish_if_complete(task_id, task)
-        elif event[0] == "error":
-            _, task_id, exc = event
-            self.give_up(task_id, "internal", f"worker raised {one_line(exc)}")
-        else:  # the pool's callback: (task_id, new requests)
-            task_id, fresh = event
-            task = self.tasks.get(task_id)
-            if task is None or task.result_in:
-                return
-            task.result_in = True
-            self.computing -= 1
-            if fresh:
-                self.queued += self.frontier.push_many(fresh)
-            self._finish_if_complete(task_id, task)
-
-    def _finish_if_complete(self, task_id: int, task: _Task) -> None:
-        # ``done`` only once the records are in too (the worker loop's order: emit, then done):
-        # a shared frontier ends a page's lease with its record, and its pop must not wait on
-        # pages whose records are still on their way to this very loop.
-        if task.records_in and task.result_in:
-            del self.tasks[task_id]
-            for request in task.batch:
-                self.frontier.done(request)
+    def handle(self, message: Message | None) -> None:
+        """Apply one message from a child or the pool's error callback (None: nothing came)."""
+        match message:
+            case TaskStarted(task_id, pid):
+                task = self.tasks.get(task_id)
+                self.started_any = True
+                if task is not None and task.pid is None:
+                    task.pid, task.started = pid, time.monotonic()
+            case BatchDone(task_id, records, fresh):
+                task = self.tasks.pop(task_id, None)
+                if task is None:
+                    return  # a task already given up on (crashed, timed out)
+                self.computing -= 1
+                # The worker loop's order: new links queued, records emitted, then ``done``
+                # (a shared frontier ends a page's lease with its record).
+                if fresh:
+                    self.queued += self.frontier.push_many(fresh)
+                for record in records:
+                    self.consume(record)
+                for request in task.batch:
+                    self.frontier.done(request)
+            case TaskFailed(task_id, line):
+                self.give_up(task_id, "internal", f"worker raised {line}")
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
-        """End a task without its result: its pages become ``error`` records (unless their
-        records already arrived) and leave the frontier. The pages of a batch whose process
+        """End a task without its result: its pages become ``error`` records and leave the
+        frontier. The pages of a batch whose process
         died are retried one per task instead: only a page that dies alone is a crash."""
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
-        if not task.result_in:
-            self.computing -= 1
-        retry = error == "worker_crash" and len(task.batch) > 1 and not task.records_in
+        self.computing -= 1
+        retry = error == "worker_crash" and len(task.batch) > 1
         if retry and self.frontier_open:
             self.retry.extend(task.batch)  # still in flight for the frontier
             return
         for request in task.batch:  # an unfinished task's pages are still in flight
             self.frontier.done(request)
-        if not task.records_in:
-            worker = process_name(self.config, task.pid) if task.pid else None
-            for request in task.batch:
-                self.consume(self._failed(request, error, detail, worker))
+        worker = process_name(self.config, task.pid) if task.pid else None
+        for request in task.batch:
+            self.consume(self._failed(request, error, detail, worker))
 
     def _failed(self, request: Request, error: str, detail: str, worker: str | None) -> Record:
         return failed_record(request, error, detail, mode=self.config.mode, worker=worker)
@@ -239,7 +219,7 @@ class ParentLoop:
                     "above); a script that starts a processes crawl must do it under "
                     "`if __name__ == '__main__':`"
                 )
-        running = [(i, t) for i, t in self.tasks.items() if t.pid and not t.result_in]
+        running = [(i, t) for i, t in self.tasks.items() if t.pid]
         for task_id, task in running:
             if task.pid not in alive:
                 self.give_up(task_id, "worker_crash", f"worker process {task.pid} died")

@@ -1,19 +1,21 @@
 """Processes: a ``multiprocessing.Pool`` of P children, optionally G greenlets in each.
 
 The parent owns the frontier and is the only one to pop it; it hands out batches of requests with
-``apply_async`` (callbacks only enqueue: they run on the pool's result-handler thread) and keeps
-about two batches per process outstanding so no process idles. A child crawls a batch (up to 8
-pages one by one, or up to G at once on greenlets), puts the batch's records on the results channel
-in one message, claims every link it found in the visited set in one round trip, and returns the new
-requests. The visited set lives in a ``multiprocessing`` manager (``_manager.py``), or, for a
-backend that is a server (``backend.shared``), each child opens it directly.
+``apply_async`` and keeps about two batches per process outstanding so no process idles. A child
+crawls a batch (up to 8 pages one by one, or up to G at once on greenlets), claims every link it
+found in the visited set in one round trip, and sends one ``BatchDone`` on the results channel:
+the batch's records, each already encoded as its JSON line (the parent writes it to a JSON Lines
+file as it is, and decodes it only for a sink that needs a ``Record``), and the new requests.
+The messages are ``messages.py``'s dataclasses. The visited set lives in a ``multiprocessing``
+manager (``manager.py``), or, for a backend that is a server (``backend.shared``), each child
+opens it directly.
 
 Start method: ``spawn`` when children run greenlets (each child patches gevent itself, before it
 imports the HTTP stack; a patched or ssl-laden parent is never forked) or when the parent itself
 is gevent-patched; otherwise ``fork``, which starts P children in milliseconds instead of
 ~0.2 s of imports each. The manager process is forked whenever the parent is not patched.
 
-A child that raises becomes ``internal`` records for its batch (``error_callback``). A child that
+A task that raises becomes ``internal`` records for its batch (``TaskFailed``). A child that
 dies hard (SIGKILL, segfault) is noticed by a watchdog: children report (task, pid) when a task
 starts, and a task whose pid is gone, or that outlives a generous deadline, is given up: the
 pool replaces the process, the pages of a multi-page batch are retried one per task, and a page
@@ -26,7 +28,7 @@ import multiprocessing
 import threading
 from typing import Any
 
-from crawler.base import CrawlJob, Emit
+from crawler.base import Consume, CrawlJob
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import init_child
@@ -56,7 +58,7 @@ class ProcessesStrategy:
 
     name = "processes"
 
-    def run(self, job: CrawlJob, consume: Emit) -> None:
+    def run(self, job: CrawlJob, consume: Consume) -> None:
         """Crawl on a process pool; records are consumed on the calling thread."""
         for record in job.early_records:
             consume(record)

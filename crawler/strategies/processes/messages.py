@@ -1,0 +1,51 @@
+"""What crosses between the parent and its pool children: one frozen dataclass per message.
+
+The parent sends a ``Task`` (through the pool). A child answers on the results channel with
+``TaskStarted`` when it takes the task, then exactly one of ``BatchDone`` (the batch's records,
+already encoded, and the requests new to the crawl, already claimed) or ``TaskFailed``. The
+pool's error callback sends ``TaskFailed`` too, for a task that raised before it could.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crawler.base import Request
+from crawler.record import EncodedRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A batch of requests for one child."""
+
+    task_id: int
+    batch: tuple[Request, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStarted:
+    """A child process took the task: a task whose process then dies is a crash."""
+
+    task_id: int
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDone:
+    """Every page of the task crawled: a record per request, and the new requests its pages
+    led to (claimed in the visited set, to be queued)."""
+
+    task_id: int
+    records: list[EncodedRecord]
+    fresh: list[Request]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    """The task raised (``summary``: the exception's one line); its pages become records."""
+
+    task_id: int
+    summary: str
+
+
+Message = TaskStarted | BatchDone | TaskFailed

@@ -1,0 +1,71 @@
+"""What both kinds of pool child share: the ``Worker`` objects of a child, and how a crawled
+batch is reported to the parent.
+
+Imports of the HTTP stack stay inside the functions: a greenlet child patches gevent before
+it calls them (``crawler.worker`` pulls in w3lib, hence ``ssl``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.errors import one_line
+from crawler.record import EncodedRecord, Record
+from crawler.strategies.processes.messages import BatchDone, TaskFailed
+
+
+def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str]) -> list[Any]:
+    """One ``Worker`` per name, sharing this process's view of the crawl state (visited set,
+    host clock, robots cache) and one cookie jar.
+
+    ``state`` is the manager's ``SharedState``, or, when ``shared``, the backend itself (a
+    server every process may open).
+    """
+    from http.cookiejar import CookieJar
+
+    from crawler.backends.manager import HostClockClient, RobotsCacheClient
+    from crawler.strategies.inprocess import ThreadingSync
+    from crawler.worker import Worker
+
+    if shared:
+        sync = ThreadingSync()
+        visited = state.visited(config, sync)
+        host_clock = state.host_clock(config, sync)
+        robots = state.robots_cache(config, sync)
+    else:
+        visited = state.visited
+        host_clock = HostClockClient(state.host_clock, config)
+        robots = RobotsCacheClient(state.robots)
+    cookies = CookieJar()  # one per process, shared by its loops
+    return [
+        Worker(
+            config,
+            None,
+            visited,
+            None,
+            name=name,
+            host_clock=host_clock,
+            robots=robots,
+            cookies=cookies,
+        )
+        for name in names
+    ]
+
+
+def report_batch(
+    results: Any, worker: Any, task_id: int, outcomes: Sequence[tuple[Record, list[Request]]]
+) -> None:
+    """Claim every link the batch found (one round trip) and send the batch's records with
+    the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead, so the
+    parent turns the batch into ``internal`` records rather than silently losing its links."""
+    try:
+        children = [child for _, found in outcomes for child in found]
+        fresh = worker.claim(children) if children else []
+        records = [EncodedRecord.of(record) for record, _ in outcomes]
+        results.put(BatchDone(task_id, records, fresh))
+    except Exception as exc:
+        results.put(TaskFailed(task_id, one_line(exc)))
+
