@@ -1,0 +1,202 @@
+"""The processes strategy's messages: records travel encoded as the JSON line a sink writes,
+the parent dispatches typed messages, and a real crawl (plain and greenlet children) decodes
+nothing where every sink takes records encoded."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from crawler.backends.memory.backend import MemoryBackend
+from crawler.base import CrawlJob, Request
+from crawler.config import CrawlConfig
+from crawler.engine import Crawler
+from crawler.pipeline import Pipeline
+from crawler.record import EncodedRecord, Record
+from crawler.sinks import CallbackSink, JsonLinesSink
+from crawler.stats import Stats
+from crawler.strategies.processes.messages import BatchDone, Task, TaskFailed, TaskStarted
+from crawler.strategies.processes.parent import ParentLoop
+from crawler.strategies.serial import SerialSync
+from tests.support.paths import ROOT
+
+RECORD = Record(
+    url="http://127.0.0.1:1/p?q=ü",
+    final_url="http://127.0.0.1:1/p?q=ü",
+    status=200,
+    depth=2,
+    parent="http://127.0.0.1:1/",
+    content_type="text/html",
+    bytes=1234,
+    title="Ünïcode «title»",
+    links=3,
+    mode="processes",
+    worker="42",
+    redirects=["http://127.0.0.1:1/r"],
+    attempts=1,
+    items=[{"name": "a"}, {"name": "b"}],
+)
+
+
+def test_an_encoded_record_is_the_json_line_and_decodes_to_the_record():
+    encoded = pickle.loads(pickle.dumps(EncodedRecord.of(RECORD), pickle.HIGHEST_PROTOCOL))
+    assert encoded.json == RECORD.to_json()
+    assert json.loads(encoded.json) == RECORD.to_dict()
+    assert encoded.decode() == RECORD
+    assert (encoded.url, encoded.error, encoded.bytes, encoded.item_count) == (
+        RECORD.url,
+        None,
+        1234,
+        2,
+    )
+
+
+def test_json_lines_sink_writes_an_encoded_record_as_it_came(tmp_path):
+    """Same bytes for a Record and an EncodedRecord, to a file it opens and to a text stream,
+    and the same line as the documented format (``json.dumps`` with its default spacing)."""
+    expected = json.dumps(RECORD.to_dict(), ensure_ascii=False) + "\n"
+    for target in (str(tmp_path / "out.jsonl"), io.StringIO()):
+        sink = JsonLinesSink(target)
+        sink.write(RECORD)
+        sink.write_encoded(EncodedRecord.of(RECORD))
+        text = target.getvalue() if isinstance(target, io.StringIO) else None
+        sink.close()
+        if text is None:
+            text = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+        assert text == expected * 2
+
+
+def test_the_pipeline_decodes_once_and_only_for_sinks_that_need_a_record():
+    stream = io.StringIO()
+    seen_a: list[Record] = []
+    seen_b: list[Record] = []
+    stats = Stats()
+    pipeline = Pipeline(
+        [JsonLinesSink(stream), CallbackSink(seen_a.append), CallbackSink(seen_b.append)], stats
+    )
+    failed = Record(url="http://127.0.0.1:1/x", error="timeout", mode="processes")
+    pipeline.write(EncodedRecord.of(RECORD))
+    pipeline.write(EncodedRecord.of(failed))
+    assert seen_a == [RECORD, failed] and seen_a[0] is seen_b[0]  # one decode for both
+    assert stream.getvalue().splitlines() == [
+        RECORD.to_json().decode(),
+        failed.to_json().decode(),
+    ]
+    assert (stats.pages, stats.ok, stats.items, stats.bytes) == (2, 1, 2, 1234)
+    assert stats.errors == {"timeout": 1}
+
+
+class _Pool:
+    """Records what the parent hands out; runs nothing (messages are fed by the test)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+
+    def apply_async(self, func, args, error_callback=None):
+        self.tasks.append(args[0])
+
+
+def test_the_parent_dispatches_each_message_kind():
+    config = CrawlConfig(mode="processes", workers=1, robots=False)
+    backend = MemoryBackend()
+    frontier = backend.frontier(config, SerialSync())
+    pool, consumed = _Pool(), []
+    loop = ParentLoop(CrawlJob(config, backend, []), consumed.append, pool, frontier)
+    loop.queued = frontier.push_many(
+        [Request("http://127.0.0.1:1/a"), Request("http://127.0.0.1:1/b")]
+    )
+    loop.dispatch()
+    first, second = pool.tasks  # one page each: a short queue is spread over the tasks
+    assert (first.batch, second.batch) == (
+        (Request("http://127.0.0.1:1/a"),),
+        (Request("http://127.0.0.1:1/b"),),
+    )
+
+    loop.handle(TaskStarted(first.task_id, 4242))
+    assert loop.tasks[first.task_id].pid == 4242
+    records = [EncodedRecord.of(Record(url="http://127.0.0.1:1/a", status=200))]
+    fresh = [Request("http://127.0.0.1:1/new", depth=1)]
+    loop.handle(BatchDone(first.task_id, records, fresh))
+    assert consumed == records  # handed on encoded, not decoded
+    assert loop.queued == 1 and first.task_id not in loop.tasks
+
+    loop.handle(TaskFailed(second.task_id, "RuntimeError: boom"))
+    assert [(r.url, r.error, r.detail) for r in consumed[1:]] == [
+        ("http://127.0.0.1:1/b", "internal", "worker raised RuntimeError: boom")
+    ]
+    # A late message for a task already given up on changes nothing.
+    loop.handle(BatchDone(second.task_id, records, fresh))
+    assert len(consumed) == 2 and loop.queued == 1
+    assert not loop.tasks and loop.computing == 0
+    assert frontier.snapshot()["queued"] == 1 and frontier.snapshot()["in_flight"] == 0
+    loop.dispatch()
+    assert pool.tasks[-1].batch == tuple(fresh)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "options",
+    [{"workers": 2}, {"workers": 2, "greenlets": 4}],
+    ids=["plain", "greenlets"],
+)
+def test_a_processes_crawl_writes_json_lines_without_decoding_a_record(
+    fresh_site, tmp_path, monkeypatch, options
+):
+    """Every sink takes records encoded: the parent never rebuilds a Record, and the file holds
+    each record's one encoding. A sink that wants Records (a library consumer) still gets
+    them, decoded from the same lines."""
+
+    def no_decoding(data):
+        raise AssertionError("the parent decoded a record")
+
+    out = tmp_path / "out.jsonl"
+    config = CrawlConfig(mode="processes", depth=50, robots=False, output=str(out), **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(Record, "from_dict", no_decoding)
+        stats = Crawler(config).run([fresh_site.url])
+    lines = out.read_bytes().splitlines()
+    assert stats.pages == len(lines) > 50 and stats.ok > 50
+    records = [Record.from_dict(json.loads(line)) for line in lines]
+    assert [record.to_json() for record in records] == lines  # the one encoding, unchanged
+
+    seen: list[Record] = []
+    config = config.with_options(output=str(tmp_path / "again.jsonl"))
+    Crawler(config, [CallbackSink(seen.append)]).run([fresh_site.url])
+    assert all(isinstance(record, Record) for record in seen)
+    again = (tmp_path / "again.jsonl").read_bytes().splitlines()
+    assert sorted(record.to_json() for record in seen) == sorted(again)
+    assert {record.url for record in seen} == {record.url for record in records}
+
+
+def _imports(path) -> set[str]:
+    """Every module ``path`` imports, at its top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_processes_package_has_no_import_cycle():
+    package = Path(ROOT) / "crawler" / "strategies" / "processes"
+    prefix = "crawler.strategies.processes."
+    graph = {
+        prefix + path.stem: {name for name in _imports(path) if name.startswith(prefix)}
+        for path in package.glob("*.py")
+    }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for name in graph.get(start, ()):
+            if name == target or (name not in seen and reaches(name, target, seen | {name})):
+                return True
+        return False
+
+    cycles = [module for module in graph if reaches(module, module, {module})]
+    assert cycles == []
