@@ -64,9 +64,9 @@ class Record:
     def to_json(self) -> bytes:
         """The record as one line of JSON (UTF-8, no newline): what a JSON Lines sink writes
         and a durable backend stores, the one encoding of a record."""
-        # No copy of the lists, unlike to_dict: json.dumps only reads them.
+        # No copy of the lists, unlike to_dict: the encoder only reads them.
         data = {name: getattr(self, name) for name in FIELD_NAMES}
-        return json.dumps(data, ensure_ascii=False).encode()
+        return _ENCODER.encode(data).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,5 +107,7 @@ class EncodedRecord:
         return EncodedRecord, state
 
 
+# json.dumps with any non-default option builds a new encoder per call; this is the same one.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _FIELD_NAMES = frozenset(f.name for f in fields(Record))
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Record))
