@@ -73,15 +73,18 @@ class Record:
 class EncodedRecord:
     """A record already encoded (``Record.to_json``) where it was made, with the fields that
     are read on every record: totals and the progress bar (``error``, ``bytes``,
-    ``item_count``) and a durable backend's record key (``url``, ``error``, ``detail``).
-    A sink that can write the JSON as it is offers ``write_encoded``; any other gets the
-    ``Record`` back from ``decode``."""
+    ``item_count``), a durable backend's record key (``url``, ``error``, ``detail``) and the
+    metrics (``status``, ``elapsed_ms``, ``attempts``). A sink that can work from these and
+    the JSON offers ``write_encoded``; any other gets the ``Record`` back from ``decode``."""
 
     json: bytes
     url: str
+    status: int | None
     error: str | None
     detail: str | None
     bytes: int
+    elapsed_ms: float
+    attempts: int
     item_count: int
 
     @classmethod
@@ -90,9 +93,12 @@ class EncodedRecord:
         return cls(
             record.to_json(),
             record.url,
+            record.status,
             record.error,
             record.detail,
             record.bytes,
+            record.elapsed_ms,
+            record.attempts,
             len(record.items),
         )
 
@@ -103,11 +109,11 @@ class EncodedRecord:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Rebuilt by one constructor call: less than half the cost of unpickling the
         # field-by-field state a frozen dataclass pickles by default, paid once per page.
-        state = (self.json, self.url, self.error, self.detail, self.bytes, self.item_count)
-        return EncodedRecord, state
+        return EncodedRecord, tuple(getattr(self, name) for name in _ENCODED_FIELDS)
 
 
 # json.dumps with any non-default option builds a new encoder per call; this is the same one.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 _FIELD_NAMES = frozenset(f.name for f in fields(Record))
+_ENCODED_FIELDS = tuple(f.name for f in fields(EncodedRecord))
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Record))

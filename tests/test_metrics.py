@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from crawler.config import CrawlConfig
 from crawler.engine import Crawler
 from crawler.health.metrics import CrawlMetrics, MetricsServer
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 from fixtures.site import SiteProcess
 from tests.support.paths import ROOT
 
@@ -44,18 +44,23 @@ def by_label(found: dict, name: str, label: str) -> dict[str, float]:
     }
 
 
-def test_a_record_is_counted_by_status_error_bytes_retries_and_latency():
+@pytest.mark.parametrize("encoded", [False, True], ids=["record", "encoded"])
+def test_a_record_is_counted_by_status_error_bytes_retries_and_latency(encoded):
     metrics = CrawlMetrics(lambda: {"queued": 3, "in_flight": 1}, mode="threads")
     sink = metrics.sink()
-    sink.write(Record(url="http://a/", status=200, bytes=100, elapsed_ms=20.0, attempts=1))
-    sink.write(Record(url="http://a/x", status=503, error="http_error", bytes=5, attempts=3))
-    sink.write(Record(url="http://a/r", error="robots"))
+    # A processes-mode child's records arrive encoded: counted without being decoded.
+    write = sink.write_encoded if encoded else sink.write
+    wrap = EncodedRecord.of if encoded else (lambda record: record)
+    write(wrap(Record(url="http://a/", status=200, bytes=100, elapsed_ms=20.0, attempts=1)))
+    write(wrap(Record(url="http://a/x", status=503, error="http_error", bytes=5, attempts=3)))
+    write(wrap(Record(url="http://a/r", error="robots", items=[{"k": 1}])))
     found = samples(generate_latest(metrics.registry).decode())
     assert by_label(found, "crawler_pages_total", "status") == {"200": 1, "503": 1, "none": 1}
     assert by_label(found, "crawler_errors_total", "kind") == {"http_error": 1, "robots": 1}
     assert total(found, "crawler_response_bytes_total") == 105
     assert total(found, "crawler_retries_total") == 2
     assert total(found, "crawler_robots_denied_total") == 1
+    assert total(found, "crawler_items_total") == 1
     assert found[("crawler_fetch_duration_seconds_count", ())] == 2
     assert found[("crawler_queued", ())] == 3 and found[("crawler_in_flight", ())] == 1
     info = [labels for (name, labels) in found if name == "crawler_info"]

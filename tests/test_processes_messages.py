@@ -16,6 +16,7 @@ from crawler.backends.memory.backend import MemoryBackend
 from crawler.base import CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.engine import Crawler
+from crawler.health.metrics import CrawlMetrics
 from crawler.pipeline import Pipeline
 from crawler.record import EncodedRecord, Record
 from crawler.sinks import CallbackSink, JsonLinesSink
@@ -48,8 +49,9 @@ def test_an_encoded_record_is_the_json_line_and_decodes_to_the_record():
     assert encoded.json == RECORD.to_json()
     assert json.loads(encoded.json) == RECORD.to_dict()
     assert encoded.decode() == RECORD
-    assert (encoded.url, encoded.error, encoded.bytes, encoded.item_count) == (
+    assert (encoded.url, encoded.status, encoded.error, encoded.bytes, encoded.item_count) == (
         RECORD.url,
+        200,
         None,
         1234,
         2,
@@ -147,7 +149,8 @@ def test_the_parent_dispatches_each_message_kind():
 def test_a_processes_crawl_writes_json_lines_without_decoding_a_record(
     fresh_site, tmp_path, monkeypatch, options
 ):
-    """Every sink takes records encoded: the parent never rebuilds a Record, and the file holds
+    """Every sink here (the JSON Lines file, the metrics) takes records encoded: the parent
+    never rebuilds a Record, and the file holds
     each record's one encoding. A sink that wants Records (a library consumer) still gets
     them, decoded from the same lines."""
 
@@ -156,11 +159,21 @@ def test_a_processes_crawl_writes_json_lines_without_decoding_a_record(
 
     out = tmp_path / "out.jsonl"
     config = CrawlConfig(mode="processes", depth=50, robots=False, output=str(out), **options)
+    crawler = Crawler(config)
+    metrics = CrawlMetrics(crawler.live_stats, mode="processes")
+    crawler.sinks.append(metrics.sink())
     with monkeypatch.context() as patch:
         patch.setattr(Record, "from_dict", no_decoding)
-        stats = Crawler(config).run([fresh_site.url])
+        stats = crawler.run([fresh_site.url])
     lines = out.read_bytes().splitlines()
     assert stats.pages == len(lines) > 50 and stats.ok > 50
+    counted = [
+        sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "crawler_pages_total"
+    ]
+    assert sum(counted) == stats.pages
     records = [Record.from_dict(json.loads(line)) for line in lines]
     assert [record.to_json() for record in records] == lines  # the one encoding, unchanged
 

@@ -25,7 +25,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
-from crawler.record import Record
+from crawler.record import EncodedRecord, Record
 from crawler.version import __version__
 
 # Seconds; from a fast loopback answer to a page that used most of a long deadline.
@@ -85,7 +85,7 @@ class CrawlMetrics:
         )
         registry.register(_LiveCollector(live, mode))
 
-    def observe(self, record: Record) -> None:
+    def observe(self, record: Record | EncodedRecord) -> None:
         """Count one record (called from the pipeline's single consumer)."""
         self.pages.labels(status=str(record.status) if record.status is not None else "none").inc()
         if record.error is not None:
@@ -96,8 +96,8 @@ class CrawlMetrics:
             self.bytes.inc(record.bytes)
         if record.attempts > 1:
             self.retries.inc(record.attempts - 1)
-        if record.items:
-            self.items.inc(len(record.items))
+        if record.item_count:
+            self.items.inc(record.item_count)
         if record.status is not None:
             self.latency.observe(record.elapsed_ms / 1000.0)
 
@@ -112,9 +112,12 @@ class MetricsSink:
     def __init__(self, metrics: CrawlMetrics) -> None:
         self.metrics = metrics
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record | EncodedRecord) -> None:
         """Count the record."""
         self.metrics.observe(record)
+
+    # Every field counted is one an encoded record carries: no decoding.
+    write_encoded = write
 
     def close(self) -> None:
         """Nothing to release: the metrics stay readable after the crawl."""

@@ -68,4 +68,3 @@ def report_batch(
         results.put(BatchDone(task_id, records, fresh))
     except Exception as exc:
         results.put(TaskFailed(task_id, one_line(exc)))
-
