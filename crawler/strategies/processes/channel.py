@@ -1,4 +1,4 @@
-"""The one-way channel that carries records from pool children to the parent.
+"""The one-way channel that carries messages (``messages.py``) from pool children to the parent.
 
 It is what ``multiprocessing.SimpleQueue`` is (a pipe plus a process-shared write lock), with a
 timed ``get`` so the parent's reader can stop without writing through the lock. Not a
