@@ -32,6 +32,7 @@ class SqliteState:
     def __init__(self, path: str, *, exclusive: bool = True) -> None:
         self.path = path
         self._lock_fd: int | None = None
+        db: sqlite3.Connection | None = None
         try:
             if exclusive:
                 self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -42,12 +43,18 @@ class SqliteState:
                     raise BackendError(
                         f"--state {path!r} is in use by another crawl process"
                     ) from None
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
+            # Not a database, a read-only directory...: release the lock taken above, or the
+            # file stays locked (and the descriptor open) for the rest of this process.
+            if db is not None:
+                db.close()
+            self._unlock()
             raise BackendError(f"cannot use --state {path!r}: {exc}") from None
+        self.db = db
         self.lock = threading.RLock()
 
     def transaction(self) -> Any:
@@ -85,6 +92,9 @@ class SqliteState:
         """Close the connection, then release the file lock (closing it earlier would drop
         SQLite's own POSIX locks on the file)."""
         self.db.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
