@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from crawler.safetext import writable
+
 
 @dataclass(slots=True)
 class Record:
@@ -68,7 +70,12 @@ class Record:
         and a durable backend stores, the one encoding of a record."""
         # No copy of the lists, unlike to_dict: the encoder only reads them.
         data = {name: getattr(self, name) for name in FIELD_NAMES}
-        return _ENCODER.encode(data).encode()
+        try:
+            return _ENCODER.encode(data).encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (argv, a callback's text) that UTF-8 cannot hold: escaped, so
+            # every sink and backend can still write the record (crawler/safetext.py).
+            return _ENCODER.encode(writable(data)).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from crawler.record import FIELD_NAMES, EncodedRecord, Record
+from crawler.safetext import writable
 
 
 class _StreamSink:
@@ -67,8 +68,33 @@ class JsonLinesSink(_StreamSink):
             self._stream.write(data.decode() + "\n")
 
 
+# A cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``; tab and
+# CR too, which some programs strip before looking): OWASP's rule is to make it text by
+# prefixing a single quote. Page titles and callback items are written by strangers.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """``value`` for a CSV cell: a string a spreadsheet could read as a formula gets a leading
+    ``'`` (numbers and other strings are unchanged)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv_row(writer: csv.DictWriter[str], row: dict[str, Any]) -> None:
+    """Write one row of spreadsheet-safe cells, lone surrogates escaped if the file cannot
+    take them (the writer writes a whole row at once, so nothing is half written)."""
+    safe = {key: spreadsheet_safe(value) for key, value in row.items()}
+    try:
+        writer.writerow(safe)
+    except UnicodeEncodeError:
+        writer.writerow(writable(safe))
+
+
 class CsvSink(_StreamSink):
-    """Comma-separated values with a header row; list fields are joined with spaces."""
+    """Comma-separated values with a header row; list fields are joined with spaces. Cells
+    that a spreadsheet would run as formulas are neutralised (``spreadsheet_safe``)."""
 
     def __init__(self, target: str | IO[str] | None) -> None:
         super().__init__(target)
@@ -85,7 +111,7 @@ class CsvSink(_StreamSink):
                     row[key] = " ".join(value)
                 else:
                     row[key] = json.dumps(value, ensure_ascii=False, default=str)
-        self._writer.writerow(row)
+        write_csv_row(self._writer, row)
 
 
 class CallbackSink:

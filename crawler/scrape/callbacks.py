@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.errors import ConfigError, one_line
+from crawler.safetext import has_surrogates, writable
 from crawler.scrape.page import Follow, Page
 
 ParseCallback = Callable[[Page], Any]
@@ -81,8 +82,12 @@ def to_json_data(item: Mapping[str, Any]) -> dict[str, Any]:
 
     Done in the worker so that every mode yields the same items: a tuple is a list whether or
     not it crossed a process boundary, and nothing unpicklable (a soup ``Tag``) has to cross.
+    Lone surrogates (text decoded with ``surrogateescape``) are escaped, so every output can
+    write the item as UTF-8.
     """
-    return json.loads(json.dumps(dict(item), ensure_ascii=False, default=str))
+    text = json.dumps(dict(item), ensure_ascii=False, default=str)
+    data = json.loads(text)
+    return writable(data) if has_surrogates(text) else data
 
 
 def summarize(exc: BaseException) -> str:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from crawler.record import EncodedRecord, Record
-from crawler.sinks import _StreamSink
+from crawler.safetext import writable
+from crawler.sinks import _StreamSink, write_csv_row
 
 Item = dict[str, Any]
 
@@ -34,13 +35,17 @@ class JsonLinesItemSink(_ItemsOnly, _StreamSink):
     def write(self, record: Record) -> None:
         """Append the record's items."""
         for item in record.items:
-            self._stream.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+            try:
+                self._stream.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+            except UnicodeEncodeError:  # lone surrogates, or a narrow stdout: ASCII JSON fits
+                self._stream.write(json.dumps(writable(item), default=str) + "\n")
 
 
 class CsvItemSink(_ItemsOnly, _StreamSink):
     """Items as CSV rows. The header is the first item's keys (as Scrapy's CSV exporter does):
     keys that only later items have are left out, missing ones are empty cells; nested values
-    are written as JSON."""
+    are written as JSON. Cells (header included) that a spreadsheet would run as formulas are
+    neutralised with a leading ``'``."""
 
     def __init__(self, target: str | IO[str] | None) -> None:
         super().__init__(target)
@@ -51,8 +56,9 @@ class CsvItemSink(_ItemsOnly, _StreamSink):
         for item in record.items:
             if self._writer is None:
                 self._writer = csv.DictWriter(self._stream, list(item), extrasaction="ignore")
-                self._writer.writeheader()
-            self._writer.writerow({k: _cell(v) for k, v in item.items()})
+                # The header is page data too: written through the same neutralising path.
+                write_csv_row(self._writer, {k: k for k in item})
+            write_csv_row(self._writer, {k: _cell(v) for k, v in item.items()})
 
 
 def _cell(value: object) -> object:
