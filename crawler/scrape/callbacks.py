@@ -141,9 +141,12 @@ def _lookup(module: str, qualname: str) -> object:
 def load_callable(spec: str, option: str = "--parse") -> Callable[..., Any]:
     """The function named by ``module:function`` (or ``path/to/file.py:function``).
 
-    The current directory is importable, as it is for ``python -m``; a file path puts its
-    directory on ``sys.path`` and imports the file by its name, so that worker processes can
-    import it again. Raises a one-line ``ConfigError`` for anything wrong.
+    The current directory is importable; a file path puts its directory on ``sys.path`` and
+    imports the file by its name, so that worker processes can import it again. Either
+    directory goes at the *end* of ``sys.path``: first, a ``redis.py`` or ``certifi.py`` lying
+    there would shadow the real package for the rest of the process. Raises a one-line
+    ``ConfigError`` for anything wrong (a file whose name an installed module already has,
+    too).
     """
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
@@ -152,10 +155,12 @@ def load_callable(spec: str, option: str = "--parse") -> Callable[..., Any]:
         directory, filename = os.path.split(os.path.abspath(module_name))
         if not os.path.isfile(os.path.join(directory, filename)):
             raise ConfigError(f"{option}: no such file {module_name!r}")
-        _prepend_path(directory)
+        _append_path(directory)
         module_name = filename.removesuffix(".py")
+        wanted: str | None = os.path.join(directory, filename)
     else:
-        _prepend_path(os.getcwd())
+        _append_path(os.getcwd())
+        wanted = None
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -164,6 +169,12 @@ def load_callable(spec: str, option: str = "--parse") -> Callable[..., Any]:
         raise ConfigError(f"{option}: cannot import {module_name!r}: {summarize(exc)}") from None
     except Exception as exc:
         raise ConfigError(f"{option}: cannot import {module_name!r}: {summarize(exc)}") from None
+    here = getattr(module, "__file__", None)
+    if wanted is not None and (here is None or not os.path.samefile(here, wanted)):
+        raise ConfigError(
+            f"{option}: {module_name!r} is already the name of another module ({here}); "
+            "rename the file"
+        )
     found = _lookup(module.__name__, attr)
     if found is None:
         raise ConfigError(f"{option}: module {module_name!r} has no attribute {attr!r}")
@@ -172,6 +183,6 @@ def load_callable(spec: str, option: str = "--parse") -> Callable[..., Any]:
     return found  # type: ignore[return-value]
 
 
-def _prepend_path(directory: str) -> None:
+def _append_path(directory: str) -> None:
     if directory not in sys.path:
-        sys.path.insert(0, directory)
+        sys.path.append(directory)
