@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from crawler.errors import ConfigError
 from crawler.version import __version__
@@ -55,8 +55,9 @@ class CrawlConfig:
     progress: bool = False
     fetcher: str = "urllib3"
     # Where the crawl's state lives: None (this process), a Redis URL shared by many workers,
-    # or a SQLite file (``state``) that makes a one-machine crawl resumable.
-    backend: str | None = None
+    # or a SQLite file (``state``) that makes a one-machine crawl resumable. Not in the repr:
+    # the URL may hold the server's password (messages show ``redact_url(backend)``).
+    backend: str | None = field(default=None, repr=False)
     crawl_id: str = "default"
     state: str | None = None
     # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
@@ -161,7 +162,8 @@ _BACKEND_SCHEMES = ("redis://", "rediss://", "unix://")
 
 def _check_backend(config: CrawlConfig) -> None:
     if config.backend is not None and not config.backend.startswith(_BACKEND_SCHEMES):
-        raise ConfigError(f"--backend {config.backend!r} is not a Redis URL (redis://HOST:PORT/DB)")
+        shown = redact_url(config.backend)
+        raise ConfigError(f"--backend {shown!r} is not a Redis URL (redis://HOST:PORT/DB)")
     if config.backend is not None and config.state is not None:
         raise ConfigError("--backend and --state are exclusive: Redis already keeps the state")
     if not _CRAWL_ID.fullmatch(config.crawl_id):
@@ -170,3 +172,47 @@ def _check_backend(config: CrawlConfig) -> None:
         )
     if config.lease_seconds < 0.5:
         raise ConfigError("--lease must be at least 0.5 seconds")
+
+
+_SECRET_PARAMS = frozenset({"password", "pass", "pwd"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, whether in the user info
+    (``redis://:s3cret@host``, ``redis://user:s3cret@host``) or in the query (``unix://`` URLs
+    take ``?password=``). Anything that does not parse is shown as ``***`` whole."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            user, has_password, _ = userinfo.partition(":")
+            netloc = f"{user}:***@{hostport}" if has_password else f"{user}@{hostport}"
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
+                query = urlencode(
+                    [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs],
+                    safe="*",
+                )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "***"
+
+
+def scrub(text: str, url: str | None) -> str:
+    """``text`` (an error message) with every secret of ``url`` replaced by ``***``."""
+    if not url:
+        return text
+    text = text.replace(url, redact_url(url))
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.password or ""]
+        secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_PARAMS]
+    except ValueError:
+        return "***"
+    for secret in secrets:
+        if len(secret) >= 3:  # a one-letter password would blank out half the message
+            text = text.replace(secret, "***")
+    return text

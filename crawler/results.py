@@ -13,7 +13,7 @@ def export(sink: Sink, *, backend: str | None, crawl_id: str, state: str | None)
 
         store = RedisState(backend, crawl_id)
         if not store.call("exists", store.key("config")):
-            raise BackendError(f"no crawl {crawl_id!r} in {backend}")
+            raise BackendError(f"no crawl {crawl_id!r} in {store.shown}")
         name = f"crawl {crawl_id!r}"
     else:
         import os

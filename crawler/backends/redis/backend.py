@@ -30,7 +30,7 @@ from crawler.backends.codec import (
 from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
 from crawler.backends.redis.state import RedisState
 from crawler.base import Request, Sync
-from crawler.config import CrawlConfig
+from crawler.config import CrawlConfig, scrub
 from crawler.errors import BackendError
 from crawler.links.urls import fingerprint
 from crawler.record import EncodedRecord, Record
@@ -203,7 +203,9 @@ class RedisBackend:
             self.state.client.set(key, json.dumps(mine), nx=True)
             stored = json.loads(self.state.client.get(key))
         except redis.RedisError as exc:
-            raise BackendError(f"cannot use redis {self.config.backend}: {exc}") from None
+            raise BackendError(
+                scrub(f"cannot use redis {self.state.shown}: {exc}", self.config.backend)
+            ) from None
         problem = scope_mismatch(stored, mine)
         if problem:
             raise BackendError(

@@ -9,6 +9,7 @@ import redis
 
 from crawler.backends.codec import decode_record
 from crawler.backends.redis import scripts as lua
+from crawler.config import redact_url, scrub
 from crawler.errors import BackendError
 from crawler.record import Record
 
@@ -22,11 +23,20 @@ class RedisState:
         self.crawl_id = crawl_id
         self._connect()
 
+    @property
+    def shown(self) -> str:
+        """The URL as messages show it: without its password."""
+        return redact_url(self.url)
+
+    def failure(self, exc: Exception) -> BackendError:
+        """A one-line ``BackendError`` for ``exc``; the password never appears in it."""
+        return BackendError(scrub(f"redis {self.shown}: {exc}", self.url))
+
     def _connect(self) -> None:
         try:
             self.client = redis.Redis.from_url(self.url, socket_timeout=30)
         except ValueError as exc:
-            raise BackendError(f"--backend {self.url!r}: {exc}") from None
+            raise BackendError(scrub(f"--backend {self.shown!r}: {exc}", self.url)) from None
         self.scripts = {
             name: self.client.register_script(getattr(lua, name))
             for name in ("PUSH", "POP", "RENEW", "COMPLETE", "ACQUIRE_HOST")
@@ -48,14 +58,14 @@ class RedisState:
         try:
             return self.scripts[script](keys=[self.key(k) for k in keys], args=list(args))
         except redis.RedisError as exc:
-            raise BackendError(f"redis {self.url}: {exc}") from None
+            raise self.failure(exc) from None
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One plain Redis command, with the same error mapping."""
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except redis.RedisError as exc:
-            raise BackendError(f"redis {self.url}: {exc}") from None
+            raise self.failure(exc) from None
 
     def counters(self) -> dict[str, int]:
         """Crawl-wide counts: scheduled, recorded, requeued, queued, leased."""
@@ -70,4 +80,4 @@ class RedisState:
             for _, data in self.client.hscan_iter(self.key("records"), count=500):
                 yield decode_record(data)
         except redis.RedisError as exc:
-            raise BackendError(f"redis {self.url}: {exc}") from None
+            raise self.failure(exc) from None
