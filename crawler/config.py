@@ -59,6 +59,9 @@ class CrawlConfig:
     # the URL may hold the server's password (messages show ``redact_url(backend)``).
     backend: str | None = field(default=None, repr=False)
     crawl_id: str = "default"
+    # Seconds a Redis outage is ridden out (connection errors retried with backoff) before the
+    # crawl stops with ``CrawlLost`` (exit 3); 0 fails at the first error.
+    backend_retry: float = 30.0
     state: str | None = None
     # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
     # queue it again (a worker that died); its heartbeat renews it every third of this.
@@ -170,6 +173,8 @@ def _check_backend(config: CrawlConfig) -> None:
         raise ConfigError(
             f"--crawl-id {config.crawl_id!r}: use 1-100 letters, digits, '.', '_' or '-'"
         )
+    if config.backend_retry < 0:
+        raise ConfigError("--backend-retry must be 0 or more seconds")
     if config.lease_seconds < 0.5:
         raise ConfigError("--lease must be at least 0.5 seconds")
 

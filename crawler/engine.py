@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.backends import open_backend
 from crawler.base import CrawlJob, Sink
 from crawler.config import CrawlConfig
-from crawler.errors import OutputError
+from crawler.errors import BackendError, CrawlLost, OutputError
 from crawler.interrupt import GracefulInterrupt
 from crawler.pipeline import Pipeline
 from crawler.record import Record
@@ -99,6 +99,13 @@ class Crawler:
                 self.strategy.run(job, consume)
         except KeyboardInterrupt:
             stats.interrupted = True
+        except BackendError as exc:
+            # The crawl had started: its state went away under it (an outage longer than
+            # --backend-retry, or lost keys). Sinks are still closed below, so every record
+            # produced so far is kept; the caller gets the totals with the error.
+            lost = exc if isinstance(exc, CrawlLost) else CrawlLost(str(exc))
+            lost.stats = stats
+            raise lost from None
         finally:
             stats.stopped = backend.stopped
             self._backend, self._stop_requested = None, False

@@ -6,6 +6,8 @@
     │   └── OutputError          an output file (records, items) cannot be opened
     ├── SourceError              the URL source cannot be read (CLI exit 2)
     ├── BackendError             the crawl's shared state (Redis, --state file) is unusable (exit 2)
+    │   └── CrawlLost            ... and went away mid-crawl: unreachable past --backend-retry,
+    │                            or its keys vanished (exit 3; records written so far are kept)
     └── InvalidURL               one URL cannot be crawled; becomes an ``invalid_url`` record
 
 Network failures are *not* exceptions: the fetcher turns them into records whose ``error`` field
@@ -44,6 +46,14 @@ class SourceError(CrawlerError):
 
 class BackendError(CrawlerError):
     """The backend holding the crawl's state cannot be reached, or refuses this worker."""
+
+
+class CrawlLost(BackendError):
+    """The crawl's state went away while it ran: its backend stayed unreachable past
+    ``--backend-retry``, or came back without the crawl's keys. ``stats`` holds the totals of
+    what this worker recorded before it stopped (set by the engine)."""
+
+    stats: object = None
 
 
 class InvalidURL(CrawlerError):

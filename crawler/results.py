@@ -6,12 +6,15 @@ from crawler.base import Sink
 from crawler.errors import BackendError
 
 
-def export(sink: Sink, *, backend: str | None, crawl_id: str, state: str | None) -> str:
-    """Write every stored record of the crawl to ``sink``; return a one-line summary."""
+def export(
+    sink: Sink, *, backend: str | None, crawl_id: str, state: str | None, retry: float = 30.0
+) -> str:
+    """Write every stored record of the crawl to ``sink``; return a one-line summary. A Redis
+    outage is retried for ``retry`` seconds."""
     if backend is not None:
         from crawler.backends.redis.state import RedisState
 
-        store = RedisState(backend, crawl_id)
+        store = RedisState(backend, crawl_id, retry=retry)
         if not store.call("exists", store.key("config")):
             raise BackendError(f"no crawl {crawl_id!r} in {store.shown}")
         name = f"crawl {crawl_id!r}"

@@ -38,7 +38,7 @@ def crawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 )
 @pytest.mark.parametrize("command", ["run", "results"])
 def test_an_unreachable_backend_error_hides_the_password(url, command):
-    args = ["--backend", url, "--backend-retry", "0"] if command == "run" else ["--backend", url]
+    args = ["--backend", url, "--backend-retry", "0"]
     done = crawl(command, *args, *(["http://127.0.0.1:1/"] if command == "run" else []))
     assert done.returncode == 2, done.stderr
     assert SECRET not in done.stderr + done.stdout

@@ -188,7 +188,8 @@ def test_a_worker_with_other_scope_options_is_refused(redis_url, tmp_path):
 
 
 def test_unreachable_redis_is_one_line_and_exit_2(tmp_path):
-    proc = start_worker(["--backend", "redis://127.0.0.1:1/0", "http://127.0.0.1:1/"], "-")
+    args = ["--backend", "redis://127.0.0.1:1/0", "--backend-retry", "0", "http://127.0.0.1:1/"]
+    proc = start_worker(args, "-")
     assert finish([proc]) == [2]
     err = proc.stderr.read().strip()
     assert err.startswith("crawl: error: cannot use redis") and "\n" not in err

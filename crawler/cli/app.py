@@ -5,7 +5,9 @@ own (``run``, ``compare``, ``services``) that registers itself on ``app``, and `
 entry point) imports them all.
 
 Exit codes: 0 every URL fetched; 1 the crawl finished but some URLs failed; 2 usage error
-(bad option, unreadable source); 130 interrupted by Ctrl-C.
+(bad option, unreadable source, a backend that cannot be used); 3 the crawl's backend went away
+mid-crawl (unreachable past --backend-retry, or its keys vanished; records written so far are
+kept); 130 interrupted by Ctrl-C.
 
 Heavy imports (requests, lxml, the strategies) happen inside the command, after the mode is
 known, so that gevent can patch before anything imports ``ssl`` or ``socket``.
@@ -20,7 +22,7 @@ import click
 
 from crawler.version import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class DefaultCommandGroup(click.Group):

@@ -7,7 +7,14 @@ import sys
 
 import click
 
-from crawler.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app, fail_usage
+from crawler.cli.app import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOST,
+    EXIT_OK,
+    app,
+    fail_usage,
+)
 from crawler.cli.options import crawl_options
 from crawler.config import MODES
 
@@ -49,6 +56,15 @@ from crawler.config import MODES
     show_default=True,
     metavar="NAME",
     help="Which crawl in the --backend this worker joins.",
+)
+@click.option(
+    "--backend-retry",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Ride out a --backend outage this long (retrying with backoff) before stopping "
+    "with exit 3.",
 )
 @click.option(
     "--state",
@@ -128,7 +144,7 @@ def run_command(
     **options: object,
 ) -> None:
     """Crawl the URLs in SOURCE and write one JSON record per URL."""
-    from crawler.errors import CrawlerError, SourceError
+    from crawler.errors import CrawlerError, CrawlLost, SourceError
     from crawler.strategies import get_strategy
 
     try:
@@ -163,6 +179,12 @@ def run_command(
         stats = _crawl(
             config, seeds, verbose, (health_host, health_port), (metrics_host, metrics_port)
         )
+    except CrawlLost as exc:
+        # Loud, and not 0 (finished) or 2 (usage): the crawl's shared state went away.
+        if not quiet and exc.stats is not None:
+            click.echo(exc.stats.summary(), err=True)
+        click.echo(f"crawl: error: {exc}", err=True)
+        sys.exit(EXIT_LOST)
     except CrawlerError as exc:
         fail_usage(str(exc))
     if not quiet:

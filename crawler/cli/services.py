@@ -15,6 +15,14 @@ from crawler.cli.app import EXIT_FAILED, app, fail_usage
 @click.option("--crawl-id", default="default", show_default=True, metavar="NAME")
 @click.option("--state", default=None, metavar="FILE", help="A --state file instead.")
 @click.option(
+    "--backend-retry",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Ride out a --backend outage this long before giving up.",
+)
+@click.option(
     "-o",
     "--output",
     default="-",
@@ -22,7 +30,9 @@ from crawler.cli.app import EXIT_FAILED, app, fail_usage
     metavar="FILE",
     help="JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
 )
-def results_command(backend: str | None, crawl_id: str, state: str | None, output: str) -> None:
+def results_command(
+    backend: str | None, crawl_id: str, state: str | None, backend_retry: float, output: str
+) -> None:
     """Export every record of a shared (--backend) or resumable (--state) crawl."""
     from crawler.errors import CrawlerError
     from crawler.results import export
@@ -36,7 +46,9 @@ def results_command(backend: str | None, crawl_id: str, state: str | None, outpu
             sink = sink_for_path(output)
         except OSError as exc:
             fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
-        summary = export(sink, backend=backend, crawl_id=crawl_id, state=state)
+        summary = export(
+            sink, backend=backend, crawl_id=crawl_id, state=state, retry=backend_retry
+        )
     except CrawlerError as exc:
         fail_usage(str(exc))
     click.echo(summary, err=True)

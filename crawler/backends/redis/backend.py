@@ -10,14 +10,11 @@ script, ``HSETNX``), so each URL ends with exactly one record. Key layout and sc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import redis
 
 from crawler.backends.codec import (
     decode_request,
@@ -30,7 +27,7 @@ from crawler.backends.codec import (
 from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
 from crawler.backends.redis.state import RedisState
 from crawler.base import Request, Sync
-from crawler.config import CrawlConfig, scrub
+from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.links.urls import fingerprint
 from crawler.record import EncodedRecord, Record
@@ -100,6 +97,8 @@ class RedisFrontier:
         """
         wait = 0.02
         while not self._closed:
+            if self.state.lost is not None:  # found by another loop, or the heartbeat
+                raise self.state.lost
             item, ms = self.state.run(
                 "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
             )
@@ -107,7 +106,11 @@ class RedisFrontier:
                 request = decode_request(item)
                 self._hold(item[:16], +1)
                 return request
-            if ms < 0 or self._mine.get(threading.get_ident()):
+            if ms < 0:
+                # Nothing queued, nothing leased: finished, or the crawl's keys are gone.
+                self.state.check_marker()
+                return None
+            if self._mine.get(threading.get_ident()):
                 return None
             # Someone holds a lease: it will either finish (pushing links) or expire.
             time.sleep(min(wait, max(ms, 10) / 1000))
@@ -182,7 +185,7 @@ class RedisBackend:
     def __init__(self, config: CrawlConfig) -> None:
         assert config.backend is not None
         self.config = config
-        self.state = RedisState(config.backend, config.crawl_id)
+        self.state = RedisState(config.backend, config.crawl_id, retry=config.backend_retry)
         self._frontiers: list[RedisFrontier] = []
         self._beat: threading.Thread | None = None
         self._beat_lock = threading.Lock()
@@ -200,12 +203,12 @@ class RedisBackend:
         mine = scope_of(self.config)
         key = self.state.key("config")
         try:
-            self.state.client.set(key, json.dumps(mine), nx=True)
-            stored = json.loads(self.state.client.get(key))
-        except redis.RedisError as exc:
-            raise BackendError(
-                scrub(f"cannot use redis {self.state.shown}: {exc}", self.config.backend)
-            ) from None
+            # Written by the crawl's first worker: the scope, and the crawl's marker.
+            self.state.call("set", key, json.dumps(mine), nx=True)
+            stored = json.loads(self.state.call("get", key))
+        except BackendError as exc:
+            raise BackendError(f"cannot use {exc}") from None
+        self.state.marked = True
         problem = scope_mismatch(stored, mine)
         if problem:
             raise BackendError(
@@ -255,9 +258,13 @@ class RedisBackend:
         while not self._quit.wait(interval):
             held = [fp for frontier in self._frontiers for fp in frontier.held()]
             if held:
-                # Redis unreachable for a moment: the next beat tries again.
-                with contextlib.suppress(BackendError):
+                try:
                     self.state.run("RENEW", ("leases",), [lease_ms, *held])
+                    self.state.check_marker()
+                except BackendError:
+                    # Lost keys: the loops' next pop raises it (``state.lost``). Unreachable
+                    # past --backend-retry: the loops' own calls say so.
+                    pass
 
     def close(self) -> None:
         """Stop the heartbeat (no thread left behind) and drop the connections."""

@@ -1,26 +1,58 @@
-"""A connection to one crawl's keys in Redis, and its Lua scripts (picklable)."""
+"""A connection to one crawl's keys in Redis, and its Lua scripts (picklable).
+
+Outages: a connection error (refused, reset, timed out, the server still loading its data
+after a restart) is retried with backoff for up to ``retry`` seconds (``--backend-retry``),
+then raised as ``BackendError``. Every script and command the backend sends is safe to repeat
+(``PUSH`` claims with ``SADD``, ``COMPLETE`` stores with ``HSETNX``; a ``POP`` whose reply was
+lost leaves a lease that expires and is queued again).
+
+A server that comes back may have come back *empty* (restarted without persistence, or its keys
+evicted): the crawl's ``config`` key, written when the crawl starts and never deleted, is its
+marker. It is checked after every recovered outage and whenever the queue looks finished; a
+missing marker raises ``CrawlLost`` rather than letting the crawl end "finished" with its queue
+gone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import redis
 
 from crawler.backends.codec import decode_record
 from crawler.backends.redis import scripts as lua
 from crawler.config import redact_url, scrub
-from crawler.errors import BackendError
+from crawler.errors import BackendError, CrawlLost
 from crawler.record import Record
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MARKER = "config"  # the key a crawl's first worker writes; see the module docstring
+_FIRST_WAIT_S, _MAX_WAIT_S = 0.1, 2.0
+
+
+def _transient(exc: redis.RedisError) -> bool:
+    """Worth retrying: the server is unreachable or busy loading, not refusing us."""
+    if isinstance(exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError)):
+        return False
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
 
 
 class RedisState:
     """A connection to one crawl's keys, and its scripts. Picklable: a copy sent to another
     process reconnects from the URL there (a socket cannot cross a process boundary)."""
 
-    def __init__(self, url: str, crawl_id: str) -> None:
+    def __init__(self, url: str, crawl_id: str, *, retry: float = 30.0) -> None:
         self.url = url
         self.crawl_id = crawl_id
+        self.retry = retry
+        # Set once the crawl's marker is known to exist; from then on its loss is detected.
+        self.marked = False
+        self.lost: CrawlLost | None = None  # once found, every later pop raises it
         self._connect()
 
     @property
@@ -42,11 +74,12 @@ class RedisState:
             for name in ("PUSH", "POP", "RENEW", "COMPLETE", "ACQUIRE_HOST")
         }
 
-    def __getstate__(self) -> dict[str, str]:
-        return {"url": self.url, "crawl_id": self.crawl_id}
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "crawl_id": self.crawl_id, "retry": self.retry}
 
-    def __setstate__(self, state: dict[str, str]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.url, self.crawl_id = state["url"], state["crawl_id"]
+        self.retry, self.marked, self.lost = state["retry"], False, None
         self._connect()
 
     def key(self, name: str) -> str:
@@ -55,17 +88,50 @@ class RedisState:
 
     def run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run one of the scripts; a Redis failure becomes a one-line ``BackendError``."""
-        try:
-            return self.scripts[script](keys=[self.key(k) for k in keys], args=list(args))
-        except redis.RedisError as exc:
-            raise self.failure(exc) from None
+        names, values = [self.key(k) for k in keys], list(args)
+        return self._retrying(lambda: self.scripts[script](keys=names, args=values))
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """One plain Redis command, with the same error mapping."""
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise self.failure(exc) from None
+        """One plain Redis command, with the same retries and error mapping."""
+        return self._retrying(lambda: getattr(self.client, method)(*args, **kwargs))
+
+    def check_marker(self) -> None:
+        """Raise ``CrawlLost`` if the crawl's marker is gone (its keys vanished)."""
+        if self.marked and not self._retrying(lambda: self.client.exists(self.key(MARKER))):
+            self.lost = CrawlLost(
+                f"crawl {self.crawl_id!r} is gone from redis {self.shown} (restarted without "
+                "persistence, or its keys were evicted): stopping; the records written so far "
+                "are kept"
+            )
+            raise self.lost
+
+    def _retrying(self, command: Callable[[], T]) -> T:
+        deadline: float | None = None
+        wait = _FIRST_WAIT_S
+        while True:
+            try:
+                result = command()
+            except redis.RedisError as exc:
+                now = time.monotonic()
+                if not _transient(exc) or (deadline is not None and now >= deadline):
+                    raise self.failure(exc) from None
+                if deadline is None:
+                    deadline = now + self.retry
+                    if self.retry <= 0:
+                        raise self.failure(exc) from None
+                    log.warning(
+                        "%s; retrying for up to %g s (--backend-retry)",
+                        self.failure(exc),
+                        self.retry,
+                    )
+                time.sleep(min(wait, max(0.0, deadline - now)))
+                wait = min(wait * 2, _MAX_WAIT_S)
+                continue
+            if deadline is not None:
+                log.warning("redis %s is back", self.shown)
+                # The server may be back without the crawl's keys.
+                self.check_marker()
+            return result
 
     def counters(self) -> dict[str, int]:
         """Crawl-wide counts: scheduled, recorded, requeued, queued, leased."""
@@ -75,7 +141,8 @@ class RedisState:
         return stats
 
     def records(self) -> Iterator[Record]:
-        """Every record of the crawl (in no particular order)."""
+        """Every record of the crawl (in no particular order). Not retried: a scan started
+        again would repeat records already handed out."""
         try:
             for _, data in self.client.hscan_iter(self.key("records"), count=500):
                 yield decode_record(data)

@@ -1,0 +1,96 @@
+"""A Redis outage mid-crawl: ridden out when the server comes back with the crawl, a loud stop
+(exit 3, records kept) when it comes back without it. A real redis-server, stopped and started
+again on its port; each test has its own server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+
+from tests.support.graph_site import ROOT, wait_until
+from tests.support.redis_restart import RestartableRedis
+from tests.support.redis_server import redis_executable
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def slow_site():
+    """The fixture site at 100 ms a response: a crawl of it lasts a few seconds."""
+    from fixtures.site import SiteProcess
+
+    with SiteProcess(pages=40, latency_ms=100, links=6, page_bytes=2000) as site:
+        yield site
+
+
+@pytest.fixture
+def server():
+    with RestartableRedis(redis_executable()) as running:
+        yield running
+
+
+def start_crawl(server: RestartableRedis, site, out, crawl_id: str) -> subprocess.Popen:
+    args = ["--backend", server.url, "--crawl-id", crawl_id, "--backend-retry", "30"]
+    args += ["--depth", "50", "--ignore-robots", "-o", str(out), site.url]
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def recorded(server: RestartableRedis, crawl_id: str) -> int:
+    try:
+        return redis.Redis.from_url(server.url).hlen(f"crawl:{{{crawl_id}}}:records")
+    except redis.ConnectionError:
+        return 0
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_an_outage_shorter_than_backend_retry_is_ridden_out(server, slow_site, tmp_path):
+    crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
+    proc = start_crawl(server, slow_site, out, crawl_id)
+    try:
+        wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
+        server.stop(save=True)  # down, data on disk
+        server.start()  # back, with the crawl's keys
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode in (0, 1), err  # 1: the site's deliberate 404s
+    assert "retrying for up to 30 s" in err and "Traceback" not in err
+    records = lines(out)
+    urls = [r["url"] for r in records]
+    assert len(urls) == len(set(urls)), "a URL recorded twice"
+    assert len(records) == len(slow_site.manifest()["pages"])
+    assert recorded(server, crawl_id) == len(records)
+
+
+def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(server, slow_site, tmp_path):
+    crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
+    proc = start_crawl(server, slow_site, out, crawl_id)
+    try:
+        wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
+        server.stop(save=False)  # the crawl's keys are gone with it
+        server.start()
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("crawl: error: crawl ") and "is gone from redis" in last, err
+    # Every record written before the loss is in the file, whole.
+    records = lines(out)
+    assert len(records) >= 5
+    assert len(records) < len(slow_site.manifest()["pages"])
