@@ -46,9 +46,7 @@ def results_command(
             sink = sink_for_path(output)
         except OSError as exc:
             fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
-        summary = export(
-            sink, backend=backend, crawl_id=crawl_id, state=state, retry=backend_retry
-        )
+        summary = export(sink, backend=backend, crawl_id=crawl_id, state=state, retry=backend_retry)
     except CrawlerError as exc:
         fail_usage(str(exc))
     click.echo(summary, err=True)

@@ -11,13 +11,14 @@ script, ``HSETNX``), so each URL ends with exactly one record. Key layout and sc
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from crawler.backends.checked import Rejected, RequestChecker, shown_url
 from crawler.backends.codec import (
-    decode_request,
     encode_record,
     encode_request,
     record_key,
@@ -29,8 +30,10 @@ from crawler.backends.redis.state import RedisState
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
-from crawler.links.urls import fingerprint
+from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
 from crawler.record import EncodedRecord, Record
+
+log = logging.getLogger(__name__)
 
 # Polling an empty queue while other workers hold leases: start fast, back off to this.
 MAX_POLL_S = 0.5
@@ -76,6 +79,21 @@ class RedisFrontier:
         self._held: dict[bytes, int] = {}  # fingerprint -> pops in flight here
         self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it popped, not done
         self._closed = False
+        self.checker = RequestChecker(config)
+        self.mode = config.mode
+
+    def _reject(self, item: bytes, why: str) -> None:
+        """End a popped item that fails re-validation: never fetched, it gets a ``rejected``
+        record in the crawl (ending its lease) and is counted in the crawl's ``rejected``."""
+        shown = shown_url(item)
+        log.warning("redis: rejected a queued item (%s): %s", why, shown[:200])
+        record = Record(url=shown, error="rejected", detail=why, mode=self.mode)
+        self.state.run(
+            "COMPLETE",
+            ("records", "leases", "leased", "stats", "queue"),
+            [item[:FINGERPRINT_BYTES], encode_record(record), "0"],
+        )
+        self.state.call("hincrby", self.state.key("stats"), "rejected", 1)
 
     def push_many(self, requests: Iterable[Request]) -> int:
         """Claim and queue the requests not yet seen by the crawl (one script)."""
@@ -103,7 +121,11 @@ class RedisFrontier:
                 "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
             )
             if item:
-                request = decode_request(item)
+                try:
+                    request = self.checker.check(item)
+                except Rejected as exc:
+                    self._reject(item, str(exc))
+                    continue
                 self._hold(item[:16], +1)
                 return request
             if ms < 0:

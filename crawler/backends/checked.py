@@ -1,0 +1,81 @@
+"""Re-validating what a shared backend hands back: a queued item is data from outside this
+process (anyone who can write the crawl's Redis keys wrote it), so it is checked again before a
+worker fetches it, by the same rules the crawl applies when it schedules a URL.
+
+What is checked: the item decodes to a request of the right shape; its URL is an http(s) URL in
+normal form whose fingerprint is the item's key; its ``seed_host`` is a plain host name; its
+depth is within ``--depth``; a seed (depth 0, not a redirect hop) is on its own seed host, and
+anything else is inside the crawl's scope (``--same-domain``, ``--allow-domain``, ``--exclude``)
+of its seed host. What cannot be checked: whether a seed was really given by a worker of the
+crawl. Write access to the crawl's keys is the right to add seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.errors import InvalidURL
+from crawler.links.scope import Scope
+from crawler.links.urls import FINGERPRINT_BYTES, fingerprint, host_of, normalize
+from crawler.safetext import escape_surrogates
+
+MAX_URL_CHARS = 64 * 1024  # no page of ours makes a URL this long; a forged item may
+_HOST = re.compile(r"[a-z0-9._-]{1,253}|\[?[0-9a-f:.]{2,45}\]?")
+
+
+class Rejected(ValueError):
+    """A queued item that fails re-validation; the message says why (one line)."""
+
+
+class RequestChecker:
+    """Decodes a queued item (``fingerprint + JSON``, see ``codec.encode_request``) and checks
+    it against one crawl's rules; ``check`` returns the request or raises ``Rejected``."""
+
+    def __init__(self, config: CrawlConfig) -> None:
+        self.scope = Scope(config)
+        self.max_depth = config.depth
+
+    def check(self, item: bytes) -> Request:
+        """The request ``item`` encodes, if the crawl could have scheduled it."""
+        try:
+            url, depth, parent, seed_host, chain = json.loads(item[FINGERPRINT_BYTES:])
+        except (ValueError, TypeError) as exc:
+            raise Rejected(f"not a queued request ({exc})") from None
+        if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+            raise Rejected("the URL is not a string of a sane length")
+        if type(depth) is not int or not 0 <= depth <= self.max_depth:
+            raise Rejected(f"depth {depth!r} is outside 0..{self.max_depth} (--depth)")
+        if parent is not None and not isinstance(parent, str):
+            raise Rejected("the parent is not a URL")
+        if not isinstance(chain, list) or not all(isinstance(hop, str) for hop in chain):
+            raise Rejected("the redirect chain is not a list of URLs")
+        if not isinstance(seed_host, str) or not _HOST.fullmatch(seed_host):
+            raise Rejected(f"seed host {str(seed_host)[:100]!r} is not a host name")
+        try:
+            normal = normalize(url)
+        except InvalidURL as exc:
+            raise Rejected(str(exc)) from None
+        if fingerprint(normal) != item[:FINGERPRINT_BYTES]:
+            raise Rejected("the URL does not match the item's fingerprint")
+        if depth == 0 and not chain:
+            if host_of(normal) != seed_host:
+                raise Rejected(f"a seed on {host_of(normal)!r} claims seed host {seed_host!r}")
+        elif not self.scope.allows(normal, seed_host):
+            raise Rejected(f"outside the crawl's scope from seed host {seed_host!r}")
+        return Request(normal, depth, parent, seed_host, tuple(chain))
+
+
+def shown_url(item: bytes) -> str:
+    """The URL of a rejected item as a record shows it: its URL if it has one, else its raw
+    text; escaped and cut to 2,000 characters (it is hostile data)."""
+    text = item[FINGERPRINT_BYTES:].decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+        if isinstance(data, list) and data and isinstance(data[0], str):
+            text = data[0]
+    except ValueError:
+        pass
+    return escape_surrogates(text[:2000])
