@@ -18,13 +18,24 @@ Protocol, per connection:
 
 Limits (memory per connection is bounded by ``max_buffer``):
 
-* At ``max_connections`` a new client gets ``BUSY\\n`` and is closed.
+* At ``max_connections`` a new client gets ``BUSY\\n`` and is closed; so does one whose address
+  already holds ``max_per_address`` connections, so that one host cannot take every slot.
+* A connection is closed ``max_lifetime`` seconds after it opened, however active: a client
+  that trickles a byte now and then cannot hold its slot for ever.
+* One read may carry at most ``max_commands`` ``STATS`` commands; a read with more is a flood
+  and its client is dropped unanswered. ``STATS`` figures are computed at most once per
+  ``stats_ttl`` seconds (the provider may cost a database query), whoever asks.
 * A client that sends without reading is dropped as soon as its pending echo would exceed
   ``max_buffer``. We drop rather than apply back-pressure: the kernel buffers (megabytes on
   loopback) have filled before ours grows at all, and a health probe never sends that much.
 * No byte moved either way for ``idle_timeout`` seconds: closed.
 * Each ready socket gets one ``recv`` and one ``send`` per loop turn, so no client can
   starve the others.
+
+Forked children (the process pool of ``--mode processes``, a multiprocessing manager) must not
+keep the service's sockets: a child holding the listening socket keeps the port bound after the
+parent exits. Close-on-exec does not apply to ``fork``, so the server closes its descriptors in
+every child at fork time (``os.register_at_fork``).
 """
 
 from __future__ import annotations
@@ -39,12 +50,13 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Self
 
 from crawler.health.probe import HealthCheckError, parse_hostport, probe
-from crawler.health.protocol import Connection
+from crawler.health.protocol import CommandFlood, Connection
 
 __all__ = [
     "HealthCheckError",
@@ -71,9 +83,10 @@ class HealthServer:
     raises ``OSError`` if it cannot. ``STATS`` answers one JSON line: the dict returned by
     ``stats`` plus ``pid`` and ``uptime_s`` (server uptime; the server's values win). With
     no ``stats``: ``{"pid", "uptime_s", "crawl": null}``. If ``stats`` raises or returns
-    something JSON cannot encode: ``{"error": "stats unavailable", "pid", "uptime_s"}``.
-    ``stats`` is called on the server's thread/greenlet: it must be quick and thread-safe
-    (reading a few counters is).
+    something JSON cannot encode (an object, NaN): ``{"error": "stats unavailable", "pid",
+    "uptime_s"}``; nothing is turned into a string to make it fit. ``stats`` is called on the
+    server's thread/greenlet, at most once per ``stats_ttl`` seconds: it must be quick and
+    thread-safe (reading a few counters is).
     """
 
     def __init__(
@@ -85,10 +98,25 @@ class HealthServer:
         max_connections: int = 256,
         max_buffer: int = 64 * 1024,
         idle_timeout: float = 30.0,
+        max_per_address: int = 32,
+        max_lifetime: float = 120.0,
+        max_commands: int = 16,
+        stats_ttl: float = 1.0,
     ) -> None:
         if max_connections < 0 or max_buffer < 1 or idle_timeout <= 0:
             raise ValueError("need max_connections >= 0, max_buffer >= 1, idle_timeout > 0")
+        if max_per_address < 1 or max_lifetime <= 0 or max_commands < 1 or stats_ttl < 0:
+            raise ValueError(
+                "need max_per_address >= 1, max_lifetime > 0, max_commands >= 1, stats_ttl >= 0"
+            )
         self._stats = stats
+        self._max_per_address = max_per_address
+        self._max_lifetime = max_lifetime
+        self._max_commands = max_commands
+        self._stats_ttl = stats_ttl
+        self._per_address: dict[str, int] = {}
+        # (when, the provider's figures, or None when they could not be had)
+        self._stats_cache: tuple[float, dict[str, Any] | None] | None = None
         self._max_connections = max_connections
         self._max_buffer = max_buffer
         self._idle_timeout = idle_timeout
@@ -118,6 +146,8 @@ class HealthServer:
             self._listener.close()
             raise
         self._started = time.monotonic()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _drop_in_child(ref))
 
     # -- public surface -------------------------------------------------------------
 
@@ -223,17 +253,21 @@ class HealthServer:
             return  # activity only pushes deadlines later, so none is due yet
         next_sweep = float("inf")
         for conn in list(self._conns):
-            deadline = conn.last_active + self._idle_timeout
+            deadline = self._deadline(conn)
             if now >= deadline:
                 self._close(conn)
             else:
                 next_sweep = min(next_sweep, deadline)
         self._next_sweep = next_sweep
 
+    def _deadline(self, conn: Connection) -> float:
+        """When ``conn`` is closed: idle too long, or open too long."""
+        return min(conn.last_active + self._idle_timeout, conn.opened + self._max_lifetime)
+
     def _accept(self, mask: int) -> None:
         for _ in range(_ACCEPT_BATCH):
             try:
-                sock, _addr = self._listener.accept()
+                sock, peer = self._listener.accept()
             except BlockingIOError:
                 return
             except ConnectionAbortedError:
@@ -246,10 +280,14 @@ class HealthServer:
                 self._selector.unregister(self._listener)
                 self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
                 return
-            if len(self._conns) >= self._max_connections:
+            address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            if (
+                len(self._conns) >= self._max_connections
+                or self._per_address.get(address, 0) >= self._max_per_address
+            ):
                 self._refuse(sock)
             else:
-                self._add(sock)
+                self._add(sock, address)
 
     @staticmethod
     def _refuse(sock: socket.socket) -> None:
@@ -260,17 +298,18 @@ class HealthServer:
             pass  # best effort: the close says enough
         sock.close()
 
-    def _add(self, sock: socket.socket) -> None:
+    def _add(self, sock: socket.socket, address: str = "") -> None:
         sock.setblocking(False)
         # Echo replies are tiny writes; Nagle + delayed ACK would add ~40 ms to a probe.
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         now = time.monotonic()
-        conn = Connection(sock, now)
+        conn = Connection(sock, now, address)
         conn.callback = partial(self._on_client, conn)
         self._selector.register(sock, selectors.EVENT_READ, conn.callback)
         self._conns.add(conn)
-        self._next_sweep = min(self._next_sweep, now + self._idle_timeout)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        self._next_sweep = min(self._next_sweep, self._deadline(conn))
 
     def _on_client(self, conn: Connection, mask: int) -> None:
         try:
@@ -291,7 +330,12 @@ class HealthServer:
             return  # spurious readiness
         if data:
             conn.last_active = time.monotonic()
-            reply = conn.feed(data, self._stats_line)
+            try:
+                reply = conn.feed(data, self._stats_line, self._max_commands)
+            except CommandFlood:
+                log.info("health service: dropping a client that floods STATS commands")
+                self._close(conn)
+                return
         else:
             conn.reading = False
             reply = conn.end_of_input()
@@ -322,7 +366,13 @@ class HealthServer:
             self._selector.modify(conn.sock, events, conn.callback)
 
     def _close(self, conn: Connection) -> None:
-        self._conns.discard(conn)
+        if conn in self._conns:
+            self._conns.discard(conn)
+            left = self._per_address.get(conn.address, 1) - 1
+            if left > 0:
+                self._per_address[conn.address] = left
+            else:
+                self._per_address.pop(conn.address, None)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
         conn.sock.close()
@@ -344,17 +394,55 @@ class HealthServer:
         }
         if self._stats is None:
             return _json_line({**base, "crawl": None})
+        figures = self._figures()
+        if figures is None:
+            return _json_line({"error": "stats unavailable", **base})
+        return _json_line({**figures, **base})
+
+    def _figures(self) -> dict[str, Any] | None:
+        """The provider's figures, at most ``stats_ttl`` old; None if it failed or returned
+        something JSON cannot encode."""
+        now = time.monotonic()
+        cached = self._stats_cache
+        if cached is not None and now - cached[0] < self._stats_ttl:
+            return cached[1]
+        figures: dict[str, Any] | None
         try:
-            # allow_nan=False: NaN/Infinity are not JSON; better "unavailable" than invalid.
-            return _json_line({**self._stats(), **base})
+            assert self._stats is not None
+            figures = dict(self._stats())
+            _json_line(figures)  # encodable? (no default=str: an object is "unavailable")
         except Exception:
             log.warning("health service: stats provider failed", exc_info=True)
-            return _json_line({"error": "stats unavailable", **base})
+            figures = None
+        self._stats_cache = (now, figures)
+        return figures
 
 
 def _json_line(payload: dict[str, Any]) -> bytes:
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=str)
+    # allow_nan=False: NaN/Infinity are not JSON; better "unavailable" than invalid.
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     return text.encode("utf-8") + b"\n"
+
+
+def _drop_in_child(ref: weakref.ref[HealthServer]) -> None:
+    """In a forked child: close the server's descriptors there, without touching the parent's
+    (a child has its own descriptor table) and without taking a lock (the thread that held it
+    does not exist in the child). ``detach`` first, so that no socket object closes a number
+    the child may reuse."""
+    server = ref()
+    if server is None or server._state == "closed":
+        return
+    server._state, server._stop_requested = "closed", True
+    socks = [server._listener, server._wake_r, server._wake_w]
+    socks += [conn.sock for conn in server._conns]
+    server._conns = set()
+    for sock in socks:
+        with contextlib.suppress(OSError):
+            fd = sock.detach()
+            if fd >= 0:
+                os.close(fd)
+    with contextlib.suppress(OSError, ValueError):
+        server._selector.close()
 
 
 def run_standalone(
