@@ -3,11 +3,12 @@ process (anyone who can write the crawl's Redis keys wrote it), so it is checked
 worker fetches it, by the same rules the crawl applies when it schedules a URL.
 
 What is checked: the item decodes to a request of the right shape; its URL is an http(s) URL in
-normal form whose fingerprint is the item's key; its ``seed_host`` is a plain host name; its
-depth is within ``--depth``; a seed (depth 0, not a redirect hop) is on its own seed host, and
-anything else is inside the crawl's scope (``--same-domain``, ``--allow-domain``, ``--exclude``)
-of its seed host. What cannot be checked: whether a seed was really given by a worker of the
-crawl. Write access to the crawl's keys is the right to add seeds.
+normal form whose fingerprint is the item's key; its ``seed_host`` is a plain host name (or
+empty); its depth is within ``--depth``; a seed (depth 0, not a redirect hop) is on its own
+seed host, and anything else is inside the crawl's scope (``--same-domain``,
+``--allow-domain``, ``--exclude``) of its seed host. What cannot be checked: whether a seed
+was really given by a worker of the crawl. Write access to the crawl's keys is the right to add
+seeds.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class RequestChecker:
             raise Rejected("the parent is not a URL")
         if not isinstance(chain, list) or not all(isinstance(hop, str) for hop in chain):
             raise Rejected("the redirect chain is not a list of URLs")
-        if not isinstance(seed_host, str) or not _HOST.fullmatch(seed_host):
+        # "" is a request built without one (``Request(url)``): nothing is in scope under it.
+        if not isinstance(seed_host, str) or (seed_host and not _HOST.fullmatch(seed_host)):
             raise Rejected(f"seed host {str(seed_host)[:100]!r} is not a host name")
         try:
             normal = normalize(url)
@@ -61,7 +63,7 @@ class RequestChecker:
         if fingerprint(normal) != item[:FINGERPRINT_BYTES]:
             raise Rejected("the URL does not match the item's fingerprint")
         if depth == 0 and not chain:
-            if host_of(normal) != seed_host:
+            if seed_host not in ("", host_of(normal)):
                 raise Rejected(f"a seed on {host_of(normal)!r} claims seed host {seed_host!r}")
         elif not self.scope.allows(normal, seed_host):
             raise Rejected(f"outside the crawl's scope from seed host {seed_host!r}")
