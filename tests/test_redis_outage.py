@@ -34,8 +34,11 @@ def server():
         yield running
 
 
-def start_crawl(server: RestartableRedis, site, out, crawl_id: str) -> subprocess.Popen:
+def start_crawl(
+    server: RestartableRedis, site, out, crawl_id: str, mode: str = "serial"
+) -> subprocess.Popen:
     args = ["--backend", server.url, "--crawl-id", crawl_id, "--backend-retry", "30"]
+    args += ["--mode", mode] + (["--workers", "2"] if mode != "serial" else [])
     args += ["--depth", "50", "--ignore-robots", "-o", str(out), site.url]
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", *args],
@@ -57,9 +60,10 @@ def lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_an_outage_shorter_than_backend_retry_is_ridden_out(server, slow_site, tmp_path):
+@pytest.mark.parametrize("mode", ["serial", "processes"])
+def test_an_outage_shorter_than_backend_retry_is_ridden_out(mode, server, slow_site, tmp_path):
     crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
-    proc = start_crawl(server, slow_site, out, crawl_id)
+    proc = start_crawl(server, slow_site, out, crawl_id, mode)
     try:
         wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
         server.stop(save=True)  # down, data on disk
@@ -76,9 +80,10 @@ def test_an_outage_shorter_than_backend_retry_is_ridden_out(server, slow_site, t
     assert recorded(server, crawl_id) == len(records)
 
 
-def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(server, slow_site, tmp_path):
+@pytest.mark.parametrize("mode", ["serial", "threads", "gevent", "processes"])
+def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(mode, server, slow_site, tmp_path):
     crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
-    proc = start_crawl(server, slow_site, out, crawl_id)
+    proc = start_crawl(server, slow_site, out, crawl_id, mode)
     try:
         wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
         server.stop(save=False)  # the crawl's keys are gone with it
