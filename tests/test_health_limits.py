@@ -11,6 +11,7 @@ import time
 import pytest
 from werkzeug import Response
 
+from crawler.health.metrics import CrawlMetrics, MetricsServer
 from crawler.health.server import HealthServer
 from tests.support.helpers import run_crawl
 
@@ -132,16 +133,21 @@ def report_sockets(page):
     return {"pid": os.getpid(), "inodes": sorted(socket_inodes())}
 
 
-def test_forked_crawl_processes_hold_no_health_socket(httpserver):
+def test_forked_crawl_processes_hold_no_health_or_metrics_socket(httpserver):
     httpserver.expect_request("/").respond_with_response(
         Response("<title>t</title>", content_type="text/html")
     )
-    with HealthServer() as srv, connect(srv) as client:
+    with (
+        HealthServer() as srv,
+        connect(srv) as client,
+        MetricsServer(CrawlMetrics(), "127.0.0.1", 0) as exporter,
+    ):
         client.sendall(b"hi\n")
         assert recv_line(client) == b"hi\n"  # a client connection open in the server too
         ours = {os.fstat(srv._listener.fileno()).st_ino}
         ours |= {os.fstat(conn.sock.fileno()).st_ino for conn in srv._conns}
-        assert len(ours) == 2
+        ours.add(os.fstat(exporter._server.socket.fileno()).st_ino)
+        assert len(ours) == 3
         records, _ = run_crawl(
             [httpserver.url_for("/")], mode="processes", workers=2, parse=report_sockets
         )

@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
+from crawler.health.forksafe import close_in_children
 from crawler.record import EncodedRecord, Record
 from crawler.version import __version__
 
@@ -154,6 +155,8 @@ class MetricsServer:
     def __init__(self, metrics: CrawlMetrics, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server, self._thread = start_http_server(port, addr=host, registry=metrics.registry)
         self.address: tuple[str, int] = self._server.server_address[:2]
+        # Pool children are forked while this serves: none of them may keep the port.
+        close_in_children(self, lambda server: [server._server.socket])
 
     def close(self) -> None:
         """Stop serving and release the port."""

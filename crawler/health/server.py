@@ -35,7 +35,7 @@ Limits (memory per connection is bounded by ``max_buffer``):
 Forked children (the process pool of ``--mode processes``, a multiprocessing manager) must not
 keep the service's sockets: a child holding the listening socket keeps the port bound after the
 parent exits. Close-on-exec does not apply to ``fork``, so the server closes its descriptors in
-every child at fork time (``os.register_at_fork``).
+every child at fork time (``crawler/health/forksafe.py``).
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ import socket
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Self
 
+from crawler.health.forksafe import close_in_children
 from crawler.health.probe import HealthCheckError, parse_hostport, probe
 from crawler.health.protocol import CommandFlood, Connection
 
@@ -146,8 +146,7 @@ class HealthServer:
             self._listener.close()
             raise
         self._started = time.monotonic()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _drop_in_child(ref))
+        close_in_children(self, _sockets_in_child)
 
     # -- public surface -------------------------------------------------------------
 
@@ -424,25 +423,18 @@ def _json_line(payload: dict[str, Any]) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def _drop_in_child(ref: weakref.ref[HealthServer]) -> None:
-    """In a forked child: close the server's descriptors there, without touching the parent's
-    (a child has its own descriptor table) and without taking a lock (the thread that held it
-    does not exist in the child). ``detach`` first, so that no socket object closes a number
-    the child may reuse."""
-    server = ref()
-    if server is None or server._state == "closed":
-        return
+def _sockets_in_child(server: HealthServer) -> list[socket.socket]:
+    """In a forked child: mark the server closed there (no lock: the thread that held it does
+    not exist in the child) and name its sockets, which ``close_in_children`` closes."""
+    if server._state == "closed":
+        return []
     server._state, server._stop_requested = "closed", True
     socks = [server._listener, server._wake_r, server._wake_w]
     socks += [conn.sock for conn in server._conns]
     server._conns = set()
-    for sock in socks:
-        with contextlib.suppress(OSError):
-            fd = sock.detach()
-            if fd >= 0:
-                os.close(fd)
     with contextlib.suppress(OSError, ValueError):
         server._selector.close()
+    return socks
 
 
 def run_standalone(
