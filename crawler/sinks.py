@@ -83,13 +83,16 @@ def spreadsheet_safe(value: object) -> object:
 
 
 def write_csv_row(writer: csv.DictWriter[str], row: dict[str, Any]) -> None:
-    """Write one row of spreadsheet-safe cells, lone surrogates escaped if the file cannot
-    take them (the writer writes a whole row at once, so nothing is half written)."""
-    safe = {key: spreadsheet_safe(value) for key, value in row.items()}
+    """Write one row (a dict of the caller's, changed in place) of spreadsheet-safe cells, lone
+    surrogates escaped if the file cannot take them (the writer writes a whole row at once, so
+    nothing is half written)."""
+    for key, value in row.items():
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            row[key] = "'" + value
     try:
-        writer.writerow(safe)
+        writer.writerow(row)
     except UnicodeEncodeError:
-        writer.writerow(writable(safe))
+        writer.writerow(writable(row))
 
 
 class CsvSink(_StreamSink):
