@@ -5,8 +5,10 @@ again on its port; each test has its own server."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -39,7 +41,7 @@ def start_crawl(
 ) -> subprocess.Popen:
     args = ["--backend", server.url, "--crawl-id", crawl_id, "--backend-retry", "30"]
     args += ["--mode", mode] + (["--workers", "2"] if mode != "serial" else [])
-    args += ["--depth", "50", "--ignore-robots", "-o", str(out), site.url]
+    args += ["--depth", "50", "--ignore-robots", "-o", str(out), "--health-port", "0", site.url]
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", *args],
         cwd=ROOT,
@@ -47,6 +49,26 @@ def start_crawl(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def health_port(proc: subprocess.Popen) -> int:
+    """The port of the crawl's health service, from its first stderr line."""
+    line = proc.stderr.readline()
+    assert line.startswith("health service on "), line
+    return int(line.rsplit(":", 1)[1])
+
+
+def stats_during_outage(port: int) -> tuple[dict, float]:
+    """One STATS answer from the health service, and how long it took."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(b"STATS\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            assert chunk, "closed without an answer"
+            data += chunk
+    return json.loads(data), time.monotonic() - started
 
 
 def recorded(server: RestartableRedis, crawl_id: str) -> int:
@@ -65,12 +87,16 @@ def test_an_outage_shorter_than_backend_retry_is_ridden_out(mode, server, slow_s
     crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
     proc = start_crawl(server, slow_site, out, crawl_id, mode)
     try:
+        port = health_port(proc)
         wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
         server.stop(save=True)  # down, data on disk
+        # The health service still answers at once: figures unavailable, not a 30 s wait.
+        reply, took = stats_during_outage(port)
         server.start()  # back, with the crawl's keys
         _, err = proc.communicate(timeout=90)
     finally:
         proc.kill()
+    assert reply["error"] == "stats unavailable" and took < 5, (reply, took)
     assert proc.returncode in (0, 1), err  # 1: the site's deliberate 404s
     assert "retrying for up to 30 s" in err and "Traceback" not in err
     records = lines(out)

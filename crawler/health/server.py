@@ -54,6 +54,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Self
 
+from crawler.errors import one_line
 from crawler.health.forksafe import close_in_children
 from crawler.health.probe import HealthCheckError, parse_hostport, probe
 from crawler.health.protocol import CommandFlood, Connection
@@ -410,8 +411,10 @@ class HealthServer:
             assert self._stats is not None
             figures = dict(self._stats())
             _json_line(figures)  # encodable? (no default=str: an object is "unavailable")
-        except Exception:
-            log.warning("health service: stats provider failed", exc_info=True)
+        except Exception as exc:
+            # One line (at most one per ``stats_ttl``): during a backend outage this is expected,
+            # and a traceback on the crawl's stderr would read as a crash.
+            log.warning("health service: stats unavailable: %s", one_line(exc))
             figures = None
         self._stats_cache = (now, figures)
         return figures

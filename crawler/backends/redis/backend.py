@@ -149,7 +149,7 @@ class RedisFrontier:
 
     def snapshot(self) -> dict[str, int]:
         """Crawl-wide counts from Redis: queued, and leased (in flight on any worker)."""
-        counts = self.state.counters()
+        counts = self.state.counters(wait=False)
         return {"queued": counts["queued"], "in_flight": counts["leased"]}
 
     def held(self) -> list[bytes]:

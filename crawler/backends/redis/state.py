@@ -105,7 +105,8 @@ class RedisState:
             )
             raise self.lost
 
-    def _retrying(self, command: Callable[[], T]) -> T:
+    def _retrying(self, command: Callable[[], T], retry: float | None = None) -> T:
+        retry = self.retry if retry is None else retry
         deadline: float | None = None
         wait = _FIRST_WAIT_S
         while True:
@@ -116,13 +117,11 @@ class RedisState:
                 if not _transient(exc) or (deadline is not None and now >= deadline):
                     raise self.failure(exc) from None
                 if deadline is None:
-                    deadline = now + self.retry
-                    if self.retry <= 0:
+                    deadline = now + retry
+                    if retry <= 0:
                         raise self.failure(exc) from None
                     log.warning(
-                        "%s; retrying for up to %g s (--backend-retry)",
-                        self.failure(exc),
-                        self.retry,
+                        "%s; retrying for up to %g s (--backend-retry)", self.failure(exc), retry
                     )
                 time.sleep(min(wait, max(0.0, deadline - now)))
                 wait = min(wait * 2, _MAX_WAIT_S)
@@ -133,11 +132,21 @@ class RedisState:
                 self.check_marker()
             return result
 
-    def counters(self) -> dict[str, int]:
-        """Crawl-wide counts: scheduled, recorded, requeued, queued, leased."""
-        stats = {k.decode(): int(v) for k, v in self.call("hgetall", self.key("stats")).items()}
-        stats["queued"] = self.call("llen", self.key("queue"))
-        stats["leased"] = self.call("zcard", self.key("leases"))
+    def counters(self, *, wait: bool = True) -> dict[str, int]:
+        """Crawl-wide counts: scheduled, recorded, requeued, queued, leased. ``wait=False``
+        fails at once during an outage rather than ride it out: a health probe asking for
+        figures must get an answer (``stats unavailable``), not wait ``--backend-retry``."""
+
+        def read() -> list[Any]:  # one round trip; a new pipeline per try (execute resets it)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key("stats"))
+            pipe.llen(self.key("queue"))
+            pipe.zcard(self.key("leases"))
+            return pipe.execute()
+
+        raw, queued, leased = self._retrying(read, None if wait else 0.0)
+        stats = {k.decode(): int(v) for k, v in raw.items()}
+        stats["queued"], stats["leased"] = int(queued), int(leased)
         return stats
 
     def records(self) -> Iterator[Record]:
