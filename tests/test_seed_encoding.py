@@ -85,7 +85,8 @@ def scrape_surrogates(page):
     yield {"name": b"caf\xe9".decode("utf-8", "surrogateescape"), "k\udcff": "\ud800x"}
 
 
-def test_items_and_records_with_lone_surrogates_reach_every_output(httpserver, tmp_path):
+@pytest.mark.parametrize("mode", ["serial", "processes"])
+def test_items_and_records_with_lone_surrogates_reach_every_output(mode, httpserver, tmp_path):
     httpserver.expect_request("/p").respond_with_response(
         Response("<title>t</title>", content_type="text/html")
     )
@@ -96,6 +97,8 @@ def test_items_and_records_with_lone_surrogates_reach_every_output(httpserver, t
         items_output=str(items_csv),
         output=str(records_csv),
         state=str(tmp_path / "state.db"),  # the SQLite backend stores every record too
+        mode=mode,
+        workers=2,
     )
     assert stats.pages == 2
     (page,) = [r for r in records if r.error is None]
