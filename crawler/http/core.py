@@ -123,7 +123,7 @@ def read_body(raw: Any, limit: int, deadline: float) -> bytes:
     ``read1`` returns what has arrived (at most ``CHUNK`` decoded bytes: gzip, deflate, br are
     decoded a bounded piece at a time), so the cap counts decoded bytes with flat memory, and
     a trickling body still meets the deadline (each socket read is bounded by it too:
-    ``crawler/http/adapter.py``)."""
+    ``crawler/http/adapter.py``). Other loops get a turn after every piece (``yield_now``)."""
     parts: list[bytes] = []
     size = 0
     while chunk := raw.read1(CHUNK, decode_content=True):
@@ -133,7 +133,18 @@ def read_body(raw: Any, limit: int, deadline: float) -> bytes:
         parts.append(chunk)
         if time.monotonic() > deadline:
             raise DeadlineExceeded
+        yield_now()
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def yield_now() -> None:
+    """Let other loops run. A body that keeps arriving (a fast server, a stream of tiny chunks)
+    makes every socket read return at once, and under gevent a greenlet that never waits never
+    switches: without this, one such page starves every other greenlet of the process until
+    its deadline, and their own timeouts fire. ``time.sleep`` is gevent's once patched (a
+    switch through the hub, which also polls the sockets); on threads it lets the others have
+    the interpreter lock."""
+    time.sleep(0)
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
