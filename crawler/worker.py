@@ -108,11 +108,16 @@ class Worker:
         try:
             record, children = self.crawl(request)
         except KeyboardInterrupt:
-            self.emit(self.failed(request, "interrupted", "stopped by Ctrl-C"))
-            self.frontier.done(request)
-            self.frontier.close()
+            self.interrupted(request)
             raise
         self.settle(request, record, children)
+
+    def interrupted(self, request: Request) -> None:
+        """Ctrl-C reached this loop in the middle of ``request``: its record says so, it is
+        ``done``, and the frontier is closed. The caller re-raises ``KeyboardInterrupt``."""
+        self.emit(self.failed(request, "interrupted", "stopped by Ctrl-C"))
+        self.frontier.done(request)
+        self.frontier.close()
 
     def settle(self, request: Request, record: Record, children: list[Request]) -> None:
         """Queue a crawled page's new links and emit its record, then mark it ``done``."""

@@ -13,6 +13,10 @@ Pages waiting to be parsed are bounded (``size``): when parsing falls behind (la
 the crawl is CPU-bound anyway), the fetching greenlets wait instead of piling up bodies.
 A page is ``done`` in the frontier only once parsed, so the crawl cannot end with links
 unfound, and a greenlet's pop still waits while any page is being parsed.
+
+Ctrl-C raises ``KeyboardInterrupt`` in whichever greenlet runs when it arrives, a fetching or a
+parsing one as often as the consumer: the page that greenlet holds is recorded as
+``interrupted`` (as ``Worker.handle`` does), never dropped, and the interrupt goes on up.
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ class Overlap:
         assert frontier is not None
         try:
             while (request := frontier.pop()) is not None:
-                fetched = worker.fetch_page(request)
+                try:
+                    fetched = worker.fetch_page(request)
+                    self.parsing.wait_available()  # so that handing over cannot block
+                except KeyboardInterrupt:
+                    worker.interrupted(request)
+                    raise
                 self.hand_over(self._settle, worker, fetched)
         finally:
             worker.fetcher.close()
@@ -64,5 +73,9 @@ class Overlap:
 
     @staticmethod
     def _settle(worker: Worker, fetched: Fetched) -> None:
-        record, children = worker.read_page(fetched)
+        try:
+            record, children = worker.read_page(fetched)
+        except KeyboardInterrupt:
+            worker.interrupted(fetched.request)
+            raise
         worker.settle(fetched.request, record, children)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 from crawler import Follow, Page
 
 BROKEN = "/page/5.html"  # the page on which ``mixed`` raises
@@ -21,3 +24,11 @@ def mixed(page: Page):
 def title_only(page: Page) -> dict:
     """Reads no soup: the BeautifulSoup tree must then never be built."""
     return {"url": page.url, "title": page.title}
+
+
+def ctrl_c_on_stop(page: Page) -> dict:
+    """Presses Ctrl-C (SIGINT to this process) while parsing a page whose URL has ``stop``:
+    the interrupt then lands in the greenlet or thread that parses it, deterministically."""
+    if "stop" in page.url:
+        os.kill(os.getpid(), signal.SIGINT)
+    return {"url": page.url}
