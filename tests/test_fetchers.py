@@ -13,6 +13,7 @@ from werkzeug import Response
 from crawler.config import CrawlConfig
 from crawler.http.registry import FETCHERS, open_fetcher
 from tests.support.fake_dns import fake_names
+from tests.support.hostile_server import REDIRECT_TARGETS, HostileServer
 from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -50,6 +51,16 @@ def test_redirect_is_returned_not_followed(httpserver, make):
     response = make().fetch(httpserver.url_for("/old"))
     assert response.status == 301 and response.headers["location"] == "/new"
     assert [req.path for req, _ in httpserver.log] == ["/old"]
+
+
+@pytest.mark.parametrize("path", sorted(REDIRECT_TARGETS))
+def test_a_redirect_with_an_unusable_location_is_still_a_response(make, path):
+    # The worker judges Location (bad_redirect); the fetcher must not choke on it first.
+    # (A raw server: werkzeug will not send a Location such as "http://[::1".)
+    with HostileServer() as server:
+        response = make().fetch(server.url(path))
+    assert (response.status, response.error) == (302, None)
+    assert response.headers["location"] == REDIRECT_TARGETS[path]
 
 
 def test_http_error_status_is_a_response_not_an_error(httpserver, make):

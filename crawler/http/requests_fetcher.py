@@ -29,6 +29,15 @@ _BAD_URL = (
 )
 
 
+class _Session(requests.Session):
+    """A session that never reads ``Location``. Redirects are the worker's to judge and follow;
+    with ``allow_redirects=False`` requests still parses the header (to fill ``response.next``),
+    and a malformed one (``http://[::1``) raised ``ValueError`` before the 3xx was returned."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 class RequestsFetcher:
     """Fetch with ``requests``: connect/read timeouts, a page deadline and a byte cap.
 
@@ -41,7 +50,7 @@ class RequestsFetcher:
     ) -> None:
         self.config = config
         self.core = FetchCore(config)
-        self.session = requests.Session()
+        self.session = _Session()
         adapter = CrawlAdapter(
             pin=config.block_private,
             pool_connections=pool_size,
