@@ -64,23 +64,19 @@ FIELDS = {
     "items": list,
 }
 NETWORK_ERRORS = {"connect", "protocol", "timeout"}
-URLLIB3 = frozenset({"urllib3"})
 
 
 @dataclass(frozen=True)
 class Known:
     """A failure of today's code owned by issue 13 item ``item``, fixed in branch ``branch``:
-    the check is a strict xfail on the ``fetchers`` it affects (not strict where today's code
-    fails only by chance) until the fix lands."""
+    the check is a strict xfail until the fix lands (then the mark goes)."""
 
     item: int
     branch: str
-    strict: bool = True
-    fetchers: frozenset = frozenset({"urllib3", "requests"})
 
     def mark(self) -> pytest.MarkDecorator:
         reason = f"issue 13 item {self.item}, fixed in branch {self.branch}"
-        return pytest.mark.xfail(strict=self.strict, reason=reason)
+        return pytest.mark.xfail(strict=True, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -100,11 +96,13 @@ class Case:
     url: str | None = ""  # "" means: the line itself
     status: int | None = None  # when set, the record's status
     min_links: int = 0
-    known: Known | None = None
 
 
 def case(name, line, *errors, url="", status=None, min_links=0, known=None):
-    return pytest.param(Case(name, line, frozenset(errors), url, status, min_links, known), id=name)
+    marks = [known.mark()] if known is not None else []
+    return pytest.param(
+        Case(name, line, frozenset(errors), url, status, min_links), id=name, marks=marks
+    )
 
 
 CASES = [
@@ -114,9 +112,8 @@ CASES = [
     case("slow-headers", "{main}/slow-headers", "timeout"),
     # On today's code the deadline escapes as an "internal" error when it passes between two
     # reads: always with one-byte chunks already buffered, by chance with a byte a tick.
-    case("trickle", "{main}/trickle", "timeout", known=Known(1, "harden-fetch", False, URLLIB3)),
-    case("trickle-chunks", "{main}/trickle/chunks", "timeout",
-         known=Known(1, "harden-fetch", True, URLLIB3)),
+    case("trickle", "{main}/trickle", "timeout"),
+    case("trickle-chunks", "{main}/trickle/chunks", "timeout"),
     case("reset", "{main}/reset", "protocol", "connect"),
     case("garbage", "{main}/garbage", "protocol"),
     case("empty-reply", "{main}/empty-reply", "protocol"),
@@ -180,7 +177,6 @@ class HostileCrawl:
 
     def __init__(self, mode: str, server: HostileServer, workdir: Path) -> None:
         self.mode = mode
-        self.fetcher = "requests" if "requests" in MODES[mode] else "urllib3"
         self.server = server
         self.places = {
             "main": server.url(""),
@@ -322,9 +318,7 @@ def test_redirect_loops_and_chains_end(crawl):
 
 
 @pytest.mark.parametrize("hostile", CASES)
-def test_each_hostile_line_gets_its_record(crawl, hostile, request):
-    if hostile.known is not None and crawl.fetcher in hostile.known.fetchers:
-        request.applymarker(hostile.known.mark())
+def test_each_hostile_line_gets_its_record(crawl, hostile):
     record = crawl.record_for(hostile)
     assert record["error"] in hostile.errors, record
     if hostile.status is not None:
