@@ -199,7 +199,9 @@ class HostileCrawl:
             timeout=CRAWL_LIMIT_S,
         )
         self.requested = [server.url(target, origin) for origin, target in server.requests()]
-        self.lines = self.output.read_bytes().decode("utf-8").splitlines()
+        # Strict UTF-8: a record that is not valid UTF-8 fails here, as it would for a reader.
+        written = self.output.read_bytes() if self.output.exists() else b""
+        self.lines = written.decode("utf-8").splitlines()
 
     def fill(self, template: str) -> str:
         return template.format(**self.places)
