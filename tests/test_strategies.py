@@ -345,3 +345,45 @@ def test_a_greenlet_sends_its_next_request_before_the_page_it_fetched_is_parsed(
     assert [json.loads(line) for line in items.read_text().splitlines()] == [
         {"b_fetched_while_a_was_parsed": "yes"}
     ]
+
+
+CTRL_C_WHILE_STARTING = """
+import json, os, signal
+import crawler.strategies.threads as threads
+from crawler.config import CrawlConfig
+from crawler.engine import Crawler
+from crawler.sinks import CallbackSink
+from tests.support.hostile_server import HostileServer
+
+with HostileServer() as server:
+    real_start = threads._start
+
+    def start(target, name):
+        thread = real_start(target, name)
+        if name.endswith("/t2"):  # the first loop has its page in flight; more loops to start
+            server.wait_for(lambda log: any(t.startswith("/late") for _, t in log), 10)
+            os.kill(os.getpid(), signal.SIGINT)
+        return thread
+
+    threads._start = start
+    records = []
+    config = CrawlConfig(mode="threads", workers=3, robots=False)
+    stats = Crawler(config, [CallbackSink(records.append)]).run([server.url("/late?a")])
+    found = {r.url: r.error for r in records}
+    print(json.dumps({"interrupted": stats.interrupted, "records": found}))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_threads_start_still_records_the_pages_in_flight():
+    out = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_STARTING],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["interrupted"] is True
+    assert list(result["records"].values()) == [None]  # the page in flight, finished

@@ -15,6 +15,7 @@ from http.cookiejar import CookieJar
 from typing import Any
 
 from crawler.base import CrawlJob, Emit, Frontier
+from crawler.interrupt import GracefulInterrupt
 from crawler.worker import Worker, process_name
 
 # A worker loop puts this on the records queue when it has returned, whatever the reason.
@@ -94,8 +95,11 @@ def run_loops(
         finally:
             records.put(_LOOP_DONE)
 
-    handles = [start(lambda w=w: body(w), w.name) for w in loops]
-    interrupted = False
+    # Ctrl-C while the loops start (a thread's start waits for it to run, and the first loops
+    # are already fetching) must not skip the wait below: their pages would go unrecorded.
+    with GracefulInterrupt(frontier.close) as starting:
+        handles = [start(lambda w=w: body(w), w.name) for w in loops]
+    interrupted = starting.requested
     failure: BaseException | None = None
     running = len(handles)
     while running:
