@@ -1,4 +1,95 @@
+"""Fixtures shared by every test, and the ``subprocess`` mark that ``make test-fast`` leaves out.
+
+A test is marked ``subprocess`` when it starts another process: it uses a fixture that runs one
+(the fixture site, redis-server), it calls a helper of tests/support/cli.py (or SiteProcess,
+RedisServer, start_worker) in its own body, or it carries ``@pytest.mark.subprocess``. The
+marks cannot rot: a test left unmarked that starts a process anyway (a ``subprocess.Popen``, a
+``multiprocessing`` child, e.g. processes mode) fails, in every run, saying to mark it.
+"""
+
+import contextlib
+import multiprocessing.process
+import subprocess
+import types
+from collections.abc import Iterator
+
 import pytest
+
+from tests.support import cli
+
+# Fixtures that start a process (directly or through another fixture: item.fixturenames is the
+# whole closure).
+PROCESS_FIXTURES = {"site", "redis_url"}
+# Names which, used in a test's own body, start a process.
+PROCESS_HELPERS = {
+    *(name for name in cli.__all__ if name.startswith(("run_", "start_", "cli_records"))),
+    "SiteProcess",
+    "RedisServer",
+    "start_worker",
+}
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """Global and attribute names used by ``code`` and the functions and lambdas inside it."""
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _names(const)
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``subprocess`` the tests that start a process (see the module docstring)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        uses = _names(function.__code__) if function is not None else set()
+        if PROCESS_FIXTURES & set(item.fixturenames) or PROCESS_HELPERS & uses:
+            item.add_marker(pytest.mark.subprocess)
+
+
+@contextlib.contextmanager
+def _no_process_started(item: pytest.Item) -> Iterator[None]:
+    """While an unmarked test sets up and runs, starting a process is an error (raised where it
+    happens, and again at the end should the code under test have swallowed it)."""
+    if item.get_closest_marker("subprocess"):
+        yield
+        return
+    started: list[str] = []
+
+    def refuse(what: str):
+        def start(*args, **kwargs):
+            started.append(what)
+            raise RuntimeError(
+                f"{item.nodeid} started {what} without the subprocess mark: "
+                "add @pytest.mark.subprocess (make test-fast must not start processes)"
+            )
+
+        return start
+
+    saved = (subprocess.Popen._execute_child, multiprocessing.process.BaseProcess.start)
+    subprocess.Popen._execute_child = refuse("a subprocess")  # type: ignore[method-assign]
+    multiprocessing.process.BaseProcess.start = refuse("a multiprocessing child")  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        subprocess.Popen._execute_child, multiprocessing.process.BaseProcess.start = saved
+    if started:
+        pytest.fail(
+            f"started {started[0]} without the subprocess mark: add @pytest.mark.subprocess",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _no_process_started(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _no_process_started(item):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,6 +11,7 @@ from werkzeug import Response
 
 import crawler
 from crawler import ConfigError, CrawlConfig, Crawler, OutputError, Record
+from tests.support.cli import run_python
 from tests.support.paths import ROOT
 
 EXPECTED_NAMES = [
@@ -64,9 +63,7 @@ def test_importing_the_api_leaves_the_http_stack_and_gevent_alone():
         "heavy = ('ssl', 'requests', 'urllib3', 'lxml', 'gevent', 'bs4', 'w3lib')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    out = run_python(code, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

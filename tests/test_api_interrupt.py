@@ -3,11 +3,11 @@
 import json
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from crawler.config import MODES
+from tests.support.cli import run_python, start_python
 from tests.support.paths import ROOT
 
 PROGRAM = """
@@ -40,9 +40,7 @@ def slow_site():
 @pytest.mark.parametrize("mode", MODES)
 def test_ctrl_c_while_iterating_stops_the_crawl(mode, slow_site):
     code = PROGRAM.format(root=ROOT, url=slow_site.url, mode=mode)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_python(code, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline() == "record\n", proc.stderr.read()
         proc.send_signal(signal.SIGINT)
@@ -73,5 +71,5 @@ print(next(records).url, flush=True)
 def test_a_stream_left_open_at_exit_does_not_hang_the_program(mode, slow_site):
     # Teardown would close the stream after its crawl thread is frozen; atexit closes it first.
     code = LEFT_OPEN.format(root=ROOT, url=slow_site.url, mode=mode)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    out = run_python(code, timeout=30)
     assert (out.returncode, out.stdout, out.stderr) == (0, slow_site.url + "\n", "")

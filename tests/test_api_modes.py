@@ -3,25 +3,17 @@ nothing left running after ``break``. Each mode runs in a fresh process
 (``tests/support/api_driver.py``)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from crawler import ConfigError
 from crawler.config import MODES
 from crawler.links.urls import canonical
-from tests.support.paths import ROOT
+from tests.support.cli import run_python
 
 
 def drive(mode: str, url: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.support.api_driver", mode, url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    out = run_python(module="tests.support.api_driver", args=[mode, url], timeout=100)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -1,33 +1,16 @@
 """The `crawl` command as a user runs it: a real subprocess, real local servers."""
 
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
 from werkzeug import Response
 
+from tests.support.cli import jsonl, run_cli, start_cli
 from tests.support.paths import ROOT
-
-
-def crawl(*args, stdin=None, timeout=60):
-    """Run `python cli.py ARGS` from the checkout; return the completed process."""
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "cli.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
-def records(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def page(body=""):
@@ -35,9 +18,9 @@ def page(body=""):
 
 
 def test_version_and_help():
-    out = crawl("--version")
+    out = run_cli("--version")
     assert out.returncode == 0 and "crawl, version" in out.stdout
-    out = crawl("--help")
+    out = run_cli("--help")
     assert out.returncode == 0 and "SOURCE" in out.stdout
 
 
@@ -53,7 +36,7 @@ def test_version_and_help():
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args, message):
-    out = crawl(*args)
+    out = run_cli(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
@@ -64,9 +47,9 @@ def test_url_file_with_bad_lines_gives_records_and_exit_1(httpserver, tmp_path):
     httpserver.expect_request("/ok").respond_with_response(page())
     urls = tmp_path / "urls.txt"
     urls.write_text(f"# a comment\n\n{httpserver.url_for('/ok')}\nftp://x/f\nnot a url\nhttp://\n")
-    out = crawl(str(urls))
+    out = run_cli(str(urls))
     assert out.returncode == 1, out.stderr
-    got = records(out.stdout)
+    got = jsonl(out.stdout)
     assert len(got) == 4
     bad = {r["url"]: r for r in got if r["error"] == "invalid_url"}
     assert set(bad) == {"ftp://x/f", "not a url", "http://"}
@@ -78,10 +61,10 @@ def test_all_ok_exits_0_and_writes_jsonl_or_csv(httpserver, tmp_path):
     httpserver.expect_request("/").respond_with_response(page('<a href="/a">a</a>'))
     httpserver.expect_request("/a").respond_with_response(page())
     out_file = tmp_path / "out.jsonl"
-    out = crawl("--depth", "1", "-o", str(out_file), httpserver.url_for("/"))
+    out = run_cli("--depth", "1", "-o", str(out_file), httpserver.url_for("/"))
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
-    got = records(out_file.read_text())
+    got = jsonl(out_file.read_text())
     assert {r["url"] for r in got} == {httpserver.url_for("/"), httpserver.url_for("/a")}
     assert set(got[0]) >= {
         "url",
@@ -99,7 +82,7 @@ def test_all_ok_exits_0_and_writes_jsonl_or_csv(httpserver, tmp_path):
         "worker",
     }
     csv_file = tmp_path / "out.csv"
-    out = crawl("-q", "--depth", "1", "-o", str(csv_file), httpserver.url_for("/"))
+    out = run_cli("-q", "--depth", "1", "-o", str(csv_file), httpserver.url_for("/"))
     assert out.returncode == 0 and out.stderr == ""
     lines = csv_file.read_text().splitlines()
     assert lines[0].startswith("url,final_url,status,error") and len(lines) == 3
@@ -107,21 +90,15 @@ def test_all_ok_exits_0_and_writes_jsonl_or_csv(httpserver, tmp_path):
 
 def test_stdin_source(httpserver):
     httpserver.expect_request("/s").respond_with_response(page())
-    out = crawl("-", stdin=httpserver.url_for("/s") + "\n")
+    out = run_cli("-", input=httpserver.url_for("/s") + "\n")
     assert out.returncode == 0
-    assert [r["url"] for r in records(out.stdout)] == [httpserver.url_for("/s")]
+    assert [r["url"] for r in jsonl(out.stdout)] == [httpserver.url_for("/s")]
 
 
 def test_installed_module_entry_point(httpserver):
     httpserver.expect_request("/m").respond_with_response(page())
-    out = subprocess.run(
-        [sys.executable, "-m", "crawler", "-q", httpserver.url_for("/m")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0 and len(records(out.stdout)) == 1
+    out = run_cli("-q", httpserver.url_for("/m"), module=True)
+    assert out.returncode == 0 and len(jsonl(out.stdout)) == 1
 
 
 @pytest.mark.timeout(60)
@@ -139,12 +116,8 @@ def test_ctrl_c_flushes_records_prints_summary_and_exits_130(httpserver, tmp_pat
     urls = tmp_path / "urls.txt"
     urls.write_text("\n".join(httpserver.url_for(p) for p in ("/first", "/block", "/never")))
     out_file = tmp_path / "out.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "cli.py"), "-o", str(out_file), str(urls)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    proc = start_cli(
+        "-o", str(out_file), str(urls), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert arrived.wait(30), "the crawl never reached /block"
@@ -157,7 +130,7 @@ def test_ctrl_c_flushes_records_prints_summary_and_exits_130(httpserver, tmp_pat
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "crawl interrupted" in stderr
-    got = {r["url"]: r for r in records(out_file.read_text())}
+    got = {r["url"]: r for r in jsonl(out_file.read_text())}
     assert got[httpserver.url_for("/first")]["error"] is None
     assert got[httpserver.url_for("/block")]["error"] == "interrupted"
     assert httpserver.url_for("/never") not in got
@@ -173,20 +146,12 @@ def test_progress_bar_only_on_a_terminal(httpserver):
 
     httpserver.expect_request("/").respond_with_response(page('<a href="/a">a</a>'))
     httpserver.expect_request("/a").respond_with_response(page())
-    args = [
-        sys.executable,
-        os.path.join(ROOT, "cli.py"),
-        "--depth",
-        "1",
-        "-o",
-        os.devnull,
-        httpserver.url_for("/"),
-    ]
+    args = ["--depth", "1", "-o", os.devnull, httpserver.url_for("/")]
     # stderr is a terminal: tqdm draws its bar there (it counts pages).
     controller, terminal = pty.openpty()
     # A real terminal has a size; a fresh pty reports 0 columns, where tqdm draws nothing.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(args, stderr=terminal, stdout=subprocess.DEVNULL, cwd=ROOT)
+    proc = start_cli(*args, stderr=terminal, stdout=subprocess.DEVNULL)
     os.close(terminal)
     seen = b""
     while True:
@@ -202,7 +167,7 @@ def test_progress_bar_only_on_a_terminal(httpserver):
     # tqdm's counter reads "2page [00:00, ...]"; the summary line says "2 pages".
     assert re.search(rb"\dpage", seen), seen
     # stderr is a pipe: only the summary line, no bar.
-    out = crawl("--depth", "1", "-o", os.devnull, httpserver.url_for("/"))
+    out = run_cli("--depth", "1", "-o", os.devnull, httpserver.url_for("/"))
     assert out.returncode == 0
     assert out.stderr.strip().splitlines() == [out.stderr.strip()]
     assert out.stderr.startswith("crawl finished: 2 pages")
@@ -211,7 +176,7 @@ def test_progress_bar_only_on_a_terminal(httpserver):
 def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_path):
     binary = tmp_path / "image.bin"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00http://127.0.0.1:1/\n")
-    out = crawl(str(binary))
+    out = run_cli(str(binary))
     assert out.returncode == 2
     assert (
         out.stderr.strip()
@@ -224,7 +189,7 @@ def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_pat
         + httpserver.url_for("/ok").encode()
         + b"\n"
     )
-    out = crawl(str(mixed))
-    got = records(out.stdout)
+    out = run_cli(str(mixed))
+    got = jsonl(out.stdout)
     assert [r["error"] for r in got] == ["invalid_url", "invalid_url", None]
     assert got[0]["detail"].startswith(f"{mixed}:1: not a text URL")

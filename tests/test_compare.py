@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +11,7 @@ from crawler.cli.options import options_to_args
 from crawler.compare.modes import ModeResult, ModeSpec, bar, parse_modes, render_table
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.timeout(120)
 MODES = "serial,threads,gevent,processes"
@@ -24,19 +23,8 @@ def slow_site():
         yield running
 
 
-def crawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler", *args],
-        cwd=REPO_ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-
-
 def test_table_has_a_row_per_mode_with_serial_as_baseline(slow_site):
-    proc = crawl("compare", "--modes", MODES, "--workers", "4", "--depth", "20", slow_site.url)
+    proc = run_cli("compare", "--modes", MODES, "--workers", "4", "--depth", "20", slow_site.url)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["mode", "workers", "ok"]
@@ -49,7 +37,7 @@ def test_table_has_a_row_per_mode_with_serial_as_baseline(slow_site):
 
 def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
     out = tmp_path / "records.jsonl"
-    proc = crawl(
+    proc = run_cli(
         "compare", "--json", "--modes", MODES, "--workers", "4", "--depth", "20",
         "-o", str(out), slow_site.url,
     )  # fmt: skip
@@ -73,7 +61,7 @@ def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
 
 def test_a_url_list_on_stdin_is_given_to_every_mode(slow_site):
     urls = "".join(f"{slow_site.base}/page/{i}.html\n" for i in range(1, 6))
-    proc = crawl("compare", "--json", "--modes", "serial,serial", "-", stdin=urls)
+    proc = run_cli("compare", "--json", "--modes", "serial,serial", "-", input=urls)
     assert proc.returncode == 0, proc.stderr
     assert [r["pages"] for r in json.loads(proc.stdout)] == [5, 5]
 
@@ -82,13 +70,13 @@ def test_a_url_list_on_stdin_is_given_to_every_mode(slow_site):
     "modes", ["serial,warp", "gevent:0", "gevent:x", "threads:2x4", ",", "serial:4x4"]
 )
 def test_bad_modes_are_one_line_and_exit_2(modes):
-    proc = crawl("compare", "--modes", modes, "http://127.0.0.1:9/")
+    proc = run_cli("compare", "--modes", modes, "http://127.0.0.1:9/")
     assert proc.returncode == 2
     assert proc.stderr.startswith("crawl: error:") and len(proc.stderr.splitlines()) == 1
 
 
 def test_unreadable_source_is_exit_2():
-    proc = crawl("compare", "--modes", "serial", os.path.join(REPO_ROOT, "no-such-file.txt"))
+    proc = run_cli("compare", "--modes", "serial", os.path.join(REPO_ROOT, "no-such-file.txt"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 

@@ -5,19 +5,16 @@ page exactly once (server-side counts), and leave no thread or child process beh
 gevent is only ever run in a subprocess (through the CLI): the pytest process is never patched.
 """
 
-import json
 import multiprocessing
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from crawler.links.urls import canonical
+from tests.support.cli import cli_records
 from tests.support.helpers import run_crawl
-from tests.support.paths import ROOT
 
 IN_PROCESS = [
     pytest.param({"mode": "serial"}, id="serial"),
@@ -25,18 +22,6 @@ IN_PROCESS = [
     pytest.param({"mode": "processes", "workers": 2}, id="processes"),
     pytest.param({"mode": "processes", "workers": 2, "greenlets": 8}, id="processes-greenlets"),
 ]
-
-
-def cli_records(*args: str, timeout: float = 90) -> tuple[int, list[dict], str]:
-    """Run the real `crawl` command; return its exit code, JSONL records and stderr."""
-    out = subprocess.run(
-        [sys.executable, "-W", "error", os.path.join(ROOT, "cli.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    return out.returncode, [json.loads(line) for line in out.stdout.splitlines()], out.stderr
 
 
 def assert_matches_site(site, records: list[dict], mode: str) -> None:

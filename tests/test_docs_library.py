@@ -10,10 +10,10 @@ in README.md, if it has any, run the same way, as a program of their own.
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
+from tests.support.cli import run_python
 from tests.support.paths import ROOT
 
 LIBRARY_PAGE = os.path.join("docs", "library.md")
@@ -31,17 +31,7 @@ def python_blocks(relpath: str) -> list[tuple[bool, str]]:
 
 def run_program(code: str, path) -> subprocess.CompletedProcess:
     path.write_text(code)
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    )
-    return subprocess.run(
-        [sys.executable, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        cwd=path.parent,
-        env=env,
-    )
+    return run_python(script=path, cwd=path.parent, timeout=100)
 
 
 def test_the_library_page_has_blocks_and_uses_the_placeholder():

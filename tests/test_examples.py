@@ -3,26 +3,16 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from crawler.links.urls import canonical
+from tests.support.cli import run_python
 from tests.support.paths import ROOT
 
 
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    )
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", name), *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-        cwd=ROOT,
-    )
+    out = run_python(script=os.path.join(ROOT, "examples", name), args=args, timeout=90)
     assert out.returncode == 0, out.stderr
     return out
 

@@ -12,7 +12,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -27,7 +26,7 @@ from crawler.health.server import (
     parse_hostport,
     probe,
 )
-from tests.support.paths import ROOT
+from tests.support.cli import start_python
 
 
 @pytest.fixture
@@ -429,17 +428,6 @@ def test_stop_closes_everything_and_is_idempotent() -> None:
     HealthServer().stop()  # never started: still releases its sockets
 
 
-def run_python(script: str, **kwargs: object) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 @pytest.mark.timeout(60)
 def test_runs_cooperatively_under_gevent_monkey_patching() -> None:
     """In a subprocess: the pytest process itself must never be patched."""
@@ -470,7 +458,9 @@ def test_runs_cooperatively_under_gevent_monkey_patching() -> None:
             assert len(ticks) == 5  # the hub kept running other greenlets
         print("OK")
     """
-    proc = run_python(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_python(
+        textwrap.dedent(script), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out, err = proc.communicate(timeout=50)
     assert proc.returncode == 0, err
     assert out.strip() == "OK"
@@ -485,7 +475,9 @@ def test_run_standalone_serves_until_signalled(signum: int) -> None:
         run_standalone("127.0.0.1", 0)
         print("returned")
     """
-    proc = run_python(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_python(
+        textwrap.dedent(script), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         first = proc.stderr.readline()  # type: ignore[union-attr]
         assert first.startswith("echo service listening on 127.0.0.1:"), first
@@ -544,7 +536,9 @@ def test_out_of_file_descriptors_pauses_accepting_then_recovers() -> None:
             round_trip(second)
             print("OK", srv.connection_count)
     """
-    proc = run_python(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_python(
+        textwrap.dedent(script), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out, err = proc.communicate(timeout=50)
     assert proc.returncode == 0, err
     assert out.strip() == "OK 2"

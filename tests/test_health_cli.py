@@ -6,15 +6,12 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
 from fixtures.site import SiteProcess
-from tests.support.paths import ROOT
-
-CLI = [sys.executable, os.path.join(ROOT, "cli.py")]
+from tests.support.cli import run_cli, start_cli
 
 
 def stats_of(port: int) -> dict:
@@ -50,23 +47,10 @@ MODES = {
 @pytest.mark.parametrize("mode", list(MODES))
 def test_stats_during_a_crawl_and_probe_exit_codes(mode):
     with SiteProcess(pages=60, latency_ms=40, page_bytes=2000) as site:
-        proc = subprocess.Popen(
-            [
-                *CLI,
-                *MODES[mode],
-                "--depth",
-                "50",
-                "--ignore-robots",
-                "--health-port",
-                "0",
-                "-o",
-                os.devnull,
-                site.url,
-            ],
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
+        proc = start_cli(
+            *MODES[mode], "--depth", "50", "--ignore-robots", "--health-port", "0",
+            "-o", os.devnull, site.url, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         try:
             match = wait_for_line(
                 proc.stderr, r"health service on [\d.]+:(\d+)", time.monotonic() + 30
@@ -80,9 +64,7 @@ def test_stats_during_a_crawl_and_probe_exit_codes(mode):
             assert later["uptime_s"] >= first["uptime_s"]
             assert later["in_flight"] >= 0 and later["queued"] >= 0
             assert set(later) >= {"pages", "ok", "errors", "pages_per_s", "mode", "pid"}
-            probe = subprocess.run(
-                [*CLI, "health", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30
-            )
+            probe = run_cli("health", f"127.0.0.1:{port}", timeout=30)
             assert probe.returncode == 0, probe.stderr
             assert re.match(r"ok: 127\.0\.0\.1:\d+ echoed in [\d.]+ ms", probe.stdout)
             proc.stderr.read()
@@ -92,12 +74,7 @@ def test_stats_during_a_crawl_and_probe_exit_codes(mode):
                 proc.kill()
                 proc.wait()
     # The service stopped with the crawl: the port is closed now.
-    closed = subprocess.run(
-        [*CLI, "health", f"127.0.0.1:{port}", "--timeout", "2"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    closed = run_cli("health", f"127.0.0.1:{port}", "--timeout", "2", timeout=30)
     assert closed.returncode == 1
     assert closed.stderr.strip() == f"unhealthy: 127.0.0.1:{port}: refused"
 
@@ -107,9 +84,7 @@ def test_echo_server_command_serves_and_stops_on_sigint():
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    proc = subprocess.Popen(
-        [*CLI, "echo-server", "--port", str(port)], stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
+    proc = start_cli("echo-server", "--port", str(port), stderr=subprocess.PIPE, text=True)
     try:
         wait_for_line(proc.stderr, rf"listening on 127\.0\.0\.1:{port}", time.monotonic() + 30)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -126,5 +101,5 @@ def test_echo_server_command_serves_and_stops_on_sigint():
 
 
 def test_health_usage_errors():
-    out = subprocess.run([*CLI, "health", "no-port"], capture_output=True, text=True, timeout=30)
+    out = run_cli("health", "no-port", timeout=30)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1

@@ -5,11 +5,8 @@ Ctrl-C landing in a fetching or a parsing greenlet records that greenlet's page.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.support.paths import ROOT
+from tests.support.cli import run_cli, run_python
 
 SCRIPT = """
 from gevent import monkey
@@ -45,13 +42,7 @@ print(frontier.pop() is None)
 def test_a_parse_greenlet_failure_closes_the_frontier_and_is_raised_by_every_loop(httpserver):
     page = "<html><body>" + "".join(f'<a href="/p{i}">p</a>' for i in range(5)) + "</body></html>"
     httpserver.expect_request("/").respond_with_data(page, content_type="text/html")
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, httpserver.url_for("/")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    out = run_python(SCRIPT, args=[httpserver.url_for("/")], timeout=60)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == str(["RuntimeError"] * 3)
@@ -107,13 +98,7 @@ def test_ctrl_c_in_a_fetching_greenlet_records_its_page(httpserver):
     for path in ("/a", "/stop", "/b", "/c"):
         httpserver.expect_request(path).respond_with_data("<html></html>", content_type="text/html")
     urls = [httpserver.url_for(p) for p in ("/a", "/stop", "/b", "/c")]
-    out = subprocess.run(
-        [sys.executable, "-c", FETCH_INTERRUPTED, *urls],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    out = run_python(FETCH_INTERRUPTED, args=urls, timeout=60)
     assert out.returncode == 0, out.stderr
     failures, records = map(json.loads, out.stdout.splitlines())
     assert "KeyboardInterrupt" in failures
@@ -128,15 +113,11 @@ def test_ctrl_c_in_a_parsing_greenlet_records_its_page(httpserver, tmp_path):
     for path in [f"/p{i}" for i in range(6)] + ["/stop"]:
         httpserver.expect_request(path).respond_with_data("<p>x</p>", content_type="text/html")
     output = tmp_path / "records.jsonl"
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "cli.py"), "--mode", "gevent", "--workers", "4"]
-        + ["--depth", "1", "--ignore-robots", "--parse", "tests.support.scrapers:ctrl_c_on_stop"]
-        + ["-o", str(output), httpserver.url_for("/")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    out = run_cli(
+        "--mode", "gevent", "--workers", "4", "--depth", "1", "--ignore-robots",
+        "--parse", "tests.support.scrapers:ctrl_c_on_stop", "-o", str(output),
+        httpserver.url_for("/"), timeout=60,
+    )  # fmt: skip
     assert out.returncode == 130, out.stderr
     records = {r["url"]: r for r in map(json.loads, output.read_text().splitlines())}
     assert records[httpserver.url_for("/stop")]["error"] == "interrupted"

@@ -7,7 +7,6 @@ import pickle
 import signal
 import socket
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -19,7 +18,8 @@ from crawler.config import MODES as AVAILABLE_MODES
 from crawler.config import CrawlConfig
 from crawler.links.urls import canonical, fingerprint
 from crawler.record import Record
-from tests.support.graph_site import ROOT, GraphSite, start_worker, wait_until
+from tests.support.cli import run_cli
+from tests.support.graph_site import GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,14 +43,10 @@ def stat(redis_url: str, crawl_id: str, name: str) -> int:
 
 def exported(redis_url: str, crawl_id: str, tmp_path) -> list[dict]:
     out = tmp_path / f"{crawl_id}-all.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "crawler", "results", "--backend", redis_url]
-        + ["--crawl-id", crawl_id, "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(
+        "results", "--backend", redis_url, "--crawl-id", crawl_id, "-o", str(out),
+        module=True, timeout=60,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "complete" in done.stderr
     return [json.loads(line) for line in out.read_text().splitlines()]
@@ -248,13 +244,7 @@ def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_
 
 
 def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
-    proc = subprocess.run(
-        [sys.executable, "-m", "crawler", "results", "--backend", redis_url, "--crawl-id", "nope"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("results", "--backend", redis_url, "--crawl-id", "nope", module=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"
 
 

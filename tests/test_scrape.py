@@ -3,7 +3,6 @@
 import dataclasses
 import datetime
 import functools
-import subprocess
 import sys
 import threading
 
@@ -12,6 +11,7 @@ from werkzeug import Response
 
 from crawler import ConfigError, CrawlConfig, Follow, Page
 from crawler.scrape.callbacks import check_importable, load_callable, run_callback
+from tests.support.cli import run_python
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT, SUPPORT
 
@@ -172,7 +172,7 @@ def test_soup_is_built_only_when_the_callback_reads_it(site):
         "assert len(items) > 5 and items[0]['title'] == 'Home', items\n"
         "print('bs4' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = run_python(code, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
@@ -212,7 +212,7 @@ def test_functions_typed_into_an_interactive_session_are_refused():
         "except ConfigError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = run_python(code, timeout=60)
     assert out.stdout.strip().startswith("parse=parse was defined interactively"), out
 
 

@@ -7,11 +7,9 @@ The reference crawl here is deliberately separate from the crawler (``requests``
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,8 @@ from w3lib.url import canonicalize_url
 
 from fixtures.content import build_routes
 from fixtures.manifest import build_manifest
-from fixtures.site import REPO_ROOT, SiteProcess
+from fixtures.site import SiteProcess
+from tests.support.cli import run_python, start_python
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -252,13 +251,13 @@ def test_pages_links_and_page_bytes_options():
 
 
 def _spawn_site(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    cmd = [sys.executable, "-m", "fixtures.site", "--pages", "5", *args]
-    return subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start_python(
+        module="fixtures.site", args=["--pages", "5", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_cli_prints_site_line_and_exits_cleanly_on_signal(signum):
     proc = _spawn_site("--port", "0")
@@ -275,6 +274,7 @@ def test_cli_prints_site_line_and_exits_cleanly_on_signal(signum):
     assert (proc.returncode, out, err) == (0, "", "")
 
 
+@pytest.mark.subprocess
 def test_cli_rejects_bad_options_in_one_line():
     proc = _spawn_site("--pages", "0")
     out, err = proc.communicate(timeout=20)
@@ -299,15 +299,7 @@ def test_server_exits_when_its_parent_dies():
         "site = SiteProcess(pages=3).start()\n"
         "print(site.proc.pid, flush=True); os._exit(0)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    out = run_python(code, timeout=30)
     pid = int(out.stdout.split()[0])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _alive(pid):

@@ -1,33 +1,15 @@
 """Issue 2's acceptance: a serial crawl of the whole fixture site, via the real CLI."""
 
-import json
-import os
-import subprocess
-import sys
-
 from crawler.links.urls import canonical
-from tests.support.paths import ROOT
+from tests.support.cli import cli_records
 
 
 def test_serial_cli_crawl_matches_the_site_manifest(fresh_site):
-    out = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "cli.py"),
-            "--mode",
-            "serial",
-            "--depth",
-            "50",
-            "--ignore-robots",  # the manifest describes a robots-blind crawl (test_robots.py)
-            fresh_site.url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
+    # --ignore-robots: the manifest describes a robots-blind crawl (test_robots.py)
+    code, records, stderr = cli_records(
+        "--mode", "serial", "--depth", "50", "--ignore-robots", fresh_site.url, timeout=120
     )
-    assert out.returncode == 1, out.stderr  # the site has 404s and a loop on purpose
-    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert code == 1, stderr  # the site has 404s and a loop on purpose
     manifest = fresh_site.manifest()["pages"]
     got = {canonical(r["url"]): r for r in records}
     assert len(got) == len(records), "a page produced two records"

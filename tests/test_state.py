@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-from tests.support.graph_site import ROOT, GraphSite, start_worker, wait_until
+from tests.support.cli import run_cli
+from tests.support.graph_site import GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,13 +24,7 @@ def recorded(db: str) -> int:
 
 def export(db: str, tmp_path) -> tuple[list[dict], str]:
     out = tmp_path / "all.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "crawler", "results", "--state", db, "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("results", "--state", db, "-o", str(out), module=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in out.read_text().splitlines()], done.stderr
 

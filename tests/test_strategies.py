@@ -7,7 +7,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +14,10 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
+from tests.support.cli import cli_records, run_python, start_cli
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT
-from tests.test_contract import cli_records, wait_until
+from tests.test_contract import wait_until
 
 
 def page(body: str = "") -> Response:
@@ -101,10 +101,13 @@ def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_a
 
     out = tmp_path / "records.jsonl"
     with SiteProcess(pages=400, latency_ms=100, links=10) as site:
-        proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "cli.py"), *mode_args, "--depth", "50"]
-            + ["-o", str(out), site.url],
-            cwd=ROOT,
+        proc = start_cli(
+            *mode_args,
+            "--depth",
+            "50",
+            "-o",
+            str(out),
+            site.url,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # its own process group, as a shell gives a job
@@ -129,6 +132,7 @@ def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_a
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.subprocess  # processes mode, in this process
 def test_a_killed_worker_process_becomes_a_record_and_the_crawl_goes_on(threaded_server):
     arrivals: queue.Queue = queue.Queue()
     release = threading.Event()
@@ -176,32 +180,24 @@ def test_a_killed_worker_process_becomes_a_record_and_the_crawl_goes_on(threaded
     assert wait_until(lambda: not multiprocessing.active_children())
 
 
-def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-
-
 def test_the_cli_and_engine_import_no_ssl_so_gevent_can_patch_first():
-    out = _python(
+    out = run_python(
         "import sys, crawler.cli.main, crawler.engine, crawler.config, crawler.strategies\n"
-        "print(sorted(m for m in ('ssl', 'requests', 'urllib3') if m in sys.modules))"
+        "print(sorted(m for m in ('ssl', 'requests', 'urllib3') if m in sys.modules))",
+        warnings_as_errors=True,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
 def test_library_gevent_mode_after_ssl_import_is_refused_clearly():
-    out = _python(
+    out = run_python(
         "import requests\n"
         "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
         "from crawler.errors import ModeUnavailable\n"
         "try:\n    Crawler(CrawlConfig(mode='gevent'))\n"
-        "except ModeUnavailable as exc:\n    print(exc)\n"
+        "except ModeUnavailable as exc:\n    print(exc)\n",
+        warnings_as_errors=True,
     )
     assert out.returncode == 0, out.stderr
     assert "gevent.monkey.patch_all()" in out.stdout and "ssl" in out.stdout
@@ -209,12 +205,13 @@ def test_library_gevent_mode_after_ssl_import_is_refused_clearly():
 
 
 def test_library_gevent_mode_patches_a_fresh_process(fresh_site):
-    out = _python(
+    out = run_python(
         "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
         "from gevent import monkey\n"
         "crawler = Crawler(CrawlConfig(mode='gevent', workers=4, depth=50))\n"
         "assert monkey.is_module_patched('socket')\n"
-        f"print(crawler.run([{fresh_site.url!r}]).pages)\n"
+        f"print(crawler.run([{fresh_site.url!r}]).pages)\n",
+        warnings_as_errors=True,
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == len(fresh_site.manifest()["pages"])
@@ -289,9 +286,7 @@ def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp
         "        ['http://127.0.0.1:1/'])\n"
         "except ModeUnavailable as exc:\n    print(exc)\n"
     )
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    out = run_python(script=script, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "if __name__ == '__main__':" in out.stdout
 

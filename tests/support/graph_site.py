@@ -4,7 +4,6 @@ server-side request counts and timestamps (the ground truth of "fetched once")."
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -12,7 +11,7 @@ from collections import Counter
 from pytest_httpserver import HTTPServer, URIPattern
 from werkzeug import Request, Response
 
-from tests.support.paths import ROOT  # noqa: E402
+from tests.support.cli import start_cli
 
 
 class GraphSite:
@@ -81,13 +80,10 @@ class _PagePath(URIPattern):
 
 def start_worker(args: list[str], out: str) -> subprocess.Popen:
     """``python -m crawler ARGS -o OUT`` from this checkout, as its own process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "crawler", *args, "-q", "-o", out],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return start_cli(
+        *args, "-q", "-o", out, module=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
 
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
