@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_PORT ?= 8765
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test test-fast lint bench docs clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m fixtures.demo --port $(DEMO_PORT)
 
+# Every test, on one pytest-xdist worker per core (PYTEST_WORKERS=0: all in this process).
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed
 	@command -v redis-server >/dev/null || echo "note: no redis-server, the Redis tests will skip (apt-get install redis-server)"
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
+
+# The edit-run loop: tests that start no process (no CLI, fixture site, redis-server or
+# processes mode; tests/conftest.py marks the others `subprocess` and enforces the mark).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -n 0 -q -m "not subprocess"
 
 # ruff, then the layer contracts of .importlinter (the CLI on top, no concurrency library in
 # the engine, http/links/politeness below the engine, no import cycles).

@@ -74,7 +74,9 @@ def test_ctrl_c_then_rerun_fetches_nothing_twice(tmp_path):
 
 def test_state_file_in_use_or_with_other_scope_is_refused(tmp_path):
     db = str(tmp_path / "crawl.db")
-    with GraphSite(pages=30, latency=0.1) as site:
+    # 200 pages at 0.1 s: the first crawl is still running when the second one is refused and
+    # the SIGINT comes, however slowly a loaded machine starts processes (Ctrl-C ends it early).
+    with GraphSite(pages=200, latency=0.1) as site:
         running = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 1, what="records in the state file")
         second = start_worker(args(db, site.seed), "-")
