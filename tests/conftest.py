@@ -9,6 +9,7 @@ marks cannot rot: a test left unmarked that starts a process anyway (a ``subproc
 
 import contextlib
 import multiprocessing.process
+import signal
 import subprocess
 import types
 from collections.abc import Iterator
@@ -27,6 +28,19 @@ PROCESS_HELPERS = {
     "RedisServer",
     "start_worker",
 }
+
+
+def _no_op(signum: int, frame: object) -> None:
+    """A SIGINT handler that does nothing (see ``pytest_configure``)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker SIGINT is ignored (Ctrl-C is the controller's to handle), and an
+    ignored signal stays ignored across exec: the crawls tests start and then Ctrl-C would never
+    see it. A handler that does nothing keeps Ctrl-C away from the worker, and is reset to the
+    default in every program it starts."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _no_op)
 
 
 def _names(code: types.CodeType) -> set[str]:
