@@ -149,7 +149,7 @@ def httpserver(httpserver):
 def threaded_server():
     """A pytest-httpserver serving each request on its own thread, so handlers may block while
     other requests go on (concurrency and per-host politeness tests)."""
-    from pytest_httpserver import HTTPServer
+    from tests.support.servers import HTTPServer
 
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()

@@ -10,12 +10,12 @@ import json
 import pytest
 import redis
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from crawler.cli.main import app
 from crawler.http.registry import FETCHERS
 from tests.support.helpers import by_url, run_crawl
+from tests.support.servers import HTTPServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -123,7 +123,9 @@ def test_verbose_lines_and_records_of_the_cli_hold_no_credentials(hosts, tmp_pat
     assert SECRET not in shown and "alice" not in shown
 
 
-@pytest.mark.parametrize("mode", ["threads", "processes"])
+@pytest.mark.parametrize(
+    "mode", ["threads", pytest.param("processes", marks=pytest.mark.subprocess)]
+)
 def test_worker_loops_in_threads_and_processes_get_the_credentials(hosts, mode):
     site, other = hosts
     records, _ = run_crawl([seed_of(site)], mode=mode, workers=2, depth=2, same_domain=False)

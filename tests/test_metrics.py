@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -20,7 +19,7 @@ from crawler.engine import Crawler
 from crawler.health.metrics import CrawlMetrics, MetricsServer
 from crawler.record import EncodedRecord, Record
 from fixtures.site import SiteProcess
-from tests.support.paths import ROOT
+from tests.support.cli import run_cli, start_cli
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -115,10 +114,10 @@ MODE_ARGS = {
 @pytest.mark.parametrize("mode", list(MODE_ARGS))
 def test_the_cli_serves_metrics_while_it_crawls(slow_site, tmp_path, mode):
     stats_file = tmp_path / "stats.json"
-    proc = subprocess.Popen(
-        [sys.executable, "cli.py", *MODE_ARGS[mode], "--depth", "50", "--metrics-port", "0",
-         "-q", "-o", str(tmp_path / "out.jsonl"), "--stats-json", str(stats_file), slow_site.url],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    proc = start_cli(
+        *MODE_ARGS[mode], "--depth", "50", "--metrics-port", "0", "-q",
+        "-o", str(tmp_path / "out.jsonl"), "--stats-json", str(stats_file), slow_site.url,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         line = proc.stderr.readline()
@@ -143,10 +142,7 @@ def test_the_cli_serves_metrics_while_it_crawls(slow_site, tmp_path, mode):
 def test_a_metrics_port_in_use_is_one_line_and_exit_2(slow_site):
     metrics = CrawlMetrics(mode="serial")
     with MetricsServer(metrics, "127.0.0.1", 0) as server:
-        out = subprocess.run(
-            [sys.executable, "cli.py", "--metrics-port", str(server.address[1]), slow_site.url],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        out = run_cli("--metrics-port", str(server.address[1]), slow_site.url, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().startswith("crawl: error: cannot serve metrics on")
     assert "Traceback" not in out.stderr

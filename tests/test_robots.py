@@ -6,7 +6,6 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from crawler.backends.memory.host_clock import MemoryHostClock
@@ -19,6 +18,7 @@ from crawler.links.urls import canonical
 from crawler.politeness.robots import RobotsPolicy
 from tests.support.helpers import by_url, run_crawl
 from tests.support.politeness_helpers import HostMeter, crawl_on_threads, gaps
+from tests.support.servers import HTTPServer
 
 
 def page(*hrefs: str) -> Response:

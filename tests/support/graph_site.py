@@ -8,10 +8,11 @@ import threading
 import time
 from collections import Counter
 
-from pytest_httpserver import HTTPServer, URIPattern
+from pytest_httpserver import URIPattern
 from werkzeug import Request, Response
 
 from tests.support.cli import start_cli
+from tests.support.servers import HTTPServer
 
 
 class GraphSite:
