@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import redis
 
 from crawler.config import CrawlConfig, redact_url
-from tests.support.paths import ROOT
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
 SECRET = "s3cretpw"
-
-
-def crawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "cli.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
 
 
 @pytest.mark.parametrize(
@@ -39,14 +24,14 @@ def crawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("command", ["run", "results"])
 def test_an_unreachable_backend_error_hides_the_password(url, command):
     args = ["--backend", url, "--backend-retry", "0"]
-    done = crawl(command, *args, *(["http://127.0.0.1:1/"] if command == "run" else []))
+    done = run_cli(command, *args, *(["http://127.0.0.1:1/"] if command == "run" else []))
     assert done.returncode == 2, done.stderr
     assert SECRET not in done.stderr + done.stdout
     assert "***" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_malformed_backend_url_error_hides_the_password():
-    done = crawl("--backend", f"http://:{SECRET}@127.0.0.1:1/0", "http://127.0.0.1:1/")
+    done = run_cli("--backend", f"http://:{SECRET}@127.0.0.1:1/0", "http://127.0.0.1:1/")
     assert done.returncode == 2 and SECRET not in done.stderr and "***" in done.stderr
 
 
@@ -68,7 +53,7 @@ def test_a_crawl_with_a_password_writes_it_nowhere(redis_url, httpserver, tmp_pa
     url = redis_url.replace("redis://", f"redis://crawler:{SECRET}@")
     httpserver.expect_request("/p").respond_with_data("<title>t</title>", content_type="text/html")
     stats = tmp_path / "stats.json"
-    done = crawl(
+    done = run_cli(
         "--backend",
         url,
         "--crawl-id",
@@ -80,10 +65,10 @@ def test_a_crawl_with_a_password_writes_it_nowhere(redis_url, httpserver, tmp_pa
         "--stats-json",
         str(stats),
         "-",
-        stdin=httpserver.url_for("/p") + "\nhttp://127.0.0.1:1/\n",
+        input=httpserver.url_for("/p") + "\nhttp://127.0.0.1:1/\n",
     )
     assert done.returncode == 1, done.stderr  # the closed port is one error record
     assert "crawl finished" in done.stderr
     assert SECRET not in done.stdout + done.stderr + stats.read_text()
-    exported = crawl("results", "--backend", url, "--crawl-id", "secrets")
+    exported = run_cli("results", "--backend", url, "--crawl-id", "secrets")
     assert exported.returncode == 0 and SECRET not in exported.stdout + exported.stderr

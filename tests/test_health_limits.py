@@ -133,6 +133,7 @@ def report_sockets(page):
     return {"pid": os.getpid(), "inodes": sorted(socket_inodes())}
 
 
+@pytest.mark.subprocess  # processes mode
 def test_forked_crawl_processes_hold_no_health_or_metrics_socket(httpserver):
     httpserver.expect_request("/").respond_with_response(
         Response("<title>t</title>", content_type="text/html")

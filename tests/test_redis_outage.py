@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 import redis
 
-from tests.support.graph_site import ROOT, wait_until
+from tests.support.cli import start_cli
+from tests.support.graph_site import wait_until
 from tests.support.redis_restart import RestartableRedis
 from tests.support.redis_server import redis_executable
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.subprocess]  # redis-server, the CLI
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,8 @@ def start_crawl(
     args = ["--backend", server.url, "--crawl-id", crawl_id, "--backend-retry", "30"]
     args += ["--mode", mode] + (["--workers", "2"] if mode != "serial" else [])
     args += ["--depth", "50", "--ignore-robots", "-o", str(out), "--health-port", "0", site.url]
-    return subprocess.Popen(
-        [sys.executable, "-m", "crawler", *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    return start_cli(
+        *args, module=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
 
 

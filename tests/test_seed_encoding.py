@@ -6,30 +6,21 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from werkzeug import Response
 
 from crawler.backends.codec import decode_record, encode_record
 from crawler.record import Record
+from tests.support.cli import run_cli
 from tests.support.helpers import run_crawl
-from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def crawl(args: list, env: dict[str, str], stdin: bytes | None = None):
-    """``python cli.py ARGS`` with bytes arguments and a chosen locale."""
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "cli.py"), *args],
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
+def locale(env: dict[str, str]) -> dict:
+    """``run_cli`` options: bytes out, this environment plus ``env`` (a chosen locale)."""
+    return {"text": False, "timeout": 60, "env": {**os.environ, **env}}
 
 
 def lines(data: bytes) -> list[dict]:
@@ -43,7 +34,7 @@ STRICT_UTF8 = {"PYTHONIOENCODING": "utf-8:strict", "PYTHONUTF8": "0"}
 @pytest.mark.parametrize("env", [C_LOCALE, STRICT_UTF8], ids=["C-locale", "strict-utf8"])
 def test_an_undecodable_argv_seed_is_an_invalid_url_record(env, tmp_path):
     out_file = tmp_path / "out.jsonl"
-    done = crawl([b"http://127.0.0.1:1/caf\xff", "-o", str(out_file), "-q"], env)
+    done = run_cli(b"http://127.0.0.1:1/caf\xff", "-o", str(out_file), "-q", **locale(env))
     assert b"Traceback" not in done.stderr, done.stderr.decode(errors="replace")
     assert done.returncode == 1
     (record,) = lines(out_file.read_bytes())
@@ -57,7 +48,7 @@ def test_undecodable_bytes_on_stdin_are_an_invalid_url_record(env, httpserver):
         "<title>ok</title>", content_type="text/html"
     )
     stdin = b"http://127.0.0.1:1/\xff\xfe\n" + httpserver.url_for("/ok").encode() + b"\n"
-    done = crawl(["--ignore-robots", "-q", "-"], env, stdin)
+    done = run_cli("--ignore-robots", "-q", "-", input=stdin, **locale(env))
     assert b"Traceback" not in done.stderr, done.stderr.decode(errors="replace")
     got = lines(done.stdout)
     assert [r["error"] for r in got] == ["invalid_url", None]
@@ -74,7 +65,7 @@ def test_a_byte_order_mark_before_the_first_url_is_dropped(via, httpserver, tmp_
     urls = tmp_path / "urls.txt"
     urls.write_bytes(data)
     args = ["--ignore-robots", "-q", str(urls) if via == "file" else "-"]
-    done = crawl(args, {}, data if via == "stdin" else None)
+    done = run_cli(*args, input=data if via == "stdin" else None, **locale({}))
     (record,) = lines(done.stdout)
     assert record["error"] is None and record["status"] == 200, record
     assert done.returncode == 0
@@ -85,7 +76,9 @@ def scrape_surrogates(page):
     yield {"name": b"caf\xe9".decode("utf-8", "surrogateescape"), "k\udcff": "\ud800x"}
 
 
-@pytest.mark.parametrize("mode", ["serial", "processes"])
+@pytest.mark.parametrize(
+    "mode", ["serial", pytest.param("processes", marks=pytest.mark.subprocess)]
+)
 def test_items_and_records_with_lone_surrogates_reach_every_output(mode, httpserver, tmp_path):
     httpserver.expect_request("/p").respond_with_response(
         Response("<title>t</title>", content_type="text/html")

@@ -33,11 +33,11 @@ __all__ = [
 TIMEOUT = 90.0
 
 
-def cli_argv(*args: str, module: bool = False, warnings_as_errors: bool = False) -> list[str]:
+def cli_argv(*args: str | bytes, module: bool = False, warnings_as_errors: bool = False) -> list:
     """The command line: ``python [-W error] cli.py ARGS`` (``-m crawler`` when ``module``)."""
     python = [sys.executable, *(["-W", "error"] if warnings_as_errors else [])]
     entry = ["-m", "crawler"] if module else [os.path.join(ROOT, "cli.py")]
-    return [*python, *entry, *map(str, args)]
+    return [*python, *entry, *(a if isinstance(a, bytes) else str(a) for a in args)]
 
 
 def python_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -51,18 +51,20 @@ def python_env(env: dict[str, str] | None = None) -> dict[str, str]:
 def run_cli(
     *args: str,
     cwd: str | os.PathLike[str] = ROOT,
-    input: str | None = None,  # subprocess.run's name for it
+    input: str | bytes | None = None,  # subprocess.run's name for it
     timeout: float = TIMEOUT,
     env: dict[str, str] | None = None,
     module: bool = False,
     warnings_as_errors: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """Run the ``crawl`` command to the end; return it with its stdout and stderr as text."""
+    text: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run the ``crawl`` command to the end; return it with its stdout and stderr (as text, or
+    as bytes when not ``text``; arguments may be bytes too)."""
     return subprocess.run(
         cli_argv(*args, module=module, warnings_as_errors=warnings_as_errors),
         input=input,
         capture_output=True,
-        text=True,
+        text=text,
         timeout=timeout,
         cwd=cwd,
         env=python_env(env),
