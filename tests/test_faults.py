@@ -25,7 +25,7 @@ from w3lib.url import canonicalize_url
 from tests.support.crawl_process import Finished, run_cli
 from tests.support.hostile_server import CHAIN, LINKS, HostileServer, ok_title
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.subprocess]  # one CLI crawl per mode
 
 MODES = {
     "serial": ["--mode", "serial"],

@@ -371,13 +371,7 @@ with HostileServer() as server:
 
 @pytest.mark.timeout(60)
 def test_ctrl_c_while_the_threads_start_still_records_the_pages_in_flight():
-    out = subprocess.run(
-        [sys.executable, "-c", CTRL_C_WHILE_STARTING],
-        capture_output=True,
-        text=True,
-        timeout=50,
-        cwd=ROOT,
-    )
+    out = run_python(CTRL_C_WHILE_STARTING, timeout=50)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["interrupted"] is True

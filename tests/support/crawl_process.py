@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.compare.pss import PeakMemory
+from tests.support.cli import cli_argv
 from tests.support.paths import ROOT
 
 # Proxy variables of the machine running the tests must not send loopback requests elsewhere.
@@ -81,7 +81,7 @@ def run_cli(
     started = time.monotonic()
     with open(stderr_path, "wb") as errors:
         proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "cli.py"), *args],
+            cli_argv(*args),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
