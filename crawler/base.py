@@ -6,7 +6,7 @@ A new strategy or backend is one new module implementing one of these; the crawl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -50,9 +50,12 @@ class Response:
 class Fetcher(Protocol):
     """Request in, response or a classified error out. Never raises for network failures."""
 
-    def fetch(self, url: str, *, user_headers: bool = True) -> Response:
+    def fetch(
+        self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """GET ``url`` once; ``user_headers=False`` sends none of the user's ``-H`` headers
-        (a robots.txt redirect off its origin)."""
+        (a robots.txt redirect off its origin); ``headers`` are this request's own (a
+        re-crawl's ``If-None-Match``), sent last."""
         ...
 
     def close(self) -> None: ...

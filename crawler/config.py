@@ -63,6 +63,9 @@ class CrawlConfig:
     # crawl stops with ``CrawlLost`` (exit 3); 0 fails at the first error.
     backend_retry: float = 30.0
     state: str | None = None
+    # Start a finished durable crawl over: every stored page again, asked conditionally
+    # (crawler/recrawl.py).
+    recrawl: bool = False
     # Seconds a popped URL stays leased to a worker without a heartbeat before any worker may
     # queue it again (a worker that died); its heartbeat renews it every third of this.
     lease_seconds: float = 30.0
@@ -169,6 +172,10 @@ def _check_backend(config: CrawlConfig) -> None:
         raise ConfigError(f"--backend {shown!r} is not a Redis URL (redis://HOST:PORT/DB)")
     if config.backend is not None and config.state is not None:
         raise ConfigError("--backend and --state are exclusive: Redis already keeps the state")
+    if config.recrawl and config.backend is None and config.state is None:
+        raise ConfigError(
+            "--recrawl needs a crawl that keeps its state: --state FILE or --backend URL"
+        )
     if not _CRAWL_ID.fullmatch(config.crawl_id):
         raise ConfigError(
             f"--crawl-id {config.crawl_id!r}: use 1-100 letters, digits, '.', '_' or '-'"

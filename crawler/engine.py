@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crawler.backends import open_backend
-from crawler.base import CrawlJob, Sink
+from crawler.base import CrawlJob, Request, Sink
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError, CrawlLost, OutputError
 from crawler.interrupt import GracefulInterrupt
@@ -66,7 +66,10 @@ class Crawler:
         self.stats = stats = Stats(mode=self.config.mode)
         sinks = [*self.sinks, *self._file_sinks()]
         try:
-            self._backend = backend = StoppableBackend(open_backend(config))
+            backend = StoppableBackend(open_backend(config))
+            if config.recrawl:
+                requests = _recrawl(config, backend, requests)
+            self._backend = backend
         except BaseException:
             for sink in sinks:
                 sink.close()
@@ -152,3 +155,17 @@ class Crawler:
                     sink.close()
                 raise OutputError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         return opened
+
+
+def _recrawl(
+    config: CrawlConfig, backend: StoppableBackend, requests: list[Request]
+) -> list[Request]:
+    """Start the finished crawl in ``backend`` over (``--recrawl``): the given seeds, then
+    every stored page, claimed like any seed, so each is queued once."""
+    from crawler.backends.pages import begin_recrawl
+
+    try:
+        return [*requests, *begin_recrawl(config)]
+    except BaseException:
+        backend.close()
+        raise

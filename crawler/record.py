@@ -37,6 +37,11 @@ class Record:
     attempts: int = 0
     # What the parse callback produced on this page (plain JSON objects).
     items: list[dict[str, Any]] = field(default_factory=list)
+    # Against what a durable crawl kept of the page (crawler/recrawl.py): answered 304 to a
+    # conditional request (its stored links were followed; a WARC writer makes it a
+    # ``revisit``), and whether it differs from the last crawl (None: nothing to compare).
+    not_modified: bool = False
+    changed: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,8 +87,9 @@ class Record:
 class EncodedRecord:
     """A record already encoded (``Record.to_json``) where it was made, with the fields that
     are read on every record: totals and the progress bar (``error``, ``bytes``,
-    ``item_count``), a durable backend's record key (``url``, ``error``, ``detail``) and the
-    metrics (``status``, ``elapsed_ms``, ``attempts``). A sink that can work from these and
+    ``item_count``; ``status`` and ``changed`` for a re-crawl's counts), a durable backend's
+    record key (``url``, ``error``, ``detail``) and the metrics (``status``, ``elapsed_ms``,
+    ``attempts``). A sink that can work from these and
     the JSON offers ``write_encoded``; any other gets the ``Record`` back from ``decode``."""
 
     json: bytes
@@ -95,6 +101,7 @@ class EncodedRecord:
     elapsed_ms: float
     attempts: int
     item_count: int
+    changed: bool | None = None
 
     @classmethod
     def of(cls, record: Record) -> EncodedRecord:
@@ -109,6 +116,7 @@ class EncodedRecord:
             record.elapsed_ms,
             record.attempts,
             len(record.items),
+            record.changed,
         )
 
     def decode(self) -> Record:

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from crawler.record import EncodedRecord, Record
+from crawler.recrawl import GONE_STATUSES
 
 
 @dataclass
@@ -19,6 +20,12 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     items: int = 0
+    # Against a durable crawl's stored pages (crawler/recrawl.py): 2xx pages it did not have,
+    # pages that differ, pages that do not (304 or same digest), 404/410 where a page was.
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    gone: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     interrupted: bool = False  # by Ctrl-C
@@ -33,6 +40,16 @@ class Stats:
             self.ok += 1
         else:
             self.errors[record.error] += 1
+        changed = record.changed
+        if changed is None:
+            if record.error is None and record.status is not None and 200 <= record.status < 300:
+                self.new += 1
+        elif not changed:
+            self.unchanged += 1
+        elif record.status in GONE_STATUSES:
+            self.gone += 1
+        else:
+            self.changed += 1
 
     def finish(self) -> None:
         """Stop the clock."""
@@ -64,6 +81,10 @@ class Stats:
             "errors": dict(self.errors),
             "bytes": self.bytes,
             "items": self.items,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "gone": self.gone,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
@@ -81,7 +102,17 @@ class Stats:
             f"{head}: {self.pages} pages, {self.ok} ok, {self.failed} errors"
             + (f" ({errors})" if errors else "")
             + (f", {self.items} items" if self.items else "")
+            + self._recrawl_summary()
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
+        )
+
+    def _recrawl_summary(self) -> str:
+        # Only once pages were compared with a stored crawl: otherwise every page is "new".
+        if not (self.changed or self.unchanged or self.gone):
+            return ""
+        return (
+            f"; {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.gone} gone"
         )
 
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
+from crawler.backends.pages import open_pages
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
 from crawler.config import CrawlConfig
 from crawler.errors import one_line
@@ -23,6 +24,7 @@ from crawler.links.scope import Scope
 from crawler.links.urls import canonical, fingerprint, host_of, resolve
 from crawler.politeness.robots import RobotsPolicy
 from crawler.record import Record
+from crawler.recrawl import PageState, compare, page_state
 from crawler.scrape.callbacks import run_callback
 from crawler.scrape.page import Page
 from crawler.unshared import UNSHARED
@@ -39,6 +41,8 @@ class Fetched(NamedTuple):
     attempts: int = 0
     worker: str | None = None
     record: Record | None = None
+    # What a durable crawl kept of the page before this fetch (crawler/recrawl.py).
+    known: PageState | None = None
 
 
 class Worker:
@@ -53,6 +57,10 @@ class Worker:
 
     A worker built without ``frontier`` and ``emit`` only crawls and claims (``crawl`` and
     ``claim``): the processes strategy runs those in children while the parent owns the frontier.
+
+    On a crawl that keeps its state (``--state``, ``--backend``) the loop opens its own
+    connection to the crawl's page states (``crawler/recrawl.py``): it asks for stored pages
+    conditionally, and keeps what it fetched for the next crawl.
     """
 
     def __init__(
@@ -83,6 +91,7 @@ class Worker:
             host_clock = MemoryHostClock(UNSHARED, delay=config.delay, per_host=config.per_host)
         if robots is None:
             robots = MemoryRobotsCache(UNSHARED)
+        self.pages = open_pages(config)
         self.retrier = Retrier(config, fetcher, host_clock)
         self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
 
@@ -102,6 +111,8 @@ class Worker:
                 self.handle(request)
         finally:
             self.fetcher.close()
+            if self.pages is not None:
+                self.pages.close()
 
     def handle(self, request: Request) -> None:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""
@@ -142,8 +153,10 @@ class Worker:
         try:
             if self.config.robots and (why := self.robots.denied(request.url)):
                 return Fetched(request, record=self.failed(request, "robots", why))
-            response, attempts = self.retrier.fetch(request.url)
-            return Fetched(request, response, attempts, self.name)
+            known = self.pages.get(request.url) if self.pages is not None else None
+            headers = known.headers() if known is not None else None
+            response, attempts = self.retrier.fetch(request.url, headers=headers)
+            return Fetched(request, response, attempts, self.name, known=known)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
             return Fetched(request, record=self.failed(request, "internal", one_line(exc)))
 
@@ -152,7 +165,10 @@ class Worker:
         if fetched.record is not None:
             return fetched.record, []
         try:
-            return self.process(fetched)
+            record, children = self.process(fetched)
+            if self.pages is not None and not record.not_modified:
+                self.remember(fetched, record, children)
+            return record, children
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
             return self.failed(fetched.request, "internal", one_line(exc)), []
 
@@ -182,6 +198,8 @@ class Worker:
         )
         if response.error:
             return record, []
+        if fetched.known is not None and response.status == 304:
+            return record, self.not_modified(request, record, fetched.known)
         if response.status in REDIRECT_STATUSES and "location" in response.headers:
             return record, self.redirect(request, response, record)
         if response.status is not None and response.status >= 400:
@@ -190,6 +208,29 @@ class Worker:
         if record.content_type is not None and record.content_type not in self.config.accept:
             return record, []
         return record, self.links(request, response, record)
+
+    def not_modified(self, request: Request, record: Record, known: PageState) -> list[Request]:
+        """A 304 to a conditional request: the stored page stands (title, links, state kept
+        as they are) and its stored links are followed without reading it."""
+        record.not_modified, record.changed = True, False
+        record.title, record.links = known.title, known.link_count
+        record.content_type = record.content_type or known.content_type
+        return self.follow(request, known.links)
+
+    def remember(self, fetched: Fetched, record: Record, children: list[Request]) -> None:
+        """Compare a fetched page with its stored state (``record.changed``) and keep the new
+        state: a 2xx page's replaces it, a redirect or a 4xx drops it, a failure leaves it."""
+        assert self.pages is not None and fetched.response is not None
+        request, response, known = fetched.request, fetched.response, fetched.known
+        status = response.status if response.error is None else None
+        new = None
+        if status is not None and 200 <= status < 300:
+            new = page_state(request, status, response.headers, response.body, record, children)
+        record.changed = compare(known, status, new)
+        if new is not None and new != known:
+            self.pages.put(request.url, new)
+        elif new is None and known is not None and record.changed:
+            self.pages.drop(request.url)
 
     def redirect(self, request: Request, response: Response, record: Record) -> list[Request]:
         """Schedule a redirect target as a request of its own, at the same depth."""

@@ -73,6 +73,12 @@ from crawler.config import MODES
     help="Keep the crawl's state in a SQLite file: running again resumes it.",
 )
 @click.option(
+    "--recrawl",
+    is_flag=True,
+    help="Crawl a finished --state or --backend crawl again: every page it holds, asked "
+    "with If-None-Match / If-Modified-Since; a 304's stored links are followed.",
+)
+@click.option(
     "--lease",
     "lease_seconds",
     type=click.FloatRange(min=0.5),

@@ -59,15 +59,19 @@ class FetchCore:
         }
         self._credentials = dict(config.credentials)
 
-    def headers(self, url: str, *, user_headers: bool = True) -> dict[str, str]:
+    def headers(
+        self, url: str, *, user_headers: bool = True, own: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """What ``url``'s request adds to ``fixed_headers``: the user's ``-H`` headers (unless
-        ``user_headers`` is False) and, on the origin of a seed that carried them, the seed's
-        credentials as Basic auth (never on another origin)."""
+        ``user_headers`` is False), on the origin of a seed that carried them the seed's
+        credentials as Basic auth (never on another origin), then the request's ``own``."""
         extra = dict(self._user_headers) if user_headers else {}
         if self._credentials and (auth := self._credentials.get(origin_of(url))):
             # The seed's own credentials win over an -H Authorization on their origin.
             extra = {k: v for k, v in extra.items() if k.lower() != "authorization"}
             extra["Authorization"] = auth
+        if own:
+            extra.update(own)
         return extra
 
     def fetch(self, url: str, send: Callable[[], Any]) -> Response:

@@ -10,6 +10,7 @@ URL goes through the visited set and is fetched once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http.cookiejar import CookieJar
 
 import requests
@@ -65,9 +66,13 @@ class RequestsFetcher:
         # Given per request: requests lets HTTP_PROXY from the environment beat session.proxies.
         self.proxies = {"http": config.proxy, "https": config.proxy} if config.proxy else None
 
-    def fetch(self, url: str, *, user_headers: bool = True) -> Response:
+    def fetch(
+        self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """GET ``url`` once; network failures come back as ``Response.error``, never raised.
-        ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin)."""
+        ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin);
+        ``headers``: this request's own (``If-None-Match`` ...)."""
+        own = headers
         wait = min(self.config.timeout, self.config.page_deadline)
 
         def send():
@@ -76,7 +81,7 @@ class RequestsFetcher:
             try:
                 resp = self.session.get(
                     url,
-                    headers=self.core.headers(url, user_headers=user_headers),
+                    headers=self.core.headers(url, user_headers=user_headers, own=own),
                     stream=True,
                     allow_redirects=False,
                     timeout=(wait, wait),

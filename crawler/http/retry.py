@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -61,16 +61,20 @@ class Retrier:
         self.sleep = sleep
         self.jitter = jitter
 
-    def fetch(self, url: str, *, user_headers: bool = True) -> tuple[Response, int]:
+    def fetch(
+        self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
+    ) -> tuple[Response, int]:
         """The last response for ``url`` and how many attempts it took (``user_headers=False``:
-        without the ``-H`` headers, see ``Fetcher.fetch``)."""
+        without the ``-H`` headers; ``headers``: the request's own; see ``Fetcher.fetch``)."""
         host = host_of(url)
         attempt = 0
         while True:
             attempt += 1
             self.clock.acquire(host)
             try:
-                if user_headers:
+                if headers:
+                    response = self.fetcher.fetch(url, user_headers=user_headers, headers=headers)
+                elif user_headers:
                     response = self.fetcher.fetch(url)
                 else:
                     response = self.fetcher.fetch(url, user_headers=False)

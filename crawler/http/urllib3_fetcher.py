@@ -14,6 +14,7 @@ Proxy variables from the environment are read once per fetcher and decided once 
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Mapping
 from functools import lru_cache
 from http.cookiejar import CookieJar
 from types import SimpleNamespace
@@ -60,13 +61,18 @@ class Urllib3Fetcher:
             self._proxies = {s: env[s] for s in ("http", "https") if s in env}
         self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
 
-    def fetch(self, url: str, *, user_headers: bool = True) -> Response:
+    def fetch(
+        self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """GET ``url`` once; network failures come back as ``Response.error``, never raised.
-        ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin)."""
+        ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin);
+        ``headers``: this request's own (``If-None-Match`` ...)."""
+        own = headers
 
         def send() -> urllib3.BaseHTTPResponse:
             pool = self._pool_for(url) if self._proxies else self.pool
-            headers = {**self._headers, **self.core.headers(url, user_headers=user_headers)}
+            extra = self.core.headers(url, user_headers=user_headers, own=own)
+            headers = {**self._headers, **extra}
             jar, probe = self.cookies, SimpleNamespace(url=url, headers={})
             if len(jar) and (cookie := get_cookie_header(jar, probe)):
                 headers["Cookie"] = cookie

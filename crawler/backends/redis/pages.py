@@ -1,0 +1,64 @@
+"""Page states (``crawler/recrawl.py``) of a Redis crawl: one hash, ``crawl:{ID}:pages``
+(URL fingerprint -> JSON), beside the frontier's keys, and the reset that starts a re-crawl."""
+
+from __future__ import annotations
+
+import json
+
+from crawler.backends.redis.state import RedisState
+from crawler.base import Request
+from crawler.errors import BackendError
+from crawler.links.urls import fingerprint
+from crawler.recrawl import PageState
+
+# Keys a re-crawl keeps: the page states and the crawl's scope.
+_KEPT = ("pages", "config")
+
+
+class RedisPages:
+    """The page-state hash of one crawl, through a connection of this loop's own."""
+
+    def __init__(self, url: str, crawl_id: str) -> None:
+        self.state = RedisState(url, crawl_id)
+        self.key = self.state.key("pages")
+
+    def get(self, url: str) -> PageState | None:
+        """The stored state of ``url``, or None."""
+        data = self.state.call("hget", self.key, fingerprint(url))
+        return PageState.from_data(json.loads(data)) if data else None
+
+    def put(self, url: str, state: PageState) -> None:
+        """Keep ``state`` for ``url``."""
+        data = json.dumps(state.to_data(), ensure_ascii=False)
+        self.state.call("hset", self.key, fingerprint(url), data)
+
+    def drop(self, url: str) -> None:
+        """Forget ``url``."""
+        self.state.call("hdel", self.key, fingerprint(url))
+
+    def close(self) -> None:
+        """Drop the connection."""
+        self.state.client.close()
+
+    def begin_recrawl(self) -> list[Request]:
+        """Start the crawl over (a finished one only): delete every key of the crawl but the
+        page states and the scope, and return the stored pages' requests to queue again.
+
+        Start a re-crawl from one worker; others join it without ``--recrawl``."""
+        counts = self.state.counters()
+        if counts.get("queued") or counts.get("leased"):
+            going = counts.get("queued", 0) + counts.get("leased", 0)
+            raise BackendError(
+                f"--recrawl: crawl {self.state.crawl_id!r} is unfinished ({going} URLs to go); "
+                "join it without --recrawl"
+            )
+        kept = {self.state.key(name).encode() for name in _KEPT}
+        pattern = self.state.key("*")
+        keys = self.state.call("scan_iter", match=pattern, count=500)
+        doomed = [key for key in keys if key not in kept]
+        for start in range(0, len(doomed), 500):
+            self.state.call("delete", *doomed[start : start + 500])
+        requests = []
+        for _, data in self.state.call("hscan_iter", self.key, count=500):
+            requests.append(PageState.from_data(json.loads(data)).request)
+        return requests
