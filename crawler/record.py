@@ -1,6 +1,7 @@
 """The result record: one per scheduled URL, success or failure.
 
-The field list is the stable output schema documented in docs/records.md; add fields at the end.
+The field list is the stable output schema documented in docs/records.md; add fields at the end,
+before ``items`` (the one that can be long, kept last).
 A record crosses process and network boundaries as its JSON (``to_json``, the very bytes a JSON
 Lines sink writes), or as an ``EncodedRecord`` that carries that JSON with the few fields read on
 every record, so a process that only writes or counts records never decodes them.
@@ -35,13 +36,13 @@ class Record:
     detail: str | None = None
     redirects: list[str] = field(default_factory=list)
     attempts: int = 0
-    # What the parse callback produced on this page (plain JSON objects).
-    items: list[dict[str, Any]] = field(default_factory=list)
     # Against what a durable crawl kept of the page (crawler/recrawl.py): answered 304 to a
     # conditional request (its stored links were followed; a WARC writer makes it a
     # ``revisit``), and whether it differs from the last crawl (None: nothing to compare).
     not_modified: bool = False
     changed: bool | None = None
+    # What the parse callback produced on this page (plain JSON objects).
+    items: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
