@@ -110,9 +110,13 @@ class Worker:
             while (request := self.frontier.pop()) is not None:
                 self.handle(request)
         finally:
-            self.fetcher.close()
-            if self.pages is not None:
-                self.pages.close()
+            self.close()
+
+    def close(self) -> None:
+        """Release the fetcher and the page-state connection."""
+        self.fetcher.close()
+        if self.pages is not None:
+            self.pages.close()
 
     def handle(self, request: Request) -> None:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""

@@ -55,7 +55,10 @@ class Overlap:
                 self.hand_over(self._settle, worker, fetched)
         finally:
             worker.fetcher.close()
-            self.parsing.join()
+            try:
+                self.parsing.join()
+            finally:
+                worker.close()  # after the parsing: it keeps page states (crawler/recrawl.py)
         if self.failure is not None:
             raise self.failure
 
