@@ -28,7 +28,8 @@ class ChangingSite:
     """A small site on pytest-httpserver; ``generation`` 2 is the same site a while later.
 
     ``/`` has an ETag, ``/a`` a Last-Modified (both honoured: 304), ``/b`` and ``/e`` have no
-    validators and never change, ``/c`` changes (new ETag), ``/d`` disappears (404), ``/g`` is
+    validators and never change, ``/c`` changes (new ETag, and a link to a new page ``/n``),
+    ``/d`` disappears (404), ``/g`` is
     a 404 linked only from ``/a``: the second crawl reaches it only through ``/a``'s stored
     links, since ``/a`` answers 304.
     """
@@ -38,7 +39,7 @@ class ChangingSite:
         self.generation = 1
         self.hits: Counter[str] = Counter()
         self.conditional: dict[str, dict[str, str]] = {}
-        for path in ("/", "/a", "/b", "/c", "/d", "/e", "/g"):
+        for path in ("/", "/a", "/b", "/c", "/d", "/e", "/g", "/n"):
             server.expect_request(path).respond_with_handler(self.handle)
 
     def url(self, path: str = "/") -> str:
@@ -68,10 +69,11 @@ class ChangingSite:
             )
         if path == "/c":
             version = self.generation
-            return page(f"C{version}", f"version {version}", ETag=f'"c-{version}"')
+            new = '<a href="/n">n</a>' if version == 2 else ""
+            return page(f"C{version}", f"version {version}{new}", ETag=f'"c-{version}"')
         if path == "/d" and self.generation == 1:
             return page("D", "here for now")
-        if path in ("/b", "/e"):
+        if path in ("/b", "/e") or (path == "/n" and self.generation == 2):
             return page(path, "always the same")
         return Response("not found", status=404)
 
@@ -105,7 +107,8 @@ def check_second_crawl(site: ChangingSite, first, stats1, second, stats2) -> Non
         "/a": {"If-Modified-Since": LAST_MODIFIED},
         "/c": {"If-None-Match": '"c-1"'},
     }
-    assert set(second) == set(first)
+    assert set(second) == {*first, url("/n")}
+    assert second[url("/n")].changed is None and not second[url("/n")].not_modified
     index, a = second[url("/")], second[url("/a")]
     for record, was in ((index, first[url("/")]), (a, first[url("/a")])):
         assert record.status == 304 and record.not_modified and record.changed is False
@@ -118,8 +121,8 @@ def check_second_crawl(site: ChangingSite, first, stats1, second, stats2) -> Non
     assert second[url("/d")].status == 404 and second[url("/d")].changed is True
     assert second[url("/g")].changed is None  # a 404 both times: nothing stored to compare
     assert not any(r.not_modified for u, r in second.items() if u not in (url("/"), url("/a")))
-    assert (stats2.new, stats2.changed, stats2.unchanged, stats2.gone) == (0, 1, 4, 1)
-    assert "0 new, 1 changed, 4 unchanged, 1 gone" in stats2.summary()
+    assert (stats2.new, stats2.changed, stats2.unchanged, stats2.gone) == (1, 1, 4, 1)
+    assert "1 new, 1 changed, 4 unchanged, 1 gone" in stats2.summary()
 
 
 @pytest.mark.parametrize("mode", ["serial", "threads", "processes"])
@@ -205,7 +208,7 @@ def test_cli_recrawl_prints_the_counts(changing_site, tmp_path, mode):
     assert crawl().returncode == 1, "the 404 of /g"
     changing_site.generation = 2
     done = crawl("--recrawl")
-    assert "0 new, 1 changed, 4 unchanged, 1 gone" in done.stderr, done.stderr
+    assert "1 new, 1 changed, 4 unchanged, 1 gone" in done.stderr, done.stderr
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     index = next(r for r in lines if r["url"] == changing_site.url())
     assert index["not_modified"] is True and index["changed"] is False
