@@ -15,7 +15,7 @@ def open_pages(config: CrawlConfig) -> PageStore | None:
     if config.backend is not None:
         from crawler.backends.redis.pages import RedisPages
 
-        return RedisPages(config.backend, config.crawl_id)
+        return RedisPages(config.backend, config.crawl_id, retry=config.backend_retry)
     if config.state is not None:
         from crawler.backends.sqlite.pages import SqlitePages
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import redis
+
 from crawler.backends.redis.state import RedisState
 from crawler.base import Request
 from crawler.errors import BackendError
@@ -18,8 +20,8 @@ _KEPT = ("pages", "config")
 class RedisPages:
     """The page-state hash of one crawl, through a connection of this loop's own."""
 
-    def __init__(self, url: str, crawl_id: str) -> None:
-        self.state = RedisState(url, crawl_id)
+    def __init__(self, url: str, crawl_id: str, *, retry: float = 30.0) -> None:
+        self.state = RedisState(url, crawl_id, retry=retry)
         self.key = self.state.key("pages")
 
     def get(self, url: str) -> PageState | None:
@@ -53,12 +55,13 @@ class RedisPages:
                 "join it without --recrawl"
             )
         kept = {self.state.key(name).encode() for name in _KEPT}
-        pattern = self.state.key("*")
-        keys = self.state.call("scan_iter", match=pattern, count=500)
-        doomed = [key for key in keys if key not in kept]
-        for start in range(0, len(doomed), 500):
-            self.state.call("delete", *doomed[start : start + 500])
-        requests = []
-        for _, data in self.state.call("hscan_iter", self.key, count=500):
-            requests.append(PageState.from_data(json.loads(data)).request)
-        return requests
+        client = self.state.client
+        try:  # not retried: a scan started again would start over
+            keys = client.scan_iter(match=self.state.key("*"), count=500)
+            doomed = [key for key in keys if key not in kept]
+            for start in range(0, len(doomed), 500):
+                client.delete(*doomed[start : start + 500])
+            stored = [data for _, data in client.hscan_iter(self.key, count=500)]
+        except redis.RedisError as exc:
+            raise self.state.failure(exc) from None
+        return [PageState.from_data(json.loads(data)).request for data in stored]
