@@ -44,6 +44,19 @@ def test_ok_page_headers_lowercased_and_user_agent_sent(httpserver, make):
     assert response.elapsed_ms >= 0
 
 
+def test_a_request_s_own_headers_are_sent_with_the_others_for_that_request_only(httpserver, make):
+    # A re-crawl's conditional headers (crawler/recrawl.py): added per request, beside -H.
+    wanted = {"If-None-Match": '"v1"', "X-Extra": "from -H", "User-Agent": "probe/1"}
+    httpserver.expect_ordered_request("/c", headers=wanted).respond_with_data("", status=304)
+    httpserver.expect_ordered_request("/c").respond_with_data("plain")
+    fetcher = make(user_agent="probe/1", headers=(("X-Extra", "from -H"),))
+    first = fetcher.fetch(httpserver.url_for("/c"), headers={"If-None-Match": '"v1"'})
+    assert (first.status, first.error) == (304, None)
+    second = fetcher.fetch(httpserver.url_for("/c"))
+    assert second.status == 200
+    assert "If-None-Match" not in httpserver.log[-1][0].headers
+
+
 def test_redirect_is_returned_not_followed(httpserver, make):
     httpserver.expect_request("/old").respond_with_response(
         Response(status=301, headers={"Location": "/new"})
