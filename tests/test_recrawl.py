@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 
 import pytest
+import redis
 from werkzeug import Request, Response
 
 from crawler.errors import BackendError, ConfigError
@@ -216,3 +217,15 @@ def test_cli_recrawl_prints_the_counts(changing_site, tmp_path, mode):
         [*argv[:3], "--recrawl", changing_site.url()], cwd=ROOT, capture_output=True, text=True
     )
     assert refused.returncode == 2 and "--recrawl needs" in refused.stderr
+
+
+def test_recrawl_refuses_an_unfinished_redis_crawl(changing_site, redis_url):
+    crawl_id = uuid.uuid4().hex
+    run_crawl([changing_site.url()], depth=5, backend=redis_url, crawl_id=crawl_id)
+    client = redis.Redis.from_url(redis_url)
+    client.rpush(f"crawl:{{{crawl_id}}}:queue", b"x")  # as if another worker still had work
+    with pytest.raises(BackendError, match="unfinished"):
+        run_crawl(
+            [changing_site.url()], depth=5, backend=redis_url, crawl_id=crawl_id, recrawl=True
+        )
+    assert client.hlen(f"crawl:{{{crawl_id}}}:records") == 7  # refused before anything went
