@@ -96,6 +96,10 @@ class PageStore(Protocol):
     """Per-URL page states of a durable crawl. Opened by each worker loop in its own process
     (``open_pages``); writes are single-row, so loops need no coordination."""
 
+    def empty(self) -> bool:
+        """True when no page state is stored at all (a crawl's first run)."""
+        ...
+
     def get(self, url: str) -> PageState | None:
         """The stored state of ``url``, or None."""
         ...

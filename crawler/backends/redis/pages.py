@@ -24,6 +24,10 @@ class RedisPages:
         self.state = RedisState(url, crawl_id, retry=retry)
         self.key = self.state.key("pages")
 
+    def empty(self) -> bool:
+        """True when the hash holds no page."""
+        return not self.state.call("exists", self.key)
+
     def get(self, url: str) -> PageState | None:
         """The stored state of ``url``, or None."""
         data = self.state.call("hget", self.key, fingerprint(url))

@@ -30,6 +30,11 @@ class SqlitePages:
         with self.state.lock:
             self.state.db.execute(_SCHEMA)
 
+    def empty(self) -> bool:
+        """True when the table holds no page."""
+        with self.state.lock:
+            return self.state.db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None
+
     def get(self, url: str) -> PageState | None:
         """The stored state of ``url``, or None."""
         with self.state.lock:
