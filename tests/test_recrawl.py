@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections import Counter
 
@@ -17,8 +15,8 @@ from werkzeug import Request, Response
 from crawler.errors import BackendError, ConfigError
 from crawler.links.urls import fingerprint
 from crawler.recrawl import content_digest
+from tests.support.cli import run_cli
 from tests.support.helpers import by_url, run_crawl
-from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -126,13 +124,20 @@ def check_second_crawl(site: ChangingSite, first, stats1, second, stats2) -> Non
     assert "1 new, 1 changed, 4 unchanged, 1 gone" in stats2.summary()
 
 
-@pytest.mark.parametrize("mode", ["serial", "threads", "processes"])
-def test_recrawl_with_a_state_file(changing_site, tmp_path, mode):
-    workers = {} if mode == "serial" else {"workers": 3}
-    state = str(tmp_path / "crawl.db")
-    check_second_crawl(
-        changing_site, *crawl_twice(changing_site, state=state, mode=mode, **workers)
-    )
+@pytest.mark.parametrize(
+    "mode, fetcher",
+    [
+        ("serial", "urllib3"),
+        ("serial", "requests"),
+        ("threads", "urllib3"),
+        pytest.param("processes", "urllib3", marks=pytest.mark.subprocess),
+    ],
+)
+def test_recrawl_with_a_state_file(changing_site, tmp_path, mode, fetcher):
+    options = {"mode": mode, "fetcher": fetcher, "state": str(tmp_path / "crawl.db")}
+    if mode != "serial":
+        options["workers"] = 3
+    check_second_crawl(changing_site, *crawl_twice(changing_site, **options))
 
 
 def test_recrawl_with_redis(changing_site, redis_url):
@@ -198,24 +203,16 @@ def test_recrawl_needs_a_durable_crawl():
     [["--mode", "serial"], ["--mode", "gevent"], ["--mode", "processes", "--greenlets", "2"]],
 )
 def test_cli_recrawl_prints_the_counts(changing_site, tmp_path, mode):
-    state = str(tmp_path / "crawl.db")
-    argv = [sys.executable, "-m", "crawler", "--state", state, "--depth", "5", "--ignore-robots"]
-    argv += [*mode, "--workers", "2"]
-
-    def crawl(*extra: str) -> subprocess.CompletedProcess:
-        args = [*argv, *extra, "-o", str(tmp_path / "out.jsonl"), changing_site.url()]
-        return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
-
-    assert crawl().returncode == 1, "the 404 of /g"
+    options = ["--state", str(tmp_path / "crawl.db"), "--depth", "5", "--ignore-robots"]
+    options += [*mode, "--workers", "2", "-o", str(tmp_path / "out.jsonl")]
+    assert run_cli(*options, changing_site.url()).returncode == 1, "the 404 of /g"
     changing_site.generation = 2
-    done = crawl("--recrawl")
+    done = run_cli(*options, "--recrawl", changing_site.url())
     assert "1 new, 1 changed, 4 unchanged, 1 gone" in done.stderr, done.stderr
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     index = next(r for r in lines if r["url"] == changing_site.url())
     assert index["not_modified"] is True and index["changed"] is False
-    refused = subprocess.run(
-        [*argv[:3], "--recrawl", changing_site.url()], cwd=ROOT, capture_output=True, text=True
-    )
+    refused = run_cli("--recrawl", changing_site.url())
     assert refused.returncode == 2 and "--recrawl needs" in refused.stderr
 
 
