@@ -43,6 +43,8 @@ class Record:
     changed: bool | None = None
     # What the parse callback produced on this page (plain JSON objects).
     items: list[dict[str, Any]] = field(default_factory=list)
+    # Links on the page left out for being longer than the URL length limit (8 KiB).
+    dropped_links: int = 0
 
     @property
     def ok(self) -> bool:

@@ -26,6 +26,7 @@ class Stats:
     changed: int = 0
     unchanged: int = 0
     gone: int = 0
+    dropped_links: int = 0  # links longer than the URL length limit, left out
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     interrupted: bool = False  # by Ctrl-C
@@ -36,6 +37,7 @@ class Stats:
         self.pages += 1
         self.bytes += record.bytes
         self.items += record.item_count
+        self.dropped_links += record.dropped_links
         if record.error is None:
             self.ok += 1
         else:
@@ -85,6 +87,7 @@ class Stats:
             "changed": self.changed,
             "unchanged": self.unchanged,
             "gone": self.gone,
+            "dropped_links": self.dropped_links,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
@@ -103,6 +106,7 @@ class Stats:
             + (f" ({errors})" if errors else "")
             + (f", {self.items} items" if self.items else "")
             + self._recrawl_summary()
+            + (f", {self.dropped_links} links too long" if self.dropped_links else "")
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
         )
 

@@ -21,7 +21,7 @@ from crawler.http.retry import Retrier
 from crawler.links.charset import to_utf8
 from crawler.links.extract import extract
 from crawler.links.scope import Scope
-from crawler.links.urls import canonical, fingerprint, host_of, resolve
+from crawler.links.urls import PageBase, canonical, fingerprint, host_of, resolve
 from crawler.politeness.robots import RobotsPolicy
 from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
@@ -286,14 +286,14 @@ class Worker:
         body, encoding = to_utf8(response.body, response.headers.get("content-type"))
         page = extract(body, "utf-8", follow_nofollow=self.config.follow_nofollow)
         record.title = page.title
-        base = request.url
+        base = PageBase(request.url)
         if page.base:
-            base = resolve(request.url, page.base) or request.url
-        found = dict.fromkeys(url for href in page.links if (url := resolve(base, href)))
+            base = PageBase(base.resolve(page.base) or request.url)
+        found, record.dropped_links = base.resolve_all(page.links)
         record.links = len(found)
         children = self.follow(request, found)
         if self.config.parse is not None:
-            scraped = self.scrape(request, response, record, encoding, base, found)
+            scraped = self.scrape(request, response, record, encoding, base.url, found)
             children += self.follow(request, scraped)
         return children
 

@@ -9,24 +9,47 @@ Two forms, on purpose:
   whether two links are the same page. The visited set stores its 16-byte fingerprint, not the
   string, so memory per URL is fixed.
 
-Real pages repeat the same links hundreds of times, so both steps are cached.
+Link resolution is the hot path of a crawl (a 100 KB page carries ~300 links): ``PageBase``
+splits a page's base once, resolves the common forms (a relative path, ``?query``, an absolute
+path or URL on the page's own origin, made only of characters that need no escaping) by string
+operations against it, and sends anything else through the full algorithm (``urljoin`` then
+``normalize``). Results are cached per directory, and canonical keys and fingerprints per URL,
+in caches bounded by bytes (``crawler/links/cache.py``). URLs longer than ``MAX_URL_LENGTH``
+are refused: a seed becomes ``invalid_url``, a link is dropped and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+from collections.abc import Iterable
 from posixpath import normpath
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
 
 from crawler.errors import InvalidURL
+from crawler.links.cache import ByteBoundedCache, cached_by_bytes
 
 SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 FINGERPRINT_BYTES = 16
+# The longest URL the crawler requests or follows, in characters of its normal form (ASCII).
+# Browsers and servers commonly stop at 8 KiB (the default request-line limit of nginx and
+# Apache); a longer link is almost always junk or hostile, and would only fill caches.
+MAX_URL_LENGTH = 8192
+
+# Budgets of the caches (bytes each, per process). Generous for any real site: a 100-byte URL
+# costs ~300 bytes of cache, so the resolution cache alone holds ~50,000 links.
+RESOLVE_CACHE_BYTES = 16 << 20
+NORMALIZE_CACHE_BYTES = 8 << 20
+CANONICAL_CACHE_BYTES = 8 << 20
+FINGERPRINT_CACHE_BYTES = 8 << 20
+HOST_CACHE_BYTES = 2 << 20
+
+
+class URLTooLong(InvalidURL):
+    """A URL longer than ``MAX_URL_LENGTH`` (before or after normalisation)."""
 
 
 _USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
@@ -51,9 +74,12 @@ def _resolve_dots(path: str) -> str:
     return resolved
 
 
-@lru_cache(maxsize=1 << 16)
+@cached_by_bytes(NORMALIZE_CACHE_BYTES)
 def normalize(url: str) -> str:
-    """The normal form of an absolute URL; raises ``InvalidURL`` for anything not crawlable."""
+    """The normal form of an absolute URL; raises ``InvalidURL`` for anything not crawlable,
+    a URL longer than ``MAX_URL_LENGTH`` included."""
+    if len(url) > MAX_URL_LENGTH:
+        raise URLTooLong(f"URL longer than {MAX_URL_LENGTH} characters: {url[:100]!r}...")
     text = url.strip()
     try:
         parts = urlsplit(text)
@@ -74,52 +100,173 @@ def normalize(url: str) -> str:
     path = _resolve_dots(parts.path)
     rebuilt = urlunsplit((scheme, netloc, path, parts.query, ""))
     try:
-        return safe_url_string(rebuilt)
+        normal = safe_url_string(rebuilt)
     except (ValueError, UnicodeError) as exc:
         raise InvalidURL(f"malformed URL {text!r}: {exc}") from None
+    if len(normal) > MAX_URL_LENGTH:  # percent-encoding can triple a URL's length
+        raise URLTooLong(
+            f"URL longer than {MAX_URL_LENGTH} characters once encoded: {text[:100]!r}..."
+        )
+    return normal
 
 
-@lru_cache(maxsize=1 << 16)
+@cached_by_bytes(CANONICAL_CACHE_BYTES)
 def canonical(url: str) -> str:
     """The canonical key of a normal-form URL (query sorted): equal keys mean the same page."""
     return canonicalize_url(url)
 
 
-@lru_cache(maxsize=1 << 16)
+@cached_by_bytes(FINGERPRINT_CACHE_BYTES)
 def fingerprint(url: str) -> bytes:
     """A fixed-size fingerprint of ``url``'s canonical key, for visited sets."""
     return hashlib.blake2b(canonical(url).encode(), digest_size=FINGERPRINT_BYTES).digest()
 
 
 def resolve(base: str, href: str) -> str | None:
-    """The normal form of ``href`` found on a page at ``base``; None if it is not crawlable."""
-    href = href.strip()
-    if not href or href.startswith("#"):
-        return None
-    # Unless it is a bare query, a reference resolves the same against every page of one
-    # directory: key the cache on that directory, so repeated links cost a lookup.
-    return _join(base.partition("#")[0] if href[0] == "?" else _directory(base), href)
+    """The normal form of ``href`` found on a page at ``base``; None if it is not crawlable
+    (not http(s), malformed, or longer than ``MAX_URL_LENGTH``)."""
+    return PageBase(base).resolve(href) or None
 
 
-def _directory(url: str) -> str:
-    """``url`` up to the last ``/`` of its path (query and fragment dropped)."""
-    url = url.partition("#")[0].partition("?")[0]
-    authority = url.find("//")
-    slash = url.rfind("/")
-    if authority < 0 or slash <= authority + 1 or url.find("/", authority + 2) < 0:
-        return url + "/"  # no path: the same as the root directory
-    return url[: slash + 1]
-
-
-@lru_cache(maxsize=1 << 16)
-def _join(base: str, href: str) -> str | None:
-    try:
-        return normalize(urljoin(base, href))
-    except (InvalidURL, ValueError):
-        return None
-
-
-@lru_cache(maxsize=1 << 16)
+@cached_by_bytes(HOST_CACHE_BYTES)
 def host_of(url: str) -> str:
     """Lower-case host of a normal-form URL (no port)."""
     return urlsplit(url).hostname or ""
+
+
+# --- resolving a page's links -------------------------------------------------------------
+
+# A result of ``PageBase.resolve``: the link is longer than MAX_URL_LENGTH (dropped, counted).
+TOO_LONG = ""
+
+# Characters that every step of the full algorithm leaves as they are in a path (RFC 3986
+# unreserved and sub-delimiters, ":", "@", "/", minus "'" and ";": w3lib escapes "'" in a
+# query, and urljoin splits ";params" off a path) and in a query (the same, plus "?").
+_PATH = r"A-Za-z0-9\-._~!$&()*+,=:@/"
+_FAST_PATH = re.compile(f"[{_PATH}]*").fullmatch
+_FAST_QUERY = re.compile(f"[{_PATH}?]*").fullmatch
+# A base path the fast path may build on: the same characters, and valid percent-escapes.
+_FAST_BASE = re.compile(f"(?:[{_PATH}]|%[0-9A-Fa-f]{{2}})*").fullmatch
+# An href starting with one of these resolves against the whole base, not just its directory
+# (a query-only reference keeps the base's path), so it is cached per page, not per directory.
+_PAGE_KEYED = frozenset({"", "?", *(chr(c) for c in range(33)), "\x7f"})
+
+_RESOLVED = ByteBoundedCache(RESOLVE_CACHE_BYTES)
+
+
+class PageBase:
+    """A page's base URL (normal form), split once to resolve all the page's links.
+
+    ``resolve`` gives the same result as ``normalize(urljoin(base, href))`` (the test suite
+    checks it against that, the crawler's original algorithm, on a corpus of odd links).
+    """
+
+    __slots__ = ("url", "origin", "path", "directory", "dir_key", "fast")
+
+    def __init__(self, url: str) -> None:
+        self.url = url = url.partition("#")[0]
+        scheme, sep, rest = url.partition("://")
+        slash = rest.find("/") if sep else -1
+        self.origin = url[: len(scheme) + 3 + slash] if slash >= 0 else url
+        full_path = rest[slash:] if slash >= 0 else "/"
+        self.path = path = full_path.partition("?")[0]
+        self.directory = path[: path.rfind("/") + 1] or "/"
+        self.dir_key = self.origin + self.directory
+        self.fast = (
+            slash >= 0
+            and _is_normal(url)
+            and "@" not in self.origin
+            and "//" not in path
+            and _FAST_BASE(path) is not None
+        )
+
+    def resolve(self, href: str) -> str | None:
+        """The normal form of ``href`` on this page: None if it is not crawlable, ``TOO_LONG``
+        (an empty string) if it is longer than ``MAX_URL_LENGTH``. Cached by directory."""
+        key = (self.url if href[:1] in _PAGE_KEYED else self.dir_key, href)
+        url = _RESOLVED.get(key, _PAGE_KEYED)  # any non-result object as the default
+        if url is _PAGE_KEYED:
+            url = self._resolve(href)
+            _RESOLVED.put(key, url)
+        return url
+
+    def resolve_all(self, hrefs: Iterable[str]) -> tuple[list[str], int]:
+        """The distinct crawlable URLs of ``hrefs`` (normal form, first-seen order) and the
+        number of distinct hrefs dropped as longer than ``MAX_URL_LENGTH``."""
+        found: dict[str, None] = {}
+        too_long = 0
+        resolve = self.resolve
+        for href in dict.fromkeys(hrefs):  # each distinct href once: pages repeat their links
+            url = resolve(href)
+            if url:
+                found[url] = None
+            elif url is TOO_LONG:
+                too_long += 1
+        return list(found), too_long
+
+    def _resolve(self, href: str) -> str | None:
+        if len(href) > MAX_URL_LENGTH:
+            return TOO_LONG
+        href = href.strip()
+        if not href or href[0] == "#":
+            return None
+        url = self._fast(href) if self.fast else None
+        if url is None:  # not a common form: the full algorithm
+            base = self.url if href[0] == "?" else self.dir_key
+            try:
+                joined = urljoin(base, href)
+                if len(joined) > MAX_URL_LENGTH:
+                    return TOO_LONG
+                url = normalize(joined)
+            except URLTooLong:
+                return TOO_LONG
+            except (InvalidURL, ValueError):
+                return None
+        return url if len(url) <= MAX_URL_LENGTH else TOO_LONG
+
+    def _fast(self, href: str) -> str | None:
+        """``href`` resolved by string operations when it is a common, escape-free form; None
+        to send it to the full algorithm."""
+        path, _, query = href.partition("#")[0].partition("?")
+        if not _FAST_PATH(path) or not _FAST_QUERY(query):
+            return None
+        if not path:  # "?query": this page's path; "?" alone keeps its query too (urljoin)
+            return self.origin + self.path + "?" + query if query else self.url
+        if path[0] != "/":
+            first = path.partition("/")[0]
+            if ":" not in first:  # a relative path
+                path = self.directory + path
+            elif path.startswith(self.origin) and path[len(self.origin) : len(self.origin) + 1] in (
+                "",
+                "/",
+            ):  # an absolute URL on this page's origin, spelled as we spell it
+                path = path[len(self.origin) :] or "/"
+            else:
+                return None
+        if "//" in path:
+            return None
+        if "/." in path:
+            path = _remove_dot_segments(path)
+        return self.origin + path + "?" + query if query else self.origin + path
+
+
+def _is_normal(url: str) -> bool:
+    try:
+        return normalize(url) == url
+    except InvalidURL:
+        return False
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4 on an absolute path without empty segments."""
+    segments = path.split("/")
+    out: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    return "/" + "/".join(out)

@@ -1,0 +1,103 @@
+"""Caches bounded by the bytes they hold, not by their number of entries.
+
+A cache of URLs capped at N entries holds N times the longest URL a hostile page can write: at
+65,536 entries and 200 KB links that is 13 GB. These caches count an estimate of each entry's
+size (its key and value objects plus the dict's own share) and, when over budget, keep only the
+newer half of their entries. A hit is one ``dict.get``: no reordering, no lock. Under threads,
+a shrink racing an insert may drop an entry or miscount a few bytes; a cache only ever costs a
+recomputation for that.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+# Per entry, beyond the key and value objects: the dict's index and entry slots, amortised.
+ENTRY_OVERHEAD = 64
+
+_MISSING = object()
+T = TypeVar("T")
+
+
+def object_bytes(value: object) -> int:
+    """An estimate of the bytes ``value`` holds (a str, bytes, a tuple of them, or a small
+    object), cheap enough to call on every insert: ``sys.getsizeof`` only for non-ASCII text."""
+    kind = type(value)
+    if kind is str:
+        return 49 + len(value) if value.isascii() else sys.getsizeof(value)  # type: ignore[attr-defined]
+    if kind is bytes:
+        return 33 + len(value)  # type: ignore[arg-type]
+    if kind is tuple:
+        return 40 + 8 * len(value) + sum(map(object_bytes, value))  # type: ignore[arg-type]
+    return 16  # None, a small int or a shared singleton: the reference is all it costs
+
+
+class ByteBoundedCache:
+    """A dict whose estimated size stays under ``max_bytes``: when an insert goes over, the older
+    half of the entries is dropped (insertion order; O(1) amortised per insert)."""
+
+    __slots__ = ("data", "get", "max_bytes", "bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.data: dict[Any, Any] = {}
+        self.get = self.data.get  # hits are a bound-method call away: no Python frame
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def put(self, key: Any, value: Any) -> None:
+        """Store ``value`` under ``key``, shrinking first if the entry would go over budget."""
+        size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+        if self.bytes + size > self.max_bytes:
+            self._shrink(self.max_bytes // 2 - size)
+        if size <= self.max_bytes:
+            self.data[key] = value
+            self.bytes += size
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self.data.clear()
+        self.bytes = 0
+
+    def _shrink(self, budget: int) -> None:
+        # Keep the newest entries that fit in ``budget`` (rebuilt in place: ``get`` stays bound).
+        kept: list[tuple[Any, Any]] = []
+        total = 0
+        for key, value in reversed(list(self.data.items())):
+            size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+            if total + size > budget:
+                break
+            kept.append((key, value))
+            total += size
+        self.data.clear()
+        self.data.update(reversed(kept))
+        self.bytes = total
+
+
+def cached_by_bytes(max_bytes: int) -> Callable[[Callable[[str], T]], Callable[[str], T]]:
+    """Memoise a one-argument function in a ``ByteBoundedCache`` of ``max_bytes``. Exceptions
+    are not cached (as with ``functools.lru_cache``). The wrapper has ``cache`` and
+    ``cache_clear``."""
+
+    def decorate(fn: Callable[[str], T]) -> Callable[[str], T]:
+        cache = ByteBoundedCache(max_bytes)
+        get, put = cache.get, cache.put
+
+        @functools.wraps(fn)
+        def cached(arg: str) -> T:
+            value = get(arg, _MISSING)
+            if value is _MISSING:
+                value = fn(arg)
+                put(arg, value)
+            return value  # type: ignore[return-value]
+
+        cached.cache = cache  # type: ignore[attr-defined]
+        cached.cache_clear = cache.clear  # type: ignore[attr-defined]
+        return cached
+
+    return decorate
