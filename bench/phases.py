@@ -38,8 +38,8 @@ HOOKS = (
     ("crawler.worker", "Worker.settle", "records"),
     ("crawler.worker", "Worker.links", "links"),
     ("crawler.worker", "Worker.schedule", "links"),
-    ("crawler.worker", "to_utf8", "parse"),
-    ("crawler.worker", "decode_body", "parse"),
+    ("crawler.worker", "to_utf8", "parse"),  # before crawler.links.page
+    ("crawler.links.page", "to_utf8", "parse"),
     ("crawler.links.extract", "parse_document", "parse"),
 )
 
@@ -74,7 +74,10 @@ class PhaseClock:
     def install(self) -> None:
         """Wrap every hook this checkout has."""
         for module_name, path, phase in HOOKS:
-            owner: Any = importlib.import_module(module_name)
+            try:
+                owner: Any = importlib.import_module(module_name)
+            except ImportError:
+                continue
             *outer, name = path.split(".")
             for part in outer:
                 owner = getattr(owner, part)

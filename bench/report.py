@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.phases import render as render_phases
 from crawler.compare.modes import bar
 
 SCRAPY_0MS, SCRAPY_50MS = 220.0, 257.0  # Scrapy 2.19, 64 concurrent, same machine and site
@@ -31,6 +32,11 @@ def _serial(scenario: dict) -> Any:
 def _best(scenario: dict) -> Any:
     hybrid = [r for r in _ours(scenario) if r.spec.greenlets]
     return max(hybrid or _ours(scenario), key=lambda r: r.pages_per_s, default=None)
+
+
+def _rival(scenario: dict) -> Any:
+    rows = [r["result"] for r in scenario["rows"] if r.get("rival") and not r["result"].failure]
+    return rows[0] if rows else None
 
 
 def _fastest(scenario: dict) -> Any:
@@ -117,6 +123,8 @@ def scenario_table(data: dict) -> str:
                 + "; it fetches each spelling of a URL, and follows a redirect loop, as a page"
                 " of its own)"
             )
+    if data.get("phases"):
+        lines.append(render_phases(data["phases"]))
     return "\n".join(lines)
 
 
@@ -152,7 +160,8 @@ def targets(results: list[dict]) -> str:
             (f"latency 50 ms, as a URL list: fastest mode ({_name(fastest)}) / ceiling",
              fastest.pages_per_s / ceiling, 0.9, f"≥ 0.9 of {ceiling:.0f}"),
         )  # fmt: skip
-    lines = ["targets (issue 3), from the figures above:"]
+    checks += _cpu_checks(by_name)
+    lines = ["targets (issues 3 and 14), from the figures above:"]
     for name, value, goal, text in checks:
         verdict = "met " if value is not None and value >= goal else "MISS"
         shown = f"{value:.2f}" if value is not None and value < 100 else f"{value:.0f}"
@@ -173,6 +182,37 @@ def targets(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_checks(by_name: dict[str, dict]) -> list[tuple[str, float | None, float, str]]:
+    """Issue 14's targets: CPU per page and pages/s against wget's, in this run."""
+    checks: list[tuple[str, float | None, float, str]] = []
+    if (large := by_name.get("large-0")) and (serial := _serial(large)):
+        cpu = serial.cpu_ms_per_page
+        # "≤ x" targets as "x / value ≥ 1", so every check reads "value ≥ goal".
+        checks.append(("large-0: 0.6 ms / serial CPU per page", 0.6 / cpu if cpu else None, 1.0,
+                       f"≥ 1: serial at {cpu or 0:.2f} ms ≤ 0.6 ms"))  # fmt: skip
+        if (wget := _rival(large)) and wget.pages_per_s:
+            wcpu = wget.cpu_ms_per_page
+            checks += [
+                ("large-0: wget CPU per page / serial's", wcpu / cpu if cpu and wcpu else None,
+                 1.0, f"≥ 1: serial {cpu or 0:.2f} ms vs wget {wcpu or 0:.2f} ms"),
+                ("large-0: serial pages/s / wget's", serial.pages_per_s / wget.pages_per_s, 1.0,
+                 f"≥ 1: wget {wget.pages_per_s:.0f} pages/s"),
+            ]  # fmt: skip
+            if fastest := _fastest(large):
+                checks.append(
+                    (f"large-0: best mode ({_name(fastest)}) pages/s / wget's",
+                     fastest.pages_per_s / wget.pages_per_s, 2.0, "≥ 2"),
+                )  # fmt: skip
+    if small := by_name.get("small-0"):
+        if (serial := _serial(small)) and (cpu := serial.cpu_ms_per_page):
+            checks.append(("small-0: 0.35 ms / serial CPU per page", 0.35 / cpu, 1.0,
+                           f"≥ 1: serial at {cpu:.2f} ms ≤ 0.35 ms"))  # fmt: skip
+        if fastest := _fastest(small):
+            checks.append((f"small-0: best mode ({_name(fastest)}) pages/s",
+                           fastest.pages_per_s, 2000.0, "≥ 2,000"))  # fmt: skip
+    return checks
+
+
 def to_json(results: list[dict], machine: str) -> dict:
     """Everything measured, as plain data."""
     return {
@@ -183,6 +223,7 @@ def to_json(results: list[dict], machine: str) -> dict:
                 "pages": d["pages"],
                 "ceiling": d["ceiling"],
                 "discovery_bound": d.get("discovery"),
+                "phases": d.get("phases"),
                 "modes": [
                     {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
                     for row in d["rows"]

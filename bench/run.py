@@ -5,7 +5,9 @@ in every mode (each in a fresh process, through ``crawl run``, exactly as ``craw
 does), and prints pages/s with ratios measured in the same run: against serial, against the
 ``workers / latency`` bound, and against the ceiling; plus CPU per page of the crawler (all its
 processes) and of the site server, which shares this machine's cores, and the crawl's peak
-memory (all its processes, ``crawler/compare/pss.py``).
+memory (all its processes, ``crawler/compare/pss.py``). For ``small-0`` and ``large-0`` it also
+prints a serial crawl's CPU per page split into fetch, parse, links and records
+(``bench/phases.py``), so the next bottleneck is visible.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench import report
 from bench.ceiling import measure as measure_ceiling
 from bench.ceiling import url_list
 from bench.discovery import discovery_bound
+from bench.phases import measure as measure_phases
 from bench.rivals import run_wget, wget_available
 from bench.scenarios import (
     DEFAULT_MODES,
@@ -107,6 +110,10 @@ def run_scenario(
             site_cpu = process_cpu(site.proc.pid) - site_cpu
             print(f"  wget: {result.pages_per_s:.0f} pages/s", file=sys.stderr)
             rows.append({"result": result, "site_cpu_s": site_cpu, "rival": True})
+        phases = None
+        if scenario.phases:
+            print("  phases (serial, instrumented)", file=sys.stderr)
+            phases = measure_phases(source, crawl_args)
     discovery = None
     if scenario.crawl == "site" and scenario.latency_ms:
         # The ideal crawl from / at the per-request time the ceiling's 64 connections saw.
@@ -123,6 +130,7 @@ def run_scenario(
         "ceiling": ceiling,
         "discovery": discovery,
         "rows": rows,
+        "phases": phases,
     }
 
 

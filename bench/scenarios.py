@@ -21,6 +21,8 @@ class Scenario:
     latency_ms: float
     # "site": crawl from / following links; "list": fetch /urls.txt's URLs, depth 0.
     crawl: str = "site"
+    # Also print where a serial crawl's CPU goes (fetch, parse, links, records): bench/phases.py.
+    phases: bool = False
 
     def describe(self) -> str:
         """One line for the report."""
@@ -34,10 +36,10 @@ class Scenario:
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("small-0", 2000, 10_000, 10, 0),
+        Scenario("small-0", 2000, 10_000, 10, 0, phases=True),
         Scenario("small-50", 2000, 10_000, 10, 50),
         Scenario("list-50", 2000, 10_000, 10, 50, crawl="list"),
-        Scenario("large-0", 300, 100_000, 300, 0),
+        Scenario("large-0", 300, 100_000, 300, 0, phases=True),
         Scenario("large-50", 300, 100_000, 300, 50),
     )
 }

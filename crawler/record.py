@@ -41,10 +41,10 @@ class Record:
     # ``revisit``), and whether it differs from the last crawl (None: nothing to compare).
     not_modified: bool = False
     changed: bool | None = None
-    # What the parse callback produced on this page (plain JSON objects).
-    items: list[dict[str, Any]] = field(default_factory=list)
     # Links on the page left out for being longer than the URL length limit (8 KiB).
     dropped_links: int = 0
+    # What the parse callback produced on this page (plain JSON objects).
+    items: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

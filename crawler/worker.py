@@ -18,10 +18,9 @@ from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, 
 from crawler.config import CrawlConfig
 from crawler.errors import one_line
 from crawler.http.retry import Retrier
-from crawler.links.charset import to_utf8
-from crawler.links.extract import extract
+from crawler.links.page import page_links
 from crawler.links.scope import Scope
-from crawler.links.urls import PageBase, canonical, fingerprint, host_of, resolve
+from crawler.links.urls import canonical, fingerprint, host_of, resolve
 from crawler.politeness.robots import RobotsPolicy
 from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
@@ -283,17 +282,16 @@ class Worker:
 
     def links(self, request: Request, response: Response, record: Record) -> list[Request]:
         """Title and link count into the record; in-scope links as child requests."""
-        body, encoding = to_utf8(response.body, response.headers.get("content-type"))
-        page = extract(body, "utf-8", follow_nofollow=self.config.follow_nofollow)
-        record.title = page.title
-        base = PageBase(request.url)
-        if page.base:
-            base = PageBase(base.resolve(page.base) or request.url)
-        found, record.dropped_links = base.resolve_all(page.links)
-        record.links = len(found)
-        children = self.follow(request, found)
+        page = page_links(
+            request.url,
+            response.body,
+            response.headers.get("content-type"),
+            follow_nofollow=self.config.follow_nofollow,
+        )
+        record.title, record.links, record.dropped_links = page.title, len(page.links), page.dropped
+        children = self.follow(request, page.links)
         if self.config.parse is not None:
-            scraped = self.scrape(request, response, record, encoding, base.url, found)
+            scraped = self.scrape(request, response, record, page.encoding, page.base, page.links)
             children += self.follow(request, scraped)
         return children
 
