@@ -3,7 +3,7 @@
 ``tests/support/old_links.py`` is the extraction and resolution as they were before the CPU
 work (lxml.html, ``urljoin`` + ``normalize`` per href), frozen. Every page and href below goes
 through both; the resolved lists (normal form, first-seen order) and titles must be equal.
-A deliberate difference would be listed here as a commented exception: there is none.
+Deliberate differences are the commented exceptions below (``NOT_LINKS`` and the URL cap).
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ MALFORMED = [
     b"<table><a href=in-table.html>x</a><tr><td><a href=td.html>x</td></table>",
     b"<a href=outer.html><a href=inner.html>nested</a></a><p><a href=p.html>x</p>",
     b"<svg><a href=svg.html>x</a><a xlink:href=xlink.html>x</a></svg>",
-    b"<noscript><a href=noscript.html>x</a></noscript><template><a href=tpl.html></template>",
+    b"<noscript><a href=noscript.html>x</a></noscript><a href=after-noscript.html>x</a>",
+    b"<template><a href=in-template.html>x</a></template><a href=after-template.html>x</a>",
+    b"<svg><title>svg title</title></svg><title>html title</title><a href=x.html>x</a>",
     b"<![CDATA[<a href=cdata.html>]]><a href=x.html>",
     b"<?xml version='1.0' encoding='utf-8'?><html><a href=xmldecl.html>x</a></html>",
     b"\xef\xbb\xbf<a href=bom.html>x</a>",
@@ -152,6 +154,15 @@ MALFORMED = [
 ]
 
 
+# Links the old extraction followed and the new one does not, on purpose.
+NOT_LINKS = {
+    # The HTML Standard parses <template> content into a separate, inert DocumentFragment: it is
+    # not part of the document (browsers neither render nor follow it until a script clones
+    # it). lxml put it in the tree; lexbor, a conforming parser, does not.
+    "in-template.html",
+}
+
+
 @pytest.mark.parametrize(
     "url, body, content_type",
     [
@@ -167,6 +178,10 @@ def test_page_links_agree_with_the_reference(url, body, content_type):
     page = page_links(url, body, content_type)
     assert page.title == want_title
     # Exception (a fix): links longer than 8 KiB are dropped now, and counted.
-    kept = [link for link in want_links if len(link) <= MAX_URL_LENGTH]
+    kept = [
+        link
+        for link in want_links
+        if len(link) <= MAX_URL_LENGTH and link.rsplit("/", 1)[-1] not in NOT_LINKS
+    ]
     assert page.links == kept
-    assert page.dropped >= len(want_links) - len(kept)
+    assert page.dropped >= sum(len(link) > MAX_URL_LENGTH for link in want_links)

@@ -1,2 +1,3 @@
 """Links: URL normal forms and fingerprints (``urls``), what a crawl follows (``scope``), link and
-title extraction with lxml (``extract``) and a page's text encoding (``charset``)."""
+title extraction with lexbor (``extract``), a page's text encoding (``charset``) and its
+resolved links (``page``)."""

@@ -14,8 +14,6 @@ import re
 
 from charset_normalizer import from_bytes
 
-from crawler.links.extract import charset_of
-
 _META_SCAN = 1024
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""",
@@ -26,6 +24,21 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+
+
+def charset_of(content_type_header: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, if it names a codec Python knows."""
+    if not content_type_header:
+        return None
+    for param in content_type_header.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            value = value.strip().strip("\"'")
+            try:
+                return codecs.lookup(value).name
+            except LookupError:
+                return None
+    return None
 
 
 def _known(name: str | None) -> str | None:
