@@ -24,7 +24,7 @@ class Scope:
 
     def allows(self, url: str, seed_host: str) -> bool:
         """True when ``url`` (normal form) may be followed from a page under ``seed_host``."""
-        if any(p.search(url) for p in self.exclude):
+        if self.exclude and any(p.search(url) for p in self.exclude):
             return False
         if not self.same_domain and not self.allow_domains:
             return True
