@@ -90,10 +90,10 @@ class Record:
 class EncodedRecord:
     """A record already encoded (``Record.to_json``) where it was made, with the fields that
     are read on every record: totals and the progress bar (``error``, ``bytes``,
-    ``item_count``; ``status`` and ``changed`` for a re-crawl's counts), a durable backend's
-    record key (``url``, ``error``, ``detail``) and the metrics (``status``, ``elapsed_ms``,
-    ``attempts``). A sink that can work from these and
-    the JSON offers ``write_encoded``; any other gets the ``Record`` back from ``decode``."""
+    ``item_count``, ``dropped_links``; ``status`` and ``changed`` for a re-crawl's counts), a
+    durable backend's record key (``url``, ``error``, ``detail``) and the metrics (``status``,
+    ``elapsed_ms``, ``attempts``). A sink that can work from these and the JSON offers
+    ``write_encoded``; any other gets the ``Record`` back from ``decode``."""
 
     json: bytes
     url: str
@@ -105,6 +105,7 @@ class EncodedRecord:
     attempts: int
     item_count: int
     changed: bool | None = None
+    dropped_links: int = 0
 
     @classmethod
     def of(cls, record: Record) -> EncodedRecord:
@@ -120,6 +121,7 @@ class EncodedRecord:
             record.attempts,
             len(record.items),
             record.changed,
+            record.dropped_links,
         )
 
     def decode(self) -> Record:

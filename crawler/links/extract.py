@@ -17,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from crawler.links.charset import charset_of, sniff
 
-__all__ = ["HTML_TYPES", "Extracted", "charset_of", "extract", "parse_document"]
+__all__ = ["Extracted", "charset_of", "extract", "parse_document"]
 
 
 @dataclass(slots=True)

@@ -38,6 +38,9 @@ FINGERPRINT_BYTES = 16
 # Browsers and servers commonly stop at 8 KiB (the default request-line limit of nginx and
 # Apache); a longer link is almost always junk or hostile, and would only fill caches.
 MAX_URL_LENGTH = 8192
+# Input longer than this is refused before any parsing (its normal form could only be shorter
+# than the cap if it were mostly whitespace, dot-segments or credentials).
+_MAX_INPUT_LENGTH = 2 * MAX_URL_LENGTH
 
 # Budgets of the caches (bytes each, per process). Generous for any real site: a 100-byte URL
 # costs ~300 bytes of cache, so the resolution cache alone holds ~50,000 links.
@@ -78,7 +81,7 @@ def _resolve_dots(path: str) -> str:
 def normalize(url: str) -> str:
     """The normal form of an absolute URL; raises ``InvalidURL`` for anything not crawlable,
     a URL longer than ``MAX_URL_LENGTH`` included."""
-    if len(url) > MAX_URL_LENGTH:
+    if len(url) > _MAX_INPUT_LENGTH:
         raise URLTooLong(f"URL longer than {MAX_URL_LENGTH} characters: {url[:100]!r}...")
     text = url.strip()
     try:
@@ -205,7 +208,7 @@ class PageBase:
         return list(found), too_long
 
     def _resolve(self, href: str) -> str | None:
-        if len(href) > MAX_URL_LENGTH:
+        if len(href) > _MAX_INPUT_LENGTH:
             return TOO_LONG
         href = href.strip()
         if not href or href[0] == "#":
@@ -214,10 +217,7 @@ class PageBase:
         if url is None:  # not a common form: the full algorithm
             base = self.url if href[0] == "?" else self.dir_key
             try:
-                joined = urljoin(base, href)
-                if len(joined) > MAX_URL_LENGTH:
-                    return TOO_LONG
-                url = normalize(joined)
+                url = normalize(urljoin(base, href))
             except URLTooLong:
                 return TOO_LONG
             except (InvalidURL, ValueError):

@@ -1,4 +1,5 @@
-"""The link extraction and resolution of crawler 0.x before the CPU work (issue #14), frozen:
+"""The link extraction and resolution of crawler 0.x before the CPU work (issue #14), frozen
+(with main's later change that drops userinfo from the normal form):
 the reference the new code is checked against (``tests/test_same_links.py``). Copied verbatim
 from ``crawler/links/{charset,extract,urls}.py`` and ``Worker.links`` as they were; do not
 "fix" anything here, the point is to keep the old behaviour to compare with.
@@ -201,11 +202,8 @@ def normalize(url: str) -> str:
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    if parts.username or parts.password:
-        auth = parts.username or ""
-        if parts.password:
-            auth += ":" + parts.password
-        netloc = f"{auth}@{netloc}"
+    # No userinfo: a password must never reach a record, a queue or a log. A seed's credentials
+    # are kept apart and sent to its origin only (crawler/http/credentials.py).
     path = _resolve_dots(parts.path)
     rebuilt = urlunsplit((scheme, netloc, path, parts.query, ""))
     try:
