@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from crawler.links.charset import charset_of, sniff
+from crawler.links.heap import keep_freed_memory
 
 __all__ = ["Extracted", "charset_of", "extract", "parse_document"]
+
+# lexbor allocates and frees a few hundred KB per document: without this, glibc returns it to the
+# kernel after every page and faults it back in for the next (crawler/links/heap.py).
+keep_freed_memory()
 
 
 @dataclass(slots=True)
