@@ -329,7 +329,6 @@ def test_each_hostile_line_gets_its_record(crawl, hostile):
         assert record["attempts"] in (1, 2), record
 
 
-@Known(13, "cpu").mark()
 def test_a_200_kb_link_is_never_requested(crawl):
     assert max(len(url) for url in crawl.requested) < 100_000
 
