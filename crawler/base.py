@@ -39,6 +39,8 @@ class Response:
     detail: str | None = None
     # True when the failure spent the whole page deadline: a retry would not help.
     final: bool = False
+    # The raw exchange for the archive (``crawler.http.capture.Exchange``), only with --warc.
+    exchange: Any = None
 
     @property
     def content_type(self) -> str | None:

@@ -74,6 +74,11 @@ class CrawlConfig:
     # Where records (JSON Lines, or CSV by extension; "-" is stdout) and items go, if anywhere.
     output: str | None = None
     items_output: str | None = None
+    # Keeping what was crawled (docs/archiving.md): a WARC file, rotated past ``warc_max_size``
+    # bytes into numbered files, and a wget-like mirror of the pages under ``save_dir``.
+    warc: str | None = None
+    warc_max_size: int = 1024**3
+    save_dir: str | None = None
     # Politeness and HTTP behaviour (docs/politeness.md).
     robots: bool = True
     delay: float = 0.0
@@ -114,6 +119,8 @@ class CrawlConfig:
         if self.max_bytes < 1:
             raise ConfigError("max-bytes must be at least 1")
         _check_backend(self)
+        if self.warc_max_size < 1024 * 1024:
+            raise ConfigError("--warc-max-size must be at least 1 MB")
         if self.delay < 0 or self.retries < 0 or self.retry_backoff < 0:
             raise ConfigError("delay, retries and retry backoff must be 0 or more")
         if self.max_retry_wait < 0:

@@ -65,19 +65,23 @@ class Crawler:
             config = config.with_options(credentials=(*config.credentials, *found))
         self.stats = stats = Stats(mode=self.config.mode)
         sinks = [*self.sinks, *self._file_sinks()]
+        archive: list[Sink] = []
         try:
+            archive = self._archive_sinks(config)
             backend = StoppableBackend(open_backend(config))
             if config.recrawl:
                 requests = _recrawl(config, backend, requests)
             self._backend = backend
         except BaseException:
-            for sink in sinks:
+            for sink in [*archive, *sinks]:
                 sink.close()
             raise
-        # A durable backend's own sink comes first: a record is kept with the crawl's state
-        # (ending its URL's lease) before any local sink sees it.
+        # The archive sinks first: they set ``saved_path``, which every other sink shows. Then
+        # a durable backend's own sink: a record is kept with the crawl's state (ending its
+        # URL's lease) before any local sink sees it.
         kept = backend.record_sink(config)
-        pipeline = Pipeline([kept, *sinks] if kept else sinks, stats, progress=self.config.progress)
+        ordered = [*archive, kept, *sinks] if kept else [*archive, *sinks]
+        pipeline = Pipeline(ordered, stats, progress=self.config.progress)
         if self._stop_requested:
             backend.stop()
         job = CrawlJob(config, backend, requests, invalid)
@@ -135,6 +139,28 @@ class Crawler:
         backend = self._backend
         if backend is not None:
             backend.stop()
+
+    def _archive_sinks(self, config: CrawlConfig) -> list[Sink]:
+        """The WARC and saved-pages sinks the config asks for (opened now)."""
+        opened: list[Sink] = []
+        try:
+            if config.save_dir is not None:
+                from crawler.archive.save import SaveSink
+
+                opened.append(SaveSink(config))
+            if config.warc is not None:
+                from crawler.archive.warc import WarcSink
+
+                try:
+                    opened.append(WarcSink(config))
+                except OSError as exc:
+                    detail = exc.strerror or exc
+                    raise OutputError(f"cannot write {config.warc!r}: {detail}") from None
+        except BaseException:
+            for sink in opened:
+                sink.close()
+            raise
+        return opened
 
     def _file_sinks(self) -> list[Sink]:
         """Sinks for ``config.output`` and ``config.items_output`` (opened now)."""

@@ -24,6 +24,10 @@ class Pipeline:
         """Count the record and hand it to every sink (an encoded record is decoded once, and
         only if a sink cannot take it encoded)."""
         self.stats.add(record)
+        if isinstance(record, EncodedRecord) and getattr(record.archive, "body", None) is not None:
+            # A page to save (--save-dir) gains ``saved_path`` here, in the save sink: its JSON
+            # from the child is stale, so it goes on decoded (only saved pages pay this).
+            record = record.decode()
         if isinstance(record, EncodedRecord):
             self._write_encoded(record)
         else:

@@ -45,6 +45,14 @@ class Record:
     dropped_links: int = 0
     # What the parse callback produced on this page (plain JSON objects).
     items: list[dict[str, Any]] = field(default_factory=list)
+    # SHA-1 of the decoded body, base32, as WARC payload digests are written ("sha1:...").
+    digest: str | None = None
+    # Where --save-dir wrote the body (DIR/host/path), or None.
+    saved_path: str | None = None
+    # Not part of the schema: what the archive sinks need of the page (``ArchivePayload``:
+    # the WARC records for --warc, the body for --save-dir), only when one of them is on. It
+    # travels from a pool child with the record (``EncodedRecord.archive``), never into JSON.
+    archive: Any = field(default=None, repr=False, compare=False, metadata={"schema": False})
 
     @property
     def ok(self) -> bool:
@@ -106,6 +114,9 @@ class EncodedRecord:
     item_count: int
     changed: bool | None = None
     dropped_links: int = 0
+    # The page data for the archive sinks (``Record.archive``), not part of the JSON: it
+    # travels from the child with the record, and ``decode`` gives it back.
+    archive: Any = None
 
     @classmethod
     def of(cls, record: Record) -> EncodedRecord:
@@ -122,11 +133,14 @@ class EncodedRecord:
             len(record.items),
             record.changed,
             record.dropped_links,
+            record.archive,
         )
 
     def decode(self) -> Record:
         """The full record (a new one each call)."""
-        return Record.from_dict(json.loads(self.json.decode()))
+        record = Record.from_dict(json.loads(self.json.decode()))
+        record.archive = self.archive
+        return record
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Rebuilt by one constructor call: less than half the cost of unpickling the
@@ -136,6 +150,8 @@ class EncodedRecord:
 
 # json.dumps with any non-default option builds a new encoder per call; this is the same one.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
-_FIELD_NAMES = frozenset(f.name for f in fields(Record))
+# The schema: every field but ``archive`` (page data, never written out).
+_SCHEMA = tuple(f for f in fields(Record) if f.metadata.get("schema", True))
+_FIELD_NAMES = frozenset(f.name for f in _SCHEMA)
 _ENCODED_FIELDS = tuple(f.name for f in fields(EncodedRecord))
-FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Record))
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in _SCHEMA)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import NamedTuple
 
+from crawler.archive.payload import body_digest, payload_for
 from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.backends.pages import open_pages
@@ -203,6 +204,10 @@ class Worker:
             redirects=list(request.chain),
             attempts=fetched.attempts,
         )
+        if response.body:
+            record.digest = body_digest(response.body)
+        if self.config.warc or self.config.save_dir:
+            record.archive = payload_for(self.config, response)
         if response.error:
             return record, []
         if fetched.known is not None and response.status == 304:

@@ -18,6 +18,26 @@ from crawler.cli.app import (
 from crawler.cli.options import crawl_options
 from crawler.config import MODES
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+class _Size(click.ParamType):
+    """A byte count: digits, optionally followed by K, M or G (binary multiples)."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx):  # noqa: D102 - click's API
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "")
+        if not number.isdigit():
+            self.fail(f"{value!r} is not a size (e.g. 1000000, 500M, 1G)", param, ctx)
+        return int(number) * _UNITS[unit]
+
+
+SIZE = _Size()
+
 
 @app.command("run")
 @click.argument("source")
@@ -99,6 +119,26 @@ from crawler.config import MODES
     show_default=True,
     metavar="FILE",
     help="Where records go: JSON Lines, or CSV if FILE ends in .csv; - for stdout.",
+)
+@click.option(
+    "--warc",
+    default=None,
+    metavar="FILE.warc.gz",
+    help="Also archive every exchange (request and response as received) in a WARC file.",
+)
+@click.option(
+    "--warc-max-size",
+    type=SIZE,
+    default="1G",
+    show_default=True,
+    metavar="SIZE",
+    help="Start a new numbered WARC file past this size (bytes, or with K, M, G).",
+)
+@click.option(
+    "--save-dir",
+    default=None,
+    metavar="DIR",
+    help="Also save every page's body under DIR/host/path, as wget's mirror layout.",
 )
 @click.option(
     "--health-port",

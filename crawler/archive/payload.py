@@ -1,0 +1,37 @@
+"""What a worker attaches to a record for the archive sinks, and the record's ``digest``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from crawler.base import Response
+    from crawler.config import CrawlConfig
+
+
+class ArchivePayload(NamedTuple):
+    """The page data behind a record (``Record.archive``). Plain data, so it crosses a process
+    boundary with the record (``Record.to_wire``)."""
+
+    # The raw exchange (``crawler.http.capture.Exchange``), with --warc and a response.
+    exchange: Any = None
+    # The decoded body of a 2xx page without error, with --save-dir.
+    body: bytes | None = None
+
+
+def body_digest(body: bytes) -> str:
+    """SHA-1 of ``body`` in base32, as WARC payload digests are written: ``sha1:`` + 32 chars."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def payload_for(config: CrawlConfig, response: Response) -> ArchivePayload | None:
+    """What the archive sinks of ``config`` need of ``response``; None when they need nothing."""
+    exchange = response.exchange if config.warc else None
+    body = None
+    if config.save_dir and response.error is None and 200 <= (response.status or 0) < 300:
+        body = response.body
+    if exchange is None and body is None:
+        return None
+    return ArchivePayload(exchange, body)

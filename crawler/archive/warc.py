@@ -1,0 +1,150 @@
+"""The WARC sink (``--warc FILE.warc.gz``): one writer for the whole crawl, in the pipeline.
+
+Each file starts with a ``warcinfo`` record (software, version, the crawl's options). Every
+fetch that got a response becomes a ``response`` record (status line, headers, body as received)
+and a ``request`` record that points at it with ``WARC-Concurrent-To``; both carry the target
+URI, the date the request was sent, the peer's address, and warcio's block and payload
+digests. A body cut by ``--max-bytes`` or the deadline is marked ``WARC-Truncated``. Records are
+gzipped one by one (so a file can be indexed and read from any record) unless FILE ends in
+``.warc``. Past ``max_size`` bytes the next pair goes to a new numbered file: ``FILE``, then
+``NAME-00001.warc.gz``, ``NAME-00002.warc.gz``...
+
+Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
+pages (two threads, two pool children) can never interleave in a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from io import BytesIO
+from typing import IO, Any
+
+from warcio.warcwriter import WARCWriter
+
+from crawler.config import CrawlConfig
+from crawler.record import Record
+from crawler.version import __version__
+
+WARC_VERSION = "1.1"
+
+
+class WarcSink:
+    """Writes the exchanges attached to records (``Record.archive.exchange``) as WARC records."""
+
+    def __init__(self, config: CrawlConfig) -> None:
+        assert config.warc is not None
+        self.path = config.warc
+        self.max_size = config.warc_max_size
+        self.gzip = not self.path.endswith(".warc")
+        self.paths: list[str] = []  # every file written, in order
+        self._info = _warcinfo(config)
+        self._file: IO[bytes] | None = None
+        self._writer: WARCWriter | None = None
+        self._open()  # now: a path that cannot be written fails the crawl before it starts
+
+    def write(self, record: Record) -> None:
+        """Archive the record's exchange, if it has one (a page that got a response)."""
+        payload = record.archive
+        exchange = getattr(payload, "exchange", None)
+        if exchange is None:
+            return
+        self.write_exchange(exchange)
+
+    write_encoded = write  # only ``archive`` is read: a child's encoded record needs no decoding
+
+    def write_exchange(self, exchange: Any) -> None:
+        """A ``response`` record and its ``request`` record; rotate when the file is full."""
+        if self._writer is None:
+            self._open()
+        writer = self._writer
+        assert writer is not None
+        common = {"WARC-Date": exchange.date}
+        if exchange.peer_ip:
+            common["WARC-IP-Address"] = exchange.peer_ip
+        headers = dict(common)
+        if exchange.truncated:
+            headers["WARC-Truncated"] = exchange.truncated
+        block = exchange.response_head + exchange.body
+        response = writer.create_warc_record(
+            exchange.url,
+            "response",
+            payload=BytesIO(block),
+            length=len(block),
+            warc_headers_dict=headers,
+        )
+        writer.write_record(response)
+        headers = {**common, "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"]}
+        request = writer.create_warc_record(
+            exchange.url,
+            "request",
+            payload=BytesIO(exchange.request),
+            length=len(exchange.request),
+            warc_headers_dict=headers,
+        )
+        writer.write_record(request)
+        if self._file is not None and self._file.tell() >= self.max_size:
+            self._close_file()  # the next pair opens the next numbered file
+
+    # Re-crawl's seam: a 304 answer to a conditional request will be written here as a
+    # ``revisit`` record (profile server-not-modified) that refers to the earlier capture, with
+    # ``writer.create_revisit_record(uri, digest, refers_to_uri, refers_to_date, http_headers)``;
+    # ``write`` chooses it when the record says ``not_modified``.
+
+    def close(self) -> None:
+        """Close the current file."""
+        self._close_file()
+
+    def _open(self) -> None:
+        path = numbered(self.path, len(self.paths))
+        self._file = open(path, "wb")  # noqa: SIM115 - kept open across records
+        self.paths.append(path)
+        self._writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
+        info = self._writer.create_warcinfo_record(os.path.basename(path), self._info)
+        self._writer.write_record(info)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file, self._writer = None, None
+
+
+def numbered(path: str, index: int) -> str:
+    """The name of file ``index`` of a rotated archive: ``path`` itself first, then
+    ``NAME-00001.warc.gz`` and so on (the number before ``.warc.gz`` or ``.warc``)."""
+    if index == 0:
+        return path
+    for suffix in (".warc.gz", ".warc"):
+        if path.endswith(suffix):
+            return f"{path[: -len(suffix)]}-{index:05d}{suffix}"
+    return f"{path}-{index:05d}"
+
+
+def _warcinfo(config: CrawlConfig) -> dict[str, str]:
+    """The warcinfo fields: software, format, and the crawl's options without secrets."""
+    return {
+        "software": f"crawler/{__version__} (+https://pypi.org/project/crawler/)",
+        "format": f"WARC File Format {WARC_VERSION}",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/"
+        "warc-format/warc-1.1/",
+        "http-header-user-agent": config.user_agent,
+        "robots": "obey" if config.robots else "ignore",
+        "crawler-options": json.dumps(_options(config), sort_keys=True),
+    }
+
+
+def _options(config: CrawlConfig) -> dict[str, Any]:
+    """The options that shape what was fetched, as JSON-ready data. Header values and proxy
+    credentials are left out: a WARC is shared, and they may be secrets."""
+    names = (
+        "mode", "workers", "greenlets", "depth", "max_pages", "same_domain", "allow_domains",
+        "exclude", "follow_nofollow", "timeout", "deadline", "max_bytes", "max_redirects",
+        "fetcher", "robots", "delay", "per_host", "retries", "accept", "block_private",
+    )  # fmt: skip
+    options: dict[str, Any] = {}
+    for name in names:
+        value = getattr(config, name)
+        options[name] = list(value) if isinstance(value, tuple) else value
+    options["headers"] = [name for name, _ in config.headers]
+    options["proxy"] = bool(config.proxy)
+    return options

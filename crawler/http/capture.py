@@ -1,0 +1,148 @@
+"""The raw HTTP exchange of one fetch, kept for a WARC archive (``--warc``).
+
+A fetcher builds an ``ExchangeRecorder`` only when the crawl archives (``config.warc``), so a
+crawl without ``--warc`` pays nothing. The recorder is filled in at three points of a fetch:
+``sent`` (the request line and headers given to the connection), ``received`` (status line,
+headers and peer address, read before the body) and ``chunks`` (the body read *raw*, still
+content-encoded, and decoded here a bounded piece at a time so the fetcher's byte cap still
+counts decoded bytes, as urllib3 >= 2.6 does on its own). ``exchange`` then hands back an
+``Exchange``: plain data that crosses a process boundary with the page's record.
+
+What is and is not the wire: the body is what the server sent before content decoding, with the
+transfer coding (chunked) already removed by ``http.client``; the response's
+``Transfer-Encoding`` header is therefore kept as ``X-Archive-Orig-Transfer-Encoding`` (the
+pywb convention), so the archived message parses as what it is. The request is rebuilt from the
+headers given to the connection (``http.client`` sends no others but ``Host`` and
+``Accept-Encoding``, both included); ``Authorization`` values are never archived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+CHUNK = 64 * 1024
+# Header values that are secrets of the user's (-H), not of the page: archived as "[redacted]".
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
+
+
+class Exchange(NamedTuple):
+    """One request and its response as the archive keeps them. Plain data (bytes and str)."""
+
+    url: str
+    # WARC-Date: when the request was sent, ISO 8601 UTC with microseconds (WARC 1.1).
+    date: str
+    peer_ip: str | None
+    request: bytes  # request line + headers + CRLF
+    response_head: bytes  # status line + headers + CRLF
+    body: bytes  # as received: content coding kept, transfer coding removed
+    # Why the body is incomplete, in WARC-Truncated's words ("length", "time",
+    # "unspecified"), or None when it was read to its end.
+    truncated: str | None = None
+
+
+class ExchangeRecorder:
+    """Collects one fetch's raw exchange while the fetcher runs (one per fetch)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._request = b""
+        self._head: bytes | None = None
+        self._peer_ip: str | None = None
+        self._raw: list[bytes] = []
+        self._complete = False
+
+    def sent(self, method: str, url: str, headers: Mapping[str, str]) -> None:
+        """The request as given to the connection (``headers`` without ``Host``)."""
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}"]
+        for name, value in headers.items():
+            if name.lower() == "host":
+                continue
+            shown = "[redacted]" if name.lower() in SECRET_HEADERS else value
+            lines.append(f"{name}: {shown}")
+        self._request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    def received(self, resp: Any) -> None:
+        """Status line, headers and peer address of a urllib3 response whose body is unread."""
+        version = _VERSIONS.get(getattr(resp, "version", 11), "HTTP/1.1")
+        lines = [f"{version} {resp.status} {resp.reason or ''}".rstrip()]
+        for name, value in resp.headers.iteritems():
+            if name.lower() == "transfer-encoding":
+                name = "X-Archive-Orig-Transfer-Encoding"
+            lines.append(f"{name}: {value}")
+        self._head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        try:
+            self._peer_ip = resp.connection.sock.getpeername()[0]
+        except (AttributeError, OSError, IndexError, TypeError):
+            self._peer_ip = None  # already released, or not a socket: the header is optional
+
+    def chunks(self, resp: Any) -> Iterator[bytes]:
+        """The decoded body of urllib3 response ``resp``, at most ``CHUNK`` bytes a piece, as
+        it arrives; the raw bytes are kept. Decode errors surface as urllib3's ``DecodeError``,
+        as when urllib3 decodes."""
+        from urllib3.exceptions import DecodeError
+
+        decoder = _decoder_for(resp)
+        errors = resp.DECODER_ERROR_CLASSES
+        while raw := resp.read1(CHUNK, decode_content=False):
+            self._raw.append(raw)
+            if decoder is None:
+                yield raw
+                continue
+            try:
+                piece = decoder.decompress(raw, max_length=CHUNK)
+                while piece:
+                    yield piece
+                    if not decoder.has_unconsumed_tail:
+                        break
+                    piece = decoder.decompress(b"", max_length=CHUNK)
+            except errors as exc:
+                raise DecodeError(f"content decoding failed: {exc}") from exc
+        self._complete = True
+        if decoder is not None:
+            try:
+                tail = decoder.flush()
+            except errors as exc:
+                raise DecodeError(f"content decoding failed: {exc}") from exc
+            if tail:
+                yield tail
+
+    def exchange(self, error: str | None) -> Exchange | None:
+        """The exchange, or None when no response arrived (nothing to archive). ``error`` is
+        the fetch's error kind: it says why an unfinished body stopped."""
+        if self._head is None:
+            return None
+        truncated = None
+        if not self._complete:
+            truncated = {"too_large": "length", "timeout": "time"}.get(error or "", "unspecified")
+        return Exchange(
+            url=self.url,
+            date=self.date,
+            peer_ip=self._peer_ip,
+            request=self._request,
+            response_head=self._head,
+            body=b"".join(self._raw),
+            truncated=truncated,
+        )
+
+
+def _decoder_for(resp: Any) -> Any:
+    """The decoder urllib3 itself would use for ``resp`` (``HTTPResponse._init_decoder``)."""
+    from urllib3.response import _get_decoder
+
+    encoding = resp.headers.get("content-encoding", "").lower()
+    known = resp.CONTENT_DECODERS
+    if encoding in known:
+        return _get_decoder(encoding)
+    if "," in encoding and any(e.strip() in known for e in encoding.split(",")):
+        return _get_decoder(encoding)
+    return None
+
