@@ -15,6 +15,7 @@ links. A plain file left by an earlier run is replaced, as ``wget -r`` does.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -81,10 +82,8 @@ class SaveSink:
             key = (*used, candidate)
             if key in self._files:
                 continue
-            try:
+            with contextlib.suppress(FileExistsError):  # ours, or what the open below checks
                 os.mkdir(candidate, 0o755, dir_fd=parent)
-            except FileExistsError:
-                pass
             try:
                 fd = os.open(candidate, _DIR_FLAGS, dir_fd=parent)
             except OSError as exc:
