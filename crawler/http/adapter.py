@@ -58,6 +58,12 @@ class DeadlineResponse(http.client.HTTPResponse):
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
+        # For --warc's WARC-IP-Address (crawler/http/capture.py): read now, as http.client may
+        # close the socket before anyone reads the body (Connection: close, an empty body).
+        try:
+            self.peer_ip: str | None = sock.getpeername()[0]
+        except (OSError, IndexError, TypeError):
+            self.peer_ip = None
         deadline = PAGE_DEADLINE.get()
         if deadline is not None:
             # Nothing has been read yet, so the stock buffered file holds no data to lose.

@@ -79,10 +79,7 @@ class ExchangeRecorder:
                 name = "X-Archive-Orig-Transfer-Encoding"
             lines.append(f"{name}: {value}")
         self._head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        try:
-            self._peer_ip = resp.connection.sock.getpeername()[0]
-        except (AttributeError, OSError, IndexError, TypeError):
-            self._peer_ip = None  # already released, or not a socket: the header is optional
+        self._peer_ip = _peer_ip(resp)
 
     def chunks(self, resp: Any) -> Iterator[bytes]:
         """The decoded body of urllib3 response ``resp``, at most ``CHUNK`` bytes a piece, as
@@ -132,6 +129,19 @@ class ExchangeRecorder:
             body=b"".join(self._raw),
             truncated=truncated,
         )
+
+
+def _peer_ip(resp: Any) -> str | None:
+    """The address the response came from, or None (WARC-IP-Address is optional): kept by the
+    adapter's response class when the socket was opened (``adapter.DeadlineResponse``), else
+    the connection's socket if it is still open."""
+    peer = getattr(getattr(resp, "_fp", None), "peer_ip", None)
+    if peer is not None:
+        return peer
+    try:
+        return resp.connection.sock.getpeername()[0]
+    except (AttributeError, OSError, IndexError, TypeError):
+        return None
 
 
 def _decoder_for(resp: Any) -> Any:
