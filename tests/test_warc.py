@@ -127,7 +127,7 @@ def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path):
     big = b"<title>big</title>" + b"y" * 500_000
 
     def stream(request):  # chunked: no Content-Length, so the cap cuts the read itself
-        return Response((big[i : i + 10_000] for i in range(0, len(big), 10_000)))
+        return Response(big[i : i + 10_000] for i in range(0, len(big), 10_000))
 
     httpserver.expect_request("/big").respond_with_handler(stream)
     httpserver.expect_request("/declared").respond_with_data(big, content_type="text/html")

@@ -155,4 +155,3 @@ def _decoder_for(resp: Any) -> Any:
     if "," in encoding and any(e.strip() in known for e in encoding.split(",")):
         return _get_decoder(encoding)
     return None
-
