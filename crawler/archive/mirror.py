@@ -61,4 +61,5 @@ def cap(name: str, suffix: str = "") -> str:
 
 
 def _encode(text: str) -> str:
-    return _UNSAFE.sub(lambda m: f"%{m.group()[0]:02X}", text.encode("utf-8")).decode("ascii")
+    raw = text.encode("utf-8", "surrogatepass")
+    return _UNSAFE.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii")
