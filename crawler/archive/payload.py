@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from crawler.base import Response
@@ -15,8 +15,9 @@ class ArchivePayload(NamedTuple):
     """The page data behind a record (``Record.archive``). Plain data, so it crosses a process
     boundary with the record (``Record.to_wire``)."""
 
-    # The raw exchange (``crawler.http.capture.Exchange``), with --warc and a response.
-    exchange: Any = None
+    # The fetch's WARC records, serialised (``crawler.archive.warc.exchange_records``), with
+    # --warc and a response.
+    warc: bytes | None = None
     # The decoded body of a 2xx page without error, with --save-dir.
     body: bytes | None = None
 
@@ -28,10 +29,14 @@ def body_digest(body: bytes) -> str:
 
 def payload_for(config: CrawlConfig, response: Response) -> ArchivePayload | None:
     """What the archive sinks of ``config`` need of ``response``; None when they need nothing."""
-    exchange = response.exchange if config.warc else None
+    warc = None
+    if config.warc and response.exchange is not None:
+        from crawler.archive.warc import exchange_records, gzipped  # warcio: only with --warc
+
+        warc = exchange_records(response.exchange, gzip=gzipped(config.warc))
     body = None
     if config.save_dir and response.error is None and 200 <= (response.status or 0) < 300:
         body = response.body
-    if exchange is None and body is None:
+    if warc is None and body is None:
         return None
-    return ArchivePayload(exchange, body)
+    return ArchivePayload(warc, body)

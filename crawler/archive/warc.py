@@ -10,13 +10,16 @@ gzipped one by one (so a file can be indexed and read from any record) unless FI
 ``NAME-00001.warc.gz``, ``NAME-00002.warc.gz``...
 
 Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
-pages (two threads, two pool children) can never interleave in a file.
+pages (two threads, two pool children) can never interleave in a file. The worker that fetched
+a page serialises its records (``exchange_records``: digests, gzip), so that CPU is spread over
+the crawl's processes and the writer only appends whole records.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from io import BytesIO
 from typing import IO, Any
 
@@ -27,69 +30,52 @@ from crawler.record import Record
 from crawler.version import __version__
 
 WARC_VERSION = "1.1"
+# zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
+# saves there outweighs the slightly larger files (docs/archiving.md has the figures).
+GZIP_LEVEL = 1
 
 
 class WarcSink:
-    """Writes the exchanges attached to records (``Record.archive.exchange``) as WARC records."""
+    """Appends the WARC records attached to records (``Record.archive.warc``) to the file."""
 
     def __init__(self, config: CrawlConfig) -> None:
         assert config.warc is not None
         self.path = config.warc
         self.max_size = config.warc_max_size
-        self.gzip = not self.path.endswith(".warc")
+        self.gzip = gzipped(self.path)
         self.paths: list[str] = []  # every file written, in order
         self._info = _warcinfo(config)
         self._file: IO[bytes] | None = None
-        self._writer: WARCWriter | None = None
         self._open()  # now: a path that cannot be written fails the crawl before it starts
 
     def write(self, record: Record) -> None:
-        """Archive the record's exchange, if it has one (a page that got a response)."""
-        payload = record.archive
-        exchange = getattr(payload, "exchange", None)
-        if exchange is None:
-            return
-        self.write_exchange(exchange)
+        """Append the record's archived exchange, if it has one (a page that got a response)."""
+        data = getattr(record.archive, "warc", None)
+        if data:
+            self.append(data)
 
     write_encoded = write  # only ``archive`` is read: a child's encoded record needs no decoding
 
     def write_exchange(self, exchange: Any) -> None:
-        """A ``response`` record and its ``request`` record; rotate when the file is full."""
-        if self._writer is None:
+        """Serialise and append one exchange (what ``write`` does with a worker's bytes)."""
+        self.append(exchange_records(exchange, gzip=self.gzip))
+
+    def append(self, data: bytes) -> None:
+        """Append whole WARC records; start the next numbered file once this one is full.
+
+        Only whole records (the response and request of one fetch, serialised by the worker
+        that fetched it, ``exchange_records``) are appended, by this one writer."""
+        if self._file is None:
             self._open()
-        writer = self._writer
-        assert writer is not None
-        common = {"WARC-Date": exchange.date}
-        if exchange.peer_ip:
-            common["WARC-IP-Address"] = exchange.peer_ip
-        headers = dict(common)
-        if exchange.truncated:
-            headers["WARC-Truncated"] = exchange.truncated
-        block = exchange.response_head + exchange.body
-        response = writer.create_warc_record(
-            exchange.url,
-            "response",
-            payload=BytesIO(block),
-            length=len(block),
-            warc_headers_dict=headers,
-        )
-        writer.write_record(response)
-        headers = {**common, "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"]}
-        request = writer.create_warc_record(
-            exchange.url,
-            "request",
-            payload=BytesIO(exchange.request),
-            length=len(exchange.request),
-            warc_headers_dict=headers,
-        )
-        writer.write_record(request)
-        if self._file is not None and self._file.tell() >= self.max_size:
+        assert self._file is not None
+        self._file.write(data)
+        if self._file.tell() >= self.max_size:
             self._close_file()  # the next pair opens the next numbered file
 
-    # Re-crawl's seam: a 304 answer to a conditional request will be written here as a
-    # ``revisit`` record (profile server-not-modified) that refers to the earlier capture, with
-    # ``writer.create_revisit_record(uri, digest, refers_to_uri, refers_to_date, http_headers)``;
-    # ``write`` chooses it when the record says ``not_modified``.
+    # Re-crawl's seam: a 304 answer to a conditional request will be serialised next to
+    # ``exchange_records`` as a ``revisit`` record (profile server-not-modified) that refers to
+    # the earlier capture: ``writer.create_revisit_record(uri, digest, refers_to_uri,
+    # refers_to_date, http_headers)``; it reaches ``append`` the same way.
 
     def close(self) -> None:
         """Close the current file."""
@@ -99,14 +85,62 @@ class WarcSink:
         path = numbered(self.path, len(self.paths))
         self._file = open(path, "wb")  # noqa: SIM115 - kept open across records
         self.paths.append(path)
-        self._writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
-        info = self._writer.create_warcinfo_record(os.path.basename(path), self._info)
-        self._writer.write_record(info)
+        writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
+        writer.write_record(writer.create_warcinfo_record(os.path.basename(path), self._info))
 
     def _close_file(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._file, self._writer = None, None
+        self._file = None
+
+
+def gzipped(path: str) -> bool:
+    """Records are gzipped one by one unless the file name ends in ``.warc``."""
+    return not path.endswith(".warc")
+
+
+def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
+    """One fetch as WARC bytes: its ``response`` record, then its ``request`` record pointing
+    at it with ``WARC-Concurrent-To`` (each a gzip member of its own with ``gzip``).
+
+    Called by the worker that fetched the page, so that digests and compression, the CPU of
+    archiving, are spent where the page was fetched (every process of the crawl) and the one
+    writer only appends bytes."""
+    builder = WARCWriter(None, gzip=False, warc_version=WARC_VERSION)
+    common = {"WARC-Date": exchange.date}
+    if exchange.peer_ip:
+        common["WARC-IP-Address"] = exchange.peer_ip
+    headers = dict(common)
+    if exchange.truncated:
+        headers["WARC-Truncated"] = exchange.truncated
+    block = exchange.response_head + exchange.body
+    response = builder.create_warc_record(
+        exchange.url,
+        "response",
+        payload=BytesIO(block),
+        length=len(block),
+        warc_headers_dict=headers,
+    )
+    headers = {**common, "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"]}
+    request = builder.create_warc_record(
+        exchange.url,
+        "request",
+        payload=BytesIO(exchange.request),
+        length=len(exchange.request),
+        warc_headers_dict=headers,
+    )
+    return _serialised(response, gzip) + _serialised(request, gzip)
+
+
+def _serialised(record: Any, gzip: bool) -> bytes:
+    """One record's bytes; with ``gzip`` a gzip member of its own, compressed at
+    ``GZIP_LEVEL`` (warcio's own wrapper always uses level 9, the slowest)."""
+    out = BytesIO()
+    WARCWriter(out, gzip=False, warc_version=WARC_VERSION).write_record(record)
+    if not gzip:
+        return out.getvalue()
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return compressor.compress(out.getbuffer()) + compressor.flush()
 
 
 def numbered(path: str, index: int) -> str:

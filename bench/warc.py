@@ -1,0 +1,96 @@
+"""What ``--warc`` costs per page: ``python -m bench.warc`` (``--quick`` for a short run).
+
+Starts the fixture site once and crawls it whole with each mode, with and without ``--warc``
+(optionally ``--save-dir`` too), back to back in the same run and alternating, each crawl in a
+fresh process through ``crawl run`` (``crawler/compare/modes.py``); each figure is the best of
+``--repeat`` runs (other work on the machine only ever slows a run down). It prints pages/s and
+CPU per page of each, and the ratio archived / plain, the figure the target is about: the
+archive should cost no more than 20% of the pages per second.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import click
+
+from crawler.compare.modes import ModeResult, parse_modes, run_mode
+from fixtures.site import SiteProcess
+
+TARGET = 0.80  # archived pages/s over plain pages/s, at least
+
+
+def best(results: list[ModeResult]) -> ModeResult:
+    """The fastest of several runs of one crawl (failures last)."""
+    return max(results, key=lambda r: (r.failure is None, r.pages_per_s))
+
+
+def measure(spec, source: str, extra: list[str], repeat: int, tmp: str) -> dict[str, ModeResult]:
+    """``plain`` and each variant of ``extra`` for one mode, alternating, best of ``repeat``."""
+    variants: dict[str, list[str]] = {"plain": [], **{name: [] for name in extra}}
+    runs: dict[str, list[ModeResult]] = {name: [] for name in variants}
+    base = ["--depth", "1000", "--ignore-robots"]
+    for attempt in range(repeat):
+        for name in variants:
+            args = list(base)
+            if name == "warc":
+                args += ["--warc", os.path.join(tmp, f"{spec.label}-{attempt}.warc.gz")]
+            elif name == "save":
+                args += ["--save-dir", os.path.join(tmp, f"{spec.label}-{attempt}")]
+            runs[name].append(run_mode(spec, source, args))
+    return {name: best(results) for name, results in runs.items()}
+
+
+@click.command()
+@click.option("--pages", type=int, default=2000, show_default=True)
+@click.option("--page-bytes", type=int, default=11_000, show_default=True)
+@click.option("--latency-ms", type=int, default=0, show_default=True)
+@click.option("--modes", default="serial,threads:16,processes:2x16", show_default=True)
+@click.option("--repeat", type=int, default=3, show_default=True)
+@click.option("--save-dir", "with_save", is_flag=True, help="Also measure --save-dir.")
+@click.option("--quick", is_flag=True, help="300 pages, one run each.")
+def main(
+    pages: int,
+    page_bytes: int,
+    latency_ms: int,
+    modes: str,
+    repeat: int,
+    with_save: bool,
+    quick: bool,
+) -> None:
+    """Pages/s with and without --warc, same site, same run."""
+    if quick:
+        pages, repeat = 300, 1
+    extra = ["warc", "save"] if with_save else ["warc"]
+    specs = parse_modes(modes, 16)
+    site_options = dict(pages=pages, latency_ms=latency_ms, links=10, page_bytes=page_bytes)
+    print(f"site: {pages} pages of ~{page_bytes} B, {latency_ms} ms latency; best of {repeat}")
+    print(f"{'mode':<22}{'variant':<8}{'pages':>7}{'pages/s':>10}{'cpu ms/page':>13}{'ratio':>8}")
+    worst = None
+    with (
+        SiteProcess(startup_timeout=120, **site_options) as site,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        for spec in specs:
+            results = measure(spec, site.url, extra, repeat, tmp)
+            plain = results["plain"]
+            for name, result in results.items():
+                if result.failure:
+                    print(f"{spec.label:<22}{name:<8} failed: {result.failure}")
+                    continue
+                ratio = result.pages_per_s / plain.pages_per_s if plain.pages_per_s else 0.0
+                cpu_ms = 1000 * result.cpu_s / result.pages if result.pages else 0.0
+                print(
+                    f"{spec.label:<22}{name:<8}{result.pages:>7}{result.pages_per_s:>10.0f}"
+                    f"{cpu_ms:>13.2f}{ratio:>8.2f}"
+                )
+                if name == "warc":
+                    worst = ratio if worst is None else min(worst, ratio)
+    if worst is not None:
+        verdict = "within" if worst >= TARGET else "OVER"
+        print(f"--warc: worst ratio {worst:.2f} ({verdict} the 20% budget)")
+
+
+if __name__ == "__main__":
+    main()
