@@ -33,6 +33,7 @@ WARC_VERSION = "1.1"
 # zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
 # saves there outweighs the slightly larger files (docs/archiving.md has the figures).
 GZIP_LEVEL = 1
+WRITE_BUFFER = 1024 * 1024
 
 
 class WarcSink:
@@ -83,7 +84,8 @@ class WarcSink:
 
     def _open(self) -> None:
         path = numbered(self.path, len(self.paths))
-        self._file = open(path, "wb")  # noqa: SIM115 - kept open across records
+        # A large buffer: one system call per many pages, not one or two per page.
+        self._file = open(path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - kept open
         self.paths.append(path)
         writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
         writer.write_record(writer.create_warcinfo_record(os.path.basename(path), self._info))

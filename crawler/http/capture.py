@@ -49,7 +49,8 @@ class ExchangeRecorder:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # isoformat, not strftime: several times cheaper, and this runs once per page.
+        self.date = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
         self._request = b""
         self._head: bytes | None = None
         self._peer_ip: str | None = None
