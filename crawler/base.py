@@ -39,8 +39,9 @@ class Response:
     detail: str | None = None
     # True when the failure spent the whole page deadline: a retry would not help.
     final: bool = False
-    # The raw exchange for the archive (``crawler.http.capture.Exchange``), only with --warc.
-    exchange: Any = None
+    # The raw exchanges for the archive (``crawler.http.capture.Exchange``), only with --warc:
+    # this response's, after those of the attempts that were retried (``http/retry.py``).
+    exchanges: tuple[Any, ...] = ()
 
     @property
     def content_type(self) -> str | None:

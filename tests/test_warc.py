@@ -201,7 +201,7 @@ def test_without_warc_the_fetchers_keep_nothing(httpserver):
     for name in FETCHERS:
         fetcher = open_fetcher(CrawlConfig(fetcher=name))
         try:
-            assert fetcher.fetch(httpserver.url_for("/")).exchange is None
+            assert fetcher.fetch(httpserver.url_for("/")).exchanges == ()
         finally:
             fetcher.close()
 
@@ -282,3 +282,14 @@ def test_a_gzip_bomb_is_still_too_large_with_warc(httpserver, tmp_path):
     response = [r for r in read_warc(path) if r.rec_type == "response"][0]
     assert response.rec_headers["WARC-Truncated"] == "length"
     assert bomb.startswith(response.payload)  # the raw bytes read, not what they expand to
+
+
+def test_every_attempt_of_a_retried_page_is_archived(httpserver, tmp_path):
+    httpserver.expect_ordered_request("/flaky").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/flaky").respond_with_data("<title>up</title>")
+    path = str(tmp_path / "retry.warc.gz")
+    records, _ = run_crawl([httpserver.url_for("/flaky")], warc=path, retry_backoff=0)
+    assert records[0].status == 200 and records[0].attempts == 2
+    responses = [r for r in read_warc(path) if r.rec_type == "response"]
+    assert [r.http_headers.get_statuscode() for r in responses] == ["503", "200"]
+    assert [r.payload for r in responses] == [b"busy", b"<title>up</title>"]

@@ -30,10 +30,11 @@ def body_digest(body: bytes) -> str:
 def payload_for(config: CrawlConfig, response: Response) -> ArchivePayload | None:
     """What the archive sinks of ``config`` need of ``response``; None when they need nothing."""
     warc = None
-    if config.warc and response.exchange is not None:
+    if config.warc and response.exchanges:
         from crawler.archive.warc import exchange_records, gzipped  # warcio: only with --warc
 
-        warc = exchange_records(response.exchange, gzip=gzipped(config.warc))
+        gzip = gzipped(config.warc)
+        warc = b"".join(exchange_records(exchange, gzip=gzip) for exchange in response.exchanges)
     body = None
     if config.save_dir and response.error is None and 200 <= (response.status or 0) < 300:
         body = response.body

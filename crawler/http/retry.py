@@ -68,6 +68,7 @@ class Retrier:
         without the ``-H`` headers; ``headers``: the request's own; see ``Fetcher.fetch``)."""
         host = host_of(url)
         attempt = 0
+        retried: tuple = ()  # with --warc, the exchanges of the attempts retried: archived too
         while True:
             attempt += 1
             self.clock.acquire(host)
@@ -81,8 +82,11 @@ class Retrier:
             finally:
                 self.clock.release(host)
             wait = self.wait_before_retry(response, attempt)
+            if retried:
+                response.exchanges = (*retried, *response.exchanges)
             if wait is None:
                 return response, attempt
+            retried = response.exchanges
             if wait > 0:
                 self.sleep(wait)
 
