@@ -15,7 +15,7 @@ class ArchivePayload(NamedTuple):
     """The page data behind a record (``Record.archive``). Plain data, so it crosses a process
     boundary with the record (``Record.to_wire``)."""
 
-    # The fetch's WARC records, serialised (``crawler.archive.warc.exchange_records``), with
+    # The fetch's WARC records, serialised (``crawler.archive.records.exchange_records``), with
     # --warc and a response.
     warc: bytes | None = None
     # The decoded body of a 2xx page without error, with --save-dir.
@@ -31,7 +31,8 @@ def payload_for(config: CrawlConfig, response: Response) -> ArchivePayload | Non
     """What the archive sinks of ``config`` need of ``response``; None when they need nothing."""
     warc = None
     if config.warc and response.exchanges:
-        from crawler.archive.warc import exchange_records, gzipped  # warcio: only with --warc
+        from crawler.archive.records import exchange_records
+        from crawler.archive.warc import gzipped
 
         gzip = gzipped(config.warc)
         warc = b"".join(exchange_records(exchange, gzip=gzip) for exchange in response.exchanges)

@@ -11,28 +11,23 @@ gzipped one by one (so a file can be indexed and read from any record) unless FI
 
 Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
 pages (two threads, two pool children) can never interleave in a file. The worker that fetched
-a page serialises its records (``exchange_records``: digests, gzip), so that CPU is spread over
-the crawl's processes and the writer only appends whole records.
+a page serialises its records (``records.py``: digests, gzip), so that CPU is spread over the
+crawl's processes and the writer only appends whole records.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zlib
-from io import BytesIO
 from typing import IO, Any
 
 from warcio.warcwriter import WARCWriter
 
+from crawler.archive.records import WARC_VERSION, exchange_records
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.version import __version__
 
-WARC_VERSION = "1.1"
-# zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
-# saves there outweighs the slightly larger files (docs/archiving.md has the figures).
-GZIP_LEVEL = 1
 WRITE_BUFFER = 1024 * 1024
 
 
@@ -99,50 +94,6 @@ class WarcSink:
 def gzipped(path: str) -> bool:
     """Records are gzipped one by one unless the file name ends in ``.warc``."""
     return not path.endswith(".warc")
-
-
-def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
-    """One fetch as WARC bytes: its ``response`` record, then its ``request`` record pointing
-    at it with ``WARC-Concurrent-To`` (each a gzip member of its own with ``gzip``).
-
-    Called by the worker that fetched the page, so that digests and compression, the CPU of
-    archiving, are spent where the page was fetched (every process of the crawl) and the one
-    writer only appends bytes."""
-    builder = WARCWriter(None, gzip=False, warc_version=WARC_VERSION)
-    common = {"WARC-Date": exchange.date}
-    if exchange.peer_ip:
-        common["WARC-IP-Address"] = exchange.peer_ip
-    headers = dict(common)
-    if exchange.truncated:
-        headers["WARC-Truncated"] = exchange.truncated
-    block = exchange.response_head + exchange.body
-    response = builder.create_warc_record(
-        exchange.url,
-        "response",
-        payload=BytesIO(block),
-        length=len(block),
-        warc_headers_dict=headers,
-    )
-    headers = {**common, "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"]}
-    request = builder.create_warc_record(
-        exchange.url,
-        "request",
-        payload=BytesIO(exchange.request),
-        length=len(exchange.request),
-        warc_headers_dict=headers,
-    )
-    return _serialised(response, gzip) + _serialised(request, gzip)
-
-
-def _serialised(record: Any, gzip: bool) -> bytes:
-    """One record's bytes; with ``gzip`` a gzip member of its own, compressed at
-    ``GZIP_LEVEL`` (warcio's own wrapper always uses level 9, the slowest)."""
-    out = BytesIO()
-    WARCWriter(out, gzip=False, warc_version=WARC_VERSION).write_record(record)
-    if not gzip:
-        return out.getvalue()
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return compressor.compress(out.getbuffer()) + compressor.flush()
 
 
 def numbered(path: str, index: int) -> str:

@@ -1,0 +1,84 @@
+"""One fetch as WARC 1.1 bytes: its ``response`` record, then its ``request`` record.
+
+Called by the worker that fetched the page (``payload.py``), so that digests and compression,
+the CPU of archiving, are spent where the page was fetched, in every process of the crawl, and
+the one writer (``warc.py``) only appends bytes.
+
+Why by hand and not with warcio's record builder, which writes the ``warcinfo`` record and
+reads everything back (tests run every file through warcio's ``ArchiveIterator`` with digest
+checks, and ``warcio check``/``warcio index``): per page, the builder's header handling cost
+about as much CPU as the digests and compression together, and this runs once per page. A
+WARC record is a header block, a blank line, the content and two CRLFs: the fields below are
+the ones warcio writes, in its order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+import zlib
+from typing import Any
+
+WARC_VERSION = "1.1"
+# zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
+# saves there outweighs the slightly larger files (docs/archiving.md).
+GZIP_LEVEL = 1
+_HTTP_TYPES = {
+    "response": "application/http; msgtype=response",
+    "request": "application/http; msgtype=request",
+}
+
+
+def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
+    """The ``response`` record of ``exchange`` (a ``crawler.http.capture.Exchange``), then its
+    ``request`` record pointing at it with ``WARC-Concurrent-To``; with ``gzip`` each is a gzip
+    member of its own, so a reader can start at any record."""
+    common = [("WARC-Date", exchange.date), ("WARC-Target-URI", _field(exchange.url))]
+    if exchange.peer_ip:
+        common.append(("WARC-IP-Address", exchange.peer_ip))
+    response_id = _record_id()
+    fields = [("WARC-Record-ID", response_id), *common]
+    if exchange.truncated:
+        fields.append(("WARC-Truncated", exchange.truncated))
+    response = _record("response", fields, exchange.response_head, exchange.body)
+    fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
+    request = _record("request", fields, exchange.request, b"")
+    if not gzip:
+        return response + request
+    return _gzip_member(response) + _gzip_member(request)
+
+
+def sha1_digest(data: bytes) -> str:
+    """``sha1:`` and the base32 SHA-1 of ``data``: how WARC digests are written."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def _record(kind: str, fields: list[tuple[str, str]], head: bytes, payload: bytes) -> bytes:
+    """One uncompressed record: HTTP ``head`` + ``payload`` is its block."""
+    block = hashlib.sha1(head)
+    block.update(payload)
+    lines = [f"WARC/{WARC_VERSION}", f"WARC-Type: {kind}"]
+    lines += [f"{name}: {value}" for name, value in fields]
+    lines += [
+        f"WARC-Payload-Digest: {sha1_digest(payload)}",
+        f"WARC-Block-Digest: sha1:{base64.b32encode(block.digest()).decode('ascii')}",
+        f"Content-Type: {_HTTP_TYPES[kind]}",
+        f"Content-Length: {len(head) + len(payload)}",
+    ]
+    header = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return b"".join((header, head, payload, b"\r\n\r\n"))
+
+
+def _gzip_member(data: bytes) -> bytes:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def _field(value: str) -> str:
+    """A header value on one line (a URL in normal form has no CR, LF or space already)."""
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace(" ", "%20")
