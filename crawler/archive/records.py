@@ -71,7 +71,11 @@ def _record(kind: str, fields: list[tuple[str, str]], head: bytes, payload: byte
 
 
 def _gzip_member(data: bytes) -> bytes:
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    """``data`` as one gzip member. The window is no larger than ``data`` (the output is the
+    same: no back-reference reaches further), because setting up zlib's default 32 KiB window
+    and hash tables cost more than compressing a small request record."""
+    window = min(zlib.MAX_WBITS, max(9, len(data).bit_length()))
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, window + 16, max(1, window - 6))
     return compressor.compress(data) + compressor.flush()
 
 
