@@ -1,8 +1,9 @@
 """The raw HTTP exchange of one fetch, kept for a WARC archive (``--warc``).
 
-A fetcher builds an ``ExchangeRecorder`` only when the crawl archives (``config.warc``), so a
-crawl without ``--warc`` pays nothing. The recorder is filled in at three points of a fetch:
-``sent`` (the request line and headers given to the connection), ``received`` (status line,
+The fetch core (``core.py``) builds an ``ExchangeRecorder`` only when the crawl archives
+(``config.warc``), so a crawl without ``--warc`` pays nothing. The recorder is filled in at three
+points of a fetch: ``sent`` (the request line and headers given to the connection: each
+fetcher's ``send`` calls ``note_request``), ``received`` (status line,
 headers and peer address, read before the body) and ``chunks`` (the body read *raw*, still
 content-encoded, and decoded here a bounded piece at a time so the fetcher's byte cap still
 counts decoded bytes, as urllib3 >= 2.6 does on its own). ``exchange`` then hands back an
@@ -19,6 +20,7 @@ headers given to the connection (``http.client`` sends no others but ``Host`` an
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -27,6 +29,18 @@ CHUNK = 64 * 1024
 # Header values that are secrets of the user's (-H), not of the page: archived as "[redacted]".
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
+
+
+# The recorder of the fetch running in this thread or greenlet (set by ``FetchCore.fetch`` only
+# with --warc), so that a fetcher's ``send`` can say what it sent without a new parameter.
+RECORDER: ContextVar[ExchangeRecorder | None] = ContextVar("crawler_recorder", default=None)
+
+
+def note_request(method: str, url: str, headers: Mapping[str, str]) -> None:
+    """Tell the running fetch's recorder, if any, what request is sent (``headers``: all
+    given to the connection)."""
+    if (recorder := RECORDER.get()) is not None:
+        recorder.sent(method, url, headers)
 
 
 class Exchange(NamedTuple):

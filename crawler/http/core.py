@@ -24,6 +24,7 @@ from urllib3 import exceptions as u3
 
 from crawler.base import Response
 from crawler.config import CrawlConfig
+from crawler.http.capture import RECORDER, ExchangeRecorder
 from crawler.http.connect import PAGE_DEADLINE
 from crawler.http.credentials import origin_of
 from crawler.http.netguard import BlockedAddress
@@ -82,14 +83,19 @@ class FetchCore:
         deadline = started + config.page_deadline
         response = Response(url=url)
         token = PAGE_DEADLINE.set(deadline)
+        # --warc: keep the raw exchange (crawler/http/capture.py); nothing is kept otherwise.
+        recorder = ExchangeRecorder(url) if config.warc else None
+        recording = RECORDER.set(recorder)
         raw = None
         complete = False
         try:
             raw = send()
             response.status = raw.status
             response.headers = {k.lower(): v for k, v in raw.headers.itermerged()}
+            if recorder is not None:
+                recorder.received(raw)
             check_declared_length(response.headers, config.max_bytes)
-            response.body = read_body(raw, config.max_bytes, deadline)
+            response.body = read_body(raw, config.max_bytes, deadline, recorder)
             complete = True
         except TooLarge:
             response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
@@ -101,6 +107,7 @@ class FetchCore:
             response.error, response.detail = classify(exc)
         finally:
             PAGE_DEADLINE.reset(token)
+            RECORDER.reset(recording)
             if raw is not None:
                 if not complete:
                     raw.close()  # unread bytes: this connection must never serve another page
@@ -109,6 +116,8 @@ class FetchCore:
             # The whole page deadline is spent: a retry would only be cut again.
             response.final = True
             response.detail = f"page took over {config.page_deadline:g} s"
+        if recorder is not None and (exchange := recorder.exchange(response.error)):
+            response.exchanges = (exchange,)
         response.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return response
 
@@ -120,17 +129,25 @@ def check_declared_length(headers: Mapping[str, str], limit: int) -> None:
         raise TooLarge
 
 
-def read_body(raw: Any, limit: int, deadline: float) -> bytes:
+def read_body(
+    raw: Any, limit: int, deadline: float, recorder: ExchangeRecorder | None = None
+) -> bytes:
     """The decoded body of urllib3 response ``raw``; ``TooLarge`` past ``limit`` bytes,
     ``DeadlineExceeded`` once ``time.monotonic()`` passes ``deadline``.
 
     ``read1`` returns what has arrived (at most ``CHUNK`` decoded bytes: gzip, deflate, br are
     decoded a bounded piece at a time), so the cap counts decoded bytes with flat memory, and
     a trickling body still meets the deadline (each socket read is bounded by it too:
-    ``crawler/http/adapter.py``). Other loops get a turn after every piece (``yield_now``)."""
+    ``crawler/http/adapter.py``). Other loops get a turn after every piece (``yield_now``).
+    With a ``recorder`` (--warc) the body is read raw and decoded the same bounded way by the
+    recorder, which keeps the raw bytes."""
     parts: list[bytes] = []
     size = 0
-    while chunk := raw.read1(CHUNK, decode_content=True):
+    if recorder is not None:
+        chunks = recorder.chunks(raw)
+    else:
+        chunks = iter(lambda: raw.read1(CHUNK, decode_content=True), b"")
+    for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise TooLarge

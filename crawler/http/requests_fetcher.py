@@ -19,6 +19,7 @@ from urllib3.exceptions import LocationValueError
 from crawler.base import Response
 from crawler.config import CrawlConfig
 from crawler.http.adapter import CrawlAdapter
+from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
 from crawler.http.netguard import check_proxied_target
 
@@ -89,6 +90,7 @@ class RequestsFetcher:
                 )
             except requests.exceptions.RequestException as exc:
                 raise _unwrap(exc) from None
+            note_request("GET", url, resp.request.headers)  # --warc's request record
             return resp.raw  # the core reads it, then releases or discards its connection
 
         return self.core.fetch(url, send)

@@ -27,6 +27,7 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from crawler.base import Response
 from crawler.config import CrawlConfig
 from crawler.http.adapter import pool_classes
+from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
 from crawler.http.netguard import check_proxied_target
 
@@ -76,6 +77,7 @@ class Urllib3Fetcher:
             jar, probe = self.cookies, SimpleNamespace(url=url, headers={})
             if len(jar) and (cookie := get_cookie_header(jar, probe)):
                 headers["Cookie"] = cookie
+            note_request("GET", url, headers)  # --warc's request record; else nothing
             resp = pool.request("GET", url, headers=headers, redirect=False, preload_content=False)
             if "set-cookie" in resp.headers:
                 extract_cookies_to_jar(self.cookies, SimpleNamespace(url=url, headers={}), resp)
