@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 class ArchivePayload(NamedTuple):
     """The page data behind a record (``Record.archive``). Plain data, so it crosses a process
-    boundary with the record (``Record.to_wire``)."""
+    boundary with the record (``EncodedRecord.archive`` in processes mode)."""
 
     # The fetch's WARC records, serialised (``crawler.archive.records.exchange_records``), with
     # --warc and a response.
