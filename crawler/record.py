@@ -43,12 +43,13 @@ class Record:
     changed: bool | None = None
     # Links on the page left out for being longer than the URL length limit (8 KiB).
     dropped_links: int = 0
-    # What the parse callback produced on this page (plain JSON objects).
-    items: list[dict[str, Any]] = field(default_factory=list)
     # SHA-1 of the decoded body, base32, as WARC payload digests are written ("sha1:...").
     digest: str | None = None
     # Where --save-dir wrote the body (DIR/host/path), or None.
     saved_path: str | None = None
+    # What the parse callback produced on this page (plain JSON objects). Kept last: the
+    # longest field ends the line.
+    items: list[dict[str, Any]] = field(default_factory=list)
     # Not part of the schema: what the archive sinks need of the page (``ArchivePayload``:
     # the WARC records for --warc, the body for --save-dir), only when one of them is on. It
     # travels from a pool child with the record (``EncodedRecord.archive``), never into JSON.
