@@ -43,10 +43,20 @@ def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
         fields.append(("WARC-Truncated", exchange.truncated))
     response = _record("response", fields, exchange.response_head, exchange.body)
     fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
+    # (A request record's own payload is empty: its block is the request line and headers.)
     request = _record("request", fields, exchange.request, b"")
     if not gzip:
         return response + request
     return _gzip_member(response) + _gzip_member(request)
+
+
+# Re-crawl's seam (a 304 to a conditional request): ``payload.payload_for`` will call a
+# ``revisit_records(exchange, refers_to_uri, refers_to_date, payload_digest)`` written next to
+# ``exchange_records``: ``_record("revisit", ...)`` with ``WARC-Profile:
+# http://netpreserve.org/warc/1.1/revisit/server-not-modified``, ``WARC-Refers-To-Target-URI``
+# and ``WARC-Refers-To-Date`` of the earlier capture, the 304's head as the block, and the
+# earlier capture's payload digest (``_record`` then takes the digest instead of computing it),
+# followed by the request record as here.
 
 
 def sha1_digest(data: bytes) -> str:

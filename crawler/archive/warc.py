@@ -3,10 +3,10 @@
 Each file starts with a ``warcinfo`` record (software, version, the crawl's options). Every
 fetch that got a response becomes a ``response`` record (status line, headers, body as received)
 and a ``request`` record that points at it with ``WARC-Concurrent-To``; both carry the target
-URI, the date the request was sent, the peer's address, and warcio's block and payload
-digests. A body cut by ``--max-bytes`` or the deadline is marked ``WARC-Truncated``. Records are
-gzipped one by one (so a file can be indexed and read from any record) unless FILE ends in
-``.warc``. Past ``max_size`` bytes the next pair goes to a new numbered file: ``FILE``, then
+URI, the date the request was sent, the peer's address, and block and payload digests. A body
+cut by ``--max-bytes`` or the deadline is marked ``WARC-Truncated``. Records are gzipped one by
+one (so a file can be indexed and read from any record) unless FILE ends in ``.warc``. Past
+``max_size`` bytes the next pair goes to a new numbered file: ``FILE``, then
 ``NAME-00001.warc.gz``, ``NAME-00002.warc.gz``...
 
 Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
@@ -68,10 +68,8 @@ class WarcSink:
         if self._file.tell() >= self.max_size:
             self._close_file()  # the next pair opens the next numbered file
 
-    # Re-crawl's seam: a 304 answer to a conditional request will be serialised next to
-    # ``exchange_records`` as a ``revisit`` record (profile server-not-modified) that refers to
-    # the earlier capture: ``writer.create_revisit_record(uri, digest, refers_to_uri,
-    # refers_to_date, http_headers)``; it reaches ``append`` the same way.
+    # Re-crawl's seam: a 304 is serialised by the worker as a ``revisit`` record instead
+    # (``records.py``) and reaches ``append`` the same way, as ``ArchivePayload.warc``.
 
     def close(self) -> None:
         """Close the current file."""
