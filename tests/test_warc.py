@@ -293,3 +293,15 @@ def test_every_attempt_of_a_retried_page_is_archived(httpserver, tmp_path):
     responses = [r for r in read_warc(path) if r.rec_type == "response"]
     assert [r.http_headers.get_statuscode() for r in responses] == ["503", "200"]
     assert [r.payload for r in responses] == [b"busy", b"<title>up</title>"]
+
+
+def test_url_credentials_are_not_archived(httpserver, tmp_path):
+    httpserver.expect_request("/").respond_with_data("ok")
+    path = str(tmp_path / "c.warc.gz")
+    url = httpserver.url_for("/").replace("http://", "http://alice:hunter2@")
+    records, _ = run_crawl([url], warc=path)
+    assert records[0].status == 200
+    with gzip.open(path) as archive:
+        data = archive.read()
+    assert b"hunter2" not in data and base64.b64encode(b"alice:hunter2") not in data
+    assert b"Authorization: [redacted]" in data
