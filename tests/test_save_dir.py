@@ -4,6 +4,7 @@ names, reserved characters, file/directory collisions)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -174,3 +175,14 @@ def test_pages_travel_from_pool_children_to_the_one_writer(site, tmp_path, optio
     assert len(saved) == sum(1 for r in records if r.ok and 200 <= r.status < 300) > 30
     for record in saved:
         assert os.path.getsize(record.saved_path) == record.bytes
+
+
+def test_saved_path_reaches_the_json_lines_of_a_processes_crawl(site, tmp_path):
+    # The JSON Lines sink writes a child's encoded record as it came: a saved page's record must
+    # be the parent's, with saved_path, not the child's JSON without it.
+    out = tmp_path / "records.jsonl"
+    root = str(tmp_path / "m")
+    run_crawl([site.url], depth=1, save_dir=root, output=str(out), mode="processes", workers=2)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    saved = [r for r in lines if r["status"] == 200]
+    assert saved and all(r["saved_path"] and os.path.exists(r["saved_path"]) for r in saved)
