@@ -14,11 +14,12 @@ the ones warcio writes, in its order.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 import zlib
 from typing import Any
+
+from crawler.archive.payload import base32_of_sha1
 
 WARC_VERSION = "1.1"
 # zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
@@ -61,7 +62,7 @@ def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
 
 def sha1_digest(data: bytes) -> str:
     """``sha1:`` and the base32 SHA-1 of ``data``: how WARC digests are written."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+    return "sha1:" + base32_of_sha1(hashlib.sha1(data).digest())
 
 
 def _record(kind: str, fields: list[tuple[str, str]], head: bytes, payload: bytes) -> bytes:
@@ -72,7 +73,7 @@ def _record(kind: str, fields: list[tuple[str, str]], head: bytes, payload: byte
     lines += [f"{name}: {value}" for name, value in fields]
     lines += [
         f"WARC-Payload-Digest: {sha1_digest(payload)}",
-        f"WARC-Block-Digest: sha1:{base64.b32encode(block.digest()).decode('ascii')}",
+        f"WARC-Block-Digest: sha1:{base32_of_sha1(block.digest())}",
         f"Content-Type: {_HTTP_TYPES[kind]}",
         f"Content-Length: {len(head) + len(payload)}",
     ]
