@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import NamedTuple
 
-from crawler.archive.payload import body_digest, payload_for
+from crawler.archive.digest import body_digest
+from crawler.archive.payload import payload_for
 from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.backends.pages import open_pages

@@ -19,7 +19,7 @@ import uuid
 import zlib
 from typing import Any
 
-from crawler.archive.payload import base32_of_sha1
+from crawler.archive.digest import base32_of_sha1
 
 WARC_VERSION = "1.1"
 # zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
