@@ -67,6 +67,7 @@ def archived_site(httpserver, tmp_path):
     return httpserver, gz, str(tmp_path / "crawl.warc.gz")
 
 
+@pytest.mark.subprocess  # warcio check and index, as a user runs them
 @pytest.mark.parametrize("fetcher", sorted(FETCHERS))
 def test_every_exchange_is_archived_with_its_bytes_and_links(archived_site, fetcher):
     server, gz, path = archived_site
@@ -122,6 +123,7 @@ def test_digest_is_on_every_record_with_a_body(httpserver):
     assert "digest" in pages[""].to_dict() and "archive" not in pages[""].to_dict()
 
 
+@pytest.mark.subprocess  # warcio check and index, as a user runs them
 def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path):
     httpserver = threaded_server  # HTTP/1.1, so a streamed body goes chunked
     big = b"<title>big</title>" + b"y" * 500_000
@@ -176,6 +178,7 @@ def test_user_secrets_are_not_archived(httpserver, tmp_path):
     assert b"Authorization: [redacted]" in data and b"X-Trace: visible" in data
 
 
+@pytest.mark.subprocess  # warcio check and index, as a user runs them
 def test_rotation_writes_numbered_files_each_valid(httpserver, tmp_path):
     blob = os.urandom(400_000)  # incompressible, so each record is ~400 KB in the file
     for n in range(6):
@@ -250,6 +253,7 @@ def test_gevent_mode_writes_a_valid_warc_from_the_cli(site, tmp_path):
     assert_site_archive(path, [json.loads(line) for line in out.stdout.splitlines()])
 
 
+@pytest.mark.subprocess  # the crawl command
 def test_cli_refuses_an_unwritable_warc_and_a_bad_size(tmp_path):
     cli = [sys.executable, os.path.join(ROOT, "cli.py")]
     missing = str(tmp_path / "no" / "such" / "dir" / "x.warc.gz")
