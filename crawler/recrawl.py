@@ -18,22 +18,16 @@ What ``changed`` says on a record, against the stored state (``compare``):
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crawler.archive.digest import body_digest
 from crawler.base import Request
 
 GONE_STATUSES = frozenset({404, 410})
 # Failures that say nothing about the page: its stored state stays for the next crawl.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def content_digest(body: bytes) -> str:
-    """SHA-1 of a decoded body in base32, as WARC payload digests are written."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +129,8 @@ def page_state(
     return PageState(
         request=request,
         status=status,
-        digest=content_digest(body),
+        # The record's digest when the worker computed it already: one SHA-1 per page.
+        digest=getattr(record, "digest", None) or body_digest(body),
         etag=headers.get("etag"),
         last_modified=headers.get("last-modified"),
         title=record.title,

@@ -227,6 +227,7 @@ class Worker:
         as they are) and its stored links are followed without reading it."""
         record.not_modified, record.changed = True, False
         record.title, record.links = known.title, known.link_count
+        record.digest = known.digest  # the payload last seen (a WARC revisit refers to it)
         record.content_type = record.content_type or known.content_type
         return self.follow(request, known.links)
 

@@ -12,9 +12,9 @@ import pytest
 import redis
 from werkzeug import Request, Response
 
+from crawler.archive.digest import body_digest
 from crawler.errors import BackendError, ConfigError
 from crawler.links.urls import fingerprint
-from crawler.recrawl import content_digest
 from tests.support.cli import run_cli
 from tests.support.helpers import by_url, run_crawl
 
@@ -159,7 +159,7 @@ def test_the_state_keeps_validators_digest_and_links_in_a_table_of_its_own(chang
     assert pages[changing_site.url("/a")]["last_modified"] == LAST_MODIFIED
     assert index["links"] == [changing_site.url(p) for p in ("/a", "/b", "/c", "/d")]
     body = b"<html><head><title>/b</title></head><body>always the same</body></html>"
-    assert pages[changing_site.url("/b")]["digest"] == content_digest(body)
+    assert pages[changing_site.url("/b")]["digest"] == body_digest(body)
 
 
 def test_a_resumed_crawl_asks_conditionally_without_recrawl(changing_site, tmp_path):
