@@ -208,7 +208,9 @@ class Worker:
         if response.body:
             record.digest = body_digest(response.body)
         if self.config.warc or self.config.save_dir:
-            record.archive = payload_for(self.config, response)
+            # A 304 to a conditional request is archived as a revisit of the payload last seen.
+            seen = fetched.known.digest if fetched.known is not None else None
+            record.archive = payload_for(self.config, response, revisit_of=seen)
         if response.error:
             return record, []
         if fetched.known is not None and response.status == 304:

@@ -226,3 +226,29 @@ def test_recrawl_refuses_an_unfinished_redis_crawl(changing_site, redis_url):
             [changing_site.url()], depth=5, backend=redis_url, crawl_id=crawl_id, recrawl=True
         )
     assert client.hlen(f"crawl:{{{crawl_id}}}:records") == 7  # refused before anything went
+
+
+@pytest.mark.subprocess  # warcio check, as a user runs it
+def test_a_304_is_archived_as_a_revisit_of_the_payload_last_seen(changing_site, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    from tests.test_warc import assert_valid
+
+    state, warc = str(tmp_path / "crawl.db"), str(tmp_path / "again.warc.gz")
+    first, _ = run_crawl([changing_site.url()], depth=5, state=state)
+    changing_site.generation = 2
+    run_crawl([changing_site.url()], depth=5, state=state, recrawl=True, warc=warc)
+    digests = {record.url: record.digest for record in first}
+    with open(warc, "rb") as stream:
+        kinds = {
+            (r.rec_headers.get_header("WARC-Target-URI"), r.rec_type): r.rec_headers
+            for r in ArchiveIterator(stream)
+        }
+    for path in ("/", "/a"):  # the two pages that answered 304
+        headers = kinds[(changing_site.url(path), "revisit")]
+        assert headers.get_header("WARC-Profile").endswith("/revisit/server-not-modified")
+        assert headers.get_header("WARC-Refers-To-Target-URI") == changing_site.url(path)
+        assert headers.get_header("WARC-Payload-Digest") == digests[changing_site.url(path)]
+        assert (changing_site.url(path), "response") not in kinds
+    assert (changing_site.url("/c"), "response") in kinds  # changed: archived in full
+    assert_valid(warc)

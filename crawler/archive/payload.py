@@ -20,15 +20,23 @@ class ArchivePayload(NamedTuple):
     body: bytes | None = None
 
 
-def payload_for(config: CrawlConfig, response: Response) -> ArchivePayload | None:
-    """What the archive sinks of ``config`` need of ``response``; None when they need nothing."""
+def payload_for(
+    config: CrawlConfig, response: Response, *, revisit_of: str | None = None
+) -> ArchivePayload | None:
+    """What the archive sinks of ``config`` need of ``response``; None when they need nothing.
+
+    ``revisit_of``: the payload digest of the page's earlier capture, when the request was
+    conditional (a re-crawl): a 304 answer is then archived as a ``revisit`` record."""
     warc = None
     if config.warc and response.exchanges:
         from crawler.archive.records import exchange_records
         from crawler.archive.warc import gzipped
 
         gzip = gzipped(config.warc)
-        warc = b"".join(exchange_records(exchange, gzip=gzip) for exchange in response.exchanges)
+        warc = b"".join(
+            exchange_records(exchange, gzip=gzip, revisit_of=revisit_of)
+            for exchange in response.exchanges
+        )
     body = None
     if config.save_dir and response.error is None and 200 <= (response.status or 0) < 300:
         body = response.body

@@ -27,14 +27,18 @@ WARC_VERSION = "1.1"
 GZIP_LEVEL = 1
 _HTTP_TYPES = {
     "response": "application/http; msgtype=response",
+    "revisit": "application/http; msgtype=response",
     "request": "application/http; msgtype=request",
 }
 
 
-def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
+def exchange_records(exchange: Any, *, gzip: bool, revisit_of: str | None = None) -> bytes:
     """The ``response`` record of ``exchange`` (a ``crawler.http.capture.Exchange``), then its
     ``request`` record pointing at it with ``WARC-Concurrent-To``; with ``gzip`` each is a gzip
-    member of its own, so a reader can start at any record."""
+    member of its own, so a reader can start at any record.
+
+    ``revisit_of``: the payload digest of the URL's earlier capture, when the request was
+    conditional; a 304 answer is then a ``revisit`` record (server-not-modified profile)."""
     common = [("WARC-Date", exchange.date), ("WARC-Target-URI", _field(exchange.url))]
     if exchange.peer_ip:
         common.append(("WARC-IP-Address", exchange.peer_ip))
@@ -42,7 +46,14 @@ def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
     fields = [("WARC-Record-ID", response_id), *common]
     if exchange.truncated:
         fields.append(("WARC-Truncated", exchange.truncated))
-    response = _record("response", fields, exchange.response_head, exchange.body)
+    if revisit_of is not None and _status(exchange.response_head) == 304:
+        fields += [
+            ("WARC-Profile", REVISIT_PROFILE),
+            ("WARC-Refers-To-Target-URI", _field(exchange.url)),
+        ]
+        response = _record("revisit", fields, exchange.response_head, b"", payload=revisit_of)
+    else:
+        response = _record("response", fields, exchange.response_head, exchange.body)
     fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
     # (A request record's own payload is empty: its block is the request line and headers.)
     request = _record("request", fields, exchange.request, b"")
@@ -51,13 +62,9 @@ def exchange_records(exchange: Any, *, gzip: bool) -> bytes:
     return _gzip_member(response) + _gzip_member(request)
 
 
-# Re-crawl's seam (a 304 to a conditional request): ``payload.payload_for`` will call a
-# ``revisit_records(exchange, refers_to_uri, refers_to_date, payload_digest)`` written next to
-# ``exchange_records``: ``_record("revisit", ...)`` with ``WARC-Profile:
-# http://netpreserve.org/warc/1.1/revisit/server-not-modified``, ``WARC-Refers-To-Target-URI``
-# and ``WARC-Refers-To-Date`` of the earlier capture, the 304's head as the block, and the
-# earlier capture's payload digest (``_record`` then takes the digest instead of computing it),
-# followed by the request record as here.
+# A 304 to a conditional request (a re-crawl) is a revisit of the earlier capture (WARC 1.1
+# section 6.7.2): the 304's head is the block, and the payload digest is the earlier payload's.
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 def sha1_digest(data: bytes) -> str:
@@ -65,20 +72,34 @@ def sha1_digest(data: bytes) -> str:
     return "sha1:" + base32_of_sha1(hashlib.sha1(data).digest())
 
 
-def _record(kind: str, fields: list[tuple[str, str]], head: bytes, payload: bytes) -> bytes:
-    """One uncompressed record: HTTP ``head`` + ``payload`` is its block."""
+def _record(
+    kind: str,
+    fields: list[tuple[str, str]],
+    head: bytes,
+    body: bytes,
+    *,
+    payload: str | None = None,
+) -> bytes:
+    """One uncompressed record: HTTP ``head`` + ``body`` is its block; ``payload``, a payload
+    digest given rather than computed (a revisit names the earlier capture's)."""
     block = hashlib.sha1(head)
-    block.update(payload)
+    block.update(body)
     lines = [f"WARC/{WARC_VERSION}", f"WARC-Type: {kind}"]
     lines += [f"{name}: {value}" for name, value in fields]
     lines += [
-        f"WARC-Payload-Digest: {sha1_digest(payload)}",
+        f"WARC-Payload-Digest: {payload or sha1_digest(body)}",
         f"WARC-Block-Digest: sha1:{base32_of_sha1(block.digest())}",
         f"Content-Type: {_HTTP_TYPES[kind]}",
-        f"Content-Length: {len(head) + len(payload)}",
+        f"Content-Length: {len(head) + len(body)}",
     ]
     header = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    return b"".join((header, head, payload, b"\r\n\r\n"))
+    return b"".join((header, head, body, b"\r\n\r\n"))
+
+
+def _status(head: bytes) -> int | None:
+    """The status code of an HTTP response head (``HTTP/1.1 304 Not Modified``)."""
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 def _gzip_member(data: bytes) -> bytes:
