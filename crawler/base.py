@@ -81,24 +81,39 @@ class Visited(Protocol):
 
 
 class Frontier(Protocol):
-    """The queue of requests still to crawl. It owns termination.
+    """The queue of requests still to crawl, scheduled by host. It owns termination.
 
-    Invariant: the crawl is finished only when nothing is queued **and** nothing is in flight
-    (popped but not yet ``done``), across every worker.
+    Invariants, in every backend:
+
+    * the crawl is finished only when nothing is queued **and** nothing is in flight (popped
+      but not yet ``done``), across every worker;
+    * ``pop`` hands out only a request whose host may start now: the host's delay (``--delay``,
+      its robots.txt ``Crawl-delay``, the auto-throttle) has passed since its previous start,
+      and fewer than ``--per-host`` of its requests are in flight. Ready hosts go first to
+      the one with the fewest in flight; within a host, requests go breadth-first (by depth);
+    * a hand-out books the host's next start on the crawl's host schedule, which the
+      ``HostClock`` shares: no loop sleeps on a host while another host is ready.
     """
 
+    closed: bool
+
     def push_many(self, requests: Iterable[Request]) -> int:
-        """Queue requests that ``Visited.claim_many`` returned; return how many were accepted
-        (fewer past ``max_pages``; a backend that claims here also drops what another worker
-        claimed meanwhile)."""
+        """Queue requests that ``Visited.claim_many`` returned, each under its host, within the
+        ``--max-pages`` and ``--max-pages-per-host`` budgets; return how many were accepted (a
+        backend that claims here also drops what another worker claimed meanwhile)."""
         ...
 
-    def pop(self) -> Request | None:
-        """The next request, waiting while others are in flight; None once finished or closed."""
+    def pop(self, timeout: float | None = None) -> Request | None:
+        """The next request whose host may start now. Waits while no host is ready (only until
+        the earliest one is) or while nothing is queued but requests are in flight. None once
+        finished or closed, or when ``timeout`` seconds pass first (the crawl may go on).
+        A caller that itself holds every request in flight (a processes parent) passes
+        ``timeout=0``: a shared backend then returns None rather than wait for itself."""
         ...
 
     def done(self, request: Request) -> None:
-        """Mark a popped request finished (after its new links were pushed)."""
+        """Mark a popped request finished (after its new links were pushed): its host's slot
+        is free again."""
         ...
 
     def close(self) -> None:
@@ -106,8 +121,8 @@ class Frontier(Protocol):
         ...
 
     def snapshot(self) -> dict[str, int]:
-        """Counts for progress and health: ``queued`` and ``in_flight`` (crawl-wide for a
-        shared backend)."""
+        """Counts for progress and health: ``queued``, ``in_flight`` and ``skipped`` (beyond
+        ``--max-pages-per-host``), crawl-wide for a shared backend."""
         ...
 
 
@@ -144,15 +159,18 @@ class Sync(Protocol):
 
 
 class HostClock(Protocol):
-    """Per-host politeness shared by every worker of a crawl: a delay between the starts of two
-    requests to one host, and a cap on concurrent requests to it.
+    """Per-host politeness for the requests a worker sends, on the same host schedule as the
+    crawl's frontier (which enforces the ``--per-host`` cap and books each page's first start
+    when it hands the page out).
 
-    Invariant: across all workers, at most ``per_host`` requests to one host are between
-    ``acquire`` and ``release``, and two ``acquire`` returns for one host are at least the
-    host's delay apart.
+    Invariant: across all workers, processes and machines, two request starts to one host are
+    at least the host's delay apart: ``acquire`` returns at the earliest then. A *granted*
+    acquire (the first request of a handed-out page) only keeps that distance from the host's
+    previous start; any other (robots.txt, a retry) books the host's next free start, which
+    pushes its next hand-out back.
     """
 
-    def acquire(self, host: str) -> None:
+    def acquire(self, host: str, granted: bool = False) -> None:
         """Block until this worker may send one request to ``host``."""
         ...
 
@@ -160,8 +178,16 @@ class HostClock(Protocol):
         """The request to ``host`` is over (success or failure)."""
         ...
 
-    def set_delay(self, host: str, seconds: float) -> None:
-        """Raise ``host``'s delay (robots.txt ``Crawl-delay``); never lowers it."""
+    def set_delay(self, host: str, seconds: float) -> float:
+        """Raise ``host``'s delay (robots.txt ``Crawl-delay``), never lowering it and never
+        above ``--max-crawl-delay``; return the delay in force."""
+        ...
+
+    def observe(
+        self, host: str, latency: float, status: int | None, retry_after: float | None
+    ) -> None:
+        """One response from ``host`` (seconds, status, ``Retry-After`` seconds): with
+        ``--auto-throttle`` the host's delay follows it; otherwise nothing."""
         ...
 
 

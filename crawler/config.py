@@ -83,6 +83,14 @@ class CrawlConfig:
     robots: bool = True
     delay: float = 0.0
     per_host: int | None = None
+    # The longest robots.txt Crawl-delay obeyed: a host asking for more is crawled at this.
+    max_crawl_delay: float = 30.0
+    # Each host's delay follows its response time (docs/politeness.md), never below ``delay``.
+    auto_throttle: bool = False
+    # AutoThrottle's aim: requests in flight per host (Scrapy's AUTOTHROTTLE_TARGET_CONCURRENCY).
+    throttle_target: float = 1.0
+    # Pages queued per host at most; the URLs beyond are skipped (counted, not recorded).
+    max_pages_per_host: int | None = None
     retries: int = 2
     retry_backoff: float = 0.5
     max_retry_wait: float = 60.0
@@ -127,6 +135,12 @@ class CrawlConfig:
             raise ConfigError("max-retry-wait must be 0 or more")
         if self.per_host is not None and self.per_host < 1:
             raise ConfigError("per-host must be at least 1")
+        if self.max_crawl_delay < 0:
+            raise ConfigError("max-crawl-delay must be 0 or more")
+        if self.throttle_target <= 0:
+            raise ConfigError("throttle-target must be positive")
+        if self.max_pages_per_host is not None and self.max_pages_per_host < 1:
+            raise ConfigError("max-pages-per-host must be at least 1")
         if self.deadline is not None and self.deadline <= 0:
             raise ConfigError("deadline must be positive")
         if self.proxy is not None:

@@ -3,6 +3,7 @@ and imported only then, so a gevent crawl can patch before the HTTP stack is imp
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,8 @@ class Crawler:
             raise lost from None
         finally:
             stats.stopped = backend.stopped
+            with contextlib.suppress(BackendError):  # a count is not worth a lost crawl
+                stats.skipped = backend.snapshot().get("skipped", 0)
             self._backend, self._stop_requested = None, False
             stats.finish()
             try:

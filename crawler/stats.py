@@ -29,6 +29,8 @@ class Stats:
     dropped_links: int = 0  # links longer than the URL length limit, left out
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    # URLs found but not queued: beyond their host's --max-pages-per-host (no record).
+    skipped: int = 0
     interrupted: bool = False  # by Ctrl-C
     stopped: bool = False  # by Crawler.stop (an early ``break`` out of crawl())
 
@@ -88,6 +90,7 @@ class Stats:
             "unchanged": self.unchanged,
             "gone": self.gone,
             "dropped_links": self.dropped_links,
+            "skipped": self.skipped,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
@@ -107,6 +110,7 @@ class Stats:
             + (f", {self.items} items" if self.items else "")
             + self._recrawl_summary()
             + (f", {self.dropped_links} links too long" if self.dropped_links else "")
+            + (f", {self.skipped} skipped (--max-pages-per-host)" if self.skipped else "")
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
         )
 

@@ -55,12 +55,15 @@ class StoppableBackend:
         return self._backend.robots_cache(config, sync)
 
     def snapshot(self) -> dict[str, int]:
-        """Queued and in-flight counts summed over this crawl's frontiers (zeros before any)."""
-        totals = {"queued": 0, "in_flight": 0}
+        """Queued, in-flight and skipped counts over this crawl's frontiers (zeros before any;
+        a shared backend's are crawl-wide, so they are taken once, not summed)."""
+        totals = {"queued": 0, "in_flight": 0, "skipped": 0}
         for frontier in list(self._frontiers):
             counts = frontier.snapshot()
-            totals["queued"] += counts.get("queued", 0)
-            totals["in_flight"] += counts.get("in_flight", 0)
+            if self._backend.shared:
+                return {key: counts.get(key, 0) for key in totals}
+            for key in totals:
+                totals[key] += counts.get(key, 0)
         return totals
 
     def stop(self) -> None:

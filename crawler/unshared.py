@@ -1,7 +1,10 @@
 """Primitives for state that one loop owns alone (serial mode, a worker's private politeness
-state): nothing to guard, and waiting is a bug, because no other loop could ever wake it."""
+state): nothing to guard, and waiting for another loop is a bug, because none could ever wake
+it. Waiting for the clock (a host that is not ready yet) is sleeping."""
 
 from __future__ import annotations
+
+import time
 
 
 class NoLock:
@@ -17,9 +20,17 @@ class NoLock:
         """Nobody else to wake."""
         return None
 
+    def notify(self, n: int = 1) -> None:
+        """Nobody else to wake."""
+        return None
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Never legitimate with one loop: with nothing else in flight, nothing can change."""
-        raise RuntimeError("a single loop waited on state only it can change")
+        """Sleep ``timeout`` seconds (only time can change anything); without one, raise:
+        with nothing else in flight, nothing could ever end the wait."""
+        if timeout is None:
+            raise RuntimeError("a single loop waited on state only it can change")
+        time.sleep(timeout)
+        return False
 
 
 UNSHARED = NoLock()

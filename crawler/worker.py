@@ -24,6 +24,7 @@ from crawler.links.page import page_links
 from crawler.links.scope import Scope
 from crawler.links.urls import canonical, fingerprint, host_of, resolve
 from crawler.politeness.robots import RobotsPolicy
+from crawler.politeness.schedule import HostSchedule, Pace
 from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
 from crawler.scrape.callbacks import run_callback
@@ -44,6 +45,8 @@ class Fetched(NamedTuple):
     record: Record | None = None
     # What a durable crawl kept of the page before this fetch (crawler/recrawl.py).
     known: PageState | None = None
+    # Something the page's record should say about its host (a Crawl-delay over the cap).
+    note: str | None = None
 
 
 class Worker:
@@ -89,7 +92,7 @@ class Worker:
             fetcher = open_fetcher(config, cookies=cookies)
         self.fetcher = fetcher
         if host_clock is None:
-            host_clock = MemoryHostClock(UNSHARED, delay=config.delay, per_host=config.per_host)
+            host_clock = MemoryHostClock(UNSHARED, schedule=HostSchedule(Pace.of(config)))
         if robots is None:
             robots = MemoryRobotsCache(UNSHARED)
         self.pages = open_pages(config)
@@ -160,12 +163,14 @@ class Worker:
     def fetch_page(self, request: Request) -> Fetched:
         """The network half of ``crawl``: robots, politeness and retries, up to the response."""
         try:
+            self.retrier.grant(request.url)  # the frontier booked this page's start
             if self.config.robots and (why := self.robots.denied(request.url)):
                 return Fetched(request, record=self.failed(request, "robots", why))
             known = self.pages.get(request.url) if self._lookup else None
             headers = known.headers() if known is not None else None
+            note = self.robots.take_note() if self.config.robots else None
             response, attempts = self.retrier.fetch(request.url, headers=headers)
-            return Fetched(request, response, attempts, self.name, known=known)
+            return Fetched(request, response, attempts, self.name, known=known, note=note)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
             return Fetched(request, record=self.failed(request, "internal", one_line(exc)))
 
@@ -205,6 +210,9 @@ class Worker:
             redirects=list(request.chain),
             attempts=fetched.attempts,
         )
+        if fetched.note is not None:
+            note = fetched.note
+            record.detail = note if record.detail is None else f"{record.detail}; {note}"
         if response.body:
             record.digest = body_digest(response.body)
         if self.config.warc or self.config.save_dir:

@@ -85,5 +85,6 @@ def test_set_delay_only_raises_and_wakes_the_clock():
     clock.acquire("h")
     clock.acquire("h")
     clock.acquire("other")
-    # The second acquire on "h" starts at once and books 102; the third waits for it.
-    assert slept == [2.0]
+    # The delay was learned at 100 (robots.txt answered then): the second acquire on "h"
+    # starts at 102, the third at 104; "other" is not slowed.
+    assert slept == [2.0, 4.0]

@@ -56,7 +56,11 @@ def test_hostile_queued_items_are_rejected_never_fetched(redis_url, httpserver, 
     legit = item(httpserver.url_for("/ok"))
     crawl_id = uuid.uuid4().hex
     client = redis.Redis.from_url(redis_url)
-    client.rpush(f"crawl:{{{crawl_id}}}:queue", *hostile, legit)
+    # Written as a worker's PUSH would: into a host's list, the host listed as ready.
+    keys = f"crawl:{{{crawl_id}}}:"
+    client.rpush(keys + "q:localhost", *hostile, legit)
+    client.zadd(keys + "ready", {"localhost": 0})
+    client.hincrby(keys + "stats", "queued", len(hostile) + 1)
     records, _ = run_crawl([httpserver.url_for("/")], backend=redis_url, crawl_id=crawl_id, depth=1)
     assert offsite.log == [], "an out-of-scope URL was fetched"
     assert sorted(r.url for r in records) == sorted([httpserver.url_for(p) for p in ("/", "/ok")])

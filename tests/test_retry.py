@@ -92,14 +92,17 @@ class _RecordingClock:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def acquire(self, host: str) -> None:
+    def acquire(self, host: str, granted: bool = False) -> None:
         self.log.append("acquire")
 
     def release(self, host: str) -> None:
         self.log.append("release")
 
-    def set_delay(self, host: str, seconds: float) -> None:
-        pass
+    def set_delay(self, host: str, seconds: float) -> float:
+        return seconds
+
+    def observe(self, host, latency, status, retry_after) -> None:
+        self.log.append("observe")
 
 
 def test_waiting_between_attempts_does_not_hold_the_host(httpserver):

@@ -20,6 +20,7 @@ from crawler.record import EncodedRecord, Record
 SCOPE_OPTIONS = (
     "depth",
     "max_pages",
+    "max_pages_per_host",
     "same_domain",
     "allow_domains",
     "exclude",

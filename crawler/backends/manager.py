@@ -4,10 +4,9 @@ below.
 
 A manager call blocks the whole calling process (a multiprocessing connection reads its socket
 with ``os.read``, which gevent does not make cooperative). So nothing hosted here ever waits:
-the clock hands out *reservations* (how long to wait) or says "full", and the clients do the
+the clock hands out *reservations* (how long to wait), and the clients do the
 waiting in the child with ``time.sleep``, which yields to the child's other greenlets once
-gevent has patched it. Otherwise a greenlet waiting for a host slot would freeze the very
-greenlet holding that slot.
+gevent has patched it. Otherwise a greenlet waiting for a host would freeze the whole child.
 """
 
 from __future__ import annotations
@@ -17,90 +16,102 @@ import time
 from typing import Any
 
 from crawler.config import CrawlConfig
+from crawler.politeness.schedule import HostSchedule, Pace
 
 POLL_S = 0.02  # how often a client re-asks for a full host slot or a robots.txt entry
 
 
 class HostedHostClock:
-    """The server side of the shared ``HostClock``; same rules as ``MemoryHostClock``.
+    """The server side of the shared ``HostClock``: the children's view of the crawl's host
+    schedule (same rules as ``MemoryHostClock``).
 
-    Invariant: per host, at most ``per_host`` reservations are outstanding, and reserved start
-    times are at least the host's delay apart.
+    The parent hands pages out on a schedule of its own (its frontier's); what children book
+    beyond that (robots.txt, retries, a Crawl-delay, the auto-throttle) is collected here and
+    taken by the parent (``take_updates``, one call per dispatch round), so both stay on one
+    host timeline.
+
+    Invariant: reserved start times on one host are at least the host's delay apart.
     """
 
     def __init__(self, config: CrawlConfig) -> None:
         self._lock = threading.Lock()  # the manager serves each connection on its own thread
-        self._delay = config.delay
-        self._per_host = config.per_host
-        self._delays: dict[str, float] = {}
-        self._next_start: dict[str, float] = {}
-        self._active: dict[str, int] = {}
+        self._schedule = HostSchedule(Pace.of(config))
+        self._changed: set[str] = set()
 
-    def try_acquire(self, host: str) -> float | None:
-        """Reserve a start for ``host``: seconds to wait before it, or None when the host's
-        concurrency cap is reached (ask again later)."""
+    def try_acquire(self, host: str, granted: bool = False) -> float:
+        """Reserve a start for ``host``: seconds to wait before it."""
         with self._lock:
-            if self._per_host is not None:
-                if self._active.get(host, 0) >= self._per_host:
-                    return None
-                self._active[host] = self._active.get(host, 0) + 1
-            delay = self._delays.get(host, self._delay)
             now = time.monotonic()
-            start = max(now, self._next_start.get(host, now))
-            if delay > 0:
-                self._next_start[host] = start + delay
+            start = self._schedule.book(host, now, granted=granted)
+            if not granted:
+                self._changed.add(host)
             return start - now
 
     def release(self, host: str) -> None:
-        """A request to ``host`` is over."""
-        with self._lock:
-            left = self._active.get(host, 0) - 1
-            if left > 0:
-                self._active[host] = left
-            else:
-                self._active.pop(host, None)
+        """A request to ``host`` is over (the parent's frontier caps pages per host)."""
 
-    def set_delay(self, host: str, seconds: float) -> None:
-        """Raise ``host``'s delay (robots.txt ``Crawl-delay``); never lowers it."""
+    def set_delay(self, host: str, seconds: float) -> float:
+        """Raise ``host``'s delay (robots.txt ``Crawl-delay``), capped; return it."""
         with self._lock:
-            if seconds > max(self._delay, self._delays.get(host, 0.0)):
-                self._delays[host] = seconds
+            if not host:
+                return 0.0
+            self._changed.add(host)
+            return self._schedule.set_delay(host, seconds, time.monotonic())
+
+    def observe(
+        self, host: str, latency: float, status: int | None, retry_after: float | None
+    ) -> None:
+        """Feed one response to the auto-throttle."""
+        with self._lock:
+            self._schedule.observe(host, time.monotonic(), latency, status, retry_after)
+            self._changed.add(host)
+
+    def take_updates(self) -> dict[str, tuple[float, float]]:
+        """``host -> (next free start, delay)`` for the hosts booked or slowed since the last
+        call (``time.monotonic`` is one clock for every process of the machine)."""
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            schedule = self._schedule
+            return {host: (schedule.ready_at(host), schedule.delay(host)) for host in changed}
 
 
 class HostClockClient:
     """``HostClock`` for a pool child, over a ``HostedHostClock`` proxy.
 
-    With no delay and no cap (the defaults) it makes no call at all until robots.txt sets a
-    ``Crawl-delay``: every worker reads a host's robots.txt before its first page there, so
-    each process learns the delay before it would need it.
+    With no delay and no auto-throttle (the defaults) it makes no call at all until robots.txt
+    sets a ``Crawl-delay``: every worker reads a host's robots.txt before its first page there,
+    so each process learns the delay before it would need it.
     """
 
     def __init__(self, proxy: Any, config: CrawlConfig) -> None:
         self._proxy = proxy
-        self._capped = config.per_host is not None
-        self._idle = config.delay <= 0 and not self._capped
+        self._throttled = config.auto_throttle
+        self._idle = config.delay <= 0 and not self._throttled
 
-    def acquire(self, host: str) -> None:
+    def acquire(self, host: str, granted: bool = False) -> None:
         """Wait (here, cooperatively) until a request to ``host`` may start."""
         if self._idle:
             return
-        while (wait := self._proxy.try_acquire(host)) is None:
-            time.sleep(POLL_S)
+        wait = self._proxy.try_acquire(host, granted)
         if wait > 0:
             time.sleep(wait)
 
     def release(self, host: str) -> None:
-        """The request to ``host`` is over."""
-        if not self._idle:
-            self._proxy.release(host)
+        """The request to ``host`` is over (nothing to tell: pages are capped by the parent)."""
 
-    def set_delay(self, host: str, seconds: float) -> None:
+    def set_delay(self, host: str, seconds: float) -> float:
         """Raise ``host``'s delay for every process."""
-        if seconds > 0:
-            # Acquires made while idle were not counted: only caps need release to match, and
-            # a capped clock is never idle.
-            self._idle = False
-            self._proxy.set_delay(host, seconds)
+        if seconds <= 0:
+            return 0.0
+        self._idle = False
+        return self._proxy.set_delay(host, seconds)
+
+    def observe(
+        self, host: str, latency: float, status: int | None, retry_after: float | None
+    ) -> None:
+        """Feed one response to the crawl's auto-throttle (only when it is on)."""
+        if self._throttled:
+            self._proxy.observe(host, latency, status, retry_after)
 
 
 class RobotsCacheClient:

@@ -110,6 +110,32 @@ _OPTIONS = (
         help="Concurrent requests to one host  [default: no cap below --workers]",
     ),
     click.option(
+        "--max-crawl-delay",
+        type=click.FloatRange(min=0),
+        default=30.0,
+        show_default=True,
+        help="Longest robots.txt Crawl-delay obeyed; a host asking more is crawled at this.",
+    ),
+    click.option(
+        "--auto-throttle",
+        is_flag=True,
+        help="Each host's delay follows its response time (never below --delay); "
+        "429/503 and Retry-After slow the whole host.",
+    ),
+    click.option(
+        "--throttle-target",
+        type=click.FloatRange(min=0.01),
+        default=1.0,
+        show_default=True,
+        help="--auto-throttle's aim: requests in flight per host.",
+    ),
+    click.option(
+        "--max-pages-per-host",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Queue at most N pages per host; the rest are skipped (counted in the summary).",
+    ),
+    click.option(
         "--retries",
         type=click.IntRange(min=0),
         default=2,

@@ -8,6 +8,10 @@ The wait before attempt ``n + 1`` is ``Retry-After`` when the server sent one (s
 HTTP date), else exponential backoff with jitter: ``b * 2**(n-1) * (1 + random())`` for the
 base ``b`` (``retry_backoff``, 0.5 s); both are capped by ``--max-retry-wait``. The host slot is
 released while waiting, so other workers can use the host in the meantime.
+
+The first request sent for a page the frontier handed out is *granted*: the frontier booked its
+start then (``grant``). Every other request (robots.txt first, retries) books a start of its own
+on the host clock. Each response is shown to the clock (``observe``) for ``--auto-throttle``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from email.utils import parsedate_to_datetime
 
 from crawler.base import Fetcher, HostClock, Response
 from crawler.config import CrawlConfig
-from crawler.links.urls import host_of
+from crawler.politeness.schedule import host_key
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_ERRORS = frozenset({"connect", "timeout", "protocol"})
@@ -60,18 +64,26 @@ class Retrier:
         self.clock = clock
         self.sleep = sleep
         self.jitter = jitter
+        self.throttled = config.auto_throttle
+        self._granted: str | None = None
+
+    def grant(self, url: str) -> None:
+        """The frontier just handed out ``url``: the next request to its host was booked."""
+        self._granted = host_key(url)
 
     def fetch(
         self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
     ) -> tuple[Response, int]:
         """The last response for ``url`` and how many attempts it took (``user_headers=False``:
         without the ``-H`` headers; ``headers``: the request's own; see ``Fetcher.fetch``)."""
-        host = host_of(url)
+        host = host_key(url)
         attempt = 0
         retried: tuple = ()  # with --warc, the exchanges of the attempts retried: archived too
         while True:
             attempt += 1
-            self.clock.acquire(host)
+            granted = self._granted == host
+            self._granted = None
+            self.clock.acquire(host, granted)
             try:
                 if headers:
                     response = self.fetcher.fetch(url, user_headers=user_headers, headers=headers)
@@ -81,6 +93,9 @@ class Retrier:
                     response = self.fetcher.fetch(url, user_headers=False)
             finally:
                 self.clock.release(host)
+            if self.throttled:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                self.clock.observe(host, response.elapsed_ms / 1000, response.status, retry_after)
             wait = self.wait_before_retry(response, attempt)
             if retried:
                 response.exchanges = (*retried, *response.exchanges)

@@ -1,2 +1,3 @@
-"""Politeness decided once for every backend: robots.txt rules (``robots``) and the host-clock
-reservation arithmetic (``host_clock``). Where the shared state lives is a backend's business."""
+"""Politeness decided once for every backend: robots.txt rules (``robots``), per-host timing and
+concurrency (``schedule``) and the order hosts are served in (``ready``). Where the shared state
+lives is a backend's business."""

@@ -70,6 +70,14 @@ class RobotsPolicy:
         self.fetch = fetch
         self.agent = config.user_agent
         self._parsed: dict[str, Protego | str | None] = {}
+        self._note: str | None = None
+        self._fetched: str | None = None  # the origin whose robots.txt this worker just fetched
+
+    def take_note(self) -> str | None:
+        """What the record of the page that loaded robots.txt must say (once): a Crawl-delay
+        above ``--max-crawl-delay`` that was cut to it."""
+        note, self._note = self._note, None
+        return note
 
     def denied(self, url: str) -> str | None:
         """None when ``url`` may be fetched; otherwise the record's ``detail``."""
@@ -87,8 +95,10 @@ class RobotsPolicy:
 
     def _load(self, origin: str) -> Protego | str | None:
         entry = self.cache.get(origin)
+        self._fetched = None
         if entry is None:
             entry = self._fetch_claimed(origin) if self.cache.claim(origin) else self._await(origin)
+        fetched = self._fetched == origin
         state, text = entry
         rules: Protego | str | None = None
         if state == "unreachable":
@@ -98,6 +108,10 @@ class RobotsPolicy:
             delay = rules.crawl_delay(self.agent)
             if delay:
                 self.clock.set_delay(host_of(origin + "/"), float(delay))
+                cap = self.config.max_crawl_delay
+                if fetched and float(delay) > cap:
+                    # Only the worker that fetched robots.txt says so: on the host's first page.
+                    self._note = f"Crawl-delay {float(delay):g} s capped at {cap:g} s"
         self._parsed[origin] = rules
         return rules
 
@@ -118,6 +132,7 @@ class RobotsPolicy:
 
     def _fetch_claimed(self, origin: str) -> RobotsEntry:
         # Whatever happens, the claim ends: with an entry for everyone, or released.
+        self._fetched = origin
         try:
             entry = self._fetch_entry(origin)
         except BaseException:

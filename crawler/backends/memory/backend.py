@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.backends.memory.visited import MemoryVisited
 from crawler.base import Frontier, HostClock, RobotsCache, Sync, Visited
 from crawler.config import CrawlConfig
+from crawler.politeness.schedule import HostSchedule, Pace
+
+
+class SharedSchedule:
+    """One ``HostSchedule`` per crawl and the condition guarding it, made by whichever of the
+    frontier and the host clock is built first: both must book on the same host timeline."""
+
+    def __init__(self) -> None:
+        self._made: tuple[HostSchedule, Any] | None = None
+
+    def get(self, config: CrawlConfig, sync: Sync) -> tuple[HostSchedule, Any]:
+        """The crawl's schedule and its condition variable."""
+        if self._made is None:
+            self._made = (HostSchedule(Pace.of(config)), sync.condition())
+        return self._made
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process (the processes strategy's manager) builds its own.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._made = None
 
 
 class MemoryBackend:
@@ -17,9 +41,18 @@ class MemoryBackend:
     shared = False
     durable = False
 
+    def __init__(self) -> None:
+        self._schedule = SharedSchedule()
+
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
-        """A FIFO frontier guarded by the strategy's condition variable."""
-        return MemoryFrontier(sync.condition(), max_pages=config.max_pages)
+        """Queues per host in their ready order, guarded by the strategy's condition."""
+        schedule, condition = self._schedule.get(config, sync)
+        return MemoryFrontier(
+            condition,
+            max_pages=config.max_pages,
+            schedule=schedule,
+            max_pages_per_host=config.max_pages_per_host,
+        )
 
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """A fingerprint set guarded by the strategy's lock."""
@@ -30,8 +63,9 @@ class MemoryBackend:
         return None
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
-        """Per-host delay and concurrency, guarded by the strategy's condition variable."""
-        return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
+        """The frontier's host schedule, for the requests the loops send."""
+        schedule, condition = self._schedule.get(config, sync)
+        return MemoryHostClock(condition, schedule=schedule)
 
     def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
         """robots.txt entries per origin, guarded by the strategy's condition variable."""

@@ -1,83 +1,191 @@
-"""The in-memory frontier: a FIFO (breadth-first) queue that knows when the crawl is over.
+"""The in-memory frontier: a queue per host, handed out in the hosts' ready order, knowing when
+the crawl is over.
 
 The caller brings the condition variable (``threading.Condition`` for threads, the same class
-once gevent has patched it for greenlets), so this module imports no concurrency library.
+once gevent has patched it for greenlets, a no-op one for a single loop), so this module
+imports no concurrency library. The ready order and the host timing are shared pure classes
+(``crawler/politeness/ready.py``, ``schedule.py``); the schedule is the one the crawl's host
+clock books extra requests on, so both see the same host timeline.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+import _thread
+import heapq
+import math
+import time
+from collections.abc import Callable, Iterable
+from itertools import count
 from typing import Any
 
 from crawler.base import Request
+from crawler.politeness.ready import ReadyOrder
+from crawler.politeness.schedule import HostSchedule, host_key
 
 
 class MemoryFrontier:
     """Frontier for loops that share one process.
 
-    Invariant: finished when the queue is empty and nothing is in flight; ``pop`` waits while
-    the queue is empty but some other loop may still push links.
+    Invariants: finished when nothing is queued and nothing is in flight; ``pop`` hands out
+    only a page whose host may start now (its delay, ``per_host`` cap and Crawl-delay
+    respected), waits only while no host is ready (and only until the earliest one is) or
+    while the queue is empty but another loop may still push links. Within a host, pages go
+    breadth-first (by depth, then first queued). A loop whose last host may start again at
+    once (no delay) and has nothing in flight but that loop's own last page gets it again: its
+    connection is open, and new connections per host are what a many-host crawl pays.
     """
 
-    def __init__(self, condition: Any, *, max_pages: int | None = None) -> None:
+    def __init__(
+        self,
+        condition: Any,
+        *,
+        max_pages: int | None = None,
+        schedule: HostSchedule | None = None,
+        max_pages_per_host: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cond = condition
-        self._queue: deque[Request] = deque()
+        self.schedule = schedule if schedule is not None else HostSchedule()
+        self._order = ReadyOrder(self.schedule)
+        self._queues: dict[str, list[tuple[int, int, Request]]] = {}
+        self._seq = count()
+        self._queued = 0
         self._in_flight = 0
         self._accepted = 0
         self._budget = max_pages
-        self._closed = False
+        self._host_budget = max_pages_per_host
+        self._per_host: dict[str, int] = {}  # pages accepted per host (with a host budget)
+        self._skipped = 0
+        self._clock = clock
+        self._timer = False  # a loop is waiting for the earliest host to get ready
+        # Each loop's last host (by thread, or greenlet once gevent patched): a loop whose host
+        # may start again right away (no delay) keeps it, and reuses its open connection.
+        self._sticky: dict[int, tuple[str, str]] = {}  # loop -> (host, URL) it last took
+        self._flying: set[str] = set()  # URLs handed out and not done
+        self.closed = False
 
     def push_many(self, requests: Iterable[Request]) -> int:
-        """Queue requests up to the ``max_pages`` budget; return how many were accepted."""
+        """Queue requests up to the ``max_pages`` and ``max_pages_per_host`` budgets; return
+        how many were accepted (the others beyond a host's budget count as ``skipped``)."""
         with self._cond:
-            if self._closed:
+            if self.closed:
                 return 0
-            before = len(self._queue)
-            if self._budget is None:
-                self._queue.extend(requests)
-            else:
-                for request in requests:
-                    if self._accepted + len(self._queue) - before >= self._budget:
-                        break
-                    self._queue.append(request)
-            added = len(self._queue) - before
+            added = 0
+            budget, host_budget = self._budget, self._host_budget
+            for request in requests:
+                if budget is not None and self._accepted + added >= budget:
+                    break
+                host = host_key(request.url)
+                if host_budget is not None:
+                    taken = self._per_host.get(host, 0)
+                    if taken >= host_budget:
+                        self._skipped += 1
+                        continue
+                    self._per_host[host] = taken + 1
+                queue = self._queues.get(host)
+                if queue is None:
+                    queue = self._queues[host] = []
+                    self._order.add(host)
+                heapq.heappush(queue, (request.depth, next(self._seq), request))
+                added += 1
             self._accepted += added
+            self._queued += added
             if added:
                 self._cond.notify_all()
             return added
 
-    def pop(self) -> Request | None:
-        """Next request; waits while others are in flight; None when finished or closed."""
+    def pop(self, timeout: float | None = None) -> Request | None:
+        """The next request whose host may start now; waits while no host is ready or others
+        are in flight. None when finished or closed, or once ``timeout`` seconds passed."""
+        deadline = None if timeout is None else self._clock() + timeout
         with self._cond:
             while True:
-                if self._closed:
+                if self.closed:
                     return None
-                if self._queue:
-                    self._in_flight += 1
-                    return self._queue.popleft()
-                if self._in_flight == 0:
+                now = self._clock()
+                me = _thread.get_ident()
+                last = self._sticky.get(me)
+                if last is not None and self._may_keep(last, now):
+                    # The calling loop's last host, still ready: its connection is open.
+                    return self._hand_out(last[0], now, me, listed=False)
+                host, wait = self._order.take(now)
+                if host is not None and host not in self._queues:
+                    self._order.handed_out(host, False)  # emptied by a sticky hand-out
+                    continue
+                if host is not None:
+                    if not self._timer:
+                        # Pass the baton: a waiting loop takes the next ready host, or else
+                        # becomes the one that watches the clock.
+                        self._cond.notify()
+                    return self._hand_out(host, now, me)
+                if self._queued == 0 and self._in_flight == 0:
                     return None
-                self._cond.wait()
+                if deadline is not None:
+                    left = deadline - now
+                    if left <= 0:
+                        return None
+                    self._cond.wait(min(wait, left))
+                elif math.isinf(wait) or self._timer:
+                    # Woken by a push, a finished page (a host under its cap), close, or a
+                    # loop that took a host.
+                    self._cond.wait()
+                else:
+                    # One loop waits for the earliest host, the others for it: a host getting
+                    # ready wakes one loop, not all of them.
+                    self._timer = True
+                    try:
+                        self._cond.wait(wait)
+                    finally:
+                        self._timer = False
+
+    def _may_keep(self, last: tuple[str, str], now: float) -> bool:
+        # Only a host whose sole page in flight is the loop's own (fetched already, since the
+        # loop asks for more) may skip the order: it is then as idle as a host can be.
+        host, url = last
+        schedule = self.schedule
+        if host not in self._queues or schedule.delay(host) > 0 or schedule.ready_at(host) > now:
+            return False
+        flying = schedule.in_flight(host)
+        return flying == 0 or (flying == 1 and url in self._flying)
+
+    def _hand_out(self, host: str, now: float, me: int, *, listed: bool = True) -> Request:
+        """Hand out ``host``'s next page. ``listed``: ``host`` came from the ready order (else
+        its entry there stays, and is dropped when found empty)."""
+        queue = self._queues[host]
+        request = heapq.heappop(queue)[2]
+        if not queue:
+            del self._queues[host]
+        self.schedule.hand_out(host, now)
+        if listed:
+            self._order.handed_out(host, bool(queue))
+        self._sticky[me] = (host, request.url)
+        self._flying.add(request.url)
+        self._queued -= 1
+        self._in_flight += 1
+        return request
 
     def done(self, request: Request) -> None:
-        """Mark one popped request finished."""
+        """Mark one popped request finished: its host's slot is free again."""
+        host = host_key(request.url)
         with self._cond:
             self._in_flight -= 1
-            if self._in_flight == 0 and not self._queue:
+            self._flying.discard(request.url)
+            self.schedule.finish(host)
+            if self._order.finished(host) or (self._in_flight == 0 and self._queued == 0):
                 self._cond.notify_all()
 
     def close(self) -> None:
         """Hand out nothing more; queued requests stay queued but are not popped."""
         with self._cond:
-            self._closed = True
+            self.closed = True
             self._cond.notify_all()
 
     def snapshot(self) -> dict[str, int]:
-        """Counts for progress and health: queued, in flight, scheduled in total."""
+        """Counts for progress and health: queued, in flight, scheduled in total, skipped."""
         with self._cond:
             return {
-                "queued": len(self._queue),
+                "queued": self._queued,
                 "in_flight": self._in_flight,
                 "scheduled": self._accepted,
+                "skipped": self._skipped,
             }

@@ -31,12 +31,19 @@ from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
+from crawler.politeness.schedule import Pace, host_key
 from crawler.record import EncodedRecord, Record
 
 log = logging.getLogger(__name__)
 
-# Polling an empty queue while other workers hold leases: start fast, back off to this.
+# The longest a loop sleeps before asking Redis again (a host ready later than this, or a loop
+# waiting for its process's poller).
 MAX_POLL_S = 0.5
+# Polling an empty queue while leases are out: start fast, back off to this.
+LEASE_POLL_S = 0.1
+# Polling while every host with pages waiting is at its --per-host cap: steady, so that every
+# worker has its chance when a slot frees.
+CAPPED_POLL_S = 0.02
 # Items per SMISMEMBER or PUSH call. Redis runs one command or script at a time for every
 # client: one PUSH of a million seeds took ~4.6 s, and past ``lua-time-limit`` (5 s) the
 # other workers' commands are answered BUSY. 5,000 items take ~15 ms.
@@ -75,69 +82,119 @@ class RedisFrontier:
         self.state = backend.state
         self.lease_ms = int(config.lease_seconds * 1000)
         self.budget = -1 if config.max_pages is None else config.max_pages
+        self.host_budget = -1 if config.max_pages_per_host is None else config.max_pages_per_host
+        self.cap = -1 if config.per_host is None else config.per_host
+        self.delay_ms = int(config.delay * 1000)
         self._lock = sync.lock()
+        self._cond = sync.condition()
+        self._poller: int | None = None  # the loop of this process sleeping until Redis has work
         self._held: dict[bytes, int] = {}  # fingerprint -> pops in flight here
         self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it popped, not done
-        self._closed = False
+        self.closed = False
         self.checker = RequestChecker(config)
         self.mode = config.mode
 
     def _reject(self, item: bytes, why: str) -> None:
         """End a popped item that fails re-validation: never fetched, it gets a ``rejected``
-        record in the crawl (ending its lease) and is counted in the crawl's ``rejected``."""
+        record in the crawl (ending its lease, freeing its host) and is counted in the crawl's
+        ``rejected``."""
         shown = shown_url(item)
         log.warning("redis: rejected a queued item (%s): %s", why, shown[:200])
         record = Record(url=shown, error="rejected", detail=why, mode=self.mode)
         self.state.run(
             "COMPLETE",
-            ("records", "leases", "leased", "stats", "queue"),
-            [item[:FINGERPRINT_BYTES], encode_record(record), "0"],
+            (),
+            [self.state.prefix, item[:FINGERPRINT_BYTES], encode_record(record), "0"],
         )
         self.state.call("hincrby", self.state.key("stats"), "rejected", 1)
 
     def push_many(self, requests: Iterable[Request]) -> int:
-        """Claim and queue the requests not yet seen by the crawl (one script)."""
+        """Claim and queue the requests not yet seen by the crawl, each in its host's list (one
+        script per chunk), within the ``max_pages`` and ``max_pages_per_host`` budgets."""
         # Accepted even after ``close``: a page still in flight must keep the links it found,
         # or a resumed crawl would never reach them (its record says it is done).
-        items = [encode_request(r) for r in requests]
+        items = [part for r in requests for part in (encode_request(r), host_key(r.url))]
         added = 0
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            added += int(self.state.run("PUSH", ("seen", "queue", "stats"), [self.budget, *chunk]))
+        head = [self.state.prefix, self.budget, self.host_budget]
+        for start in range(0, len(items), 2 * CHUNK):
+            chunk = items[start : start + 2 * CHUNK]
+            added += int(self.state.run("PUSH", (), [*head, *chunk]))
         return added
 
-    def pop(self) -> Request | None:
-        """Lease the next request; wait while the queue is empty but leases are out.
+    def pop(self, timeout: float | None = None) -> Request | None:
+        """Lease the next request whose host may start now (crawl-wide: the ready order is in
+        Redis); wait while no host is ready, or nothing is queued but leases are out.
 
         A caller that itself holds leases (one thread popping batches for others, as a process
-        pool's parent does) is never made to wait: it would wait for itself. It gets None and
-        may pop again once it has pushed its pages' links.
+        pool's parent does) is never made to wait for an empty queue: it would wait for itself.
+        It gets None and may pop again once it has pushed its pages' links.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         wait = 0.02
-        while not self._closed:
+        args = [self.state.prefix, self.lease_ms, self.cap, self.delay_ms]
+        while not self.closed:
             if self.state.lost is not None:  # found by another loop, or the heartbeat
                 raise self.state.lost
-            item, ms = self.state.run(
-                "POP", ("queue", "leases", "leased", "records", "stats"), [self.lease_ms]
-            )
+            item, ms, queued, timed = self.state.run("POP", (), args)
             if item:
                 try:
                     request = self.checker.check(item)
                 except Rejected as exc:
                     self._reject(item, str(exc))
                     continue
+                self._pass_on()
                 self._hold(item[:16], +1)
                 return request
-            if ms < 0:
+            if not queued and ms < 0:
                 # Nothing queued, nothing leased: finished, or the crawl's keys are gone.
+                self._pass_on(everyone=True)  # over: no loop here needs to wait
                 self.state.check_marker()
                 return None
-            if self._mine.get(threading.get_ident()):
+            if not queued and self._mine.get(threading.get_ident()):
+                self._pass_on()
                 return None
-            # Someone holds a lease: it will either finish (pushing links) or expire.
-            time.sleep(min(wait, max(ms, 10) / 1000))
-            wait = min(wait * 2, MAX_POLL_S)
+            if timed:  # a host gets ready in ms: be there (other workers may be first)
+                pause = min(ms / 1000, MAX_POLL_S)
+            elif queued:  # every host with pages is at its cap: a slot frees at any time
+                pause = CAPPED_POLL_S
+            else:  # leases out: they finish (pushing links) or expire
+                pause = min(wait, max(ms, 10) / 1000)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._pass_on()
+                    return None
+                pause = min(pause, left)
+            self._sleep_or_wait(pause)
+            # One loop per process polls (the others wait for it), so it can afford to poll
+            # often: the end of a crawl is noticed soon after the last lease ends.
+            wait = min(wait * 2, LEASE_POLL_S)
+        self._pass_on()
         return None
+
+    def _sleep_or_wait(self, pause: float) -> None:
+        """One loop of this process sleeps until Redis may have something (the poller); the
+        others wait for it here, so a host getting ready costs one POP, not one per loop."""
+        with self._cond:
+            if self._poller is None:
+                self._poller = threading.get_ident()
+            elif self._poller != threading.get_ident():
+                self._cond.wait(MAX_POLL_S)  # woken when the poller got a page or gave up
+                return
+        time.sleep(pause)
+
+    def _pass_on(self, *, everyone: bool = False) -> None:
+        """This loop stops polling: the next waiting loop of the process (``everyone``: all of
+        them) asks Redis now."""
+        if everyone:
+            with self._cond:
+                if self._poller == threading.get_ident():
+                    self._poller = None
+                self._cond.notify_all()
+        elif self._poller == threading.get_ident():
+            with self._cond:
+                self._poller = None
+                self._cond.notify()
 
     def done(self, request: Request) -> None:
         """Stop renewing the lease; the record sink ends it when it stores the record."""
@@ -145,12 +202,18 @@ class RedisFrontier:
 
     def close(self) -> None:
         """Pop nothing more in this frontier; the crawl goes on for other workers."""
-        self._closed = True
+        self.closed = True
+        with self._cond:
+            self._cond.notify_all()
 
     def snapshot(self) -> dict[str, int]:
-        """Crawl-wide counts from Redis: queued, and leased (in flight on any worker)."""
+        """Crawl-wide counts from Redis: queued, leased (in flight on any worker), skipped."""
         counts = self.state.counters(wait=False)
-        return {"queued": counts["queued"], "in_flight": counts["leased"]}
+        return {
+            "queued": counts["queued"],
+            "in_flight": counts["leased"],
+            "skipped": counts["skipped"],
+        }
 
     def held(self) -> list[bytes]:
         """Fingerprints of the leases popped here and still in flight."""
@@ -185,9 +248,7 @@ class RedisRecordSink:
         back to the queue without a record, so a resumed crawl fetches it."""
         release = "1" if record.error == "interrupted" else "0"
         self.state.run(
-            "COMPLETE",
-            ("records", "leases", "leased", "stats", "queue"),
-            [record_key(record), encode_record(record), release],
+            "COMPLETE", (), [self.state.prefix, record_key(record), encode_record(record), release]
         )
 
     # The key and the stored JSON come from the fields an encoded record carries.
@@ -250,11 +311,8 @@ class RedisBackend:
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> RedisHostClock:
         """``--delay`` and ``--per-host`` across every worker of the crawl."""
-        # A slot of a worker that died frees itself once its page could not still be running.
-        hold = config.page_deadline + 5.0
-        return RedisHostClock(
-            self.state, sync.lock(), delay=config.delay, per_host=config.per_host, hold=hold
-        )
+        # The frontier caps pages per host (it counts leases), so the clock needs no slots.
+        return RedisHostClock(self.state, sync.lock(), pace=Pace.of(config))
 
     def robots_cache(self, config: CrawlConfig, sync: Sync) -> RedisRobotsCache:
         """robots.txt entries shared by every worker of the crawl."""

@@ -1,8 +1,9 @@
 """Politeness across machines: the per-host clock and the robots.txt cache kept in Redis.
 
-``--delay`` and ``--per-host`` then hold for the whole crawl, not per worker: every worker books
-a host's start times and concurrency slots in the same Redis hash and sorted set (one Lua
-script, ``ACQUIRE_HOST``), with the server's clock.
+``--delay``, ``Crawl-delay`` and the auto-throttle then hold for the whole crawl, not per
+worker: the frontier hands out pages in the hosts' ready order kept in Redis, and every worker
+books each request's start on the same host timeline (one Lua script, ``ACQUIRE_HOST``), with
+the server's clock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from crawler.politeness.schedule import Pace, throttled
+
 if TYPE_CHECKING:
     from crawler.backends.redis.state import RedisState
 
@@ -20,12 +23,13 @@ _MAX_POLL_S = 0.2
 
 
 class RedisHostClock:
-    """``HostClock`` shared by every worker of the crawl, on every machine.
+    """``HostClock`` shared by every worker of the crawl, on every machine, on the same host
+    timeline as the crawl's frontier (``next``/``last`` hashes, ``ACQUIRE_HOST``).
 
-    Invariant: at most ``per_host`` requests to one host hold a slot at once, crawl-wide, and
-    two starts on one host are at least its delay apart. A slot held by a worker that died
-    expires after ``hold`` seconds (the page deadline plus the wait), so it cannot block a
-    host forever.
+    Invariant: two starts on one host are at least its delay apart, crawl-wide. With a cap (a
+    clock used on its own: the frontier caps pages per host itself), at most ``per_host``
+    requests to one host hold a slot at once; a slot held by a worker that died expires after
+    ``hold`` seconds, so it cannot block a host forever.
     """
 
     def __init__(
@@ -36,26 +40,27 @@ class RedisHostClock:
         delay: float = 0.0,
         per_host: int | None = None,
         hold: float = 60.0,
+        pace: Pace | None = None,
     ) -> None:
         self.state = state
         self._lock = lock
-        self._delay_ms = int(delay * 1000)
+        self.pace = pace if pace is not None else Pace(delay=delay)
+        self._delay_ms = int(self.pace.delay * 1000)
         self._cap = -1 if per_host is None else per_host
         self._hold_ms = int(hold * 1000)
         self._tokens: dict[str, list[str]] = {}  # host -> slots this process holds
-        self._raised = False
+        self._raised = self.pace.auto_throttle
 
-    def acquire(self, host: str) -> None:
+    def acquire(self, host: str, granted: bool = False) -> None:
         """Block until a request to ``host`` may start (crawl-wide); ``release`` after it."""
         if self._cap < 0 and self._delay_ms <= 0 and not self._raised:
             return
         token = uuid.uuid4().hex
-        keys = (f"slots:{host}", "next", "delays")
+        args = [self.state.prefix, host, token, self._cap, self._delay_ms, self._hold_ms]
+        args.append(1 if granted else 0)
         poll = 0.01
         while True:
-            wait_ms = self.state.run(
-                "ACQUIRE_HOST", keys, [host, token, self._cap, self._delay_ms, self._hold_ms]
-            )
+            wait_ms = self.state.run("ACQUIRE_HOST", (), args)
             if wait_ms >= 0:
                 break
             time.sleep(poll)  # every slot taken: another worker will release one
@@ -78,15 +83,30 @@ class RedisHostClock:
         if token is not None:
             self.state.call("zrem", self.state.key(f"slots:{host}"), token)
 
-    def set_delay(self, host: str, seconds: float) -> None:
-        """Raise ``host``'s delay for every worker (robots.txt ``Crawl-delay``)."""
+    def set_delay(self, host: str, seconds: float) -> float:
+        """Raise ``host``'s delay for every worker (robots.txt ``Crawl-delay``), capped at
+        ``--max-crawl-delay``; return the delay in force."""
+        seconds = min(seconds, self.pace.max_crawl_delay)
         if seconds * 1000 <= self._delay_ms:
-            return
+            return self.pace.delay
         self._raised = True
+        return float(self.state.run("SET_DELAY", (), [self.state.prefix, host, seconds]))
+
+    def observe(
+        self, host: str, latency: float, status: int | None, retry_after: float | None
+    ) -> None:
+        """AutoThrottle for the whole crawl: the host's delay in Redis follows this response
+        (read, steer, write: two workers' updates may interleave, each a valid step)."""
+        pace = self.pace
+        if not pace.auto_throttle:
+            return
         key = self.state.key("delays")
-        current = float(self.state.call("hget", key, host) or 0)
-        if seconds > current:
-            self.state.call("hset", key, host, seconds)
+        old = float(self.state.call("hget", key, host) or pace.delay)
+        floor = float(self.state.call("hget", self.state.key("floors"), host) or 0)
+        self.state.call("hset", key, host, throttled(pace, old, floor, latency, status))
+        if retry_after is not None and status in (429, 503):
+            hold_ms = int(min(retry_after, pace.max_crawl_delay) * 1000)
+            self.state.run("DEFER_HOST", (), [self.state.prefix, host, hold_ms])
 
 
 class RedisRobotsCache:

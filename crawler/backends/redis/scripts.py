@@ -8,14 +8,23 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
 
     crawl:{id}:config   STRING  the scope options the crawl was started with (JSON)
     crawl:{id}:seen     SET     fingerprints ever scheduled (the visited set)
-    crawl:{id}:queue    LIST    items waiting, FIFO (RPUSH / LPOP); re-queued leases go first
+    crawl:{id}:q:H      LIST    host H's items waiting, FIFO (RPUSH / LPOP); re-queued go first
+    crawl:{id}:ready    ZSET    host -> when (ms) it may next start, for hosts with items waiting
+                                and below their --per-host cap: POP takes from the earliest
+    crawl:{id}:parked   SET     hosts with items waiting but --per-host pages in flight
+    crawl:{id}:inflight HASH    host -> pages leased and not recorded
+    crawl:{id}:perhost  HASH    host -> pages queued ever (--max-pages-per-host)
     crawl:{id}:leases   ZSET    fingerprint -> lease deadline (ms, server clock)
     crawl:{id}:leased   HASH    fingerprint -> item, to re-queue a lease that expired
+    crawl:{id}:leasehost HASH   fingerprint -> host of a leased item
     crawl:{id}:records  HASH    fingerprint -> record JSON (HSETNX: the first record wins)
-    crawl:{id}:stats    HASH    scheduled, recorded, requeued counters
-    crawl:{id}:next     HASH    host -> next time (ms) a request to it may start (--delay)
-    crawl:{id}:delays   HASH    host -> delay raised by robots.txt Crawl-delay (s)
-    crawl:{id}:slots:H  ZSET    token -> expiry (ms): requests to host H in flight (--per-host)
+    crawl:{id}:stats    HASH    scheduled, recorded, requeued, queued, skipped counters
+    crawl:{id}:next     HASH    host -> next free start (ms): a hand-out or an extra request
+    crawl:{id}:last     HASH    host -> latest actual request start (ms)
+    crawl:{id}:delays   HASH    host -> delay raised by Crawl-delay or the auto-throttle (s)
+    crawl:{id}:floors   HASH    host -> its Crawl-delay (s): the auto-throttle stays above it
+    crawl:{id}:slots:H  ZSET    token -> expiry (ms): requests to host H in flight (a clock
+                                used on its own with a cap; the frontier caps pages itself)
     crawl:{id}:robots   HASH    origin -> robots.txt entry (JSON pair)
     crawl:{id}:robots-claim:O  STRING  the worker fetching origin O's robots.txt (expires)
 """
@@ -28,55 +37,149 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: seen, queue, stats. ARGV: budget (-1: none), item...
-# Claim and enqueue in one step: a URL is in ``seen`` only if it is also queued, so a worker
-# that dies between the two cannot lose it. Returns how many items were queued.
-PUSH = """
-local budget = tonumber(ARGV[1])
-local scheduled = tonumber(redis.call('HGET', KEYS[3], 'scheduled') or '0')
-local added = 0
-for i = 2, #ARGV do
-  if budget >= 0 and scheduled + added >= budget then break end
-  local item = ARGV[i]
-  if redis.call('SADD', KEYS[1], string.sub(item, 1, 16)) == 1 then
-    redis.call('RPUSH', KEYS[2], item)
-    added = added + 1
-  end
+# Per-host helpers shared by the scripts below. ``P`` is the crawl's key prefix (ARGV), so the
+# per-host keys share the crawl's hash slot. A host is listed in ``ready`` when it has items
+# waiting and is under its cap, scored by its next free start.
+_HOSTS = """
+local function host_delay(P, host, base_ms)
+  local raised = tonumber(redis.call('HGET', P .. 'delays', host) or '0') * 1000
+  if raised > base_ms then return raised end
+  return base_ms
 end
-if added > 0 then redis.call('HINCRBY', KEYS[3], 'scheduled', added) end
-return added
+local function list_host(P, host)
+  if redis.call('SISMEMBER', P .. 'parked', host) == 1 then return end
+  if redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
+  local at = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+  redis.call('ZADD', P .. 'ready', at, host)
+end
+local function unlease(P, fp)
+  local host = redis.call('HGET', P .. 'leasehost', fp)
+  if not host then return nil end
+  redis.call('HDEL', P .. 'leasehost', fp)
+  if redis.call('HINCRBY', P .. 'inflight', host, -1) <= 0 then
+    redis.call('HDEL', P .. 'inflight', host)
+  end
+  redis.call('SREM', P .. 'parked', host)
+  return host
+end
 """
 
-# KEYS: queue, leases, leased, records, stats. ARGV: lease_ms.
-# First re-queue leases whose deadline passed (their worker died or hung), then lease the next
-# item that has no record yet. Returns {item, 0}, or {'', ms} when nothing is queued: ms is the
-# time to the earliest lease deadline, or -1 when no lease is outstanding (the crawl is over).
-POP = (
-    _NOW
+# ARGV: prefix, budget (-1: none), host budget (-1: none), then item, host pairs.
+# Claim and enqueue in one step: a URL is in ``seen`` only if it is also queued (or skipped
+# beyond its host's budget), so a worker that dies between the two cannot lose it. Returns how
+# many items were queued.
+PUSH = (
+    _HOSTS
     + """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
-for _, fp in ipairs(expired) do
-  local item = redis.call('HGET', KEYS[3], fp)
-  redis.call('ZREM', KEYS[2], fp)
-  redis.call('HDEL', KEYS[3], fp)
-  if item and redis.call('HEXISTS', KEYS[4], fp) == 0 then
-    redis.call('LPUSH', KEYS[1], item)
-    redis.call('HINCRBY', KEYS[5], 'requeued', 1)
+local P = ARGV[1]
+local budget = tonumber(ARGV[2])
+local host_budget = tonumber(ARGV[3])
+local scheduled = tonumber(redis.call('HGET', P .. 'stats', 'scheduled') or '0')
+local added, skipped = 0, 0
+for i = 4, #ARGV, 2 do
+  if budget >= 0 and scheduled + added >= budget then break end
+  local item, host = ARGV[i], ARGV[i + 1]
+  if redis.call('SADD', P .. 'seen', string.sub(item, 1, 16)) == 1 then
+    if host_budget >= 0 and redis.call('HINCRBY', P .. 'perhost', host, 1) > host_budget then
+      skipped = skipped + 1
+    else
+      redis.call('RPUSH', P .. 'q:' .. host, item)
+      if not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
+      added = added + 1
+    end
   end
 end
-while true do
-  local item = redis.call('LPOP', KEYS[1])
-  if not item then
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    if #first == 0 then return {'', -1} end
-    return {'', math.max(0, tonumber(first[2]) - now)}
+if added > 0 then
+  redis.call('HINCRBY', P .. 'stats', 'scheduled', added)
+  redis.call('HINCRBY', P .. 'stats', 'queued', added)
+end
+if skipped > 0 then redis.call('HINCRBY', P .. 'stats', 'skipped', skipped) end
+return added
+"""
+)
+
+# ARGV: prefix, lease_ms, cap (-1: none), delay_ms.
+# First re-queue leases whose deadline passed (their worker died or hung), then lease an item
+# of the ready host (``next`` <= now) with the fewest pages in flight among the first few, and
+# book the host's next start. Returns {item, 0, 0, 0}; or {'', ms, queued, timed} when no host
+# may start now: with timed = 1, ms is the time until the earliest host may; otherwise no host
+# is listed (nothing queued, or every host with items at its cap) and ms is the time to the
+# earliest lease deadline, -1 when no lease is outstanding either (with nothing queued, the
+# crawl is over).
+POP = (
+    _NOW
+    + _HOSTS
+    + """
+local P = ARGV[1]
+local lease_ms, cap, base_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 100)
+for _, fp in ipairs(expired) do
+  local item = redis.call('HGET', P .. 'leased', fp)
+  redis.call('ZREM', P .. 'leases', fp)
+  redis.call('HDEL', P .. 'leased', fp)
+  local host = unlease(P, fp)
+  if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
+    redis.call('LPUSH', P .. 'q:' .. host, item)
+    redis.call('HINCRBY', P .. 'stats', 'queued', 1)
+    redis.call('HINCRBY', P .. 'stats', 'requeued', 1)
   end
-  local fp = string.sub(item, 1, 16)
-  -- A re-queued item whose first worker finished after all, or one leased again meanwhile.
-  if redis.call('HEXISTS', KEYS[4], fp) == 0 and not redis.call('ZSCORE', KEYS[2], fp) then
-    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), fp)
-    redis.call('HSET', KEYS[3], fp, item)
-    return {item, 0}
+  if host and not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
+end
+while true do
+  local hosts = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, 8)
+  if #hosts == 0 then
+    local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
+    if #first > 0 then return {'', math.max(1, tonumber(first[2]) - now), 1, 1} end
+    local queued = math.max(0, tonumber(redis.call('HGET', P .. 'stats', 'queued') or '0'))
+    local lease = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
+    if #lease == 0 then return {'', -1, queued, 0} end
+    return {'', math.max(0, tonumber(lease[2]) - now), queued, 0}
+  end
+  local host, fewest = nil, nil
+  for _, h in ipairs(hosts) do
+    local n = tonumber(redis.call('HGET', P .. 'inflight', h) or '0')
+    if cap >= 0 and n >= cap then  -- listed by a push while at its cap
+      redis.call('ZREM', P .. 'ready', h)
+      redis.call('SADD', P .. 'parked', h)
+    elseif fewest == nil or n < fewest then
+      host, fewest = h, n
+    end
+  end
+  local item = nil
+  if host then item = redis.call('LPOP', P .. 'q:' .. host) end
+  if not host then
+    -- every candidate was parked: look again
+  elseif not item then
+    redis.call('ZREM', P .. 'ready', host)
+  else
+    redis.call('HINCRBY', P .. 'stats', 'queued', -1)
+    local fp = string.sub(item, 1, 16)
+    -- A re-queued item whose first worker finished after all, or one leased again meanwhile.
+    local known = redis.call('HEXISTS', P .. 'records', fp) == 1
+    if not known and not redis.call('ZSCORE', P .. 'leases', fp) then
+      redis.call('ZADD', P .. 'leases', now + lease_ms, fp)
+      redis.call('HSET', P .. 'leased', fp, item)
+      redis.call('HSET', P .. 'leasehost', fp, host)
+      local flying = redis.call('HINCRBY', P .. 'inflight', host, 1)
+      local delay = host_delay(P, host, base_ms)
+      if delay > 0 then
+        local nxt = math.max(now, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
+        redis.call('HSET', P .. 'next', host, nxt + delay)
+      end
+      redis.call('ZREM', P .. 'ready', host)
+      if cap >= 0 and flying >= cap then
+        if redis.call('LLEN', P .. 'q:' .. host) > 0 then
+          redis.call('SADD', P .. 'parked', host)
+        end
+      elseif delay > 0 then
+        list_host(P, host)
+      elseif redis.call('LLEN', P .. 'q:' .. host) > 0 then
+        -- No delay: scored by this hand-out, so hosts take turns.
+        redis.call('ZADD', P .. 'ready', now, host)
+      end
+      return {item, 0, 0, 0}
+    end
+    if redis.call('LLEN', P .. 'q:' .. host) == 0 then redis.call('ZREM', P .. 'ready', host) end
   end
 end
 """
@@ -98,50 +201,108 @@ return renewed
 """
 )
 
-# KEYS: records, leases, leased, stats, queue. ARGV: fingerprint, record JSON, release.
-# Store the record and end the lease in one step. With release = 1 (a page interrupted by a
-# hard stop) no record is kept and the item goes back to the front of the queue, so a resumed
-# crawl fetches it. Returns 1 when this record is the URL's first, else 0.
-COMPLETE = """
-local fp = ARGV[1]
-local item = redis.call('HGET', KEYS[3], fp)
-redis.call('ZREM', KEYS[2], fp)
-redis.call('HDEL', KEYS[3], fp)
-if ARGV[3] == '1' then
-  if item and redis.call('HEXISTS', KEYS[1], fp) == 0 then
-    redis.call('LPUSH', KEYS[5], item)
+# ARGV: prefix, fingerprint, record JSON, release.
+# Store the record and end the lease in one step (freeing its host's slot). With release = 1 (a
+# page interrupted by a hard stop) no record is kept and the item goes back to the front of its
+# host's queue, so a resumed crawl fetches it. Returns 1 when this record is the URL's first.
+COMPLETE = (
+    _HOSTS
+    + """
+local P, fp = ARGV[1], ARGV[2]
+local item = redis.call('HGET', P .. 'leased', fp)
+redis.call('ZREM', P .. 'leases', fp)
+redis.call('HDEL', P .. 'leased', fp)
+local host = unlease(P, fp)
+if ARGV[4] == '1' then
+  if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
+    redis.call('LPUSH', P .. 'q:' .. host, item)
+    redis.call('HINCRBY', P .. 'stats', 'queued', 1)
   end
-  return 0
 end
-local first = redis.call('HSETNX', KEYS[1], fp, ARGV[2])
-if first == 1 then redis.call('HINCRBY', KEYS[4], 'recorded', 1) end
+if host and not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
+if ARGV[4] == '1' then return 0 end
+local first = redis.call('HSETNX', P .. 'records', fp, ARGV[3])
+if first == 1 then redis.call('HINCRBY', P .. 'stats', 'recorded', 1) end
 return first
 """
+)
 
-# KEYS: slots (ZSET token -> expiry), next (HASH host -> next start ms), delays (HASH host -> s).
-# ARGV: host, token, cap (-1: none), delay_ms, hold_ms.
-# Take one of ``host``'s ``cap`` concurrency slots (slots of a dead worker expire after
-# ``hold_ms``) and book the host's next start time. Returns the ms to wait before starting,
-# or -1 when every slot is taken (poll again).
+# ARGV: prefix, host, token, cap (-1: none), delay_ms, hold_ms, granted (1/0).
+# Book one request start on ``host``. Granted (the first request of a page POP handed out,
+# whose start POP booked): keep the delay from the host's latest actual start. Otherwise
+# (robots.txt, a retry): take the host's next free start, pushing its next hand-out back.
+# With a cap, also take one of ``host``'s ``cap`` slots (a dead worker's expire after
+# ``hold_ms``). Returns the ms to wait before starting, or -1 when every slot is taken.
 ACQUIRE_HOST = (
     _NOW
+    + _HOSTS
     + """
-local cap = tonumber(ARGV[3])
+local P, host = ARGV[1], ARGV[2]
+local cap = tonumber(ARGV[4])
+local slots = P .. 'slots:' .. host
 if cap >= 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  if redis.call('ZCARD', KEYS[1]) >= cap then return -1 end
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if redis.call('ZCARD', slots) >= cap then return -1 end
 end
-local delay = tonumber(ARGV[4])
-local raised = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') * 1000
-if raised > delay then delay = raised end
+local delay = host_delay(P, host, tonumber(ARGV[5]))
 local start = now
 if delay > 0 then
-  start = math.max(now, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0'))
-  redis.call('HSET', KEYS[2], ARGV[1], start + delay)
+  local last = tonumber(redis.call('HGET', P .. 'last', host) or '-1e18')
+  local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+  if ARGV[7] == '1' then
+    start = math.max(now, last + delay)
+    nxt = math.max(nxt, start + delay)
+  else
+    start = math.max(now, nxt, last + delay)
+    nxt = start + delay
+  end
+  redis.call('HSET', P .. 'last', host, start)
+  redis.call('HSET', P .. 'next', host, nxt)
+  local listed = redis.call('ZSCORE', P .. 'ready', host)
+  if listed and tonumber(listed) < nxt then redis.call('ZADD', P .. 'ready', nxt, host) end
 end
 if cap >= 0 then
-  redis.call('ZADD', KEYS[1], start + tonumber(ARGV[5]), ARGV[2])
+  redis.call('ZADD', slots, start + tonumber(ARGV[6]), ARGV[3])
 end
 return start - now
+"""
+)
+
+# ARGV: prefix, host, until_ms_from_now.  Retry-After for a whole host: it starts nothing
+# before then.
+DEFER_HOST = (
+    _NOW
+    + """
+local P, host = ARGV[1], ARGV[2]
+local until_ms = now + tonumber(ARGV[3])
+local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+if until_ms > nxt then
+  redis.call('HSET', P .. 'next', host, until_ms)
+  local listed = redis.call('ZSCORE', P .. 'ready', host)
+  if listed then redis.call('ZADD', P .. 'ready', until_ms, host) end
+end
+return 0
+"""
+)
+
+# ARGV: prefix, host, seconds (already capped).  A robots.txt Crawl-delay: raise the host's
+# delay (and its floor, for the auto-throttle); robots.txt was just answered, so its request
+# counts as the host's latest start. Returns the delay in force (s, as a string).
+SET_DELAY = (
+    _NOW
+    + """
+local P, host, seconds = ARGV[1], ARGV[2], tonumber(ARGV[3])
+redis.call('HSET', P .. 'floors', host, ARGV[3])
+local current = tonumber(redis.call('HGET', P .. 'delays', host) or '0')
+if seconds <= current then return tostring(current) end
+redis.call('HSET', P .. 'delays', host, ARGV[3])
+local last = tonumber(redis.call('HGET', P .. 'last', host) or '0')
+if now > last then redis.call('HSET', P .. 'last', host, now) end
+local nxt = now + seconds * 1000
+if nxt > tonumber(redis.call('HGET', P .. 'next', host) or '0') then
+  redis.call('HSET', P .. 'next', host, nxt)
+  if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', nxt, host) end
+end
+return ARGV[3]
 """
 )

@@ -71,7 +71,15 @@ class RedisState:
             raise BackendError(scrub(f"--backend {self.shown!r}: {exc}", self.url)) from None
         self.scripts = {
             name: self.client.register_script(getattr(lua, name))
-            for name in ("PUSH", "POP", "RENEW", "COMPLETE", "ACQUIRE_HOST")
+            for name in (
+                "PUSH",
+                "POP",
+                "RENEW",
+                "COMPLETE",
+                "ACQUIRE_HOST",
+                "DEFER_HOST",
+                "SET_DELAY",
+            )
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -86,8 +94,16 @@ class RedisState:
         """The Redis key ``name`` of this crawl."""
         return f"crawl:{{{self.crawl_id}}}:{name}"
 
+    @property
+    def prefix(self) -> str:
+        """The prefix of this crawl's keys: scripts that build per-host key names get it."""
+        return self.key("")
+
     def run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run one of the scripts; a Redis failure becomes a one-line ``BackendError``."""
+        """Run one of the scripts; a Redis failure becomes a one-line ``BackendError``.
+
+        Scripts that build per-host keys take the crawl's ``prefix`` as their first argument
+        (and no ``keys``): every key of a crawl shares one Redis Cluster hash slot."""
         names, values = [self.key(k) for k in keys], list(args)
         return self._retrying(lambda: self.scripts[script](keys=names, args=values))
 
@@ -133,20 +149,22 @@ class RedisState:
             return result
 
     def counters(self, *, wait: bool = True) -> dict[str, int]:
-        """Crawl-wide counts: scheduled, recorded, requeued, queued, leased. ``wait=False``
+        """Crawl-wide counts: scheduled, recorded, requeued, queued, skipped, leased. ``wait=False``
         fails at once during an outage rather than ride it out: a health probe asking for
         figures must get an answer (``stats unavailable``), not wait ``--backend-retry``."""
 
         def read() -> list[Any]:  # one round trip; a new pipeline per try (execute resets it)
             pipe = self.client.pipeline(transaction=False)
             pipe.hgetall(self.key("stats"))
-            pipe.llen(self.key("queue"))
             pipe.zcard(self.key("leases"))
             return pipe.execute()
 
-        raw, queued, leased = self._retrying(read, None if wait else 0.0)
+        raw, leased = self._retrying(read, None if wait else 0.0)
         stats = {k.decode(): int(v) for k, v in raw.items()}
-        stats["queued"], stats["leased"] = int(queued), int(leased)
+        # The queue is a list per host: the scripts keep its total in ``stats``.
+        stats.setdefault("queued", 0)
+        stats.setdefault("skipped", 0)
+        stats["leased"] = int(leased)
         return stats
 
     def records(self) -> Iterator[Record]:

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from crawler.backends.codec import (
-    decode_request,
-    encode_record,
-    encode_request,
-    record_key,
-    scope_mismatch,
-    scope_of,
-)
+from crawler.backends.codec import encode_record, record_key, scope_mismatch, scope_of
+from crawler.backends.memory.backend import SharedSchedule
+from crawler.backends.sqlite.frontier import SqliteFrontier
 from crawler.backends.sqlite.state import CHUNK, SqliteState
-from crawler.base import HostClock, Request, RobotsCache, Sync
+from crawler.base import HostClock, RobotsCache, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.record import EncodedRecord, Record
@@ -70,79 +65,6 @@ class SqliteVisited:
         return [key for key in keys if key not in known]
 
 
-class SqliteFrontier:
-    """A FIFO in the state file. Finished when nothing waits and nothing is in flight here."""
-
-    def __init__(self, backend: SqliteBackend, sync: Sync, config: CrawlConfig) -> None:
-        self.backend = backend
-        self.state = backend.state
-        self.budget = config.max_pages
-        self._cond = sync.condition()
-        self._in_flight = 0
-        self._closed = False
-
-    def push_many(self, requests: Iterable[Request]) -> int:
-        """Claim and queue the requests not seen before, up to the ``max_pages`` budget."""
-        # Accepted even after ``close``: a page still in flight must keep the links it found.
-        items = [encode_request(r) for r in requests]
-        with self._cond:
-            if not items:
-                return 0
-            with self.state.transaction() as db:
-                row = db.execute("SELECT value FROM meta WHERE key = 'scheduled'").fetchone()
-                scheduled = int(row[0]) if row else 0
-                added = 0
-                for item in items:
-                    if self.budget is not None and scheduled + added >= self.budget:
-                        break
-                    if db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (item[:16],)).rowcount:
-                        db.execute("INSERT INTO queue (fp, item) VALUES (?, ?)", (item[:16], item))
-                        added += 1
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('scheduled', ?)", (str(scheduled + added),)
-                )
-            if added:
-                self._cond.notify_all()
-            return added
-
-    def pop(self) -> Request | None:
-        """Lease the oldest waiting request; wait while others here are in flight."""
-        with self._cond:
-            while not self._closed:
-                with self.state.transaction() as db:
-                    row = db.execute(
-                        "SELECT id, item FROM queue WHERE leased = 0 ORDER BY id LIMIT 1"
-                    ).fetchone()
-                    if row is not None:
-                        db.execute("UPDATE queue SET leased = 1 WHERE id = ?", (row[0],))
-                if row is not None:
-                    self._in_flight += 1
-                    return decode_request(row[1])
-                if self._in_flight == 0:
-                    return None
-                # Bounded: a safety net should a close (Ctrl-C, a signal handler) miss a waiter.
-                self._cond.wait(0.5)
-            return None
-
-    def done(self, request: Request) -> None:
-        """One request popped here is finished; its row goes when its record is stored."""
-        with self._cond:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._cond.notify_all()
-
-    def close(self) -> None:
-        """Hand out nothing more; queued requests stay in the file for the next run."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def snapshot(self) -> dict[str, int]:
-        """Counts from the state file: queued, and in flight (leased)."""
-        counts = self.state.counters()
-        return {"queued": counts["queued"], "in_flight": counts["leased"]}
-
-
 class SqliteRecordSink:
     """Stores each record and removes its URL from the queue table, in one transaction."""
 
@@ -179,6 +101,7 @@ class SqliteBackend:
     def __init__(self, config: CrawlConfig) -> None:
         assert config.state is not None
         self.config = config
+        self._schedule = SharedSchedule()
         self.state = SqliteState(config.state)
         try:
             with self.state.transaction() as db:
@@ -206,21 +129,25 @@ class SqliteBackend:
         # A copy in a helper process (a spawned manager): it only reads the visited table, so
         # it shares the file instead of locking it or re-queueing leases.
         self.config = state["config"]
+        self._schedule = SharedSchedule()
         self.state = SqliteState(self.config.state, exclusive=False)
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> SqliteFrontier:
-        """The queue table, waited on with the strategy's condition variable."""
-        return SqliteFrontier(self, sync, config)
+        """The queue table in its hosts' ready order, waited on with the strategy's
+        condition variable."""
+        schedule, condition = self._schedule.get(config, sync)
+        return SqliteFrontier(self.state, condition, schedule, config)
 
     def visited(self, config: CrawlConfig, sync: Sync) -> SqliteVisited:
         """The visited table."""
         return SqliteVisited(self.state)
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> HostClock:
-        """One process per state file: the in-memory host clock is the crawl's."""
+        """One process per state file: the frontier's in-memory host schedule is the crawl's."""
         from crawler.backends.memory.host_clock import MemoryHostClock
 
-        return MemoryHostClock(sync.condition(), delay=config.delay, per_host=config.per_host)
+        schedule, condition = self._schedule.get(config, sync)
+        return MemoryHostClock(condition, schedule=schedule)
 
     def robots_cache(self, config: CrawlConfig, sync: Sync) -> RobotsCache:
         """robots.txt is fetched again after a restart (it may have changed meanwhile)."""

@@ -18,11 +18,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, item BLOB NOT NULL,
-    leased INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS queue_waiting ON queue (leased, id);
+    leased INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '',
+    depth INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, accepted INTEGER NOT NULL)
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, record TEXT NOT NULL);
 """
+_ADDED_COLUMNS = ("host TEXT NOT NULL DEFAULT ''", "depth INTEGER NOT NULL DEFAULT 0")
 CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 
 
@@ -47,6 +50,14 @@ class SqliteState:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(queue)")}
+            for column in _ADDED_COLUMNS:
+                if column.split()[0] not in columns:  # a file from before the host columns
+                    db.execute(f"ALTER TABLE queue ADD COLUMN {column}")
+            # Each host's queue, breadth-first: what the frontier's pop reads.
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS queue_by_host ON queue (host, leased, depth, id)"
+            )
         except (OSError, sqlite3.Error) as exc:
             # Not a database, a read-only directory...: release the lock taken above, or the
             # file stays locked (and the descriptor open) for the rest of this process.

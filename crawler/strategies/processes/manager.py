@@ -42,7 +42,11 @@ class StateManager(BaseManager):
 
 
 StateManager.register("Visited", _hosted_visited, exposed=("claim_many", "__len__"))
-StateManager.register("HostClock", HostedHostClock, exposed=("try_acquire", "release", "set_delay"))
+StateManager.register(
+    "HostClock",
+    HostedHostClock,
+    exposed=("try_acquire", "release", "set_delay", "observe", "take_updates"),
+)
 StateManager.register("RobotsCache", _hosted_robots, exposed=("get", "claim", "put", "release"))
 
 

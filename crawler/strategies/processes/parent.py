@@ -26,6 +26,8 @@ from crawler.strategies.processes.messages import BatchDone, Message, Task, Task
 from crawler.worker import failed_record, process_name
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
+# How often the parent looks again when pages are queued but no host may start yet.
+READY_POLL_S = 0.005
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
 # Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
 # pool and thread hand-offs, which a batch shares; the child still crawls them one by one.
@@ -70,8 +72,19 @@ def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> Non
 class ParentLoop:
     """The parent side of one crawl: dispatch, collect, watch. Runs on the calling thread."""
 
-    def __init__(self, job: CrawlJob, consume: Consume, pool: Any, frontier: Any) -> None:
+    def __init__(
+        self,
+        job: CrawlJob,
+        consume: Consume,
+        pool: Any,
+        frontier: Any,
+        before_dispatch: Any = None,
+    ) -> None:
         self.config = job.config
+        # Called before each dispatch round: brings what children booked on hosts into the
+        # frontier's schedule (None when the frontier shares the children's state).
+        self.before_dispatch = before_dispatch
+        self.waiting_host = False  # pages queued, but no host may start yet
         self.consume = consume
         self.pool = pool
         self.frontier = frontier
@@ -110,7 +123,7 @@ class ParentLoop:
                 idle = not self.tasks and not self.retry
                 if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
-                self.handle(self._next_event(POLL_S))
+                self.handle(self._next_event(READY_POLL_S if self.waiting_host else POLL_S))
                 now = time.monotonic()
                 if now >= next_check:
                     self.watch(now)
@@ -124,7 +137,10 @@ class ParentLoop:
         batches are split so every idle process gets a share of a short queue."""
         while self.retry and self.computing < self.limit:
             self._submit([self.retry.popleft()])
+        if self.before_dispatch is not None:
+            self.before_dispatch()
         self.exhausted = False
+        self.waiting_host = False
         while (self.queued or self.shared) and self.computing < self.limit:
             if self.shared:
                 # Lease little at a time: other workers share this queue.
@@ -133,7 +149,13 @@ class ParentLoop:
                 share = -(-self.queued // (self.limit - self.computing))
             batch = []
             for _ in range(min(self.batch_cap, share)):
-                request = self.frontier.pop()
+                # With nothing of ours out, the pop may wait for the earliest host; else it
+                # must not (events are waiting): then look again shortly.
+                idle = not self.tasks and not self.retry and not batch
+                request = self.frontier.pop(timeout=None if idle else 0)
+                if request is None and not idle and not self.frontier.closed:
+                    self.waiting_host = True  # no host may start yet (or, shared: leases out)
+                    break
                 if request is None:  # closed, or (shared) nothing to pop now
                     self.queued = 0
                     self.exhausted = True
@@ -143,7 +165,7 @@ class ParentLoop:
             if not batch:
                 return
             self._submit(batch)
-            if self.exhausted:
+            if self.exhausted or self.waiting_host:
                 return
 
     def _submit(self, batch: list[Request]) -> None:

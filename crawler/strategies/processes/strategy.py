@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
@@ -36,6 +37,8 @@ from crawler.strategies.processes.manager import start_manager
 from crawler.strategies.processes.parent import ParentLoop, forward
 from crawler.strategies.serial import SerialSync
 from crawler.worker import claim_new
+
+MERGE_S = 0.01  # how often the parent takes the children's host bookings
 
 
 def start_method(greenlets: int) -> str:
@@ -78,7 +81,23 @@ class ProcessesStrategy:
             channel = Channel(context)
             init_args = (config, state, channel, backend.shared)
             pool = context.Pool(config.workers, initializer=init_child, initargs=init_args)
-            loop = ParentLoop(job, consume, pool, frontier)
+            before_dispatch = None
+            if not backend.shared:
+                # The frontier's host schedule is this process's; children book theirs in the
+                # manager: bring those bookings over before each round of hand-outs.
+                local_clock = backend.host_clock(config, SerialSync())
+                hosted = state.host_clock
+                due = [0.0]
+
+                def before_dispatch() -> None:
+                    # At most one round trip per MERGE_S: the children's clock enforces the
+                    # delays anyway, this only spares them waiting on a host.
+                    now = time.monotonic()
+                    if now >= due[0]:
+                        due[0] = now + MERGE_S
+                        local_clock.merge(hosted.take_updates())
+
+            loop = ParentLoop(job, consume, pool, frontier, before_dispatch)
             loop.queued = frontier.push_many(seeds)
             if backend.durable and not backend.shared:
                 # A resumed crawl (--state): what an earlier run left queued is work too.

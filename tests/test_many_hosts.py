@@ -1,0 +1,95 @@
+"""Scheduling by host, measured at the server: no loop sleeps on one host while another is
+ready; Crawl-delay capped; Retry-After holds a whole host under --auto-throttle; a per-host
+page budget."""
+
+import time
+
+import pytest
+
+from tests.support.helpers import run_crawl
+from tests.support.many_hosts import ManyHosts, politeness_report
+
+
+@pytest.mark.timeout(60)
+def test_one_loop_crawls_a_list_sorted_by_host_at_every_hosts_pace_at_once():
+    # One FIFO made the single loop sleep out each host's delays in turn: 8 hosts x 3 gaps x
+    # 0.4 s = 9.6 s. Scheduled by host, the hosts' delays run side by side: ~3 gaps.
+    with ManyHosts(8, 4) as site:
+        records, stats = run_crawl(site.urls("sorted"), delay=0.4)
+        report = politeness_report(site.stats(), 0.4)
+    assert len(records) == 32 and all(r.ok for r in records)
+    assert report["min_gap"] >= 0.3, report
+    assert stats.wall_s < 4.0, stats.wall_s
+
+
+@pytest.mark.timeout(60)
+def test_a_huge_crawl_delay_is_capped_and_the_first_page_says_so():
+    with ManyHosts(2, 3, crawl_delay=1_000_000_000) as site:
+        records, _ = run_crawl(
+            site.urls("sorted"), mode="threads", workers=4, robots=True, max_crawl_delay=0.3
+        )
+        report = politeness_report(site.stats(), 0.3)
+    assert len(records) == 6 and all(r.ok for r in records)
+    noted = [r for r in records if r.detail and "Crawl-delay" in r.detail]
+    assert len(noted) == 2, [r.detail for r in records]  # one per host
+    assert {r.url.split("/")[2] for r in noted} == {site.origin(i)[7:] for i in range(2)}
+    assert noted[0].detail == "Crawl-delay 1e+09 s capped at 0.3 s"
+    assert report["robots_wrong"] == [] and report["min_gap"] >= 0.25, report
+
+
+def _throttled_site(httpserver):
+    hits: list[tuple[float, str]] = []
+
+    def handler(status: int, headers: dict[str, str]):
+        def respond(request):
+            from werkzeug import Response
+
+            hits.append((time.monotonic(), request.path))
+            return Response("<title>x</title>", status=status, headers=headers)
+
+        return respond
+
+    httpserver.expect_request("/a").respond_with_handler(handler(429, {"Retry-After": "2"}))
+    for path in ("/b", "/c"):
+        httpserver.expect_request(path).respond_with_handler(handler(200, {}))
+    return hits, [httpserver.url_for(p) for p in ("/a", "/b", "/c")]
+
+
+@pytest.mark.timeout(60)
+def test_auto_throttle_holds_the_whole_host_for_retry_after(httpserver):
+    hits, seeds = _throttled_site(httpserver)
+    records, _ = run_crawl(seeds, retries=0, auto_throttle=True)
+    assert [r.status for r in records] == [429, 200, 200]
+    (t_a, _), (t_b, _), _ = sorted(hits)
+    assert t_b - t_a >= 1.9  # not only /a: the next URL of the host waited too
+
+
+@pytest.mark.timeout(60)
+def test_without_auto_throttle_retry_after_is_the_urls_only(httpserver):
+    hits, seeds = _throttled_site(httpserver)
+    run_crawl(seeds, retries=0)
+    (t_a, _), (t_b, _), _ = sorted(hits)
+    assert t_b - t_a < 1.0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["serial", "threads"])
+def test_max_pages_per_host_skips_the_rest_and_counts_them(mode, tmp_path):
+    with ManyHosts(2, 6) as site:
+        records, stats = run_crawl(
+            site.urls("discovered"), mode=mode, depth=1, max_pages_per_host=3
+        )
+    assert len(records) == 6  # each host's / and two of its five links
+    assert {r.url.split("/")[2] for r in records} == {site.origin(i)[7:] for i in range(2)}
+    assert stats.skipped == 6
+    assert "6 skipped" in stats.summary()
+
+
+@pytest.mark.timeout(60)
+def test_max_pages_per_host_holds_across_a_resumed_state_file(tmp_path):
+    with ManyHosts(1, 6) as site:
+        state = str(tmp_path / "crawl.db")
+        records, stats = run_crawl(
+            site.urls("discovered"), depth=1, max_pages_per_host=3, state=state
+        )
+    assert len(records) == 3 and stats.skipped == 3
