@@ -2,9 +2,10 @@
 
 A test is marked ``subprocess`` when it starts another process: it uses a fixture that runs one
 (the fixture site, redis-server), it calls a helper of tests/support/cli.py (or SiteProcess,
-RedisServer, start_worker) in its own body, or it carries ``@pytest.mark.subprocess``. The
-marks cannot rot: a test left unmarked that starts a process anyway (a ``subprocess.Popen``, a
-``multiprocessing`` child, e.g. processes mode) fails, in every run, saying to mark it.
+RedisServer, ManyHosts, start_worker) in its own body, or it carries
+``@pytest.mark.subprocess``. The marks cannot rot: a test left unmarked that starts a process
+anyway (a ``subprocess.Popen``, a ``multiprocessing`` child, e.g. processes mode) fails, in
+every run, saying to mark it.
 """
 
 import contextlib
@@ -26,6 +27,7 @@ PROCESS_HELPERS = {
     *(name for name in cli.__all__ if name.startswith(("run_", "start_", "cli_records"))),
     "SiteProcess",
     "RedisServer",
+    "ManyHosts",
     "start_worker",
 }
 
