@@ -220,7 +220,9 @@ def test_recrawl_refuses_an_unfinished_redis_crawl(changing_site, redis_url):
     crawl_id = uuid.uuid4().hex
     run_crawl([changing_site.url()], depth=5, backend=redis_url, crawl_id=crawl_id)
     client = redis.Redis.from_url(redis_url)
-    client.rpush(f"crawl:{{{crawl_id}}}:queue", b"x")  # as if another worker still had work
+    # As if another worker still had work: an item in a host's list, counted as PUSH does.
+    client.rpush(f"crawl:{{{crawl_id}}}:q:localhost", b"x")
+    client.hincrby(f"crawl:{{{crawl_id}}}:stats", "queued", 1)
     with pytest.raises(BackendError, match="unfinished"):
         run_crawl(
             [changing_site.url()], depth=5, backend=redis_url, crawl_id=crawl_id, recrawl=True
