@@ -65,6 +65,7 @@ class GeventStrategy:
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Crawl on greenlets; records are consumed on the calling greenlet."""
         ensure_patched()
+        import gevent
         from gevent.pool import Pool
 
         from crawler.strategies.inprocess import run_loops
@@ -72,16 +73,26 @@ class GeventStrategy:
 
         workers = job.config.workers
         pool = Pool(workers)
-        run_loops(
-            job,
-            consume,
-            workers=workers,
-            tag="g",
-            start=lambda target, name: pool.spawn(target),
-            join=lambda greenlets: pool.join(),
-            # Each greenlet sends its next request before the page it fetched is parsed.
-            loop=lambda frontier: Overlap(workers, frontier.close).run,
-        )
+        # Ctrl-C raises KeyboardInterrupt in whichever greenlet runs at that instant; gevent
+        # hands it to the main greenlet, where the engine records what was in flight. A greenlet
+        # it hits before it can catch it (at its very first line) would also have its traceback
+        # printed by the hub: a Ctrl-C is no error, so the hub is told not to print it.
+        hub = gevent.get_hub()
+        quiet = hub.NOT_ERROR
+        hub.NOT_ERROR = (*quiet, KeyboardInterrupt)
+        try:
+            run_loops(
+                job,
+                consume,
+                workers=workers,
+                tag="g",
+                start=lambda target, name: pool.spawn(target),
+                join=lambda greenlets: pool.join(),
+                # Each greenlet sends its next request before the page it fetched is parsed.
+                loop=lambda frontier: Overlap(workers, frontier.close).run,
+            )
+        finally:
+            hub.NOT_ERROR = quiet
 
 
 STRATEGY = GeventStrategy()
