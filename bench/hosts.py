@@ -65,7 +65,7 @@ import click
 from bench.hosts_report import HostsRun, account, polite_table, spread_table, targets
 from bench.hosts_site import HostsSite, discovery_depth, host_addresses, page_paths
 from bench.run import machine
-from crawler.compare import ModeResult, ModeSpec, run_mode
+from crawler.compare.modes import ModeResult, ModeSpec, run_mode
 from fixtures.site import REPO_ROOT
 
 MODES = ("gevent", "threads", "processes", "redis")
