@@ -24,6 +24,12 @@ class Request(NamedTuple):
     seed_host: str = ""
     # Redirect hops that led here (a redirect target is scheduled as its own request).
     chain: tuple[str, ...] = ()
+    # How the URL entered the crawl, when not as a seed or a link: "sitemap" (listed in a
+    # sitemap), "robots" (a sitemap named by robots.txt, or /sitemap.xml). Its record's ``via``.
+    via: str | None = None
+    # How to read the response: "" a page; "sitemap" a sitemap; "robots" read the origin's
+    # robots.txt (through the robots cache) for its Sitemap lines (crawler/sitemaps/).
+    parse_as: str = ""
 
 
 @dataclass(slots=True)
@@ -42,6 +48,8 @@ class Response:
     # The raw exchanges for the archive (``crawler.http.capture.Exchange``), only with --warc:
     # this response's, after those of the attempts that were retried (``http/retry.py``).
     exchanges: tuple[Any, ...] = ()
+    # A ``too_large`` body's pieces read before the cap (a sitemap keeps the URLs in them).
+    partial: tuple[bytes, ...] = ()
 
     @property
     def content_type(self) -> str | None:

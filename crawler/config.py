@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -98,6 +99,10 @@ class CrawlConfig:
     headers: tuple[tuple[str, str], ...] = ()
     proxy: str | None = None
     block_private: bool = False
+    # Sitemaps as seeds (docs/sitemaps.md): read each seed origin's robots.txt Sitemap lines
+    # (or /sitemap.xml); keep only URLs whose lastmod is on or after ``sitemap_since``.
+    sitemaps: bool = False
+    sitemap_since: str | None = None
     # (origin, Authorization value) pairs: Basic auth from seed URLs' userinfo, sent to that
     # origin only (crawler/http/credentials.py). Filled by the engine; never shown or stored.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -160,6 +165,13 @@ class CrawlConfig:
         object.__setattr__(
             self, "allow_domains", tuple(d.lower().strip(".") for d in self.allow_domains)
         )
+        if self.sitemap_since is not None and not self.sitemaps:
+            raise ConfigError("--sitemap-since applies with --sitemaps only")
+        if self.sitemap_since is not None and self.since_date is None:
+            raise ConfigError(
+                f"--sitemap-since {self.sitemap_since!r} is not a date (YYYY-MM-DD, or a "
+                "W3C datetime such as 2024-05-01T12:00:00Z)"
+            )
         if self.parse is not None:
             if not callable(self.parse):
                 raise ConfigError("parse must be a callable that takes a Page")
@@ -177,6 +189,13 @@ class CrawlConfig:
     def exclude_patterns(self) -> tuple[re.Pattern[str], ...]:
         """``exclude`` compiled once."""
         return tuple(re.compile(p) for p in self.exclude)
+
+    @cached_property
+    def since_date(self) -> datetime | None:
+        """``sitemap_since`` as an aware datetime (UTC when it names no zone)."""
+        from crawler.sitemaps.dates import parse_date
+
+        return parse_date(self.sitemap_since) if self.sitemap_since else None
 
     def with_options(self, **changes: object) -> CrawlConfig:
         """A copy with some options changed (validated again)."""

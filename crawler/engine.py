@@ -60,6 +60,10 @@ class Crawler:
 
         seeds = list(seeds)
         requests, invalid = to_requests(seeds, self.config.mode)
+        if self.config.sitemaps:
+            from crawler.sitemaps.follow import discovery_requests
+
+            requests += discovery_requests(requests)
         # Userinfo in seeds is dropped from every URL; its credentials travel in the config.
         config = self.config
         if found := seed_credentials(s if isinstance(s, str) else s.text for s in seeds):

@@ -47,6 +47,10 @@ class Record:
     digest: str | None = None
     # Where --save-dir wrote the body (DIR/host/path), or None.
     saved_path: str | None = None
+    # How the URL entered the crawl when not as a seed or a link: "sitemap", "robots".
+    via: str | None = None
+    # For a sitemap (or robots.txt read for its Sitemap lines): how many URLs it added.
+    sitemap_urls: int | None = None
     # What the parse callback produced on this page (plain JSON objects). Kept last: the
     # longest field ends the line.
     items: list[dict[str, Any]] = field(default_factory=list)

@@ -29,6 +29,8 @@ from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
 from crawler.scrape.callbacks import run_callback
 from crawler.scrape.page import Page
+from crawler.sitemaps.follow import follow, robots_sitemaps, summary
+from crawler.sitemaps.parse import read_sitemap
 from crawler.unshared import UNSHARED
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -164,6 +166,9 @@ class Worker:
         """The network half of ``crawl``: robots, politeness and retries, up to the response."""
         try:
             self.retrier.grant(request.url)  # the frontier booked this page's start
+            if request.parse_as == "robots":  # --sitemaps: robots.txt through the robots cache
+                self.robots.sitemaps(request.url)
+                return Fetched(request, worker=self.name)
             if self.config.robots and (why := self.robots.denied(request.url)):
                 return Fetched(request, record=self.failed(request, "robots", why))
             known = self.pages.get(request.url) if self._lookup else None
@@ -179,6 +184,8 @@ class Worker:
         if fetched.record is not None:
             return fetched.record, []
         try:
+            if fetched.request.parse_as:
+                return self.read_sitemap(fetched)
             record, children = self.process(fetched)
             if self.pages is not None and not record.not_modified:
                 self.remember(fetched, record, children)
@@ -209,6 +216,7 @@ class Worker:
             worker=fetched.worker,
             redirects=list(request.chain),
             attempts=fetched.attempts,
+            via=request.via,
         )
         if fetched.note is not None:
             note = fetched.note
@@ -256,6 +264,46 @@ class Worker:
         elif new is None and known is not None and record.changed:
             self.pages.drop(request.url)
 
+    def read_sitemap(self, fetched: Fetched) -> tuple[Record, list[Request]]:
+        """``read_page`` for a request read as a sitemap, or as robots.txt for its Sitemap
+        lines (``Request.parse_as``, ``--sitemaps``): its record counts the URLs it added
+        (``sitemap_urls``); they come back as depth-0 requests within the crawl's scope."""
+        request, response = fetched.request, fetched.response
+        record = self.failed(request, None)
+        if response is None:  # robots.txt, read in fetch_page through the robots cache
+            followed = robots_sitemaps(request, self.robots.sitemaps(request.url), self.scope)
+            record.sitemap_urls = len(followed.requests)
+            record.detail = summary(followed)
+            return record, followed.requests
+        record.final_url, record.status, record.error = request.url, response.status, response.error
+        record.detail, record.content_type = response.detail, response.content_type
+        record.elapsed_ms, record.attempts = response.elapsed_ms, fetched.attempts
+        record.bytes = len(response.body) or sum(map(len, response.partial))
+        if response.error and not response.partial:
+            return record, []
+        if response.status in REDIRECT_STATUSES and "location" in response.headers:
+            return record, self.redirect(request, response, record)
+        if response.status is not None and response.status >= 400:
+            record.error, record.detail = "http_error", f"HTTP {response.status}"
+            return record, []
+        if record.content_type in ("text/html", "application/xhtml+xml"):
+            record.error, record.detail = "bad_sitemap", f"served as {record.content_type}"
+            return record, []
+        cut = bool(response.partial)
+        body = response.partial if cut else (response.body,)
+        sitemap = read_sitemap(body, self.config.max_bytes, complete=not cut)
+        followed = follow(request, sitemap.entries, self.scope, self.config.since_date)
+        record.sitemap_urls = len(followed.requests)
+        notes = [summary(followed)]
+        if sitemap.truncated:
+            record.error = "too_large"
+            notes.insert(0, f"truncated at {self.config.max_bytes} bytes: URLs read before kept")
+        if sitemap.error:
+            record.error = "bad_sitemap"
+            notes.insert(0, sitemap.error)
+        record.detail = "; ".join(note for note in notes if note) or None
+        return record, followed.requests
+
     def redirect(self, request: Request, response: Response, record: Record) -> list[Request]:
         """Schedule a redirect target as a request of its own, at the same depth."""
         target = resolve(request.url, response.headers["location"])
@@ -277,7 +325,8 @@ class Worker:
             record.error = "offsite_redirect"
             record.detail = f"{target} is outside the crawl scope"
             return []
-        return [Request(target, request.depth, request.url, seed_host, chain)]
+        # _replace keeps how the request entered the crawl and how it is read (a sitemap).
+        return [request._replace(url=target, parent=request.url, seed_host=seed_host, chain=chain)]
 
     def redirect_scope(self, request: Request, target: str) -> str | None:
         """The seed host ``target`` is crawled under, or None when it is out of scope.
@@ -389,4 +438,5 @@ def failed_record(
         mode=mode,
         worker=worker,
         redirects=list(request.chain),
+        via=request.via,
     )

@@ -28,22 +28,24 @@ SCOPE_OPTIONS = (
     "max_redirects",
     "robots",
     "accept",
+    "sitemap_since",
 )
 
 
 def encode_request(request: Request) -> bytes:
     """``fingerprint + JSON`` of a request."""
-    body = json.dumps(
-        [request.url, request.depth, request.parent, request.seed_host, list(request.chain)],
-        separators=(",", ":"),
-    )
+    fields = [request.url, request.depth, request.parent, request.seed_host, list(request.chain)]
+    if request.via is not None or request.parse_as:
+        # Optional trailing fields (sitemaps): absent, the encoding is the one before them.
+        fields += [request.via, request.parse_as]
+    body = json.dumps(fields, separators=(",", ":"))
     return fingerprint(request.url) + body.encode()
 
 
 def decode_request(item: bytes) -> Request:
-    """The request stored by ``encode_request``."""
-    url, depth, parent, seed_host, chain = json.loads(item[FINGERPRINT_BYTES:])
-    return Request(url, depth, parent, seed_host, tuple(chain))
+    """The request stored by ``encode_request`` (or by a version without the trailing fields)."""
+    url, depth, parent, seed_host, chain, *sitemap = json.loads(item[FINGERPRINT_BYTES:])
+    return Request(url, depth, parent, seed_host, tuple(chain), *sitemap)
 
 
 def record_key(record: Record | EncodedRecord) -> bytes:

@@ -170,6 +170,18 @@ _OPTIONS = (
         is_flag=True,
         help="Refuse hosts that resolve to loopback, private, link-local or reserved addresses.",
     ),
+    click.option(
+        "--sitemaps",
+        is_flag=True,
+        help="Also crawl the URLs in each seed origin's sitemaps (robots.txt Sitemap lines, "
+        "else /sitemap.xml).",
+    ),
+    click.option(
+        "--sitemap-since",
+        metavar="DATE",
+        default=None,
+        help="With --sitemaps: only URLs whose lastmod is on or after DATE (YYYY-MM-DD).",
+    ),
 )
 
 

@@ -33,7 +33,11 @@ CHUNK = 64 * 1024
 
 
 class TooLarge(Exception):
-    """The decoded body is over the byte cap."""
+    """The decoded body is over the byte cap; ``parts`` holds what was read before it."""
+
+    def __init__(self, parts: tuple[bytes, ...] = ()) -> None:
+        super().__init__()
+        self.parts = parts
 
 
 class DeadlineExceeded(Exception):
@@ -97,8 +101,9 @@ class FetchCore:
             check_declared_length(response.headers, config.max_bytes)
             response.body = read_body(raw, config.max_bytes, deadline, recorder)
             complete = True
-        except TooLarge:
+        except TooLarge as exc:
             response.error, response.detail = "too_large", f"body over {config.max_bytes} bytes"
+            response.partial = exc.parts
         except DeadlineExceeded:
             response.error = "timeout"
         except BlockedAddress as exc:
@@ -150,7 +155,8 @@ def read_body(
     for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise TooLarge
+            parts.append(chunk[: limit - (size - len(chunk))])
+            raise TooLarge(tuple(parts))
         parts.append(chunk)
         if time.monotonic() > deadline:
             raise DeadlineExceeded

@@ -93,6 +93,18 @@ class RobotsPolicy:
             return None
         return f"disallowed by {origin}/robots.txt"
 
+    def sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` URLs in the robots.txt of ``url``'s origin, as written there.
+
+        The entry is the one ``denied`` reads (fetched once per origin per crawl through the
+        shared cache); with ``--ignore-robots`` it is fetched for this only, and its rules and
+        ``Crawl-delay`` are not applied."""
+        origin = origin_of(url)
+        rules = self._parsed.get(origin, False)
+        if rules is False:
+            rules = self._load(origin)
+        return list(rules.sitemaps) if isinstance(rules, Protego) else []
+
     def _load(self, origin: str) -> Protego | str | None:
         entry = self.cache.get(origin)
         self._fetched = None
@@ -105,7 +117,7 @@ class RobotsPolicy:
             rules = f"robots.txt unreachable, host skipped for this crawl: {text}"
         elif state == "rules":
             rules = Protego.parse(text)
-            delay = rules.crawl_delay(self.agent)
+            delay = rules.crawl_delay(self.agent) if self.config.robots else None
             if delay:
                 self.clock.set_delay(host_of(origin + "/"), float(delay))
                 cap = self.config.max_crawl_delay

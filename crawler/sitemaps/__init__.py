@@ -1,0 +1,1 @@
+"""Sitemaps as seeds (``--sitemaps``): reading sitemaps, indexes, text lists and feeds."""
