@@ -6,11 +6,14 @@ import gzip
 import zlib
 
 import pytest
+from click.testing import CliRunner
 from werkzeug import Response
 
 from crawler.backends.codec import decode_request, encode_request
 from crawler.base import Request
+from crawler.cli.main import app
 from tests.support.helpers import by_url, run_crawl
+from tests.test_contract import cli_records
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 
@@ -302,3 +305,36 @@ def test_sitemaps_with_a_state_file(httpserver, tmp_path):
     records, _ = run_crawl([expected[0]], sitemaps=True, robots=True, state=state)
     assert sorted(r.url for r in records) == sorted(expected)
     assert {r.via for r in records if r.url.endswith(".gz")} == {"sitemap"}
+
+
+def test_sitemaps_with_a_redis_backend(threaded_server, redis_url):
+    expected = sitemap_site(threaded_server)
+    records, _ = run_crawl(
+        [expected[0]], sitemaps=True, robots=True, backend=redis_url, crawl_id="sitemaps-test"
+    )
+    assert sorted(r.url for r in records) == sorted(expected)
+    assert {r.via for r in records if r.url.endswith((".xml", ".gz"))} == {"robots", "sitemap"}
+
+
+def test_gevent_mode_through_the_cli(threaded_server):
+    expected = sitemap_site(threaded_server)
+    code, records, stderr = cli_records(
+        "--mode", "gevent", "--workers", "4", "--sitemaps", "-q", "-o", "-", expected[0]
+    )
+    assert code == 0, stderr
+    assert sorted(r["url"] for r in records) == sorted(expected)
+    assert {r["via"] for r in records if r["url"] == expected[-1]} == {"sitemap"}
+    assert [r["sitemap_urls"] for r in records if r["url"] == expected[2]] == [2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sitemap-since", "2024-01-01"], "--sitemap-since applies with --sitemaps only"),
+        (["--sitemaps", "--sitemap-since", "last week"], "'last week' is not a date"),
+    ],
+)
+def test_bad_sitemap_options_are_one_line(args, message):
+    result = CliRunner().invoke(app, [*args, "http://127.0.0.1:9/"])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

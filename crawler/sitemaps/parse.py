@@ -79,7 +79,7 @@ def read_sitemap(chunks: Iterable[bytes], limit: int, *, complete: bool = True) 
     reader: _XmlReader | _TextReader | None = None
     size = 0
     try:
-        for piece in _decoded(chunks):
+        for piece in _decoded(chunks, complete):
             capped = size + len(piece) > limit
             if capped:  # past the cap: read no further
                 piece = piece[: limit - size]
@@ -107,8 +107,9 @@ def read_sitemap(chunks: Iterable[bytes], limit: int, *, complete: bool = True) 
     return result
 
 
-def _decoded(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The body in pieces of at most ``PIECE`` bytes, gunzipped if it starts as gzip."""
+def _decoded(chunks: Iterable[bytes], complete: bool) -> Iterator[bytes]:
+    """The body in pieces of at most ``PIECE`` bytes, gunzipped if it starts as gzip (a
+    ``complete`` body must end where its gzip stream does)."""
     inflater: Any = None
     for chunk in chunks:
         if inflater is None:
@@ -132,6 +133,8 @@ def _decoded(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 inflater = zlib.decompressobj(wbits=31)
             if out:
                 yield out
+    if inflater and complete and not inflater.eof:
+        raise zlib.error("the gzip stream ends early")
 
 
 def _local(tag: Any) -> str | None:
