@@ -338,3 +338,20 @@ def test_bad_sitemap_options_are_one_line(args, message):
     result = CliRunner().invoke(app, [*args, "http://127.0.0.1:9/"])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_redirected_sitemap_is_read_as_a_sitemap(httpserver):
+    url = httpserver.url_for
+    httpserver.expect_request("/").respond_with_response(html())
+    httpserver.expect_request("/sitemap.xml").respond_with_data(
+        "", status=301, headers={"Location": "/maps/real.xml"}
+    )
+    httpserver.expect_request("/maps/real.xml").respond_with_data(
+        urlset(url("/a")), content_type="text/xml"
+    )
+    httpserver.expect_request("/a").respond_with_response(html())
+    records, _ = run_crawl([url("/")], sitemaps=True)
+    table = by_url(records)
+    real = table[url("/maps/real.xml")]
+    assert (real.via, real.sitemap_urls, real.redirects) == ("robots", 1, [url("/sitemap.xml")])
+    assert table[url("/a")].via == "sitemap"
