@@ -271,9 +271,10 @@ class Worker:
         request, response = fetched.request, fetched.response
         record = self.failed(request, None)
         if response is None:  # robots.txt, read in fetch_page through the robots cache
-            followed = robots_sitemaps(request, self.robots.sitemaps(request.url), self.scope)
+            named = self.robots.sitemaps(request.url)
+            followed = robots_sitemaps(request, named, self.scope)
             record.sitemap_urls = len(followed.requests)
-            record.detail = summary(followed)
+            record.detail = summary(followed) if named else "no Sitemap line: /sitemap.xml tried"
             return record, followed.requests
         record.final_url, record.status, record.error = request.url, response.status, response.error
         record.detail, record.content_type = response.detail, response.content_type

@@ -3,6 +3,7 @@ or /sitemap.xml, indexes, gzip, text and feeds, scope, --sitemap-since, hostile 
 size cap on a 50 MB sitemap, and the modes and durable backends."""
 
 import gzip
+import os
 import zlib
 
 import pytest
@@ -14,6 +15,7 @@ from crawler.base import Request
 from crawler.cli.main import app
 from tests.support.helpers import by_url, run_crawl
 from tests.test_contract import cli_records
+from tests.test_docs_library import python_blocks, run_program
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 
@@ -256,14 +258,15 @@ def sitemap_site(httpserver) -> list[str]:
     )
     httpserver.expect_request("/").respond_with_response(html("/p0"))
     pages = [url(f"/p{i}") for i in range(12)]
+    dates = dict.fromkeys(pages, "2024-06-01")
     httpserver.expect_request("/index.xml").respond_with_data(
         index(url("/s1.xml"), url("/s2.xml.gz")), content_type="text/xml"
     )
     httpserver.expect_request("/s1.xml").respond_with_data(
-        urlset(*pages[:6]), content_type="text/xml"
+        urlset(*pages[:6], lastmod=dates), content_type="text/xml"
     )
     httpserver.expect_request("/s2.xml.gz").respond_with_data(
-        gzip.compress(urlset(*pages[6:]).encode()), content_type="application/x-gzip"
+        gzip.compress(urlset(*pages[6:], lastmod=dates).encode()), content_type="application/x-gzip"
     )
     for i in range(12):
         httpserver.expect_request(f"/p{i}").respond_with_response(html("/", "/p0"))
@@ -355,3 +358,11 @@ def test_a_redirected_sitemap_is_read_as_a_sitemap(httpserver):
     real = table[url("/maps/real.xml")]
     assert (real.via, real.sitemap_urls, real.redirects) == ("robots", 1, [url("/sitemap.xml")])
     assert table[url("/a")].via == "sitemap"
+
+
+def test_the_sitemaps_page_example_runs(threaded_server, tmp_path):
+    expected = sitemap_site(threaded_server)
+    (code,) = [code for _, code in python_blocks(os.path.join("docs", "sitemaps.md"))]
+    out = run_program(code.replace("https://example.org/", expected[0]), tmp_path / "example.py")
+    assert out.returncode == 0, out.stderr
+    assert f"{expected[-1]} 200" in out.stdout.splitlines()

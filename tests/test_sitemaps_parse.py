@@ -121,3 +121,12 @@ def test_gzip_bomb_stops_at_the_cap_with_flat_memory():
 def test_refused_documents(document, error):
     sitemap = read_sitemap(pieces(document, 4), 10**6)
     assert error in sitemap.error and sitemap.entries == []
+
+
+@pytest.mark.parametrize("size", [1, 1000, 10**7])
+def test_a_big_gzip_sitemap_reads_to_its_last_entry(size):
+    rows = "".join(f"<url><loc>http://a/{i}</loc></url>" for i in range(20_000))
+    data = gzip.compress(f"<urlset {NS}>{rows}</urlset>".encode())
+    sitemap = read_sitemap(pieces(data, size), 10**7)
+    assert sitemap.error is None and not sitemap.truncated
+    assert len(sitemap.entries) == 20_000 and sitemap.entries[-1].url == "http://a/19999"

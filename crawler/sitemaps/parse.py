@@ -110,30 +110,32 @@ def read_sitemap(chunks: Iterable[bytes], limit: int, *, complete: bool = True) 
 def _decoded(chunks: Iterable[bytes], complete: bool) -> Iterator[bytes]:
     """The body in pieces of at most ``PIECE`` bytes, gunzipped if it starts as gzip (a
     ``complete`` body must end where its gzip stream does)."""
-    inflater: Any = None
+    gzipped: bool | None = None
+    inflater: Any = None  # the gzip member being read; None between members
     for chunk in chunks:
-        if inflater is None:
-            if chunk[:2] != GZIP_MAGIC:
-                for start in range(0, len(chunk), PIECE):
-                    yield chunk[start : start + PIECE]
-                inflater = False
-                continue
-            inflater = zlib.decompressobj(wbits=31)
-        elif inflater is False:
+        if gzipped is None:
+            gzipped = chunk[:2] == GZIP_MAGIC
+        if not gzipped:
             for start in range(0, len(chunk), PIECE):
                 yield chunk[start : start + PIECE]
             continue
         data = chunk
-        while data:
+        while True:
+            if inflater is None:  # concatenated gzip members are one stream
+                if not data:
+                    break
+                inflater = zlib.decompressobj(wbits=31)
             # max_length bounds each piece, so a gzip bomb never inflates at once.
             out = inflater.decompress(data, PIECE)
             data = inflater.unconsumed_tail
-            if inflater.eof:  # concatenated gzip members are one stream
+            if inflater.eof:
                 data = inflater.unused_data + data
-                inflater = zlib.decompressobj(wbits=31)
+                inflater = None
             if out:
                 yield out
-    if inflater and complete and not inflater.eof:
+            if not data and len(out) < PIECE:  # a full piece may leave output pending
+                break
+    if inflater is not None and complete:
         raise zlib.error("the gzip stream ends early")
 
 
