@@ -112,9 +112,13 @@ def _decoded(chunks: Iterable[bytes], complete: bool) -> Iterator[bytes]:
     ``complete`` body must end where its gzip stream does)."""
     gzipped: bool | None = None
     inflater: Any = None  # the gzip member being read; None between members
+    head = b""  # the first bytes, until there are enough to tell gzip
     for chunk in chunks:
         if gzipped is None:
-            gzipped = chunk[:2] == GZIP_MAGIC
+            head += chunk
+            if len(head) < len(GZIP_MAGIC):
+                continue
+            gzipped, chunk, head = head.startswith(GZIP_MAGIC), head, b""
         if not gzipped:
             for start in range(0, len(chunk), PIECE):
                 yield chunk[start : start + PIECE]
@@ -135,6 +139,8 @@ def _decoded(chunks: Iterable[bytes], complete: bool) -> Iterator[bytes]:
                 yield out
             if not data and len(out) < PIECE:  # a full piece may leave output pending
                 break
+    if head:  # a body shorter than the gzip magic
+        yield head
     if inflater is not None and complete:
         raise zlib.error("the gzip stream ends early")
 
