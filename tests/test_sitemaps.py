@@ -3,6 +3,7 @@ or /sitemap.xml, indexes, gzip, text and feeds, scope, --sitemap-since, hostile 
 size cap on a 50 MB sitemap, and the modes and durable backends."""
 
 import gzip
+import json
 import os
 import zlib
 
@@ -10,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 from werkzeug import Response
 
+from crawler.backends.checked import Rejected, RequestChecker
 from crawler.backends.codec import decode_request, encode_request
 from crawler.base import Request
 from crawler.cli.main import app
+from crawler.config import CrawlConfig
 from tests.support.helpers import by_url, run_crawl
 from tests.test_contract import cli_records
 from tests.test_docs_library import python_blocks, run_program
@@ -366,3 +369,18 @@ def test_the_sitemaps_page_example_runs(threaded_server, tmp_path):
     out = run_program(code.replace("https://example.org/", expected[0]), tmp_path / "example.py")
     assert out.returncode == 0, out.stderr
     assert f"{expected[-1]} 200" in out.stdout.splitlines()
+
+
+def test_queued_sitemap_fields_are_checked_on_pop():
+    checker = RequestChecker(CrawlConfig(sitemaps=True))
+    listed = Request("http://sub.a.org/x", 0, "http://a.org/s.xml", "a.org", via="sitemap")
+    robots = Request("http://a.org/robots.txt", 0, None, "a.org", via="robots", parse_as="robots")
+    for request in (listed, robots):
+        assert checker.check(encode_request(request)) == request
+    with pytest.raises(Rejected, match="scope"):
+        checker.check(encode_request(listed._replace(url="http://b.org/x")))
+    plain = encode_request(listed._replace(via=None))  # no trailing fields: ends with ",[]]"
+    for fields in (["sitemap"], ["page", ""], [["sitemap"], {}], ["robots", "robots", 1]):
+        forged = plain[:-1] + b"," + json.dumps(fields)[1:].encode()
+        with pytest.raises(Rejected, match="sitemap fields"):
+            checker.check(forged)
