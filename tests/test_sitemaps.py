@@ -414,3 +414,13 @@ def test_queued_sitemap_fields_are_checked_on_pop():
         forged = plain[:-1] + b"," + json.dumps(fields)[1:].encode()
         with pytest.raises(Rejected, match="sitemap fields"):
             checker.check(forged)
+
+
+def test_block_private_applies_to_sitemaps(httpserver):
+    url = httpserver.url_for
+    httpserver.expect_request("/sitemap.xml").respond_with_data(urlset(url("/a")))
+    records, _ = run_crawl([url("/")], sitemaps=True, robots=True, block_private=True)
+    table = by_url(records)
+    assert table[url("/sitemap.xml")].error == "blocked_address"
+    assert table[url("/sitemap.xml")].sitemap_urls is None
+    assert httpserver.log == []
