@@ -18,9 +18,9 @@ from crawler.backends.codec import decode_request, encode_request
 from crawler.base import Request
 from crawler.cli.main import app
 from crawler.config import CrawlConfig
+from tests.support.cli import cli_records
 from tests.support.helpers import by_url, run_crawl
 from tests.support.raw_server import RawServer
-from tests.test_contract import cli_records
 from tests.test_docs_library import python_blocks, run_program
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -316,11 +316,16 @@ def sitemap_site(httpserver) -> list[str]:
 @pytest.mark.parametrize(
     "options",
     [
-        {"mode": "threads", "workers": 4},
-        {"mode": "processes", "workers": 2},
-        {"mode": "processes", "workers": 2, "greenlets": 4},
+        pytest.param({"mode": "threads", "workers": 4}, id="threads"),
+        pytest.param(
+            {"mode": "processes", "workers": 2}, id="processes", marks=pytest.mark.subprocess
+        ),
+        pytest.param(
+            {"mode": "processes", "workers": 2, "greenlets": 4},
+            id="processes-greenlets",
+            marks=pytest.mark.subprocess,
+        ),
     ],
-    ids=["threads", "processes", "processes-greenlets"],
 )
 def test_sitemaps_in_every_mode(threaded_server, options):
     expected = sitemap_site(threaded_server)
@@ -393,6 +398,7 @@ def test_a_redirected_sitemap_is_read_as_a_sitemap(httpserver):
     assert table[url("/a")].via == "sitemap"
 
 
+@pytest.mark.subprocess
 def test_the_sitemaps_page_example_runs(threaded_server, tmp_path):
     expected = sitemap_site(threaded_server)
     (code,) = [code for _, code in python_blocks(os.path.join("docs", "sitemaps.md"))]
