@@ -280,6 +280,10 @@ class Worker:
         record.detail, record.content_type = response.detail, response.content_type
         record.elapsed_ms, record.attempts = response.elapsed_ms, fetched.attempts
         record.bytes = len(response.body) or sum(map(len, response.partial))
+        if response.body:
+            record.digest = body_digest(response.body)
+        if self.config.warc or self.config.save_dir:  # a sitemap is archived like a page
+            record.archive = payload_for(self.config, response)
         if response.error and not response.partial:
             return record, []
         if response.status in REDIRECT_STATUSES and "location" in response.headers:

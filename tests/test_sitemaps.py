@@ -430,3 +430,25 @@ def test_block_private_applies_to_sitemaps(httpserver):
     assert table[url("/sitemap.xml")].error == "blocked_address"
     assert table[url("/sitemap.xml")].sitemap_urls is None
     assert httpserver.log == []
+
+
+def test_sitemap_fetches_are_archived_like_pages(httpserver, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    url = httpserver.url_for
+    httpserver.expect_request("/").respond_with_response(html())
+    httpserver.expect_request("/sitemap.xml").respond_with_data(
+        urlset(url("/a")), content_type="text/xml"
+    )
+    httpserver.expect_request("/a").respond_with_response(html())
+    warc = tmp_path / "crawl.warc.gz"
+    records, _ = run_crawl([url("/")], sitemaps=True, warc=str(warc))
+    sitemap = by_url(records)[url("/sitemap.xml")]
+    assert sitemap.digest and sitemap.sitemap_urls == 1
+    with open(warc, "rb") as handle:
+        responses = [
+            r.rec_headers.get_header("WARC-Target-URI")
+            for r in ArchiveIterator(handle)
+            if r.rec_type == "response"
+        ]
+    assert url("/sitemap.xml") in responses and url("/a") in responses
