@@ -24,7 +24,7 @@ test: $(VENV)/.installed
 # The edit-run loop: tests that start no process (no CLI, fixture site, redis-server or
 # processes mode; tests/conftest.py marks the others `subprocess` and enforces the mark).
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -n 0 -q -m "not subprocess"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m "not subprocess"
 
 # ruff, then the layer contracts of .importlinter (the CLI on top, no concurrency library in
 # the engine, http/links/politeness below the engine, no import cycles).
