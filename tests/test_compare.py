@@ -51,8 +51,11 @@ def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
     assert all(r["wall_s"] > 0 and r["cpu_ms_per_page"] > 0 for r in results)
     # Peak memory of each crawl, all its processes: a Python crawler holds well over 10 MiB.
     assert all(r["peak_mb"] > 10 for r in results), [r["peak_mb"] for r in results]
-    # 30 pages at 20 ms: four loops beat one by a clear margin whatever the machine does.
-    assert results[2]["speedup"] > 1.5
+    # Each speedup is the mode's pages/s over serial's (how fast a mode is belongs in bench/,
+    # not in a test that shares a loaded machine).
+    for r in results:
+        ratio = (r["pages"] / r["wall_s"]) / (results[0]["pages"] / results[0]["wall_s"])
+        assert r["speedup"] == pytest.approx(ratio, abs=0.006), r
     for mode in MODES.split(","):
         lines = (tmp_path / f"records.{mode}.jsonl").read_text().splitlines()
         assert {json.loads(line)["mode"] for line in lines} == {mode}
