@@ -34,6 +34,9 @@ BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
 PLAIN_BATCH = 8
 GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
+# How long the end of a crawl waits for the pool's own results of finished tasks (see
+# ``ParentLoop.settle``); past it a child that died on the way is not waited for.
+SETTLE_S = 5.0
 
 
 @dataclass
@@ -43,6 +46,7 @@ class _Task:
     batch: tuple[Request, ...]
     pid: int | None = None
     started: float = 0.0
+    result: Any = None  # the pool's ``AsyncResult``
 
 
 def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
@@ -113,6 +117,9 @@ class ParentLoop:
         self.task_deadline = task_deadline(self.config, self.batch_cap)
         self.started_any = False  # no task has started yet: are the children alive at all?
         self.pool_pids: set[int] = set()
+        # Tasks done (their ``BatchDone`` came on the channel) whose result the pool has not
+        # yet received: their child may still be writing it (see ``settle``).
+        self.returning: list[Any] = []
 
     def run(self) -> None:
         """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
@@ -174,7 +181,7 @@ class ParentLoop:
         self.tasks[task_id] = _Task(task.batch)
         self.computing += 1
         # No result callback: a task's outcome comes on the channel (``BatchDone``).
-        self.pool.apply_async(
+        self.tasks[task_id].result = self.pool.apply_async(
             run_task, (task,), error_callback=partial(_on_error, self.events, task_id)
         )
 
@@ -197,6 +204,9 @@ class ParentLoop:
                 if task is None:
                     return  # a task already given up on (crashed, timed out)
                 self.computing -= 1
+                self.returning.append(task.result)
+                if len(self.returning) > 4 * self.limit:
+                    self.returning = [r for r in self.returning if not r.ready()]
                 # The worker loop's order: new links queued, records emitted, then ``done``
                 # (a shared frontier ends a page's lease with its record).
                 if fresh:
@@ -207,6 +217,18 @@ class ParentLoop:
                     self.frontier.done(request)
             case TaskFailed(task_id, line):
                 self.give_up(task_id, "internal", f"worker raised {line}")
+
+    def settle(self) -> None:
+        """Before ``Pool.terminate``: wait (at most ``SETTLE_S``) until the pool has the result
+        of every task whose pages are done. A child writes that result under the pool's
+        result-queue lock, after its ``BatchDone``; killed by ``terminate`` while it holds the
+        lock, it never releases it, and the pool's task thread then waits on it forever inside
+        ``terminate`` (the crawl hung at its end, now and then, on a loaded machine)."""
+        until = time.monotonic() + SETTLE_S
+        for result in self.returning:
+            if result is not None and not result.wait(max(0.0, until - time.monotonic())):
+                break
+        self.returning = []
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
         """End a task without its result: its pages become ``error`` records and leave the

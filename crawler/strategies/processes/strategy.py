@@ -110,6 +110,7 @@ class ProcessesStrategy:
             try:
                 loop.run()
             finally:
+                loop.settle()  # no child may be killed holding the pool's result lock
                 pool.terminate()  # children ignore SIGINT; this is how they stop
                 pool.join()
                 stop.set()
