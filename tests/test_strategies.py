@@ -190,6 +190,25 @@ def test_the_cli_and_engine_import_no_ssl_so_gevent_can_patch_first():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_plain_crawl_imports_neither_requests_nor_lxml_nor_the_charset_guesser(httpserver):
+    """Every crawl process (the CLI, each processes-mode child) pays for its imports at
+    start-up: a crawl on the default fetcher, with no cookie, no XML sitemap and no page of
+    unknown encoding, needs none of these."""
+    html = "<html><title>t</title><body><a href='/b'>b</a></body></html>"
+    for path in ("/", "/b"):
+        httpserver.expect_request(path).respond_with_data(html, content_type="text/html")
+    out = run_python(
+        "import atexit, sys\nfrom crawler.cli.main import main\n"
+        "heavy = ('requests', 'lxml', 'charset_normalizer')\n"
+        "atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))\n"
+        "sys.argv = ['crawl', 'run', '--depth', '1', '-o', sys.argv[1], sys.argv[2]]\nmain()\n",
+        args=[os.devnull, httpserver.url_for("/")],
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+    assert len(httpserver.log) == 3  # robots.txt, / and /b: it did crawl
+
+
 def test_library_gevent_mode_after_ssl_import_is_refused_clearly():
     out = run_python(
         "import requests\n"

@@ -1,4 +1,6 @@
-"""The connection pools both fetchers use (and the requests adapter that mounts them): connecting
+"""The connection pools both fetchers use (the requests fetcher mounts them with the adapter
+in ``crawler/http/requests_adapter.py``, so that a crawl on the default urllib3 fetcher never
+imports requests): connecting
 and every read bounded by the page deadline, and with ``--block-private`` connections pinned to
 checked addresses (``crawler/http/connect.py``, ``crawler/http/netguard.py``).
 
@@ -18,13 +20,12 @@ import socket
 import time
 from typing import Any
 
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from crawler.http.connect import PAGE_DEADLINE, BoundedConnectMixin
 
-__all__ = ["PAGE_DEADLINE", "CrawlAdapter", "pool_classes"]
+__all__ = ["PAGE_DEADLINE", "pool_classes"]
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -112,24 +113,3 @@ def pool_classes(*, pin: bool) -> dict[str, type]:
     """urllib3 pool classes by scheme: deadline-bounded reads, and pinned with ``pin``. For a
     ``PoolManager``'s ``pool_classes_by_scheme`` (the urllib3 fetcher uses them directly)."""
     return dict(_PINNED if pin else _PLAIN)
-
-
-class CrawlAdapter(HTTPAdapter):
-    """``HTTPAdapter`` with deadline-bounded reads; ``pin=True`` adds ``--block-private``.
-
-    Connections to a proxy are never pinned: the proxy is the user's own choice, often on a
-    private address, and it resolves the target itself (the fetcher checks the target first).
-    """
-
-    def __init__(self, *, pin: bool = False, **kwargs: Any) -> None:
-        self._pools = _PINNED if pin else _PLAIN
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(self._pools)
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = dict(_PLAIN)
-        return manager

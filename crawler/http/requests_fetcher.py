@@ -18,10 +18,10 @@ from urllib3.exceptions import LocationValueError
 
 from crawler.base import Response
 from crawler.config import CrawlConfig
-from crawler.http.adapter import CrawlAdapter
 from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
 from crawler.http.netguard import check_proxied_target
+from crawler.http.requests_adapter import CrawlAdapter
 
 _BAD_URL = (
     requests.exceptions.InvalidURL,

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from http.cookiejar import CookieJar
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
 import urllib3
-from requests.cookies import extract_cookies_to_jar, get_cookie_header
 
 from crawler.base import Response
 from crawler.config import CrawlConfig
@@ -30,6 +30,14 @@ from crawler.http.adapter import pool_classes
 from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
 from crawler.http.netguard import check_proxied_target
+
+
+def _cookies() -> Any:
+    """``requests.cookies`` (its cookie-jar glue), imported by the first cookie a crawl meets:
+    importing requests costs every crawl process start-up time, and most crawls get none."""
+    import requests.cookies
+
+    return requests.cookies
 
 
 class Urllib3Fetcher:
@@ -75,12 +83,13 @@ class Urllib3Fetcher:
             extra = self.core.headers(url, user_headers=user_headers, own=own)
             headers = {**self._headers, **extra}
             jar, probe = self.cookies, SimpleNamespace(url=url, headers={})
-            if len(jar) and (cookie := get_cookie_header(jar, probe)):
+            if len(jar) and (cookie := _cookies().get_cookie_header(jar, probe)):
                 headers["Cookie"] = cookie
             note_request("GET", url, headers)  # --warc's request record; else nothing
             resp = pool.request("GET", url, headers=headers, redirect=False, preload_content=False)
             if "set-cookie" in resp.headers:
-                extract_cookies_to_jar(self.cookies, SimpleNamespace(url=url, headers={}), resp)
+                request = SimpleNamespace(url=url, headers={})
+                _cookies().extract_cookies_to_jar(self.cookies, request, resp)
             return resp
 
         return self.core.fetch(url, send)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-
 _META_SCAN = 1024
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""",
@@ -68,6 +66,10 @@ def sniff(body: bytes, content_type: str | None) -> str:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
+        # Imported here: few pages get this far, and every crawl process would pay for it at
+        # start-up.
+        from charset_normalizer import from_bytes
+
         guess = from_bytes(body[:65536]).best()
         return _known(guess.encoding if guess else None) or "cp1252"
     return "utf-8"

@@ -22,9 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from lxml import etree
-
 from crawler.sitemaps.dates import parse_date
+
+
+def _etree() -> Any:
+    """lxml's ``etree``, imported by the first XML sitemap read: most crawls read none, and
+    every crawl process (the CLI, each processes-mode child) would pay for it at start-up."""
+    from lxml import etree
+
+    return etree
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Decoded bytes handed to the parser at a time.
@@ -98,7 +105,7 @@ def read_sitemap(chunks: Iterable[bytes], limit: int, *, complete: bool = True) 
             result.entries.extend(reader.close())
     except Refused as exc:
         result.error = str(exc)
-    except etree.XMLSyntaxError as exc:
+    except _etree().XMLSyntaxError as exc:  # (evaluated only for an exception not caught above)
         result.error = f"not well-formed XML: {exc}"[:300]
     except zlib.error as exc:
         result.error = f"bad gzip data: {exc}"[:300]
@@ -154,7 +161,7 @@ class _XmlReader:
     """XML sitemaps, sitemap indexes, RSS and Atom, read with a pull parser."""
 
     def __init__(self) -> None:
-        self.parser = etree.XMLPullParser(
+        self.parser = _etree().XMLPullParser(
             events=("end",),
             resolve_entities=False,
             load_dtd=False,
