@@ -15,7 +15,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m fixtures.demo --port $(DEMO_PORT)
 
-# Every test, on one pytest-xdist worker per core (PYTEST_WORKERS=0: all in this process).
+# Every test, on two pytest-xdist workers per core: most of the suite's time is spent waiting
+# on servers, deadlines and child processes (tests/conftest.py; PYTEST_WORKERS=0: all in this
+# process).
 PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed
 	@command -v redis-server >/dev/null || echo "note: no redis-server, the Redis tests will skip (apt-get install redis-server)"
