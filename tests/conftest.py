@@ -90,9 +90,53 @@ SLOW_FIRST = [
     "test_recrawl.py",
     "test_warc.py",
 ]
-# Module-scoped fixtures that cost a crawl or more: the tests sharing one instance run on one
-# xdist worker (``--dist loadgroup``), or each worker that gets one of them pays for it again.
-SHARED_FIXTURES = {"crawl"}  # test_faults: one hostile crawl per mode
+
+
+# Files whose tests share a module-scoped fixture parametrized by their first parameter (its id
+# first in the test id): test_faults runs one hostile crawl per mode (the serial one ~30 s) for
+# a dozen checks, and every xdist worker given one of those checks would run that crawl again.
+SHARED_BY_FIRST_PARAM = {"tests/test_faults.py"}
+
+
+def _scope(nodeid: str) -> str:
+    """The unit of xdist scheduling ``nodeid`` belongs to: itself, or in a file of
+    ``SHARED_BY_FIRST_PARAM``, the file and its first parameter id."""
+    path, _, rest = nodeid.partition("::")
+    name, bracket, params = rest.partition("[")
+    if path in SHARED_BY_FIRST_PARAM and bracket:
+        ids = _FIRST_PARAM_IDS.get(path, ())
+        first = next((i for i in sorted(ids, key=len, reverse=True) if params.startswith(i)), "")
+        if first:
+            return f"{path}[{first}]"
+    return nodeid
+
+
+def _fixture_param_ids() -> dict[str, tuple[str, ...]]:
+    """The ids of the shared fixtures' params (the modes of test_faults.py)."""
+    from tests.test_faults import MODES
+
+    return {"tests/test_faults.py": tuple(MODES)}
+
+
+_FIRST_PARAM_IDS: dict[str, tuple[str, ...]] = {}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist load`` (the default of ``-n``), each test its own unit except those of
+    ``SHARED_BY_FIRST_PARAM``, which go to one worker per first parameter. (xdist's own
+    ``--dist loadgroup`` with ``xdist_group`` marks does this, but not under pytest 9, where
+    the group never reaches the test id.) Other ``--dist`` modes are xdist's."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    _FIRST_PARAM_IDS.update(_fixture_param_ids())
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -102,20 +146,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * (os.cpu_count() or 1)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest groups the items by their module-scoped params
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``subprocess`` the tests that start a process (see the module docstring); group
-    the users of one costly shared fixture (``SHARED_FIXTURES``) for xdist; start the slowest
-    files first (``SLOW_FIRST``)."""
+    """Mark ``subprocess`` the tests that start a process (see the module docstring), before
+    ``-m`` selects on the mark; start the slowest files first (``SLOW_FIRST``)."""
     for item in items:
         function = getattr(item, "function", None)
         uses = _names(function.__code__) if function is not None else set()
         if PROCESS_FIXTURES & set(item.fixturenames) or PROCESS_HELPERS & uses:
             item.add_marker(pytest.mark.subprocess)
-        callspec = getattr(item, "callspec", None)
-        for name in SHARED_FIXTURES & set(item.fixturenames):
-            param = callspec.params.get(name, "") if callspec is not None else ""
-            item.add_marker(pytest.mark.xdist_group(f"{item.path.name}:{name}:{param}"))
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
 
