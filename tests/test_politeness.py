@@ -7,6 +7,7 @@ from pytest_httpserver import HTTPServer
 
 from crawler.backends.memory.host_clock import MemoryHostClock
 from tests.support.politeness_helpers import HostMeter, ThreadSync, crawl_on_threads, gaps
+from tests.support.spacing import LATE_S, behind_schedule
 
 
 def two_host_seeds(server: HTTPServer) -> list[str]:
@@ -43,10 +44,9 @@ def test_delay_spaces_requests_per_host_across_workers(threaded_server):
     for host in ("127.0.0.1", "localhost"):
         spacing = gaps(meter.arrivals[host])
         assert len(meter.arrivals[host]) == 4
-        # Sends are spaced by the clock; arrivals jitter by scheduling on a loaded machine, so
-        # allow slack per gap (without a delay the gaps are a few ms) but not on average.
-        assert min(spacing) >= 0.12, spacing
-        assert sum(spacing) / len(spacing) >= 0.19, spacing
+        # Sends are spaced by the clock; a send run late on a loaded machine shortens the gap
+        # after it, so the spacing is held over the span (without a delay: a few ms in all).
+        assert behind_schedule(meter.arrivals[host], 0.2) <= LATE_S, spacing
     # The delay is per host: the two hosts' requests interleave rather than queue one behind
     # the other.
     a, b = meter.arrivals["127.0.0.1"], meter.arrivals["localhost"]

@@ -21,6 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 from tests.support.paths import ROOT
+from tests.support.spacing import behind_schedule
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -151,15 +152,19 @@ class ManyHosts:
 
 
 def politeness_report(stats: dict[str, Any], delay: float) -> dict[str, Any]:
-    """What the server saw: the smallest gap between two starts on one host, hosts whose
-    robots.txt came other than first and once, requests made twice, the peak concurrency."""
+    """What the server saw: how far the hosts fell behind the schedule ``delay`` sets
+    (``behind``, the worst host, tests/support/spacing.py; the smallest gap between two starts
+    on one host, ``min_gap``, only says more when it fails), hosts whose robots.txt came other
+    than first and once, requests made twice, the peak concurrency."""
     min_gap = float("inf")
+    behind = float("-inf")
     robots_wrong: list[str] = []
     duplicates = 0
     for host, hits in stats["arrivals"].items():
         times = sorted(t for t, _ in hits)
         for a, b in zip(times, times[1:], strict=False):
             min_gap = min(min_gap, b - a)
+        behind = max(behind, behind_schedule(times, delay))
         ordered = [p for _, p in sorted(hits)]
         robots = ordered.count("/robots.txt")
         if robots > 1 or (robots == 1 and ordered[0] != "/robots.txt"):
@@ -167,6 +172,7 @@ def politeness_report(stats: dict[str, Any], delay: float) -> dict[str, Any]:
         pages = [p for p in ordered if p != "/robots.txt"]
         duplicates += len(pages) - len(set(pages))
     return {
+        "behind": behind,
         "min_gap": min_gap,
         "robots_wrong": robots_wrong,
         "duplicates": duplicates,
