@@ -44,12 +44,37 @@ def test_a_list_sorted_by_host_is_handed_out_host_by_host_in_turn():
     clock = FakeClock()
     f = frontier(clock, delay=1.0)
     f.push_many(sorted_by_host("abc", 3))
-    # All three hosts start at once; nothing more until their delay has passed.
-    assert drain_now(f) == ["http://a.test/0", "http://b.test/0", "http://c.test/0"]
+    # All three hosts start at once; nothing more until their delay has passed since each
+    # page ended.
+    first = drain_now(f)
+    assert first == ["http://a.test/0", "http://b.test/0", "http://c.test/0"]
+    finish(f, first)
     clock.now += 0.99
     assert drain_now(f) == []
     clock.now += 0.01
     assert drain_now(f) == ["http://a.test/1", "http://b.test/1", "http://c.test/1"]
+
+
+def finish(f: MemoryFrontier, urls: list[str]) -> None:
+    """Mark pages done (at the clock's time)."""
+    for url in urls:
+        f.done(Request(url))
+
+
+def test_a_host_with_a_delay_waits_for_the_end_of_its_page_then_the_delay():
+    # A request leaves some time after its hand-out (a connection to open, a busy loop): the
+    # delay runs from the page's end, which is after its request left, never from the hand-out.
+    clock = FakeClock()
+    f = frontier(clock, delay=1.0)
+    f.push_many(sorted_by_host("a", 3))
+    assert drain_now(f) == ["http://a.test/0"]
+    clock.now += 1.5
+    assert drain_now(f) == []  # one page at a time: a/0 is still in flight
+    f.done(Request("http://a.test/0"))
+    clock.now += 0.99
+    assert drain_now(f) == []
+    clock.now += 0.01
+    assert drain_now(f) == ["http://a.test/1"]
 
 
 def test_pop_waits_only_until_the_earliest_host_is_ready():
@@ -161,9 +186,12 @@ def test_an_extra_request_pushes_the_next_hand_out_back():
     f.push_many(sorted_by_host("a", 2))
     f.pop(timeout=0)
     host_clock.acquire("a.test", granted=True)  # robots.txt, on the page's own booking
+    host_clock.release("a.test")
     host_clock.acquire("a.test")  # the page itself: one delay later
     assert slept == [1.0]
     clock.now += 1.0
+    host_clock.release("a.test")
+    f.done(Request("http://a.test/0"))
     assert drain_now(f) == []  # the next page's start went to the extra request
     clock.now += 1.0
     assert drain_now(f) == ["http://a.test/1"]

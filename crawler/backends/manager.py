@@ -38,10 +38,13 @@ class HostedHostClock:
         self._schedule = HostSchedule(Pace.of(config))
         self._changed: set[str] = set()
 
-    def try_acquire(self, host: str, granted: bool = False) -> float:
-        """Reserve a start for ``host``: seconds to wait before it."""
+    def try_acquire(self, host: str, granted: bool = False, ended: float | None = None) -> float:
+        """Reserve a start for ``host``: seconds to wait before it (``ended``: when the
+        caller's previous request to ``host`` ended, ``time.monotonic``)."""
         with self._lock:
             now = time.monotonic()
+            if ended is not None:
+                self._schedule.end(host, ended)
             start = self._schedule.book(host, now, granted=granted)
             if not granted:
                 self._changed.add(host)
@@ -87,23 +90,33 @@ class HostClockClient:
         self._proxy = proxy
         self._throttled = config.auto_throttle
         self._idle = config.delay <= 0 and not self._throttled
+        self._slowed: set[str] = set()  # hosts whose Crawl-delay this process set
+        self._ended: dict[str, float] = {}  # host -> when a request to it last ended here
 
     def acquire(self, host: str, granted: bool = False) -> None:
         """Wait (here, cooperatively) until a request to ``host`` may start."""
         if self._idle:
             return
-        wait = self._proxy.try_acquire(host, granted)
+        if granted and not self._throttled and host not in self._slowed:
+            # The parent handed the page out a delay after the end of the host's previous one
+            # (a host with a delay has one page out at a time): no call to make.
+            return
+        wait = self._proxy.try_acquire(host, granted, self._ended.get(host))
         if wait > 0:
             time.sleep(wait)
 
     def release(self, host: str) -> None:
-        """The request to ``host`` is over (nothing to tell: pages are capped by the parent)."""
+        """The request to ``host`` ended: a retry keeps the delay from now (pages are capped
+        by the parent)."""
+        if not self._idle:
+            self._ended[host] = time.monotonic()
 
     def set_delay(self, host: str, seconds: float) -> float:
         """Raise ``host``'s delay for every process."""
         if seconds <= 0:
             return 0.0
         self._idle = False
+        self._slowed.add(host)
         return self._proxy.set_delay(host, seconds)
 
     def observe(

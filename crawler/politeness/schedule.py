@@ -15,8 +15,16 @@ Two kinds of start are booked on one host timeline:
 A granted start (the first request of a handed-out page) only keeps its distance from the
 previous actual start (``book(granted=True)``): if a loop sent it late, the next one waits.
 
-Invariant: the actual starts booked for one host are at least ``delay(host)`` apart, and at most
-``per_host`` pages of one host are handed out and not finished.
+A booking is when a request may *leave*; when it does leave is later, by a varying lag (a
+connection to open, a loop busy parsing, a process the machine runs late). So a host with a
+delay has one page in flight at a time, and its next start is booked from when the previous one
+*ended* (``finish``: the page is done; ``end``: one request's answer was read): any request's
+send lies before its end, so two sends to one host are a delay apart however late each left
+(the rule of Heritrix and Nutch: the delay runs from the end of the previous fetch).
+
+Invariant: the actual starts booked for one host are at least ``delay(host)`` apart, a host with
+a delay has at most one page handed out and not finished, and at most ``per_host`` pages of one
+host are handed out and not finished.
 """
 
 from __future__ import annotations
@@ -98,9 +106,13 @@ class HostSchedule:
         return self._in_flight.get(host, 0)
 
     def full(self, host: str) -> bool:
-        """True when ``host`` has ``per_host`` pages in flight."""
+        """True when ``host`` may have no more pages in flight: ``per_host`` are, or one is and
+        the host has a delay (its next start waits for that page's end)."""
+        flying = self._in_flight.get(host, 0)
+        if flying and self.timed and self.delay(host) > 0:
+            return True
         cap = self.pace.per_host
-        return cap is not None and self._in_flight.get(host, 0) >= cap
+        return cap is not None and flying >= cap
 
     def hand_out(self, host: str, now: float) -> None:
         """A page of ``host`` leaves the frontier at ``now`` (the host is ready, not full)."""
@@ -108,13 +120,29 @@ class HostSchedule:
         if self.timed:
             self._next[host] = max(now, self._next.get(host, 0.0)) + self.delay(host)
 
-    def finish(self, host: str) -> None:
-        """A page of ``host`` handed out earlier is finished."""
+    def finish(self, host: str, now: float | None = None) -> None:
+        """A page of ``host`` handed out earlier is finished (``now``: when; every request it
+        made has ended by then, so the host's next start is a delay after it)."""
         left = self._in_flight.get(host, 0) - 1
         if left > 0:
             self._in_flight[host] = left
         else:
             self._in_flight.pop(host, None)
+        if now is not None:
+            self.end(host, now)
+
+    def end(self, host: str, now: float) -> None:
+        """A request to ``host`` ended at ``now`` (its answer read, or its failure known): it
+        was sent before, so the host's next start keeps the delay from ``now``."""
+        if not self.timed:
+            return
+        delay = self.delay(host)
+        if delay <= 0:
+            return
+        if now > self._last.get(host, -delay):
+            self._last[host] = now
+        if now + delay > self._next.get(host, 0.0):
+            self._next[host] = now + delay
 
     def book(self, host: str, now: float, *, granted: bool) -> float:
         """Book one actual request start on ``host``; return when it may start (>= ``now``).

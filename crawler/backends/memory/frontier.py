@@ -170,7 +170,7 @@ class MemoryFrontier:
         with self._cond:
             self._in_flight -= 1
             self._flying.discard(request.url)
-            self.schedule.finish(host)
+            self.schedule.finish(host, self._clock())
             if self._order.finished(host) or (self._in_flight == 0 and self._queued == 0):
                 self._cond.notify_all()
 

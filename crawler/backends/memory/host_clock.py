@@ -56,7 +56,13 @@ class MemoryHostClock:
             self._sleep(start - now)
 
     def release(self, host: str) -> None:
-        """The request to ``host`` is over (the frontier frees the page's slot at ``done``)."""
+        """The request to ``host`` is over: its next start keeps the delay from now (a retry
+        or a page's request after its robots.txt; the frontier frees the page at ``done``)."""
+        schedule = self.schedule
+        if not schedule.timed:
+            return
+        with self._cond:
+            schedule.end(host, self._clock())
 
     def set_delay(self, host: str, seconds: float) -> float:
         """Raise ``host``'s delay to ``seconds`` (robots.txt), capped; return the delay."""

@@ -104,7 +104,7 @@ class RedisFrontier:
         self.state.run(
             "COMPLETE",
             (),
-            [self.state.prefix, item[:FINGERPRINT_BYTES], encode_record(record), "0"],
+            [self.state.prefix, item[:FINGERPRINT_BYTES], encode_record(record), "0", self.delay_ms],
         )
         self.state.call("hincrby", self.state.key("stats"), "rejected", 1)
 
@@ -240,16 +240,16 @@ def _bump(counts: dict[Any, int], key: Any, delta: int) -> None:
 class RedisRecordSink:
     """Stores each record in the crawl and ends its URL's lease, atomically (``COMPLETE``)."""
 
-    def __init__(self, state: RedisState) -> None:
+    def __init__(self, state: RedisState, delay: float = 0.0) -> None:
         self.state = state
+        self.delay_ms = int(delay * 1000)  # the host's next start is booked from the record
 
     def write(self, record: Record | EncodedRecord) -> None:
         """Keep the record (the first one per URL wins); an ``interrupted`` page instead goes
         back to the queue without a record, so a resumed crawl fetches it."""
         release = "1" if record.error == "interrupted" else "0"
-        self.state.run(
-            "COMPLETE", (), [self.state.prefix, record_key(record), encode_record(record), release]
-        )
+        key, data = record_key(record), encode_record(record)
+        self.state.run("COMPLETE", (), [self.state.prefix, key, data, release, self.delay_ms])
 
     # The key and the stored JSON come from the fields an encoded record carries.
     write_encoded = write
@@ -320,7 +320,7 @@ class RedisBackend:
 
     def record_sink(self, config: CrawlConfig) -> RedisRecordSink:
         """Records into the crawl (``crawl results`` exports them), ending their leases."""
-        return RedisRecordSink(self.state)
+        return RedisRecordSink(self.state, config.delay)
 
     def heartbeat(self) -> None:
         """Start (once per process) the thread that renews this process's leases."""

@@ -50,14 +50,22 @@ class RedisHostClock:
         self._hold_ms = int(hold * 1000)
         self._tokens: dict[str, list[str]] = {}  # host -> slots this process holds
         self._raised = self.pace.auto_throttle
+        self._slowed: set[str] = set()  # hosts whose Crawl-delay this process set
+        self._ended: dict[str, float] = {}  # host -> when a request to it last ended here
 
     def acquire(self, host: str, granted: bool = False) -> None:
         """Block until a request to ``host`` may start (crawl-wide); ``release`` after it."""
         if self._cap < 0 and self._delay_ms <= 0 and not self._raised:
             return
+        if granted and self._cap < 0 and not self.pace.auto_throttle and host not in self._slowed:
+            # POP handed the page out a delay after the end of the host's previous one (a
+            # host with a delay has one page out at a time): nothing to book, no round trip.
+            return
         token = uuid.uuid4().hex
         args = [self.state.prefix, host, token, self._cap, self._delay_ms, self._hold_ms]
-        args.append(1 if granted else 0)
+        ended = self._ended.get(host)
+        ago = -1 if ended is None else max(0, int((time.monotonic() - ended) * 1000))
+        args += [1 if granted else 0, ago]
         poll = 0.01
         while True:
             wait_ms = self.state.run("ACQUIRE_HOST", (), args)
@@ -72,7 +80,10 @@ class RedisHostClock:
             time.sleep(wait_ms / 1000)
 
     def release(self, host: str) -> None:
-        """Free the slot this process took for ``host``."""
+        """The request to ``host`` ended (a retry keeps the delay from now); free the slot this
+        process took for it."""
+        if self._delay_ms > 0 or self._raised:
+            self._ended[host] = time.monotonic()
         if self._cap < 0:
             return
         with self._lock:
@@ -90,6 +101,7 @@ class RedisHostClock:
         if seconds * 1000 <= self._delay_ms:
             return self.pace.delay
         self._raised = True
+        self._slowed.add(host)
         return float(self.state.run("SET_DELAY", (), [self.state.prefix, host, seconds]))
 
     def observe(

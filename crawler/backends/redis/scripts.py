@@ -138,7 +138,8 @@ while true do
   local host, fewest = nil, nil
   for _, h in ipairs(hosts) do
     local n = tonumber(redis.call('HGET', P .. 'inflight', h) or '0')
-    if cap >= 0 and n >= cap then  -- listed by a push while at its cap
+    -- Listed by a push while at its cap, or while its one page (it has a delay) is out.
+    if (cap >= 0 and n >= cap) or (n > 0 and host_delay(P, h, base_ms) > 0) then
       redis.call('ZREM', P .. 'ready', h)
       redis.call('SADD', P .. 'parked', h)
     elseif fewest == nil or n < fewest then
@@ -167,12 +168,11 @@ while true do
         redis.call('HSET', P .. 'next', host, nxt + delay)
       end
       redis.call('ZREM', P .. 'ready', host)
-      if cap >= 0 and flying >= cap then
+      if (cap >= 0 and flying >= cap) or delay > 0 then
+        -- With a delay, one page at a time: COMPLETE lists the host again, a delay after it.
         if redis.call('LLEN', P .. 'q:' .. host) > 0 then
           redis.call('SADD', P .. 'parked', host)
         end
-      elseif delay > 0 then
-        list_host(P, host)
       elseif redis.call('LLEN', P .. 'q:' .. host) > 0 then
         -- No delay: scored by this hand-out, so hosts take turns.
         redis.call('ZADD', P .. 'ready', now, host)
@@ -201,18 +201,32 @@ return renewed
 """
 )
 
-# ARGV: prefix, fingerprint, record JSON, release.
+# ARGV: prefix, fingerprint, record JSON, release, delay_ms (the crawl's --delay; optional).
 # Store the record and end the lease in one step (freeing its host's slot). With release = 1 (a
 # page interrupted by a hard stop) no record is kept and the item goes back to the front of its
 # host's queue, so a resumed crawl fetches it. Returns 1 when this record is the URL's first.
+# Every request of the page was sent before now: a host with a delay starts its next a delay
+# from now (POP hands out one page at a time of such a host), however late each one left.
 COMPLETE = (
-    _HOSTS
+    _NOW
+    + _HOSTS
     + """
 local P, fp = ARGV[1], ARGV[2]
 local item = redis.call('HGET', P .. 'leased', fp)
 redis.call('ZREM', P .. 'leases', fp)
 redis.call('HDEL', P .. 'leased', fp)
 local host = unlease(P, fp)
+if host then
+  local delay = host_delay(P, host, tonumber(ARGV[5] or '0'))
+  if delay > 0 then
+    if now > tonumber(redis.call('HGET', P .. 'last', host) or '0') then
+      redis.call('HSET', P .. 'last', host, now)
+    end
+    if now + delay > tonumber(redis.call('HGET', P .. 'next', host) or '0') then
+      redis.call('HSET', P .. 'next', host, now + delay)
+    end
+  end
+end
 if ARGV[4] == '1' then
   if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
     redis.call('LPUSH', P .. 'q:' .. host, item)
@@ -227,10 +241,12 @@ return first
 """
 )
 
-# ARGV: prefix, host, token, cap (-1: none), delay_ms, hold_ms, granted (1/0).
+# ARGV: prefix, host, token, cap (-1: none), delay_ms, hold_ms, granted (1/0), ended_ms_ago
+# (-1: none; when this worker's previous request to ``host`` ended, by its own clock).
 # Book one request start on ``host``. Granted (the first request of a page POP handed out,
 # whose start POP booked): keep the delay from the host's latest actual start. Otherwise
-# (robots.txt, a retry): take the host's next free start, pushing its next hand-out back.
+# (robots.txt, a retry): take the host's next free start, pushing its next hand-out back; a
+# request that ended counts as the latest start (it was sent before it ended).
 # With a cap, also take one of ``host``'s ``cap`` slots (a dead worker's expire after
 # ``hold_ms``). Returns the ms to wait before starting, or -1 when every slot is taken.
 ACQUIRE_HOST = (
@@ -249,6 +265,8 @@ local start = now
 if delay > 0 then
   local last = tonumber(redis.call('HGET', P .. 'last', host) or '-1e18')
   local nxt = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+  local ago = tonumber(ARGV[8] or '-1')
+  if ago >= 0 and now - ago > last then last = now - ago end
   if ARGV[7] == '1' then
     start = math.max(now, last + delay)
     nxt = math.max(nxt, start + delay)

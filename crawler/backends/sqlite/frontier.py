@@ -140,7 +140,7 @@ class SqliteFrontier:
         host = host_key(request.url)
         with self._cond:
             self._in_flight -= 1
-            self.schedule.finish(host)
+            self.schedule.finish(host, time.monotonic())
             if self._order.finished(host) or self._in_flight == 0:
                 self._cond.notify_all()
 
