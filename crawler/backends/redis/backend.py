@@ -104,7 +104,13 @@ class RedisFrontier:
         self.state.run(
             "COMPLETE",
             (),
-            [self.state.prefix, item[:FINGERPRINT_BYTES], encode_record(record), "0", self.delay_ms],
+            [
+                self.state.prefix,
+                item[:FINGERPRINT_BYTES],
+                encode_record(record),
+                "0",
+                self.delay_ms,
+            ],
         )
         self.state.call("hincrby", self.state.key("stats"), "rejected", 1)
 
@@ -142,7 +148,7 @@ class RedisFrontier:
                 except Rejected as exc:
                     self._reject(item, str(exc))
                     continue
-                self._pass_on()
+                self._pass_on(ready=timed)  # with an item, ``timed`` is hosts ready besides
                 self._hold(item[:16], +1)
                 return request
             if not queued and ms < 0:
@@ -183,18 +189,20 @@ class RedisFrontier:
                 return
         time.sleep(pause)
 
-    def _pass_on(self, *, everyone: bool = False) -> None:
+    def _pass_on(self, *, everyone: bool = False, ready: int = 0) -> None:
         """This loop stops polling: the next waiting loop of the process (``everyone``: all of
-        them) asks Redis now."""
+        them) asks Redis now; ``ready``: other hosts may start now, wake as many loops (else
+        they would wait for a loop to come back from a page, or for their poll)."""
         if everyone:
             with self._cond:
                 if self._poller == threading.get_ident():
                     self._poller = None
                 self._cond.notify_all()
-        elif self._poller == threading.get_ident():
+        elif ready > 0 or self._poller == threading.get_ident():
             with self._cond:
-                self._poller = None
-                self._cond.notify()
+                if self._poller == threading.get_ident():
+                    self._poller = None
+                self._cond.notify(max(1, ready))
 
     def done(self, request: Request) -> None:
         """Stop renewing the lease; the record sink ends it when it stores the record."""

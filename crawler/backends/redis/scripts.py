@@ -101,11 +101,12 @@ return added
 # ARGV: prefix, lease_ms, cap (-1: none), delay_ms.
 # First re-queue leases whose deadline passed (their worker died or hung), then lease an item
 # of the ready host (``next`` <= now) with the fewest pages in flight among the first few, and
-# book the host's next start. Returns {item, 0, 0, 0}; or {'', ms, queued, timed} when no host
-# may start now: with timed = 1, ms is the time until the earliest host may; otherwise no host
-# is listed (nothing queued, or every host with items at its cap) and ms is the time to the
-# earliest lease deadline, -1 when no lease is outstanding either (with nothing queued, the
-# crawl is over).
+# book the host's next start. Returns {item, 0, 0, ready}, ready: how many other hosts looked
+# at may start now too (so that as many idle loops ask at once); or {'', ms, queued, timed}
+# when no host may start now: with timed = 1, ms is the time until the earliest host may;
+# otherwise no host is listed (nothing queued, or every host with items at its cap or its one
+# page out) and ms is the time to the earliest lease deadline, -1 when no lease is outstanding
+# either (with nothing queued, the crawl is over).
 POP = (
     _NOW
     + _HOSTS
@@ -177,7 +178,7 @@ while true do
         -- No delay: scored by this hand-out, so hosts take turns.
         redis.call('ZADD', P .. 'ready', now, host)
       end
-      return {item, 0, 0, 0}
+      return {item, 0, 0, #hosts - 1}
     end
     if redis.call('LLEN', P .. 'q:' .. host) == 0 then redis.call('ZREM', P .. 'ready', host) end
   end

@@ -1,0 +1,63 @@
+"""The host schedule kept in Redis: a host with a delay has one page out at a time and starts its
+next a delay after that page's record (its requests were all sent before it); a hand-out tells
+how many other hosts may start too, so that as many idle loops ask at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from crawler.backends.redis.backend import RedisBackend
+from crawler.base import Request
+from crawler.config import CrawlConfig
+from crawler.record import Record
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class _Sync:
+    def lock(self):
+        return threading.Lock()
+
+    def condition(self):
+        return threading.Condition()
+
+
+def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, _Sync())
+        frontier.push_many([Request("http://a.test/0"), Request("http://a.test/1")])
+        first = frontier.pop()
+        assert first.url == "http://a.test/0"
+        # Its delay passes, but its page is still out: a request may leave late, so the next
+        # one waits for this one's end.
+        assert frontier.pop(timeout=0.6) is None
+        frontier.done(first)
+        backend.record_sink(config).write(Record(url=first.url, status=200))
+        recorded = time.monotonic()
+        second = frontier.pop(timeout=10)
+        assert second is not None and second.url == "http://a.test/1"
+        assert time.monotonic() - recorded >= 0.29  # the server clock counts whole ms
+    finally:
+        backend.close()
+
+
+def test_a_hand_out_counts_the_other_hosts_ready_now(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, _Sync())
+        frontier.push_many([Request(f"http://{h}.test/") for h in "abc"])
+        state = backend.state
+        args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms]
+        item, _, _, ready = state.run("POP", (), args)
+        assert item and ready == 2
+        item, _, _, ready = state.run("POP", (), args)
+        assert item and ready == 1
+    finally:
+        backend.close()
