@@ -96,7 +96,9 @@ class Frontier(Protocol):
     * the crawl is finished only when nothing is queued **and** nothing is in flight (popped
       but not yet ``done``), across every worker;
     * ``pop`` hands out only a request whose host may start now: the host's delay (``--delay``,
-      its robots.txt ``Crawl-delay``, the auto-throttle) has passed since its previous start,
+      its robots.txt ``Crawl-delay``, the auto-throttle) has passed since its previous page
+      *ended* (``done``, or its record in Redis: a request leaves at a varying lag after its
+      hand-out, but always before its page ends), a host with a delay has no page in flight,
       and fewer than ``--per-host`` of its requests are in flight. Ready hosts go first to
       the one with the fewest in flight; within a host, requests go breadth-first (by depth);
     * a hand-out books the host's next start on the crawl's host schedule, which the

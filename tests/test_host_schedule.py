@@ -5,6 +5,9 @@ instead of waiting, so each step is checked at a known time.
 """
 
 import threading
+import time
+
+import pytest
 
 from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.backends.memory.host_clock import MemoryHostClock
@@ -235,3 +238,27 @@ def test_auto_throttle_stays_above_crawl_delay_and_below_the_cap():
     for _ in range(5):
         schedule.observe("h", 100.0, latency=0.0, status=503, retry_after=None)
     assert schedule.delay("h") == 4.0
+
+
+def test_a_retry_keeps_the_delay_from_the_failed_attempts_end():
+    clock = FakeClock()
+    schedule = HostSchedule(Pace(delay=1.0))
+    slept: list[float] = []
+    host_clock = MemoryHostClock(UNSHARED, schedule=schedule, sleep=slept.append, clock=clock)
+    host_clock.acquire("a.test", granted=True)  # sent at 100.0
+    clock.now += 0.7  # its answer (a 503) took 0.7 s: the server saw it somewhere in between
+    host_clock.release("a.test")
+    clock.now += 0.1
+    host_clock.acquire("a.test")  # the retry: a delay after the end, not after the start
+    assert slept == [pytest.approx(0.9)]
+
+
+def test_the_managers_clock_keeps_the_delay_from_a_childs_last_end():
+    # A pool child's first request of a page costs no call; its retry tells when the request
+    # before it ended (one machine: ``time.monotonic`` is one clock for every process).
+    from crawler.backends.manager import HostedHostClock
+    from crawler.config import CrawlConfig
+
+    hosted = HostedHostClock(CrawlConfig(delay=1.0))
+    ended = time.monotonic()
+    assert 0.9 <= hosted.try_acquire("a.test", False, ended) <= 1.0
