@@ -1,6 +1,7 @@
 """The host schedule kept in Redis: a host with a delay has one page out at a time and starts its
-next a delay after that page's record (its requests were all sent before it); a hand-out tells
-how many other hosts may start too, so that as many idle loops ask at once."""
+next a delay after that page ended (its requests were all sent before), told by ``done`` or by
+its record, whichever comes first; a hand-out tells how many other hosts may start too, so that
+as many idle loops ask at once."""
 
 from __future__ import annotations
 
@@ -37,12 +38,20 @@ def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(redis_url):
         # Its delay passes, but its page is still out: a request may leave late, so the next
         # one waits for this one's end.
         assert frontier.pop(timeout=0.6) is None
-        frontier.done(first)
-        backend.record_sink(config).write(Record(url=first.url, status=200))
-        recorded = time.monotonic()
+        ended = time.monotonic()
+        frontier.done(first)  # its record may take its turn: the page's end is told now
         second = frontier.pop(timeout=10)
         assert second is not None and second.url == "http://a.test/1"
-        assert time.monotonic() - recorded >= 0.29  # the server clock counts whole ms
+        assert time.monotonic() - ended >= 0.29  # the server clock counts whole ms
+        sink = backend.record_sink(config)
+        sink.write(Record(url=first.url, status=200))  # late: the host is not freed twice
+        frontier.push_many([Request("http://a.test/2")])
+        assert frontier.pop(timeout=0.4) is None  # a/1 is out
+        ended = time.monotonic()
+        sink.write(Record(url=second.url, status=200))  # a record before ``done`` ends it too
+        third = frontier.pop(timeout=10)
+        assert third is not None and time.monotonic() - ended >= 0.29
+        frontier.done(second)
     finally:
         backend.close()
 

@@ -90,6 +90,7 @@ class RedisFrontier:
         self._poller: int | None = None  # the loop of this process sleeping until Redis has work
         self._held: dict[bytes, int] = {}  # fingerprint -> pops in flight here
         self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it popped, not done
+        self._busy: set[bytes] = set()  # fingerprints of pages out as their host's one page
         self.closed = False
         self.checker = RequestChecker(config)
         self.mode = config.mode
@@ -150,6 +151,9 @@ class RedisFrontier:
                     continue
                 self._pass_on(ready=timed)  # with an item, ``timed`` is hosts ready besides
                 self._hold(item[:16], +1)
+                if ms:  # its host's one page out: tell its end (``done``)
+                    with self._lock:
+                        self._busy.add(item[:16])
                 return request
             if not queued and ms < 0:
                 # Nothing queued, nothing leased: finished, or the crawl's keys are gone.
@@ -205,8 +209,17 @@ class RedisFrontier:
                 self._cond.notify(max(1, ready))
 
     def done(self, request: Request) -> None:
-        """Stop renewing the lease; the record sink ends it when it stores the record."""
-        self._hold(fingerprint(request.url), -1)
+        """Stop renewing the lease; the record sink ends it when it stores the record. A page
+        out as its host's one page (the host has a delay) ends now for the schedule: the
+        host's next start is a delay from now, without waiting for the record's turn."""
+        fp = fingerprint(request.url)
+        self._hold(fp, -1)
+        with self._lock:
+            busy = fp in self._busy
+            self._busy.discard(fp)
+        if busy:
+            host = host_key(request.url)
+            self.state.run("ENDED", (), [self.state.prefix, host, fp, self.delay_ms])
 
     def close(self) -> None:
         """Pop nothing more in this frontier; the crawl goes on for other workers."""

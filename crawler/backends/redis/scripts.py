@@ -19,6 +19,8 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
     crawl:{id}:leasehost HASH   fingerprint -> host of a leased item
     crawl:{id}:records  HASH    fingerprint -> record JSON (HSETNX: the first record wins)
     crawl:{id}:stats    HASH    scheduled, recorded, requeued, queued, skipped counters
+    crawl:{id}:busy     HASH    host -> fingerprint of its one page out (a host with a delay):
+                                ENDED or COMPLETE clears it and books the next start from then
     crawl:{id}:next     HASH    host -> next free start (ms): a hand-out or an extra request
     crawl:{id}:last     HASH    host -> latest actual request start (ms)
     crawl:{id}:delays   HASH    host -> delay raised by Crawl-delay or the auto-throttle (s)
@@ -51,6 +53,22 @@ local function list_host(P, host)
   if redis.call('LLEN', P .. 'q:' .. host) == 0 then return end
   local at = tonumber(redis.call('HGET', P .. 'next', host) or '0')
   redis.call('ZADD', P .. 'ready', at, host)
+end
+local function unbusy(P, host, fp, base_ms, now)
+  -- The page ``fp`` of ``host`` ended (every request of it was sent before now): the host's
+  -- next start is a delay from now, and it may be handed out again.
+  if redis.call('HGET', P .. 'busy', host) ~= fp then return 0 end
+  redis.call('HDEL', P .. 'busy', host)
+  local delay = host_delay(P, host, base_ms)
+  if delay > 0 then
+    if now > tonumber(redis.call('HGET', P .. 'last', host) or '0') then
+      redis.call('HSET', P .. 'last', host, now)
+    end
+    if now + delay > tonumber(redis.call('HGET', P .. 'next', host) or '0') then
+      redis.call('HSET', P .. 'next', host, now + delay)
+    end
+  end
+  return 1
 end
 local function unlease(P, fp)
   local host = redis.call('HGET', P .. 'leasehost', fp)
@@ -101,8 +119,9 @@ return added
 # ARGV: prefix, lease_ms, cap (-1: none), delay_ms.
 # First re-queue leases whose deadline passed (their worker died or hung), then lease an item
 # of the ready host (``next`` <= now) with the fewest pages in flight among the first few, and
-# book the host's next start. Returns {item, 0, 0, ready}, ready: how many other hosts looked
-# at may start now too (so that as many idle loops ask at once); or {'', ms, queued, timed}
+# book the host's next start. Returns {item, busy, 0, ready}: busy = 1 when the host has a delay
+# (the page's end must be told: ENDED), ready: how many other hosts looked at may start now too
+# (so that as many idle loops ask at once); or {'', ms, queued, timed}
 # when no host may start now: with timed = 1, ms is the time until the earliest host may;
 # otherwise no host is listed (nothing queued, or every host with items at its cap or its one
 # page out) and ms is the time to the earliest lease deadline, -1 when no lease is outstanding
@@ -119,6 +138,7 @@ for _, fp in ipairs(expired) do
   redis.call('ZREM', P .. 'leases', fp)
   redis.call('HDEL', P .. 'leased', fp)
   local host = unlease(P, fp)
+  if host then unbusy(P, host, fp, base_ms, now) end
   if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
     redis.call('LPUSH', P .. 'q:' .. host, item)
     redis.call('HINCRBY', P .. 'stats', 'queued', 1)
@@ -140,7 +160,7 @@ while true do
   for _, h in ipairs(hosts) do
     local n = tonumber(redis.call('HGET', P .. 'inflight', h) or '0')
     -- Listed by a push while at its cap, or while its one page (it has a delay) is out.
-    if (cap >= 0 and n >= cap) or (n > 0 and host_delay(P, h, base_ms) > 0) then
+    if (cap >= 0 and n >= cap) or redis.call('HEXISTS', P .. 'busy', h) == 1 then
       redis.call('ZREM', P .. 'ready', h)
       redis.call('SADD', P .. 'parked', h)
     elseif fewest == nil or n < fewest then
@@ -167,10 +187,11 @@ while true do
       if delay > 0 then
         local nxt = math.max(now, tonumber(redis.call('HGET', P .. 'next', host) or '0'))
         redis.call('HSET', P .. 'next', host, nxt + delay)
+        redis.call('HSET', P .. 'busy', host, fp)
       end
       redis.call('ZREM', P .. 'ready', host)
       if (cap >= 0 and flying >= cap) or delay > 0 then
-        -- With a delay, one page at a time: COMPLETE lists the host again, a delay after it.
+        -- With a delay, one page at a time: ENDED lists the host again, a delay after it.
         if redis.call('LLEN', P .. 'q:' .. host) > 0 then
           redis.call('SADD', P .. 'parked', host)
         end
@@ -178,6 +199,7 @@ while true do
         -- No delay: scored by this hand-out, so hosts take turns.
         redis.call('ZADD', P .. 'ready', now, host)
       end
+      if delay > 0 then return {item, 1, 0, #hosts - 1} end
       return {item, 0, 0, #hosts - 1}
     end
     if redis.call('LLEN', P .. 'q:' .. host) == 0 then redis.call('ZREM', P .. 'ready', host) end
@@ -206,8 +228,7 @@ return renewed
 # Store the record and end the lease in one step (freeing its host's slot). With release = 1 (a
 # page interrupted by a hard stop) no record is kept and the item goes back to the front of its
 # host's queue, so a resumed crawl fetches it. Returns 1 when this record is the URL's first.
-# Every request of the page was sent before now: a host with a delay starts its next a delay
-# from now (POP hands out one page at a time of such a host), however late each one left.
+# A page whose end was not told yet (ENDED) ends here.
 COMPLETE = (
     _NOW
     + _HOSTS
@@ -217,17 +238,7 @@ local item = redis.call('HGET', P .. 'leased', fp)
 redis.call('ZREM', P .. 'leases', fp)
 redis.call('HDEL', P .. 'leased', fp)
 local host = unlease(P, fp)
-if host then
-  local delay = host_delay(P, host, tonumber(ARGV[5] or '0'))
-  if delay > 0 then
-    if now > tonumber(redis.call('HGET', P .. 'last', host) or '0') then
-      redis.call('HSET', P .. 'last', host, now)
-    end
-    if now + delay > tonumber(redis.call('HGET', P .. 'next', host) or '0') then
-      redis.call('HSET', P .. 'next', host, now + delay)
-    end
-  end
-end
+if host then unbusy(P, host, fp, tonumber(ARGV[5] or '0'), now) end
 if ARGV[4] == '1' then
   if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
     redis.call('LPUSH', P .. 'q:' .. host, item)
@@ -239,6 +250,23 @@ if ARGV[4] == '1' then return 0 end
 local first = redis.call('HSETNX', P .. 'records', fp, ARGV[3])
 if first == 1 then redis.call('HINCRBY', P .. 'stats', 'recorded', 1) end
 return first
+"""
+)
+
+# ARGV: prefix, host, fingerprint, delay_ms.  The page POP handed out as its host's one page out
+# (a host with a delay) ended: every request of it was sent before now, so the host's next start
+# is a delay from now, however late each request left; list the host again. Told by the worker
+# as soon as the page is done, not when its record is stored (COMPLETE may come later, and ends
+# the page itself when it comes first). Returns 1, or 0 when the page had ended already.
+ENDED = (
+    _NOW
+    + _HOSTS
+    + """
+local P, host, fp = ARGV[1], ARGV[2], ARGV[3]
+if unbusy(P, host, fp, tonumber(ARGV[4]), now) == 0 then return 0 end
+redis.call('SREM', P .. 'parked', host)
+if not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
+return 1
 """
 )
 

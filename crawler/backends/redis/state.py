@@ -79,6 +79,7 @@ class RedisState:
                 "ACQUIRE_HOST",
                 "DEFER_HOST",
                 "SET_DELAY",
+                "ENDED",
             )
         }
 
