@@ -28,9 +28,10 @@ host, over all hosts; ``med gap ms`` the median of each host's shortest), ``peak
 requests one host had in flight at once), ``violations`` (gaps shorter than the delay − 50 ms),
 ``dup`` (a path requested again), ``missing`` (pages never requested). ``×Scrapy`` is pages/s
 against Scrapy's on the sorted list. Gaps are taken on arrival at the server, robots.txt
-included: a page sent before the host's Crawl-delay was read counts as a violation, and on a
-busy machine one request that reaches the server late can make the next gap look short (a few
-violations with a ``min gap`` well above zero are that; a ``peak/host`` above 1 never is).
+included: a page sent before the host's Crawl-delay was read counts as a violation. A host's
+next request leaves a delay after its previous page ended, which is after the server logged that
+page's request: a server (or a crawler) running late on a busy machine makes gaps longer, never
+shorter. ``min gap`` minus the delay is what each gap cost beyond the politeness itself.
 
 A second scenario (``--spread-hosts`` × ``--spread-pages``, no delay) asks whether many hosts
 cost anything by themselves: pages/s on it against one host serving the same number of pages,
