@@ -70,3 +70,24 @@ def test_a_hand_out_counts_the_other_hosts_ready_now(redis_url):
         assert item and ready == 1
     finally:
         backend.close()
+
+
+def test_a_host_listed_while_its_page_is_out_still_waits_a_delay_from_its_end(redis_url):
+    # A link found for a host whose one page is out lists the host at its booked start; the
+    # page's end moves that start on, and the listing follows (a start booked at hand-out
+    # would come early when the request left late).
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, _Sync())
+        frontier.push_many([Request("http://a.test/0")])
+        first = frontier.pop()
+        frontier.push_many([Request("http://a.test/1")])  # listed while a/0 is out
+        time.sleep(0.4)  # what is tested is time passing: past the start booked at hand-out
+        ended = time.monotonic()
+        frontier.done(first)
+        second = frontier.pop(timeout=10)
+        assert second is not None and time.monotonic() - ended >= 0.29
+        frontier.done(second)
+    finally:
+        backend.close()

@@ -66,6 +66,10 @@ local function unbusy(P, host, fp, base_ms, now)
     end
     if now + delay > tonumber(redis.call('HGET', P .. 'next', host) or '0') then
       redis.call('HSET', P .. 'next', host, now + delay)
+      local listed = redis.call('ZSCORE', P .. 'ready', host)
+      if listed and tonumber(listed) < now + delay then
+        redis.call('ZADD', P .. 'ready', now + delay, host)
+      end
     end
   end
   return 1
@@ -159,10 +163,13 @@ while true do
   local host, fewest = nil, nil
   for _, h in ipairs(hosts) do
     local n = tonumber(redis.call('HGET', P .. 'inflight', h) or '0')
+    local at = tonumber(redis.call('HGET', P .. 'next', h) or '0')
     -- Listed by a push while at its cap, or while its one page (it has a delay) is out.
     if (cap >= 0 and n >= cap) or redis.call('HEXISTS', P .. 'busy', h) == 1 then
       redis.call('ZREM', P .. 'ready', h)
       redis.call('SADD', P .. 'parked', h)
+    elseif at > now then  -- its next start moved on since it was listed
+      redis.call('ZADD', P .. 'ready', at, h)
     elseif fewest == nil or n < fewest then
       host, fewest = h, n
     end
