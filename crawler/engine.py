@@ -59,9 +59,11 @@ class Crawler:
         from crawler.seedfeed import FIRST_SEEDS, FeedingBackend, SeedFeed
 
         # Seeds are read as the crawl goes (``crawler/seedfeed.py``) by a strategy whose loops
-        # pop in this process; the others get the whole list first.
+        # pop in this process; the others get the whole list first. So does a crawl that
+        # follows links: a listed URL must not be reached first as a link, one hop deeper
+        # (its own links would then be followed one hop less far).
         feed = SeedFeed(seeds, self.config)
-        streaming = getattr(self.strategy, "streams_seeds", False)
+        streaming = getattr(self.strategy, "streams_seeds", False) and self.config.depth == 0
         requests, invalid = feed.read(FIRST_SEEDS) if streaming else feed.read_all()
         # Userinfo in seeds is dropped from every URL; its credentials travel in the config.
         config = self.config

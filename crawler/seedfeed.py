@@ -88,7 +88,7 @@ class SeedFeed:
         requests: list[Request] = []
         invalid: list[Record] = []
         while self.pending:
-            more, bad = self.read(READ_AHEAD)
+            more, bad = self.read(65_536)
             requests += more
             invalid += bad
         return requests, invalid

@@ -152,3 +152,19 @@ def test_credentials_anywhere_in_a_file_are_found_before_reading(tmp_path):
     seeds = read_source(str(path))
     assert seeds.credential_lines() == ["http://u:p@h/x", "http://h/?mail=a@b"]
     assert len(list(seeds)) == 5002
+
+
+def test_a_crawl_that_follows_links_reads_its_list_first(httpserver, monkeypatch):
+    """With --depth above 0, a listed URL is crawled as a seed even when an earlier seed's
+    page links to it: the list is read before the first fetch (no read-ahead would let the
+    link claim it first here)."""
+    monkeypatch.setattr(seedfeed, "FIRST_SEEDS", 1)
+    monkeypatch.setattr(seedfeed, "CHUNK", 1)
+    monkeypatch.setattr(seedfeed, "READ_AHEAD", 0)
+    linked = httpserver.url_for("/p/1")
+    httpserver.expect_request("/p/0").respond_with_data(
+        f'<html><body><a href="{linked}">1</a></body></html>', content_type="text/html"
+    )
+    httpserver.expect_request("/p/1").respond_with_data(page(), content_type="text/html")
+    records, _ = run_crawl([httpserver.url_for("/p/0"), linked], mode="serial", depth=1)
+    assert (by_url(records)[linked].depth, by_url(records)[linked].parent) == (0, None)
