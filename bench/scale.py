@@ -89,7 +89,9 @@ def run_crawl(
     cmd += ["-o", os.devnull, *extra]
     started = time.monotonic()
     env = {**os.environ, "PYTHONPATH": code}
-    child = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        cmd, cwd=code, env=env, stdout=subprocess.DEVNULL, preexec_fn=_default_sigint
+    )
     if seconds is not None:
         try:
             child.wait(timeout=seconds)
@@ -108,6 +110,12 @@ def run_crawl(
         "wall_s": wall,
         "pages_per_s": len(starts) / wall,
     }
+
+
+def _default_sigint() -> None:
+    # A shell's background job starts with SIGINT ignored, and so would the crawl: --seconds
+    # could not stop it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _get(site: HostsSite, path: str) -> bytes:
