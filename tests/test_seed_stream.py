@@ -168,3 +168,34 @@ def test_a_crawl_that_follows_links_reads_its_list_first(httpserver, monkeypatch
     httpserver.expect_request("/p/1").respond_with_data(page(), content_type="text/html")
     records, _ = run_crawl([httpserver.url_for("/p/0"), linked], mode="serial", depth=1)
     assert (by_url(records)[linked].depth, by_url(records)[linked].parent) == (0, None)
+
+
+def test_read_ahead_is_bounded_and_spans_hosts_of_a_sorted_list(monkeypatch):
+    """The frontier holds at most about READ_AHEAD listed URLs, and on a list sorted by host
+    (100 URLs a host) that window still offers several hosts at once."""
+    from crawler.backends.memory.backend import MemoryBackend
+    from crawler.config import CrawlConfig
+    from crawler.seedfeed import FeedingBackend, SeedFeed
+    from crawler.unshared import UnsharedSync
+    from crawler.worker import claim_new
+
+    monkeypatch.setattr(seedfeed, "CHUNK", 20)
+    monkeypatch.setattr(seedfeed, "READ_AHEAD", 600)
+    urls = [f"http://h{h:02d}.example/p/{i}" for h in range(20) for i in range(100)]
+    config, sync = CrawlConfig(), UnsharedSync()
+    feed = SeedFeed([*urls, "bad", urls[5]], config)
+    backend = FeedingBackend(MemoryBackend(), feed)
+    frontier, visited = backend.frontier(config, sync), backend.visited(config, sync)
+    first, invalid = feed.read(10)
+    feed.outstanding = frontier.push_many(claim_new(visited, first))
+    popped, most_queued, most_hosts = [], 0, 0
+    while (request := frontier.pop()) is not None:
+        counts = frontier.snapshot()
+        most_queued = max(most_queued, counts["queued"])
+        most_hosts = max(most_hosts, len(frontier._inner._queues))
+        popped.append(request.url)
+        frontier.done(request)
+    assert sorted(popped) == sorted(urls)  # each once
+    assert [r.url for r in feed.records] == ["bad"] and not invalid
+    assert most_queued <= 600 // 2 + 20
+    assert most_hosts >= 3
