@@ -2,7 +2,8 @@
 
 The engine reads the first ``FIRST_SEEDS`` seeds, starts the crawl on them, and wraps the
 backend's frontiers in ``FeedingFrontier``: a loop that pops reads the next ``CHUNK`` seeds
-first when fewer than half of ``READ_AHEAD`` listed seeds are queued, turns them into requests
+first when fewer than half of ``READ_AHEAD`` listed seeds are queued (at most once every
+``REFILL_EVERY`` pops, unless fewer than a chunk are left), turns them into requests
 (bad lines into ``invalid_url`` records), claims them in the crawl's visited set and queues the
 new ones, exactly what the strategy did with the whole list before. So memory holds at most
 about ``READ_AHEAD`` listed URLs ahead of the loops (~100 bytes each, packed), and a list
@@ -32,8 +33,11 @@ from crawler.record import Record
 from crawler.sources import Seed, SeedLines, to_requests
 
 FIRST_SEEDS = 1_000  # read before the crawl starts: the first request goes out at once
-CHUNK = 2_000  # read per refill: ~20-40 ms of normalising, on one loop
+CHUNK = 500  # read per refill: ~10-20 ms of normalising, on one loop
 READ_AHEAD = 100_000  # listed seeds queued ahead of the loops, at most ~2 chunks more
+# Pops between two refills while enough seeds are queued: 64 greenlets that each read a chunk
+# before their first request would hold that request back by seconds.
+REFILL_EVERY = 16
 
 
 class _IterableSeeds:
@@ -65,6 +69,7 @@ class SeedFeed:
         self.pending = True  # seeds may be left to read
         self.generation = 0  # chunks read so far (a loop that waited sees whether one came)
         self.outstanding = 0  # listed seeds queued and not yet popped (a hint, not a count)
+        self.credit = 0  # pops since the last refill
         self.records: deque[Record] = deque()  # bad lines read after the start
 
     def read(self, most: int, *, wait: bool = True) -> tuple[list[Request], list[Record]]:
@@ -153,7 +158,8 @@ class FeedingFrontier:
         once the seeds are all read and the frontier is finished (or closed, or timed out)."""
         feed, inner = self._feed, self._inner
         while True:
-            if feed.pending and not self._reading and feed.outstanding < READ_AHEAD // 2:
+            feed.credit += 1
+            if feed.pending and not self._reading and self._low(feed):
                 self._refill(wait=False, seen=feed.generation)
             generation = feed.generation
             request = inner.pop(timeout)
@@ -171,6 +177,12 @@ class FeedingFrontier:
                 return None  # timed out: the caller looks again
             self._refill(wait=True, seen=generation)
 
+    @staticmethod
+    def _low(feed: SeedFeed) -> bool:
+        if feed.outstanding < CHUNK:
+            return True
+        return feed.outstanding < READ_AHEAD // 2 and feed.credit >= REFILL_EVERY
+
     def _finished(self) -> bool:
         counts = self._inner.snapshot()
         return counts.get("queued", 0) == 0 and counts.get("in_flight", 0) == 0
@@ -184,6 +196,7 @@ class FeedingFrontier:
             if feed.generation != seen or not feed.pending or self._inner.closed:
                 return  # another loop read meanwhile
             self._reading = True
+            feed.credit = 0
             try:
                 requests, invalid = feed.read(CHUNK, wait=wait)
                 if requests or invalid or not feed.pending:
