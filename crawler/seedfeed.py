@@ -23,7 +23,7 @@ them to the sinks from its one consumer, before the next record and at the end.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -48,7 +48,7 @@ class _IterableSeeds:
         self._left = len(seeds) if isinstance(seeds, list | tuple) else -1
         self.finished = self._left == 0
 
-    def read(self, most: int, *, wait: bool) -> list[Seed | str] | None:
+    def read(self, most: int, *, wait: bool, stop: object = None) -> list[Seed | str] | None:
         seeds = list(islice(self._seeds, most))
         if self._left >= 0:
             self._left -= len(seeds)
@@ -72,10 +72,13 @@ class SeedFeed:
         self.credit = 0  # pops since the last refill
         self.records: deque[Record] = deque()  # bad lines read after the start
 
-    def read(self, most: int, *, wait: bool = True) -> tuple[list[Request], list[Record]]:
+    def read(
+        self, most: int, *, wait: bool = True, stop: Callable[[], bool] | None = None
+    ) -> tuple[list[Request], list[Record]]:
         """Up to ``most`` seeds as requests and ``invalid_url`` records (both empty when none
-        was ready and ``wait`` is False, or the seeds are over: ``pending`` is False then)."""
-        seeds = self._source.read(most, wait=wait) if self.pending else None
+        was ready and ``wait`` is False, when ``stop()`` came true while waiting, or when the
+        seeds are over: ``pending`` is False then)."""
+        seeds = self._source.read(most, wait=wait, stop=stop) if self.pending else None
         if seeds is None or self._source.finished:
             self.pending = False
         if seeds is None:
@@ -198,13 +201,17 @@ class FeedingFrontier:
             self._reading = True
             feed.credit = 0
             try:
-                requests, invalid = feed.read(CHUNK, wait=wait)
+                # A loop waiting on a stalled pipe must notice a Ctrl-C or stop.
+                requests, invalid = feed.read(CHUNK, wait=wait, stop=self._stopped)
                 if requests or invalid or not feed.pending:
                     feed.records.extend(invalid)
                     feed.outstanding += self._queue(requests)
                     feed.generation += 1
             finally:
                 self._reading = False
+
+    def _stopped(self) -> bool:
+        return self._inner.closed
 
     def _queue(self, requests: list[Request]) -> int:
         from crawler.worker import claim_new  # the HTTP stack: imported by the loops already

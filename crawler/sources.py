@@ -7,7 +7,7 @@ import re
 import select
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from crawler.base import Request
@@ -19,6 +19,7 @@ from crawler.safetext import escape_surrogates
 # Control characters, U+FFFD, and lone surrogates (undecodable bytes, PEP 383): not a URL line.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd\ud800-\udfff]")
 _BOM = "\ufeff"
+STOP_CHECK_S = 0.5  # how often a read waiting on a pipe looks whether the crawl was stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class SeedLines:
         self._partial = b""  # a line read without its newline yet
         self._lineno = 0
         self._eof = False
+        self._stop: Callable[[], bool] | None = None
 
     @property
     def finished(self) -> bool:
@@ -95,9 +97,13 @@ class SeedLines:
         while (seeds := self.read(self.BLOCK, wait=True)) is not None:
             yield from seeds
 
-    def read(self, most: int, *, wait: bool) -> list[Seed] | None:
+    def read(
+        self, most: int, *, wait: bool, stop: Callable[[], bool] | None = None
+    ) -> list[Seed] | None:
         """Up to ``most`` seeds from what can be read now; ``wait``: block until at least one
-        is there. None once the input is over (a file opened here is closed then)."""
+        is there, or ``stop()`` is true (looked at twice a second). None once the input is
+        over (a file opened here is closed then)."""
+        self._stop = stop
         seeds: list[Seed] = []
         while len(seeds) < most:
             if self._next < len(self._lines):
@@ -125,9 +131,12 @@ class SeedLines:
         return seeds
 
     def _fill(self, wait: bool) -> bool:
-        """Read one block into ``_lines``; False when nothing was ready (``wait`` False)."""
-        if not select.select([self._fd], [], [], None if wait else 0)[0]:
-            return False
+        """Read one block into ``_lines``; False when nothing was ready (``wait`` False, or
+        the caller's ``stop`` came first)."""
+        timeout = (None if self._stop is None else STOP_CHECK_S) if wait else 0
+        while not select.select([self._fd], [], [], timeout)[0]:
+            if not wait or (self._stop is not None and self._stop()):
+                return False
         try:
             data = os.read(self._fd, self.BLOCK)
         except OSError as exc:

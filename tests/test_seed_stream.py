@@ -199,3 +199,37 @@ def test_read_ahead_is_bounded_and_spans_hosts_of_a_sorted_list(monkeypatch):
     assert [r.url for r in feed.records] == ["bad"] and not invalid
     assert most_queued <= 600 // 2 + 20
     assert most_hosts >= 3
+
+
+def test_stop_ends_a_crawl_waiting_on_a_stalled_pipe(httpserver):
+    """The list's writer stalls (the pipe stays open): the loop waiting to read more notices
+    ``stop`` and the crawl returns, with the page it fetched recorded."""
+    from crawler.config import CrawlConfig
+    from crawler.engine import Crawler
+    from crawler.sinks import CallbackSink
+
+    arrived = serve_first_with_event(httpserver)
+    read_end, write_end = os.pipe()
+    recorded = threading.Event()
+    records = []
+
+    def keep(record):
+        records.append(record)
+        recorded.set()
+
+    crawler = Crawler(CrawlConfig(mode="threads", workers=2, robots=False), [CallbackSink(keep)])
+    done = threading.Event()
+    runner = threading.Thread(
+        target=lambda: (crawler.run(SeedLines(read_end, "pipe", owned=True)), done.set()),
+        daemon=True,
+    )
+    runner.start()
+    try:
+        os.write(write_end, (httpserver.url_for("/p/0") + "\n").encode())
+        assert arrived.wait(30) and recorded.wait(30)
+        crawler.stop()
+        assert done.wait(30), "the crawl still waits on its list"
+    finally:
+        os.close(write_end)
+        runner.join(30)
+    assert [r.url for r in records] == [httpserver.url_for("/p/0")]
