@@ -83,6 +83,7 @@ class Crawler:
             feed.outstanding = len(requests)
             self._backend = backend
         except BaseException:
+            feed.close()
             for sink in [*archive, *sinks]:
                 sink.close()
             raise
@@ -136,6 +137,7 @@ class Crawler:
             with contextlib.suppress(BackendError):  # a count is not worth a lost crawl
                 stats.skipped = backend.snapshot().get("skipped", 0)
             self._backend, self._stop_requested = None, False
+            feed.close()
             stats.finish()
             try:
                 pipeline.close()

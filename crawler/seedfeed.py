@@ -101,6 +101,13 @@ class SeedFeed:
             invalid += bad
         return requests, invalid
 
+    def close(self) -> None:
+        """Read no more (the crawl is over); a file opened for the seeds is closed."""
+        self.pending = False
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
     def credential_texts(self) -> list[str]:
         """The seed texts that may carry credentials: all of a file's or a list's; of stdin or
         another stream, those read so far (a crawl cannot add credentials once it runs)."""

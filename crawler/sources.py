@@ -142,18 +142,22 @@ class SeedLines:
         except OSError as exc:
             raise SourceError(f"cannot read {self.name!r}: {exc.strerror or exc}") from None
         if not data:
-            self._eof = True
-            if self._partial:  # the last line had no newline
-                self._lines.append(self._partial)
-                self._partial = b""
-            if self._owned:
-                os.close(self._fd)
-                self._owned = False
+            last = [self._partial] if self._partial else []  # a last line with no newline
+            self.close()
+            self._lines, self._partial = last, b""
             return True
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
         self._lines += lines
         return True
+
+    def close(self) -> None:
+        """Stop reading: a file opened here is closed (a crawl that ended before its list)."""
+        self._eof = True
+        self._lines, self._next = [], 0
+        if self._owned:
+            os.close(self._fd)
+            self._owned = False
 
     def credential_lines(self) -> list[str] | None:
         """The lines of a regular file that may carry credentials (they hold an ``@``), read
