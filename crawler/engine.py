@@ -56,28 +56,34 @@ class Crawler:
         # Imported here: URL handling pulls in w3lib, which imports ssl, and ``import crawler``
         # must leave ssl alone until a gevent program has patched.
         from crawler.http.credentials import seed_credentials
-        from crawler.sources import to_requests
+        from crawler.seedfeed import FIRST_SEEDS, FeedingBackend, SeedFeed
 
-        seeds = list(seeds)
-        requests, invalid = to_requests(seeds, self.config.mode)
-        if self.config.sitemaps:
-            from crawler.sitemaps.follow import discovery_requests
-
-            requests += discovery_requests(requests)
+        # Seeds are read as the crawl goes (``crawler/seedfeed.py``) by a strategy whose loops
+        # pop in this process; the others get the whole list first. So does a crawl that
+        # follows links: a listed URL must not be reached first as a link, one hop deeper
+        # (its own links would then be followed one hop less far).
+        feed = SeedFeed(seeds, self.config)
+        streaming = getattr(self.strategy, "streams_seeds", False) and self.config.depth == 0
+        requests, invalid = feed.read(FIRST_SEEDS) if streaming else feed.read_all()
         # Userinfo in seeds is dropped from every URL; its credentials travel in the config.
         config = self.config
-        if found := seed_credentials(s if isinstance(s, str) else s.text for s in seeds):
+        if found := seed_credentials(feed.credential_texts()):
             config = config.with_options(credentials=(*config.credentials, *found))
         self.stats = stats = Stats(mode=self.config.mode)
         sinks = [*self.sinks, *self._file_sinks()]
         archive: list[Sink] = []
         try:
             archive = self._archive_sinks(config)
-            backend = StoppableBackend(open_backend(config))
+            opened = open_backend(config)
+            if feed.pending:
+                opened = FeedingBackend(opened, feed)
+            backend = StoppableBackend(opened)
             if config.recrawl:
                 requests = _recrawl(config, backend, requests)
+            feed.outstanding = len(requests)
             self._backend = backend
         except BaseException:
+            feed.close()
             for sink in [*archive, *sinks]:
                 sink.close()
             raise
@@ -91,8 +97,12 @@ class Crawler:
             backend.stop()
         job = CrawlJob(config, backend, requests, invalid)
 
+        later = feed.records  # bad seed lines read after the start, from the loops
+
         def consume(record: Record) -> None:
             try:
+                while later:
+                    pipeline.write(later.popleft())
                 pipeline.write(record)
             except BaseException:
                 # A failing sink (a full disk, a user's on_item) ends the crawl everywhere:
@@ -109,8 +119,12 @@ class Crawler:
                 stats.interrupted = interrupt.requested
             else:
                 self.strategy.run(job, consume)
+            while later:  # bad lines in the last seeds read
+                pipeline.write(later.popleft())
         except KeyboardInterrupt:
             stats.interrupted = True
+            while later:
+                pipeline.write(later.popleft())
         except BackendError as exc:
             # The crawl had started: its state went away under it (an outage longer than
             # --backend-retry, or lost keys). Sinks are still closed below, so every record
@@ -123,6 +137,7 @@ class Crawler:
             with contextlib.suppress(BackendError):  # a count is not worth a lost crawl
                 stats.skipped = backend.snapshot().get("skipped", 0)
             self._backend, self._stop_requested = None, False
+            feed.close()
             stats.finish()
             try:
                 pipeline.close()

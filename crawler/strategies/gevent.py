@@ -57,6 +57,8 @@ class GeventStrategy:
     fetching; pages are parsed on greenlets of their own (``_overlap.py`` says why)."""
 
     name = "gevent"
+    # Its loops pop in this process: seeds can be read while they crawl (crawler/seedfeed.py).
+    streams_seeds = True
 
     def prepare(self) -> None:
         """Patch the process (or refuse to run); called when the strategy is chosen."""

@@ -16,6 +16,8 @@ class SerialStrategy:
     """One loop, no concurrency."""
 
     name = "serial"
+    # Its loops pop in this process: seeds can be read while they crawl (crawler/seedfeed.py).
+    streams_seeds = True
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Crawl inline; records go straight to ``consume``."""

@@ -27,6 +27,8 @@ class ThreadsStrategy:
     """``config.workers`` threads, each running one ``Worker`` with its own HTTP session."""
 
     name = "threads"
+    # Its loops pop in this process: seeds can be read while they crawl (crawler/seedfeed.py).
+    streams_seeds = True
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Crawl on threads; records are consumed on the calling thread."""

@@ -5,19 +5,19 @@ The caller brings the condition variable (``threading.Condition`` for threads, t
 once gevent has patched it for greenlets, a no-op one for a single loop), so this module
 imports no concurrency library. The ready order and the host timing are shared pure classes
 (``crawler/politeness/ready.py``, ``schedule.py``); the schedule is the one the crawl's host
-clock books extra requests on, so both see the same host timeline.
+clock books extra requests on, so both see the same host timeline. Queued requests are kept
+packed, one ``bytes`` each (``packed.py``): what a million queued URLs cost is their URLs.
 """
 
 from __future__ import annotations
 
 import _thread
-import heapq
 import math
 import time
 from collections.abc import Callable, Iterable
-from itertools import count
 from typing import Any
 
+from crawler.backends.memory.packed import HostQueue, origin_prefix, pack, unpack
 from crawler.base import Request
 from crawler.politeness.ready import ReadyOrder
 from crawler.politeness.schedule import HostSchedule, host_key
@@ -47,8 +47,7 @@ class MemoryFrontier:
         self._cond = condition
         self.schedule = schedule if schedule is not None else HostSchedule()
         self._order = ReadyOrder(self.schedule)
-        self._queues: dict[str, list[tuple[int, int, Request]]] = {}
-        self._seq = count()
+        self._queues: dict[str, HostQueue] = {}
         self._queued = 0
         self._in_flight = 0
         self._accepted = 0
@@ -84,9 +83,9 @@ class MemoryFrontier:
                     self._per_host[host] = taken + 1
                 queue = self._queues.get(host)
                 if queue is None:
-                    queue = self._queues[host] = []
+                    queue = self._queues[host] = HostQueue(origin_prefix(request.url))
                     self._order.add(host)
-                heapq.heappush(queue, (request.depth, next(self._seq), request))
+                queue.push(request.depth, pack(request, host, queue.prefix))
                 added += 1
             self._accepted += added
             self._queued += added
@@ -152,7 +151,8 @@ class MemoryFrontier:
         """Hand out ``host``'s next page. ``listed``: ``host`` came from the ready order (else
         its entry there stays, and is dropped when found empty)."""
         queue = self._queues[host]
-        request = heapq.heappop(queue)[2]
+        depth, entry = queue.pop()
+        request = unpack(entry, depth, host, queue.prefix)
         if not queue:
             del self._queues[host]
         self.schedule.hand_out(host, now)

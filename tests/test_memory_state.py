@@ -1,0 +1,137 @@
+"""The in-memory backend's compact crawl state: packed queued requests, per-host queues, and the
+fingerprint table behind the visited set (``crawler/backends/memory``)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+
+import pytest
+
+from crawler.backends.memory.fingerprints import FingerprintSet
+from crawler.backends.memory.frontier import MemoryFrontier
+from crawler.backends.memory.packed import HostQueue, origin_prefix, pack, unpack
+from crawler.backends.memory.visited import MemoryVisited
+from crawler.base import Request
+from crawler.links.urls import fingerprint
+from crawler.unshared import UNSHARED
+
+PREFIX = "http://a.example:8080"
+REQUESTS = [
+    Request(f"{PREFIX}/p/1.html", 0, None, "a.example"),
+    Request(f"{PREFIX}/p/2.html?q=1", 2, f"{PREFIX}/", "a.example"),
+    Request(f"{PREFIX}/x", 1, "http://b.example/p", "example"),
+    Request("https://a.example/other-origin", 0, None, "a.example"),
+    Request(f"{PREFIX}.evil/p", 0, None, ""),  # starts like the prefix, is not under it
+    Request(f"{PREFIX}/r", 3, f"{PREFIX}/s", "a.example", (f"{PREFIX}/s", "http://c/t")),
+    Request(f"{PREFIX}/robots.txt", 0, None, "a.example", via="robots", parse_as="robots"),
+    Request(f"{PREFIX}/sm.xml", 0, None, "a.example", via="sitemap", parse_as="sitemap"),
+    Request(f"{PREFIX}/\u00e9\udcff", 0, None, "a.example"),  # a lone surrogate survives
+    # Not normal form: fields holding the packing's own separators and markers.
+    Request(f"{PREFIX}/a\x00b", 1, "\x01", "\x01", ("\x00",), None, ""),
+    Request("/relative", 0, "/also", "a.example"),
+    Request("x", 0, None, ""),
+]
+
+
+@pytest.mark.parametrize("request_", REQUESTS, ids=range(len(REQUESTS)))
+def test_pack_round_trips(request_: Request) -> None:
+    for prefix in ("", PREFIX, origin_prefix(request_.url)):
+        entry = pack(request_, "a.example", prefix)
+        assert isinstance(entry, bytes)
+        assert unpack(entry, request_.depth, "a.example", prefix) == request_
+
+
+def test_pack_is_compact() -> None:
+    seed = Request(f"{PREFIX}/p/123.html", 0, None, "a.example")
+    link = Request(f"{PREFIX}/p/124.html", 1, f"{PREFIX}/p/123.html", "a.example")
+    assert pack(seed, "a.example", PREFIX) == b"/p/123.html\x00\x01\x00\x01"
+    assert pack(link, "a.example", PREFIX) == b"/p/124.html\x00/p/123.html\x00\x01"
+    assert sys.getsizeof(pack(seed, "a.example", PREFIX)) < 64
+
+
+def test_host_queue_is_breadth_first_then_fifo() -> None:
+    queue = HostQueue(PREFIX)
+    pushed = [(2, b"a"), (0, b"b"), (1, b"c"), (0, b"d"), (2, b"e"), (1, b"f")]
+    for depth, entry in pushed:
+        queue.push(depth, entry)
+    assert len(queue) == 6
+    popped = [queue.pop() for _ in range(6)]
+    assert popped == [(0, b"b"), (0, b"d"), (1, b"c"), (1, b"f"), (2, b"a"), (2, b"e")]
+    assert len(queue) == 0
+
+
+def test_host_queue_keeps_order_across_compaction() -> None:
+    queue = HostQueue()
+    out = []
+    for i in range(5000):
+        queue.push(0, str(i).encode())
+        if i % 3 == 0:
+            out.append(queue.pop()[1])
+    while len(queue):
+        out.append(queue.pop()[1])
+    assert out == [str(i).encode() for i in range(5000)]
+
+
+def test_fingerprint_set_is_exact_across_growth() -> None:
+    rng = random.Random(7)
+    keys = [rng.randbytes(16) for _ in range(20_000)]
+    seen = FingerprintSet()
+    assert [seen.add(k) for k in keys] == [True] * len(keys)
+    assert len(seen) == len(keys)
+    assert [seen.add(k) for k in keys] == [False] * len(keys)
+    assert all(k in seen for k in keys)
+    assert not any(rng.randbytes(16) in seen for _ in range(1000))
+    # 12 to 18 bytes per fingerprint at rest (the table is at most 2/3 full).
+    assert seen.nbytes() <= 18 * len(keys) * 2
+
+
+def test_fingerprint_set_tells_keys_apart_by_all_96_bits() -> None:
+    seen = FingerprintSet()
+    zero = bytes(16)
+    assert seen.add(zero)
+    assert seen.add(b"\x01" + bytes(7) + b"\x02" + bytes(7))  # key 1 too, other check bits
+    assert seen.add(bytes(8) + b"\x01" + bytes(7))  # same 64-bit key, other check bits
+    assert not seen.add(zero)
+    assert not seen.add(b"\x01" + bytes(15))  # key 1, check 0: ``zero``'s own 96 bits
+    assert not seen.add(bytes(12) + b"\xff" * 4)  # beyond 96 bits: taken for ``zero``
+    assert len(seen) == 3
+
+
+def test_visited_claims_each_fingerprint_once() -> None:
+    visited = MemoryVisited()
+    urls = [f"http://h{i % 7}.example/p/{i}" for i in range(3000)]
+    keys = [fingerprint(u) for u in urls]
+    assert visited.claim_many(keys[:2000] + keys[:10]) == keys[:2000]
+    assert visited.claim_many(keys) == keys[2000:]
+    assert len(visited) == 3000
+
+
+def test_frontier_hands_back_what_was_pushed() -> None:
+    frontier = MemoryFrontier(UNSHARED)
+    requests = [r for r in REQUESTS if r.url.startswith("http")]
+    assert frontier.push_many(requests) == len(requests)
+    popped = []
+    while (request := frontier.pop(timeout=0)) is not None:
+        popped.append(request)
+        frontier.done(request)
+    assert sorted(popped) == sorted(requests)
+
+
+def test_queued_requests_take_little_memory() -> None:
+    """A packed queue of 20,000 seeds holds no ``Request`` and no per-field objects."""
+    import tracemalloc
+
+    requests = [Request(f"{PREFIX}/p/{i}.html", 0, None, "a.example") for i in range(20_000)]
+    keys = [hashlib.blake2b(r.url.encode(), digest_size=16).digest() for r in requests]
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        frontier, visited = MemoryFrontier(UNSHARED), MemoryVisited()
+        visited.claim_many(keys)
+        frontier.push_many(requests)
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert used / len(requests) < 120  # a Request in a heap alone was ~350 bytes
