@@ -75,14 +75,17 @@ class SqliteRecordSink:
         """Keep the record (first per URL wins); an ``interrupted`` page waits again instead."""
         key = record_key(record)
         with self.state.transaction() as db:
+            row = self.state.leases.release(key)
             if record.error == "interrupted":
-                db.execute("UPDATE queue SET leased = 0 WHERE fp = ?", (key,))
-                return
+                return  # its row was never marked: it is queued again
             db.execute(
                 "INSERT OR IGNORE INTO records (fp, record) VALUES (?, ?)",
                 (key, encode_record(record).decode()),
             )
-            db.execute("DELETE FROM queue WHERE fp = ?", (key,))
+            if row is not None:
+                db.execute("DELETE FROM queue WHERE id = ?", (row,))
+            else:  # not handed out by this process's frontier (an invalid seed's record)
+                db.execute("DELETE FROM queue WHERE fp = ?", (key,))
 
     # The key and the stored JSON come from the fields an encoded record carries.
     write_encoded = write
@@ -105,8 +108,12 @@ class SqliteBackend:
         self.state = SqliteState(config.state)
         try:
             with self.state.transaction() as db:
-                # Anything leased by a previous run that crashed: it was in flight, queue it again.
-                db.execute("UPDATE queue SET leased = 0 WHERE leased = 1")
+                if self.state.meta("leases") != "memory":
+                    # A file of an earlier release, which marked leases in the queue table: any
+                    # row leased by a run that crashed was in flight, queue it again. Once: this
+                    # release keeps leases in memory (``leases.py``), so none is ever marked.
+                    db.execute("UPDATE queue SET leased = 0 WHERE leased = 1")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('leases', 'memory')")
                 db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('scope', ?)",
                     (json.dumps(scope_of(config)),),

@@ -4,7 +4,9 @@ hosts' ready order.
 One process uses a state file at a time, so the ready order and the host timing live in this
 process (``crawler/politeness/ready.py``, ``schedule.py``), rebuilt from the table when a crawl
 resumes (start times are this run's clock: a resumed crawl starts every host afresh). Each
-host's rows are read breadth-first through the ``(host, leased, depth, id)`` index.
+host's rows are read breadth-first through the ``(host, leased, depth, id)`` index; a pop
+writes nothing (its lease is kept in memory, ``leases.py``), and the counts ``snapshot``
+reports are kept here, so neither costs more with 10 M rows queued than with 100 k.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class SqliteFrontier:
                 "SELECT host, COUNT(*) FROM queue WHERE leased = 0 GROUP BY host"
             ).fetchall()
         self._waiting: dict[str, int] = dict(rows)  # rows not leased, per host
+        self._queued = sum(self._waiting.values())
         for host in self._waiting:
             self._order.add(host)
 
@@ -84,6 +87,7 @@ class SqliteFrontier:
                         "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
                         (str(int(_meta(db, "skipped")) + skipped),),
                     )
+            self._queued += total
             for host, n in added.items():
                 self._waiting[host] = self._waiting.get(host, 0) + n
                 self._order.add(host)
@@ -114,14 +118,20 @@ class SqliteFrontier:
             return None
 
     def _lease(self, host: str, now: float) -> Request | None:
-        with self.state.transaction() as db:
-            row = db.execute(
+        leases = self.state.leases
+        with self.state.lock:
+            # The host's first rows, breadth-first: one more than it has in flight, so one of
+            # them is not (a lease is not marked in the file).
+            taken = leases.of_host(host)
+            rows = self.state.db.execute(
                 "SELECT id, item FROM queue WHERE host = ? AND leased = 0 "
-                "ORDER BY depth, id LIMIT 1",
-                (host,),
-            ).fetchone()
+                "ORDER BY depth, id LIMIT ?",
+                (host, len(taken) + 1),
+            ).fetchall()
+            row = next((row for row in rows if row[0] not in taken), None)
             if row is not None:
-                db.execute("UPDATE queue SET leased = 1 WHERE id = ?", (row[0],))
+                leases.add(row[1][:16], host, row[0])
+                self._queued -= 1
         left = self._waiting.get(host, 0) - 1 if row is not None else 0
         if left > 0:
             self._waiting[host] = left
@@ -151,11 +161,13 @@ class SqliteFrontier:
             self._cond.notify_all()
 
     def snapshot(self) -> dict[str, int]:
-        """Counts from the state file: queued, in flight (leased), skipped."""
-        counts = self.state.counters()
+        """Queued (counted when the file was opened, then kept), in flight (popped here, not
+        done), skipped (in the file)."""
+        with self._cond:
+            queued, in_flight = self._queued, self._in_flight
         return {
-            "queued": counts["queued"],
-            "in_flight": counts["leased"],
+            "queued": queued,
+            "in_flight": in_flight,
             "skipped": int(self.state.meta("skipped") or 0),
         }
 

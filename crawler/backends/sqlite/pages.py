@@ -17,7 +17,8 @@ from crawler.links.urls import fingerprint
 from crawler.recrawl import PageState
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS pages (fp BLOB PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID"
-# Tables a re-crawl keeps: the page states, and ``meta`` (its scope; other keys go).
+# Tables a re-crawl keeps: the page states, and ``meta`` (its scope and the file's lease format;
+# other keys go).
 _KEPT = frozenset({"pages", "meta", "sqlite_sequence"})
 
 
@@ -77,6 +78,6 @@ class SqlitePages:
             ]
             for name in tables:  # whatever tables the frontier keeps: a new crawl has none
                 db.execute(f'DELETE FROM "{name}"')
-            db.execute("DELETE FROM meta WHERE key != 'scope'")
+            db.execute("DELETE FROM meta WHERE key NOT IN ('scope', 'leases')")
             rows = db.execute("SELECT data FROM pages").fetchall()
         return [PageState.from_data(json.loads(data)).request for (data,) in rows]

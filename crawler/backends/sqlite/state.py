@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from crawler.backends.codec import decode_record
+from crawler.backends.sqlite.leases import Leases
 from crawler.errors import BackendError
 from crawler.record import Record
 
@@ -27,6 +28,18 @@ CREATE TABLE IF NOT EXISTS records (
 """
 _ADDED_COLUMNS = ("host TEXT NOT NULL DEFAULT ''", "depth INTEGER NOT NULL DEFAULT 0")
 CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
+# The crawl's own connection caches up to this many KiB of pages: enough for the hot pages of a
+# 10 M-URL file (index interiors, each host's queue head and tail), and a bound on RSS whatever
+# the file's size. The OS caches the rest of the file outside this process's RSS (no mmap:
+# mapped pages would count in it). Other connections (page states, a helper process's visited
+# filter) keep SQLite's default (2 MiB each).
+CACHE_KIB = 64 * 1024
+# The crawl's connection moves its WAL into the file every this many pages (32 MiB; SQLite's
+# default is 1000): a hot page (a host's queue tail, the counters) changed by many commits is
+# written once per checkpoint, and the checkpoint's fsync comes 8 times less often.
+CHECKPOINT_PAGES = 8192
+# Records read per query by ``records``: an export streams a file of any size.
+_PAGE = 1000
 
 
 class SqliteState:
@@ -49,6 +62,9 @@ class SqliteState:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            if exclusive:
+                db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+                db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(queue)")}
             for column in _ADDED_COLUMNS:
@@ -67,6 +83,7 @@ class SqliteState:
             raise BackendError(f"cannot use --state {path!r}: {exc}") from None
         self.db = db
         self.lock = threading.RLock()
+        self.leases = Leases()  # the rows this process handed out, not yet recorded
 
     def transaction(self) -> Any:
         """``with state.transaction() as db:`` runs under the lock, in one ``BEGIN IMMEDIATE``."""
@@ -79,7 +96,9 @@ class SqliteState:
         return row[0] if row else None
 
     def counters(self) -> dict[str, int]:
-        """Queued, in flight (leased) and recorded URLs, and how many were ever scheduled."""
+        """Queued, in flight (leased) and recorded URLs, and how many were ever scheduled.
+        Counts every row (``crawl results``' summary): a running crawl's frontier keeps its
+        own counts instead."""
         with self.lock:
             q = self.db.execute("SELECT leased, COUNT(*) FROM queue GROUP BY leased").fetchall()
             recorded = self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
@@ -88,16 +107,25 @@ class SqliteState:
         return {
             "scheduled": scheduled,
             "recorded": recorded,
-            "queued": counts.get(0, 0),
-            "leased": counts.get(1, 0),
+            "queued": counts.get(0, 0) + counts.get(1, 0) - len(self.leases),
+            "leased": len(self.leases),
         }
 
     def records(self) -> Iterator[Record]:
-        """Every record, in the order they were stored."""
-        with self.lock:
-            rows = self.db.execute("SELECT record FROM records ORDER BY seq").fetchall()
-        for (data,) in rows:
-            yield decode_record(data)
+        """Every record, in the order they were stored, read ``_PAGE`` at a time (a crawl of
+        10 M pages is never in memory at once)."""
+        after = -1
+        while True:
+            with self.lock:
+                rows = self.db.execute(
+                    "SELECT seq, record FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, _PAGE),
+                ).fetchall()
+            for _seq, data in rows:
+                yield decode_record(data)
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
 
     def close(self) -> None:
         """Close the connection, then release the file lock (closing it earlier would drop
