@@ -6,7 +6,13 @@ batches of ``--batch`` (one page's new links), each batch claimed and pushed as 
 does (``claim_new`` through the visited set, then ``Frontier.push_many``). Then:
 
 - push cost per URL (wall and CPU) in windows of ``--window`` URLs: the first window (a queue
-  of 0 to 100 k) against the last one (the queue near ``--urls``);
+  of 0 to 100 k) against the last one (the queue near ``--urls``). Between the two the file is
+  filled with ``--fill fast`` (the default): the same rows the pushes would write (visited
+  fingerprints, queue rows with their host and depth, the ``scheduled`` count), inserted with
+  plain SQL in large transactions, the fingerprints hashed without canonicalising the URL
+  (random 16-byte keys either way), so 10 M rows take minutes, not hours, on a busy machine;
+  the file is then reopened as a resumed crawl would (the reopen is timed). ``--fill push``
+  pushes every URL through the frontier instead, printing each window's cost;
 - pop/complete cost per URL: ``--pops`` requests popped through the host-aware ready order
   (a lease each), their records stored and the requests marked done, as a crawl does, with
   ``--urls`` queued; against the same on a second file holding ``--window`` queued;
@@ -24,6 +30,8 @@ ratios compare windows of one run, but a busy neighbour makes any window slower.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,6 +42,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from crawler.backends.sqlite.backend import SqliteBackend
+from crawler.backends.sqlite.state import SqliteState
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.record import Record
@@ -54,12 +63,37 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.0f} MB"
 
 
+def _url(i: int, hosts: int) -> tuple[str, str, int]:
+    host = f"h{i * 7919 % hosts}.example"
+    return f"http://{host}/p/{i}?q={i * 31 % 1000}", host, 1 + i % 3
+
+
 def requests(start: int, stop: int, hosts: int) -> Iterator[Request]:
     """Requests ``start`` to ``stop``: host ``i * 7919 % hosts``, so a batch spans many hosts
     and every host's queue grows evenly."""
     for i in range(start, stop):
-        host = i * 7919 % hosts
-        yield Request(f"http://h{host}.example/p/{i}?q={i * 31 % 1000}", depth=1 + i % 3)
+        url, _, depth = _url(i, hosts)
+        yield Request(url, depth=depth)
+
+
+def fill(db: Any, start: int, stop: int, hosts: int, chunk: int = 50_000) -> None:
+    """Insert the rows pushing requests ``start`` to ``stop`` would (``--fill fast``)."""
+    for first in range(start, stop, chunk):
+        seen, queue = [], []
+        for i in range(first, min(first + chunk, stop)):
+            url, host, depth = _url(i, hosts)
+            fp = hashlib.blake2b(url.encode(), digest_size=16).digest()
+            item = fp + json.dumps([url, depth, None, "", []], separators=(",", ":")).encode()
+            seen.append((fp,))
+            queue.append((fp, item, host, depth))
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO seen VALUES (?)", seen)
+        db.executemany("INSERT INTO queue (fp, item, host, depth) VALUES (?, ?, ?, ?)", queue)
+        db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'scheduled'",
+            (len(queue),),
+        )
+        db.execute("COMMIT")
 
 
 class Plans:
@@ -171,27 +205,43 @@ def _run(args: argparse.Namespace, work: str, out: Any) -> None:
     rss_before = _status("VmRSS")
     windows: list[tuple[int, tuple[float, float, int]]] = []
     started = time.perf_counter()
-    for start in range(0, n, window):
-        cost = timed(lambda s=start: big.push(s, min(s + window, n), hosts, batch))
+    reopen_wall = None
+
+    def progress(queued: int, what: str) -> None:
+        say(
+            f"  queued {queued:>11,}: {what}  RSS {_mb(_status('VmRSS'))}"
+            f"  file {file_bytes(path) / queued:.0f} B/URL  ({time.perf_counter() - started:.0f} s)"
+        )
+
+    start = 0
+    while start < n:
+        if args.fill == "fast" and 0 < start < n - window:
+            big.close()
+            filler = SqliteState(path)
+            for first in range(start, n - window, n // 10 or window):
+                last = min(first + (n // 10 or window), n - window)
+                fill(filler.db, first, last, hosts)
+                progress(last, "filled")
+            filler.close()
+            start = n - window
+            reopen_wall = time.perf_counter()
+            big = Store(path)
+            reopen_wall = time.perf_counter() - reopen_wall
+            continue
+        cost = timed(lambda s=start, b=big: b.push(s, min(s + window, n), hosts, batch))
         windows.append((start + window, cost))
         if start == 0:
             big.backend.state.db.set_trace_callback(None)
         if len(windows) == 1 or (start + window) % (n // 10 or window) == 0:
-            say(
-                f"  queued {start + window:>11,}: push {_us(cost)}  "
-                f"RSS {_mb(_status('VmRSS'))}  file {file_bytes(path) / (start + window):.0f} B/URL"
-                f"  ({time.perf_counter() - started:.0f} s)"
-            )
+            progress(start + window, f"push {_us(cost)}")
+        start += window
     big.backend.state.db.set_trace_callback(plans.trace)
     big_pop = timed(lambda: big.pop_complete(args.pops))
     big.backend.state.db.set_trace_callback(None)
     size = file_bytes(path)
     big.close()
 
-    reopen_wall = time.perf_counter()
     again = Store(path)
-    again.pop_complete(1)
-    reopen_wall = time.perf_counter() - reopen_wall
     db = again.backend.state.db
     plan_lines = plans.report(db)
     again.close()
@@ -206,7 +256,8 @@ def _run(args: argparse.Namespace, work: str, out: Any) -> None:
         f"pop+record+done at {n:,} queued  {_us(big_pop)}  = {_ratio(big_pop, small_pop)}"
         " the small file's (target <= 2x)"
     )
-    say(f"reopen at {n:,} queued, to the first pop: {reopen_wall:.1f} s")
+    if reopen_wall is not None:
+        say(f"reopen at {n - window:,} queued (a resumed crawl's start): {reopen_wall:.1f} s")
     say(
         f"peak RSS {_mb(peak)} (before the first push {_mb(rss_before)}; target <= 300 MB);"
         f" file {size / n:.0f} B/URL ({_mb(size)})"
@@ -227,6 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=100_000, help="URLs per measured window")
     parser.add_argument("--pops", type=int, default=20_000, help="pops measured at each size")
     parser.add_argument("--dir", default=None, help="where the state files go (default: TMPDIR)")
+    parser.add_argument(
+        "--fill",
+        choices=("fast", "push"),
+        default="fast",
+        help="between the first and the last window: rows inserted directly, or pushed",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.urls = 1_000_000
