@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from crawler.backends.codec import encode_request
 from crawler.backends.sqlite.backend import SqliteBackend
 from crawler.backends.sqlite.state import CACHE_KIB, SqliteState
 from crawler.base import Request
@@ -44,23 +45,48 @@ def test_a_pop_writes_nothing_and_a_crash_hands_its_page_out_again(tmp_path):
         backend.close()
 
 
-def test_a_file_of_the_previous_release_with_leased_rows_opens_and_queues_them(tmp_path):
+# The schema of the previous release (queue rows marked leased; a UNIQUE index on ``fp``).
+_OLD_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, item BLOB NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '',
+    depth INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE hosts (host TEXT PRIMARY KEY, accepted INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE INDEX queue_by_host ON queue (host, leased, depth, id);
+"""
+
+
+def test_a_file_of_the_previous_release_opens_and_its_leased_rows_are_queued_again(tmp_path):
     path = str(tmp_path / "old.db")
-    backend, frontier, _ = opened(path)
-    frontier.push_many(urls(2))
-    backend.close()
-    with sqlite3.connect(path) as db:  # as the previous release left a crash: rows marked
-        db.execute("UPDATE queue SET leased = 1")
-        db.execute("DELETE FROM meta WHERE key = 'leases'")
-    backend, frontier, _ = opened(path)
+    with sqlite3.connect(path) as db:  # a crawl of the previous release that crashed
+        db.executescript(_OLD_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('scheduled', '3')")
+        for leased, request in zip((1, 1, 0), urls(3), strict=True):
+            item = encode_request(request)
+            db.execute("INSERT INTO seen VALUES (?)", (item[:16],))
+            db.execute(
+                "INSERT INTO queue (fp, item, leased, host) VALUES (?, ?, ?, 'a.test')",
+                (item[:16], item, leased),
+            )
+    backend, frontier, sink = opened(path)
     try:
-        assert frontier.snapshot()["queued"] == 2
-        assert {frontier.pop(timeout=0).url, frontier.pop(timeout=0).url} == {
-            "http://a.test/0",
-            "http://a.test/1",
-        }
+        assert frontier.snapshot()["queued"] == 3
+        popped = [frontier.pop(timeout=0) for _ in range(3)]
+        assert {r.url for r in popped} == {r.url for r in urls(3)}
+        for request in popped:
+            sink.write(Record(url=request.url, status=200))
+            frontier.done(request)
+        assert frontier.pop(timeout=0) is None
+        assert frontier.push_many(urls(4)) == 1  # its visited set holds
     finally:
         backend.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM queue").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 3
 
 
 def test_snapshot_counts_without_reading_the_queue(tmp_path):
@@ -108,3 +134,13 @@ def test_an_export_streams_every_record_in_order(tmp_path):
         reader.close()
     assert len(got) == 2500 and len(set(got)) == 2500
     assert got[:2] == ["http://a.test/0", "http://a.test/1"]
+
+
+def test_a_new_file_indexes_its_queue_by_host_only(tmp_path):
+    state = SqliteState(str(tmp_path / "crawl.db"))
+    try:
+        indexes = [row[1] for row in state.db.execute("PRAGMA index_list(queue)")]
+    finally:
+        state.close()
+    # No index of the fingerprints there: the visited table keeps URLs unique, rows leave by id.
+    assert indexes == ["queue_by_host"]

@@ -66,7 +66,8 @@ class SqliteVisited:
 
 
 class SqliteRecordSink:
-    """Stores each record and removes its URL from the queue table, in one transaction."""
+    """Stores each record and removes its URL's row (leased by the frontier) from the queue
+    table, in one transaction."""
 
     def __init__(self, state: SqliteState) -> None:
         self.state = state
@@ -82,10 +83,8 @@ class SqliteRecordSink:
                 "INSERT OR IGNORE INTO records (fp, record) VALUES (?, ?)",
                 (key, encode_record(record).decode()),
             )
-            if row is not None:
+            if row is not None:  # else not a queued URL (an invalid seed's record)
                 db.execute("DELETE FROM queue WHERE id = ?", (row,))
-            else:  # not handed out by this process's frontier (an invalid seed's record)
-                db.execute("DELETE FROM queue WHERE fp = ?", (key,))
 
     # The key and the stored JSON come from the fields an encoded record carries.
     write_encoded = write

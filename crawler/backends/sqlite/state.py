@@ -18,7 +18,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, item BLOB NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL, item BLOB NOT NULL,
     leased INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '',
     depth INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, accepted INTEGER NOT NULL)
@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, accepted INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, fp BLOB NOT NULL UNIQUE, record TEXT NOT NULL);
 """
+# ``queue.fp`` has no index: the visited table already keeps each URL queued once, and a row
+# leaves by its id (``leases.py``), so an index of random keys (one more page written per
+# push and per record, at 10 M rows never in the cache) would serve nothing. Files of earlier
+# releases keep theirs (``UNIQUE``), which costs them that page and nothing else.
 _ADDED_COLUMNS = ("host TEXT NOT NULL DEFAULT ''", "depth INTEGER NOT NULL DEFAULT 0")
 CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 # The crawl's own connection caches up to this many KiB of pages: enough for the hot pages of a
@@ -34,8 +38,8 @@ CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 # mapped pages would count in it). Other connections (page states, a helper process's visited
 # filter) keep SQLite's default (2 MiB each).
 CACHE_KIB = 64 * 1024
-# The crawl's connection moves its WAL into the file every this many pages (32 MiB; SQLite's
-# default is 1000): a hot page (a host's queue tail, the counters) changed by many commits is
+# The WAL is moved into the file every this many pages (32 MiB; SQLite's default is 1000
+# pages, 4 MiB): a hot page (a host's queue tail, the counters) changed by many commits is
 # written once per checkpoint, and the checkpoint's fsync comes 8 times less often.
 CHECKPOINT_PAGES = 8192
 # Records read per query by ``records``: an export streams a file of any size.
@@ -62,9 +66,10 @@ class SqliteState:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # Every connection (a page-state write checkpoints as the crawl's own would).
+            db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
             if exclusive:
                 db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-                db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(queue)")}
             for column in _ADDED_COLUMNS:
