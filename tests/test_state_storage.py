@@ -144,3 +144,21 @@ def test_a_new_file_indexes_its_queue_by_host_only(tmp_path):
         state.close()
     # No index of the fingerprints there: the visited table keeps URLs unique, rows leave by id.
     assert indexes == ["queue_by_host"]
+
+
+def test_the_visited_count_agrees_with_the_table_without_reading_it(tmp_path):
+    path = str(tmp_path / "crawl.db")
+    config = CrawlConfig(state=path, max_pages_per_host=2)
+    backend = SqliteBackend(config)
+    try:
+        frontier = backend.frontier(config, ThreadingSync())
+        visited = backend.visited(config, ThreadingSync())
+        assert frontier.push_many(urls(3) + urls(1, "b.test")) == 3  # a.test/2 is skipped
+        statements: list[str] = []
+        backend.state.db.set_trace_callback(statements.append)
+        assert len(visited) == 4
+        backend.state.db.set_trace_callback(None)
+        assert not [sql for sql in statements if "seen" in sql]
+        assert backend.state.db.execute("SELECT COUNT(*) FROM seen").fetchone()[0] == 4
+    finally:
+        backend.close()
