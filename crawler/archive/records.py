@@ -15,16 +15,14 @@ the ones warcio writes, in its order.
 from __future__ import annotations
 
 import hashlib
-import uuid
-import zlib
+import os
+from collections.abc import Mapping
 from typing import Any
 
+from crawler.archive.compress import gzip_member
 from crawler.archive.digest import base32_of_sha1
 
 WARC_VERSION = "1.1"
-# zlib's fastest level: archiving costs CPU in the crawl's own processes, and what level 1
-# saves there outweighs the slightly larger files (docs/archiving.md).
-GZIP_LEVEL = 1
 _HTTP_TYPES = {
     "response": "application/http; msgtype=response",
     "revisit": "application/http; msgtype=response",
@@ -56,10 +54,28 @@ def exchange_records(exchange: Any, *, gzip: bool, revisit_of: str | None = None
         response = _record("response", fields, exchange.response_head, exchange.body)
     fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
     # (A request record's own payload is empty: its block is the request line and headers.)
-    request = _record("request", fields, exchange.request, b"")
+    request = _record("request", fields, exchange.request, b"", payload=_EMPTY_DIGEST)
     if not gzip:
         return response + request
-    return _gzip_member(response) + _gzip_member(request)
+    return gzip_member(response) + gzip_member(request)
+
+
+def warcinfo_record(filename: str, info: Mapping[str, str], date: str, *, gzip: bool) -> bytes:
+    """The ``warcinfo`` record that starts each file: ``info`` as ``name: value`` lines
+    (``application/warc-fields``; empty values left out), as warcio writes it."""
+    block = "".join(f"{name}: {value}\r\n" for name, value in info.items() if value).encode()
+    lines = [
+        f"WARC/{WARC_VERSION}",
+        "WARC-Type: warcinfo",
+        f"WARC-Record-ID: {_record_id()}",
+        f"WARC-Filename: {_field(filename)}",
+        f"WARC-Date: {date}",
+        f"WARC-Block-Digest: {sha1_digest(block)}",
+        "Content-Type: application/warc-fields",
+        f"Content-Length: {len(block)}",
+    ]
+    record = ("\r\n".join(lines) + "\r\n\r\n").encode() + block + b"\r\n\r\n"
+    return gzip_member(record) if gzip else record
 
 
 # A 304 to a conditional request (a re-crawl) is a revisit of the earlier capture (WARC 1.1
@@ -70,6 +86,10 @@ REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 def sha1_digest(data: bytes) -> str:
     """``sha1:`` and the base32 SHA-1 of ``data``: how WARC digests are written."""
     return "sha1:" + base32_of_sha1(hashlib.sha1(data).digest())
+
+
+# The payload digest of every request record (a GET has no body), computed once.
+_EMPTY_DIGEST = sha1_digest(b"")
 
 
 def _record(
@@ -102,17 +122,14 @@ def _status(head: bytes) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
-def _gzip_member(data: bytes) -> bytes:
-    """``data`` as one gzip member. The window is no larger than ``data`` (the output is the
-    same: no back-reference reaches further), because setting up zlib's default 32 KiB window
-    and hash tables cost more than compressing a small request record."""
-    window = min(zlib.MAX_WBITS, max(9, len(data).bit_length()))
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, window + 16, max(1, window - 6))
-    return compressor.compress(data) + compressor.flush()
-
-
 def _record_id() -> str:
-    return f"<urn:uuid:{uuid.uuid4()}>"
+    """A random (version 4) UUID URN, as ``uuid.uuid4`` makes, without building a ``UUID``:
+    two of these a page cost more than the record's header otherwise."""
+    b = bytearray(os.urandom(16))
+    b[6] = b[6] & 0x0F | 0x40  # version 4
+    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"<urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}>"
 
 
 def _field(value: str) -> str:

@@ -12,18 +12,19 @@ one (so a file can be indexed and read from any record) unless FILE ends in ``.w
 Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
 pages (two threads, two pool children) can never interleave in a file. The worker that fetched
 a page serialises its records (``records.py``: digests, gzip), so that CPU is spread over the
-crawl's processes and the writer only appends whole records.
+crawl's processes and the writer only appends whole records. The ``warcinfo`` record is written
+by hand too (``records.py``): importing warcio's writer cost more CPU, and wall time before the
+first page, than archiving a few hundred pages; warcio reads the files back in the tests.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from typing import IO, Any
 
-from warcio.warcwriter import WARCWriter
-
-from crawler.archive.records import WARC_VERSION, exchange_records
+from crawler.archive.records import WARC_VERSION, exchange_records, warcinfo_record
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.version import __version__
@@ -80,8 +81,9 @@ class WarcSink:
         # A large buffer: one system call per many pages, not one or two per page.
         self._file = open(path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - kept open
         self.paths.append(path)
-        writer = WARCWriter(self._file, gzip=self.gzip, warc_version=WARC_VERSION)
-        writer.write_record(writer.create_warcinfo_record(os.path.basename(path), self._info))
+        date = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+        name = os.path.basename(path)
+        self._file.write(warcinfo_record(name, self._info, date, gzip=self.gzip))
 
     def _close_file(self) -> None:
         if self._file is not None:
