@@ -226,7 +226,9 @@ class Worker:
         if self.config.warc or self.config.save_dir:
             # A 304 to a conditional request is archived as a revisit of the payload last seen.
             seen = fetched.known.digest if fetched.known is not None else None
-            record.archive = payload_for(self.config, response, revisit_of=seen)
+            record.archive = payload_for(
+                self.config, response, revisit_of=seen, digest=record.digest
+            )
         if response.error:
             return record, []
         if fetched.known is not None and response.status == 304:
@@ -283,7 +285,7 @@ class Worker:
         if response.body:
             record.digest = body_digest(response.body)
         if self.config.warc or self.config.save_dir:  # a sitemap is archived like a page
-            record.archive = payload_for(self.config, response)
+            record.archive = payload_for(self.config, response, digest=record.digest)
         if response.error and not response.partial:
             return record, []
         if response.status in REDIRECT_STATUSES and "location" in response.headers:

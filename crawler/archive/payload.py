@@ -21,20 +21,33 @@ class ArchivePayload(NamedTuple):
 
 
 def payload_for(
-    config: CrawlConfig, response: Response, *, revisit_of: str | None = None
+    config: CrawlConfig,
+    response: Response,
+    *,
+    revisit_of: str | None = None,
+    digest: str | None = None,
 ) -> ArchivePayload | None:
     """What the archive sinks of ``config`` need of ``response``; None when they need nothing.
 
     ``revisit_of``: the payload digest of the page's earlier capture, when the request was
-    conditional (a re-crawl): a 304 answer is then archived as a ``revisit`` record."""
+    conditional (a re-crawl): a 304 answer is then archived as a ``revisit`` record.
+    ``digest``: the record's digest of ``response.body``, if computed; an exchange whose body
+    is those same bytes (no content coding) takes it as its payload digest, so the page is
+    hashed once for both."""
     warc = None
     if config.warc and response.exchanges:
         from crawler.archive.records import exchange_records
         from crawler.archive.warc import gzipped
 
         gzip = gzipped(config.warc)
+        body = response.body
         warc = b"".join(
-            exchange_records(exchange, gzip=gzip, revisit_of=revisit_of)
+            exchange_records(
+                exchange,
+                gzip=gzip,
+                revisit_of=revisit_of,
+                payload_digest=digest if digest and exchange.body == body else None,
+            )
             for exchange in response.exchanges
         )
     body = None

@@ -30,13 +30,20 @@ _HTTP_TYPES = {
 }
 
 
-def exchange_records(exchange: Any, *, gzip: bool, revisit_of: str | None = None) -> bytes:
+def exchange_records(
+    exchange: Any,
+    *,
+    gzip: bool,
+    revisit_of: str | None = None,
+    payload_digest: str | None = None,
+) -> bytes:
     """The ``response`` record of ``exchange`` (a ``crawler.http.capture.Exchange``), then its
     ``request`` record pointing at it with ``WARC-Concurrent-To``; with ``gzip`` each is a gzip
     member of its own, so a reader can start at any record.
 
     ``revisit_of``: the payload digest of the URL's earlier capture, when the request was
-    conditional; a 304 answer is then a ``revisit`` record (server-not-modified profile)."""
+    conditional; a 304 answer is then a ``revisit`` record (server-not-modified profile).
+    ``payload_digest``: ``sha1_digest(exchange.body)`` when the caller has it already."""
     common = [("WARC-Date", exchange.date), ("WARC-Target-URI", _field(exchange.url))]
     if exchange.peer_ip:
         common.append(("WARC-IP-Address", exchange.peer_ip))
@@ -51,7 +58,9 @@ def exchange_records(exchange: Any, *, gzip: bool, revisit_of: str | None = None
         ]
         response = _record("revisit", fields, exchange.response_head, b"", payload=revisit_of)
     else:
-        response = _record("response", fields, exchange.response_head, exchange.body)
+        response = _record(
+            "response", fields, exchange.response_head, exchange.body, payload=payload_digest
+        )
     fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
     # (A request record's own payload is empty: its block is the request line and headers.)
     request = _record("request", fields, exchange.request, b"", payload=_EMPTY_DIGEST)
@@ -101,7 +110,8 @@ def _record(
     payload: str | None = None,
 ) -> bytes:
     """One uncompressed record: HTTP ``head`` + ``body`` is its block; ``payload``, a payload
-    digest given rather than computed (a revisit names the earlier capture's)."""
+    digest given rather than computed (a revisit names the earlier capture's; a request's is
+    of no bytes; a response's may be the record's own ``digest``, of the same bytes)."""
     block = hashlib.sha1(head)
     block.update(body)
     lines = [f"WARC/{WARC_VERSION}", f"WARC-Type: {kind}"]
