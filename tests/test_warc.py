@@ -12,11 +12,14 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+import zlib
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 from werkzeug import Response
 
+from crawler.archive import compress, records
 from crawler.config import CrawlConfig
 from crawler.http.registry import FETCHERS, open_fetcher
 from tests.support.helpers import by_url, run_crawl
@@ -309,3 +312,75 @@ def test_url_credentials_are_not_archived(httpserver, tmp_path):
         data = archive.read()
     assert b"hunter2" not in data and base64.b64encode(b"alice:hunter2") not in data
     assert b"Authorization: [redacted]" in data
+
+
+def gzip_members(path: str) -> list[bytes]:
+    """The decompressed gzip members of ``path``, one by one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    members = []
+    while data:
+        inflater = zlib.decompressobj(31)
+        members.append(inflater.decompress(data))
+        assert inflater.eof, "a member ends early"
+        data = inflater.unused_data
+    return members
+
+
+COMPRESSORS = [
+    pytest.param(compress.zlib_member, id="zlib"),
+    pytest.param(
+        compress.igzip_member,
+        id="igzip",
+        marks=pytest.mark.skipif(compress.igzip_member is None, reason="isal not installed"),
+    ),
+]
+
+
+@pytest.mark.subprocess  # warcio check and index, as a user runs them
+@pytest.mark.parametrize("member", COMPRESSORS)
+def test_each_record_is_a_gzip_member_of_its_own_with_either_compressor(
+    archived_site, monkeypatch, member
+):
+    # With igzip (installed with the package) or zlib (an install without it), the same file.
+    monkeypatch.setattr(records, "gzip_member", member)
+    server, gz, path = archived_site
+    run_crawl([server.url_for("/")], depth=2, warc=path)
+    warc = read_warc(path)
+    assert [r.rec_type for r in warc][:3] == ["warcinfo", "response", "request"]
+    members = gzip_members(path)
+    assert len(members) == len(warc) == 1 + 2 * 4
+    assert all(m.startswith(b"WARC/1.1\r\n") and m.endswith(b"\r\n\r\n") for m in members)
+    payloads = {
+        r.rec_headers["WARC-Target-URI"]: r.payload for r in warc if r.rec_type == "response"
+    }
+    assert payloads[server.url_for("/gz")] == gz and payloads[server.url_for("/")] == HTML
+    ids = [r.rec_headers["WARC-Record-ID"] for r in warc]
+    assert len(set(ids)) == len(ids)
+    for record_id in ids:  # <urn:uuid:...>, random (version 4) UUIDs in their canonical form
+        assert record_id.startswith("<urn:uuid:") and record_id.endswith(">")
+        parsed = uuid.UUID(record_id[len("<urn:uuid:") : -1])
+        assert parsed.version == 4 and str(parsed) == record_id[len("<urn:uuid:") : -1]
+    assert_valid(path)
+
+
+@pytest.mark.subprocess  # a fresh interpreter, to see what a crawl imports
+def test_a_crawl_with_warc_does_not_import_warcio(httpserver, tmp_path):
+    # Its writer cost more to import (CPU, and wall time before the first page) than
+    # archiving hundreds of pages: the records, warcinfo included, are written by hand.
+    httpserver.expect_request("/").respond_with_data(HTML, content_type="text/html")
+    path = str(tmp_path / "w.warc.gz")
+    code = (
+        "import sys\n"
+        "from crawler.config import CrawlConfig\n"
+        "from crawler.engine import Crawler\n"
+        f"Crawler(CrawlConfig(warc={path!r}, robots=False)).run([sys.argv[1]])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('warcio')))\n"
+    )
+    url = httpserver.url_for("/")
+    out = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    assert [r.rec_type for r in read_warc(path)] == ["warcinfo", "response", "request"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from crawler.base import Response
@@ -36,15 +38,11 @@ def payload_for(
     hashed once for both."""
     warc = None
     if config.warc and response.exchanges:
-        from crawler.archive.records import exchange_records
-        from crawler.archive.warc import gzipped
-
-        gzip = gzipped(config.warc)
+        serialise = _serialiser(config.warc)
         body = response.body
         warc = b"".join(
-            exchange_records(
+            serialise(
                 exchange,
-                gzip=gzip,
                 revisit_of=revisit_of,
                 payload_digest=digest if digest and exchange.body == body else None,
             )
@@ -56,3 +54,15 @@ def payload_for(
     if warc is None and body is None:
         return None
     return ArchivePayload(warc, body)
+
+
+@lru_cache(maxsize=8)
+def _serialiser(path: str) -> Callable[..., bytes]:
+    """``exchange_records`` for the archive at ``path``, imported on first use (a crawl
+    without --warc never loads it) and then looked up once: an ``import`` statement in a
+    function costs a few microseconds on every call, and this runs once a page."""
+    from crawler.archive.records import exchange_records
+    from crawler.archive.warc import gzipped
+
+    serialise: Any = partial(exchange_records, gzip=gzipped(path))
+    return serialise

@@ -25,6 +25,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+# At module level, not in the functions: an import statement costs microseconds on every call,
+# and these run once a page. (Only the fetch core imports this module, urllib3 already loaded.)
+from urllib3.exceptions import DecodeError
+from urllib3.response import _get_decoder
+
 CHUNK = 64 * 1024
 # Header values that are secrets of the user's (-H), not of the page: archived as "[redacted]".
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -100,8 +105,6 @@ class ExchangeRecorder:
         """The decoded body of urllib3 response ``resp``, at most ``CHUNK`` bytes a piece, as
         it arrives; the raw bytes are kept. Decode errors surface as urllib3's ``DecodeError``,
         as when urllib3 decodes."""
-        from urllib3.exceptions import DecodeError
-
         decoder = _decoder_for(resp)
         errors = resp.DECODER_ERROR_CLASSES
         while raw := resp.read1(CHUNK, decode_content=False):
@@ -161,8 +164,6 @@ def _peer_ip(resp: Any) -> str | None:
 
 def _decoder_for(resp: Any) -> Any:
     """The decoder urllib3 itself would use for ``resp`` (``HTTPResponse._init_decoder``)."""
-    from urllib3.response import _get_decoder
-
     encoding = resp.headers.get("content-encoding", "").lower()
     known = resp.CONTENT_DECODERS
     if encoding in known:
