@@ -6,11 +6,13 @@ fresh process through ``crawl run`` (``crawler/compare/modes.py``); each figure 
 ``--repeat`` runs (other work on the machine only ever slows a run down). It prints pages/s and
 CPU per page of each, and the ratios archived / plain of both, pages/s being the figure the
 target is about: the archive should cost no more than 20% of the pages per second. On a busy
-machine the CPU ratio is the steadier of the two.
+machine the CPU ratio is the steadier of the two. For the archive, the size of the file per
+page too (what the compression level trades against CPU).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 
@@ -27,20 +29,29 @@ def best(results: list[ModeResult]) -> ModeResult:
     return max(results, key=lambda r: (r.failure is None, r.pages_per_s))
 
 
-def measure(spec, source: str, extra: list[str], repeat: int, tmp: str) -> dict[str, ModeResult]:
-    """``plain`` and each variant of ``extra`` for one mode, alternating, best of ``repeat``."""
+def measure(
+    spec, source: str, extra: list[str], repeat: int, tmp: str
+) -> tuple[dict[str, ModeResult], int]:
+    """``plain`` and each variant of ``extra`` for one mode, alternating, best of ``repeat``;
+    and the size in bytes of the last archive written."""
     variants: dict[str, list[str]] = {"plain": [], **{name: [] for name in extra}}
     runs: dict[str, list[ModeResult]] = {name: [] for name in variants}
     base = ["--depth", "1000", "--ignore-robots"]
+    archive_bytes = 0
     for attempt in range(repeat):
         for name in variants:
             args = list(base)
             if name == "warc":
-                args += ["--warc", os.path.join(tmp, f"{spec.label}-{attempt}.warc.gz")]
+                warc = os.path.join(tmp, f"{spec.label}-{attempt}.warc.gz")
+                args += ["--warc", warc]
             elif name == "save":
                 args += ["--save-dir", os.path.join(tmp, f"{spec.label}-{attempt}")]
             runs[name].append(run_mode(spec, source, args))
-    return {name: best(results) for name, results in runs.items()}
+            if name == "warc":
+                # The file and any numbered ones after it (--warc-max-size).
+                files = [warc, *glob.glob(warc.replace(".warc.gz", "-*.warc.gz"))]
+                archive_bytes = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    return {name: best(results) for name, results in runs.items()}, archive_bytes
 
 
 @click.command()
@@ -67,7 +78,7 @@ def main(
     specs = parse_modes(modes, 16)
     site_options = dict(pages=pages, latency_ms=latency_ms, links=10, page_bytes=page_bytes)
     print(f"site: {pages} pages of ~{page_bytes} B, {latency_ms} ms latency; best of {repeat}")
-    head = ("pages", "pages/s", "cpu ms/page", "ratio", "cpu ratio")
+    head = ("pages", "pages/s", "cpu ms/page", "ratio", "cpu ratio", "KB/page")
     print(f"{'mode':<22}{'variant':<8}" + "".join(f"{h:>12}" for h in head))
     worst = None
     with (
@@ -75,18 +86,20 @@ def main(
         tempfile.TemporaryDirectory() as tmp,
     ):
         for spec in specs:
-            results = measure(spec, site.url, extra, repeat, tmp)
+            results, archive_bytes = measure(spec, site.url, extra, repeat, tmp)
+            label = f"{spec.label} {spec.concurrency}"  # gevent 16 and gevent 64 apart
             plain = results["plain"]
             for name, result in results.items():
                 if result.failure:
-                    print(f"{spec.label:<22}{name:<8} failed: {result.failure}")
+                    print(f"{label:<22}{name:<8} failed: {result.failure}")
                     continue
                 ratio = result.pages_per_s / plain.pages_per_s if plain.pages_per_s else 0.0
                 cpu_ms = 1000 * result.cpu_s / result.pages if result.pages else 0.0
                 cpu_ratio = result.cpu_s / plain.cpu_s if plain.cpu_s else 0.0
+                size = f"{archive_bytes / 1000 / result.pages:>12.2f}" if name == "warc" else ""
                 print(
-                    f"{spec.label:<22}{name:<8}{result.pages:>12}{result.pages_per_s:>12.0f}"
-                    f"{cpu_ms:>12.2f}{ratio:>12.2f}{cpu_ratio:>12.2f}"
+                    f"{label:<22}{name:<8}{result.pages:>12}{result.pages_per_s:>12.0f}"
+                    f"{cpu_ms:>12.2f}{ratio:>12.2f}{cpu_ratio:>12.2f}{size}"
                 )
                 if name == "warc":
                     worst = ratio if worst is None else min(worst, ratio)
