@@ -79,7 +79,7 @@ def main(
     site_options = dict(pages=pages, latency_ms=latency_ms, links=10, page_bytes=page_bytes)
     print(f"site: {pages} pages of ~{page_bytes} B, {latency_ms} ms latency; best of {repeat}")
     head = ("pages", "pages/s", "cpu ms/page", "ratio", "cpu ratio", "KB/page")
-    print(f"{'mode':<22}{'variant':<8}" + "".join(f"{h:>12}" for h in head))
+    print(f"{'mode':<26}{'variant':<8}" + "".join(f"{h:>12}" for h in head))
     worst = None
     with (
         SiteProcess(startup_timeout=120, **site_options) as site,
@@ -91,14 +91,14 @@ def main(
             plain = results["plain"]
             for name, result in results.items():
                 if result.failure:
-                    print(f"{label:<22}{name:<8} failed: {result.failure}")
+                    print(f"{label:<26}{name:<8} failed: {result.failure}")
                     continue
                 ratio = result.pages_per_s / plain.pages_per_s if plain.pages_per_s else 0.0
                 cpu_ms = 1000 * result.cpu_s / result.pages if result.pages else 0.0
                 cpu_ratio = result.cpu_s / plain.cpu_s if plain.cpu_s else 0.0
                 size = f"{archive_bytes / 1000 / result.pages:>12.2f}" if name == "warc" else ""
                 print(
-                    f"{label:<22}{name:<8}{result.pages:>12}{result.pages_per_s:>12.0f}"
+                    f"{label:<26}{name:<8}{result.pages:>12}{result.pages_per_s:>12.0f}"
                     f"{cpu_ms:>12.2f}{ratio:>12.2f}{cpu_ratio:>12.2f}{size}"
                 )
                 if name == "warc":
