@@ -11,7 +11,7 @@ from crawler.backends import open_backend
 from crawler.base import CrawlJob, Request, Sink
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError, CrawlLost, OutputError
-from crawler.interrupt import GracefulInterrupt
+from crawler.interrupt import WHOLE, DeferredInterrupt, GracefulInterrupt
 from crawler.pipeline import Pipeline
 from crawler.record import Record
 from crawler.stats import Stats
@@ -101,9 +101,10 @@ class Crawler:
 
         def consume(record: Record) -> None:
             try:
-                while later:
-                    pipeline.write(later.popleft())
-                pipeline.write(record)
+                with WHOLE:  # a Ctrl-C waits for the record to be written (crawler/interrupt.py)
+                    while later:
+                        pipeline.write(later.popleft())
+                    pipeline.write(record)
             except BaseException:
                 # A failing sink (a full disk, a user's on_item) ends the crawl everywhere:
                 # without this, other loops would crawl on with nobody consuming.
@@ -118,7 +119,8 @@ class Crawler:
                     self.strategy.run(job, consume)
                 stats.interrupted = interrupt.requested
             else:
-                self.strategy.run(job, consume)
+                with DeferredInterrupt():
+                    self.strategy.run(job, consume)
             while later:  # bad lines in the last seeds read
                 pipeline.write(later.popleft())
         except KeyboardInterrupt:

@@ -1,8 +1,15 @@
-"""Graceful Ctrl-C for crawls whose state outlives the process (Redis, ``--state``).
+"""Ctrl-C during a crawl: never half a record, and a graceful stop for durable crawls.
 
-The first Ctrl-C asks the backend to hand out no more URLs: the pages in flight finish and are
+``GracefulInterrupt``, for crawls whose state outlives the process (Redis, ``--state``): the
+first Ctrl-C asks the backend to hand out no more URLs: the pages in flight finish and are
 recorded, so a resumed crawl fetches nothing twice. A second Ctrl-C interrupts at once (the
 pages then in flight go back to the queue, and only those are fetched again on resume).
+
+``DeferredInterrupt``, for every other crawl: Ctrl-C interrupts at once, as Python's default
+handler does, except inside ``WHOLE`` (the one consumer writing a record to the sinks). A
+``KeyboardInterrupt`` raised between two lines of that write would lose a record whose page
+the server already served; there the interrupt waits for the write's end. Both handlers
+defer the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +19,67 @@ import sys
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
+
+
+class _Whole:
+    """``with WHOLE:``: a SIGINT arriving inside is acted on when the block ends (handlers of
+    this module only; main thread, where Python runs signal handlers)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: tuple[int, FrameType | None] | None = None
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.pending is not None:
+            signum, frame = self.pending
+            self.pending = None
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                handler(signum, frame)
+
+    def defers(self, signum: int, frame: FrameType | None) -> bool:
+        """True (and the signal kept for the block's end) when inside a block."""
+        if self.depth:
+            self.pending = (signum, frame)
+            return True
+        return False
+
+
+WHOLE = _Whole()
+
+
+class DeferredInterrupt:
+    """A context manager: while active, SIGINT raises ``KeyboardInterrupt`` (or calls the
+    handler that was installed before) at once, but only after the end of a ``WHOLE`` block
+    it arrives in. Outside the main thread it does nothing."""
+
+    def __init__(self) -> None:
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> DeferredInterrupt:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if WHOLE.defers(signum, frame):
+            return
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class GracefulInterrupt:
@@ -36,6 +104,8 @@ class GracefulInterrupt:
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if WHOLE.defers(signum, frame):
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
