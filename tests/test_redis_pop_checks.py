@@ -11,6 +11,7 @@ import redis
 from pytest_httpserver import HTTPServer
 
 from crawler.backends.checked import Rejected, RequestChecker
+from crawler.backends.redis.items import decode_fields
 from crawler.config import CrawlConfig
 from crawler.links.urls import fingerprint
 from tests.support.helpers import run_crawl
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def item(url: str, depth: int = 1, seed_host: str = "localhost", chain=(), fp_of=None) -> bytes:
-    body = json.dumps([url, depth, None, seed_host, list(chain)])
+    """A queued item as a worker's PUSH writes it (``crawler/backends/redis/items.py``):
+    depth, URL, parent, seed host, via, parse_as, redirect hops, NUL-separated."""
+    body = "\0".join([str(depth), url, "", seed_host or "\x01", "", "", *chain])
     return fingerprint(fp_of or url) + body.encode()
 
 
@@ -51,7 +54,7 @@ def test_hostile_queued_items_are_rejected_never_fetched(redis_url, httpserver, 
         item(evil + "?4", seed_host="127.0.0.2/.."),  # a seed host that is no host
         item(httpserver.url_for("/ok?5"), depth=99),  # past --depth
         item(evil + "?6", fp_of=httpserver.url_for("/ok?6")),  # another URL's fingerprint
-        fingerprint("http://localhost/7") + b"{not json",
+        fingerprint("http://localhost/7") + b"{not an item",
     ]
     legit = item(httpserver.url_for("/ok"))
     crawl_id = uuid.uuid4().hex
@@ -72,12 +75,17 @@ def test_hostile_queued_items_are_rejected_never_fetched(redis_url, httpserver, 
     assert client.zcard(f"crawl:{{{crawl_id}}}:leases") == 0  # every lease ended
 
 
+def check(checker: RequestChecker, data: bytes):
+    """What a worker does with a popped item: split it, then check its fields."""
+    return checker.check_fields(data[:16], *decode_fields(data))
+
+
 def test_a_legitimate_redirect_hop_and_link_pass():
     checker = RequestChecker(CrawlConfig(depth=2))
     hop = item(
         "http://example.com/b", depth=0, seed_host="example.com", chain=["http://www.example.com/"]
     )
-    assert checker.check(hop).url == "http://example.com/b"
-    assert checker.check(item("http://a.example.com/x", seed_host="example.com")).depth == 1
+    assert check(checker, hop).url == "http://example.com/b"
+    assert check(checker, item("http://a.example.com/x", seed_host="example.com")).depth == 1
     with pytest.raises(Rejected, match="scope"):
-        checker.check(item("http://other.org/", seed_host="example.com"))
+        check(checker, item("http://other.org/", seed_host="example.com"))

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.errors import InvalidURL
 from crawler.links.scope import Scope
 from crawler.links.urls import FINGERPRINT_BYTES, fingerprint, host_of, normalize
-from crawler.safetext import escape_surrogates
 
 MAX_URL_CHARS = 64 * 1024  # no page of ours makes a URL this long; a forged item may
 # The (via, parse_as) pairs --sitemaps writes: pages and sitemaps from a sitemap, sitemaps
@@ -42,8 +42,9 @@ class Rejected(ValueError):
 
 
 class RequestChecker:
-    """Decodes a queued item (``fingerprint + JSON``, see ``codec.encode_request``) and checks
-    it against one crawl's rules; ``check`` returns the request or raises ``Rejected``."""
+    """Checks a queued item against one crawl's rules: ``check`` decodes ``fingerprint + JSON``
+    (``codec.encode_request``), ``check_fields`` takes one already split (the Redis backend's
+    compact items, ``redis/items.py``); both return the request or raise ``Rejected``."""
 
     def __init__(self, config: CrawlConfig) -> None:
         self.scope = Scope(config)
@@ -60,6 +61,24 @@ class RequestChecker:
         if sitemap not in _SITEMAP_FIELDS:
             raise Rejected("the sitemap fields are not ones the crawl writes")
         via, parse_as = sitemap or (None, "")
+        fields = (url, depth, parent, seed_host, chain, via, parse_as)
+        return self.check_fields(item[:FINGERPRINT_BYTES], *fields)
+
+    def check_fields(
+        self,
+        key: bytes,
+        url: Any,
+        depth: Any,
+        parent: Any,
+        seed_host: Any,
+        chain: Any,
+        via: Any = None,
+        parse_as: Any = "",
+    ) -> Request:
+        """The request of an item already split into its fields (any values: they come from
+        outside), under fingerprint ``key``, if the crawl could have scheduled it."""
+        if (via, parse_as) != (None, "") and [via, parse_as] not in _SITEMAP_FIELDS:
+            raise Rejected("the sitemap fields are not ones the crawl writes")
         if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
             raise Rejected("the URL is not a string of a sane length")
         if type(depth) is not int or not 0 <= depth <= self.max_depth:
@@ -75,7 +94,7 @@ class RequestChecker:
             normal = normalize(url)
         except InvalidURL as exc:
             raise Rejected(str(exc)) from None
-        if fingerprint(normal) != item[:FINGERPRINT_BYTES]:
+        if fingerprint(normal) != key:
             raise Rejected("the URL does not match the item's fingerprint")
         if depth == 0 and not chain and via is None:
             if seed_host not in ("", host_of(normal)):
@@ -83,16 +102,3 @@ class RequestChecker:
         elif not self.scope.allows(normal, seed_host):
             raise Rejected(f"outside the crawl's scope from seed host {seed_host!r}")
         return Request(normal, depth, parent, seed_host, tuple(chain), via, parse_as)
-
-
-def shown_url(item: bytes) -> str:
-    """The URL of a rejected item as a record shows it: its URL if it has one, else its raw
-    text; escaped and cut to 2,000 characters (it is hostile data)."""
-    text = item[FINGERPRINT_BYTES:].decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-        if isinstance(data, list) and data and isinstance(data[0], str):
-            text = data[0]
-    except ValueError:
-        pass
-    return escape_surrogates(text[:2000])

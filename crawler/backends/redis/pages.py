@@ -1,5 +1,8 @@
 """Page states (``crawler/recrawl.py``) of a Redis crawl: one hash, ``crawl:{ID}:pages``
-(URL fingerprint -> JSON), beside the frontier's keys, and the reset that starts a re-crawl."""
+(URL fingerprint -> JSON), beside the frontier's keys, and the reset that starts a re-crawl.
+
+A state is written through the process's outbox (``outbox.py``): the next ``POP`` carries it,
+so storing it costs no round trip of its own."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 
 import redis
 
+from crawler.backends.redis.outbox import outbox_for
 from crawler.backends.redis.state import RedisState
 from crawler.base import Request
 from crawler.errors import BackendError
@@ -23,6 +27,7 @@ class RedisPages:
     def __init__(self, url: str, crawl_id: str, *, retry: float = 30.0) -> None:
         self.state = RedisState(url, crawl_id, retry=retry)
         self.key = self.state.key("pages")
+        self.outbox = outbox_for(url, crawl_id)
 
     def empty(self) -> bool:
         """True when the hash holds no page."""
@@ -30,21 +35,31 @@ class RedisPages:
 
     def get(self, url: str) -> PageState | None:
         """The stored state of ``url``, or None."""
-        data = self.state.call("hget", self.key, fingerprint(url))
+        fp = fingerprint(url)
+        data: bytes | None = self.outbox.page(fp)
+        if data is None:
+            data = self.state.call("hget", self.key, fp)
         return PageState.from_data(json.loads(data)) if data else None
 
     def put(self, url: str, state: PageState) -> None:
         """Keep ``state`` for ``url``."""
         data = json.dumps(state.to_data(), ensure_ascii=False)
-        self.state.call("hset", self.key, fingerprint(url), data)
+        self.outbox.put_page(fingerprint(url), data)
+        if self.outbox.due():
+            self.outbox.send(self.state)
 
     def drop(self, url: str) -> None:
         """Forget ``url``."""
-        self.state.call("hdel", self.key, fingerprint(url))
+        self.outbox.put_page(fingerprint(url), "")
+        if self.outbox.due():
+            self.outbox.send(self.state)
 
     def close(self) -> None:
-        """Drop the connection."""
-        self.state.client.close()
+        """Send what waits in the outbox, and drop the connection."""
+        try:
+            self.outbox.send(self.state)
+        finally:
+            self.state.client.close()
 
     def begin_recrawl(self) -> list[Request]:
         """Start the crawl over (a finished one only): delete every key of the crawl but the

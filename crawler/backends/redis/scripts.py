@@ -1,13 +1,15 @@
 """The Lua scripts of the Redis backend: each step that changes several keys runs atomically.
 
 Every script reads the clock with ``TIME`` on the server, so lease deadlines do not depend on
-the workers' clocks agreeing. Queue items are ``fingerprint (16 bytes) .. JSON``; leases and
-records are keyed by that fingerprint.
+the workers' clocks agreeing. Queue items are ``fingerprint (16 bytes) .. fields``
+(``items.py``); leases and records are keyed by that fingerprint.
 
 Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot):
 
-    crawl:{id}:config   STRING  the scope options the crawl was started with (JSON)
-    crawl:{id}:seen     SET     fingerprints ever scheduled (the visited set)
+    crawl:{id}:config   STRING  the scope options the crawl was started with, and the layout's
+                                ``format`` (JSON)
+    crawl:{id}:s:XXXX   SET     the visited set: fingerprints ever scheduled, in 65,536 shards
+                                (XXXX: their first 2 bytes, hex) of intsets (``items.py``)
     crawl:{id}:q:H      LIST    host H's items waiting, FIFO (RPUSH / LPOP); re-queued go first
     crawl:{id}:ready    ZSET    host -> when (ms) it may next start, for hosts with items waiting
                                 and below their --per-host cap: POP takes from the earliest
@@ -18,9 +20,10 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
     crawl:{id}:leased   HASH    fingerprint -> item, to re-queue a lease that expired
     crawl:{id}:leasehost HASH   fingerprint -> host of a leased item
     crawl:{id}:records  HASH    fingerprint -> record JSON (HSETNX: the first record wins)
+    crawl:{id}:pages    HASH    fingerprint -> page state for re-crawls (JSON, ``pages.py``)
     crawl:{id}:stats    HASH    scheduled, recorded, requeued, queued, skipped counters
     crawl:{id}:busy     HASH    host -> fingerprint of its one page out (a host with a delay):
-                                ENDED or COMPLETE clears it and books the next start from then
+                                ENDED or ``complete`` clears it and books the next start from then
     crawl:{id}:next     HASH    host -> next free start (ms): a hand-out or an extra request
     crawl:{id}:last     HASH    host -> latest actual request start (ms)
     crawl:{id}:delays   HASH    host -> delay raised by Crawl-delay or the auto-throttle (s)
@@ -86,8 +89,35 @@ local function unlease(P, fp)
 end
 """
 
-# ARGV: prefix, budget (-1: none), host budget (-1: none), then item, host pairs.
-# Claim and enqueue in one step: a URL is in ``seen`` only if it is also queued (or skipped
+# Store the record and end the lease in one step (freeing its host's slot). With release = '1'
+# (a page interrupted by a hard stop, or leased and never started) no record is kept and the
+# item goes back to the front of its host's queue, so a resumed crawl fetches it. Returns 1
+# when this record is the URL's first. Safe to repeat (a reply lost to an outage).
+_COMPLETE = """
+local function complete(P, fp, record, release, base_ms)
+  local item = redis.call('HGET', P .. 'leased', fp)
+  redis.call('ZREM', P .. 'leases', fp)
+  redis.call('HDEL', P .. 'leased', fp)
+  local host = unlease(P, fp)
+  if host then unbusy(P, host, fp, base_ms, now) end
+  if release == '1' then
+    if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
+      redis.call('LPUSH', P .. 'q:' .. host, item)
+      redis.call('HINCRBY', P .. 'stats', 'queued', 1)
+    end
+  end
+  if host and not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
+  if release == '1' then return 0 end
+  local first = redis.call('HSETNX', P .. 'records', fp, record)
+  if first == 1 then redis.call('HINCRBY', P .. 'stats', 'recorded', 1) end
+  return first
+end
+"""
+
+# ARGV: prefix, budget (-1: none), host budget (-1: none), then one argument per request:
+# ``host \n seen member \n item`` (one argument, not three: packing arguments is most of a
+# client's cost per call). The item's first two bytes name its seen-set shard.
+# Claim and enqueue in one step: a URL is in the seen set only if it is also queued (or skipped
 # beyond its host's budget), so a worker that dies between the two cannot lose it. Returns how
 # many items were queued.
 PUSH = (
@@ -98,10 +128,14 @@ local budget = tonumber(ARGV[2])
 local host_budget = tonumber(ARGV[3])
 local scheduled = tonumber(redis.call('HGET', P .. 'stats', 'scheduled') or '0')
 local added, skipped = 0, 0
-for i = 4, #ARGV, 2 do
+for i = 4, #ARGV do
   if budget >= 0 and scheduled + added >= budget then break end
-  local item, host = ARGV[i], ARGV[i + 1]
-  if redis.call('SADD', P .. 'seen', string.sub(item, 1, 16)) == 1 then
+  local arg = ARGV[i]
+  local a = string.find(arg, '\\n', 1, true)
+  local b = string.find(arg, '\\n', a + 1, true)
+  local host, item = string.sub(arg, 1, a - 1), string.sub(arg, b + 1)
+  local shard = P .. 's:' .. string.format('%02x%02x', string.byte(item, 1, 2))
+  if redis.call('SADD', shard, string.sub(arg, a + 1, b - 1)) == 1 then
     if host_budget >= 0 and redis.call('HINCRBY', P .. 'perhost', host, 1) > host_budget then
       skipped = skipped + 1
     else
@@ -120,22 +154,47 @@ return added
 """
 )
 
-# ARGV: prefix, lease_ms, cap (-1: none), delay_ms.
-# First re-queue leases whose deadline passed (their worker died or hung), then lease an item
-# of the ready host (``next`` <= now) with the fewest pages in flight among the first few, and
-# book the host's next start. Returns {item, busy, 0, ready}: busy = 1 when the host has a delay
-# (the page's end must be told: ENDED), ready: how many other hosts looked at may start now too
-# (so that as many idle loops ask at once); or {'', ms, queued, timed}
-# when no host may start now: with timed = 1, ms is the time until the earliest host may;
-# otherwise no host is listed (nothing queued, or every host with items at its cap or its one
-# page out) and ms is the time to the earliest lease deadline, -1 when no lease is outstanding
-# either (with nothing queued, the crawl is over).
+# ARGV: prefix, lease_ms, cap (-1: none), delay_ms, count, n, then n records this worker stored
+# since its last call, each ``release (1 byte) .. fingerprint (16) .. record JSON``,
+# ``complete``d in the same step; then page states, ``fingerprint .. JSON`` ('': delete).
+# First re-queue leases whose deadline passed (their worker died or hung), then lease up to
+# ``count`` items, each of the ready host (``next`` <= now) with the fewest pages in flight
+# among the first few, booking the host's next start. Returns {0, 0, 0, item, busy, item, busy,
+# ...} when it leased any (busy = 1: the item's host has a delay and this is its one page out,
+# whose end must be told: ENDED); or {ms, queued, timed} when no host may start now: with
+# timed = 1, ms is the time until the earliest host may; otherwise no host is listed (nothing
+# queued, or every host with items at its cap or its one page out) and ms is the time to the
+# earliest lease deadline, -1 when no lease is outstanding either (with nothing queued, the
+# crawl is over). With count 0 it only completes.
+# The records are completed last, after the reply is decided: a host slot they free goes to
+# whichever worker asks next, not straight back to this one (with --per-host, a worker that
+# freed and took in one step would starve the others).
 POP = (
     _NOW
     + _HOSTS
+    + _COMPLETE
     + """
 local P = ARGV[1]
 local lease_ms, cap, base_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local count = tonumber(ARGV[5])
+local function reply(answer)
+  local n = tonumber(ARGV[6])
+  for i = 7, 6 + n do
+    local arg = ARGV[i]
+    complete(P, string.sub(arg, 2, 17), string.sub(arg, 18), string.sub(arg, 1, 1), base_ms)
+  end
+  for i = 7 + n, #ARGV do
+    local fp, state = string.sub(ARGV[i], 1, 16), string.sub(ARGV[i], 17)
+    if state == '' then
+      redis.call('HDEL', P .. 'pages', fp)
+    else
+      redis.call('HSET', P .. 'pages', fp, state)
+    end
+  end
+  return answer
+end
+if count <= 0 then return reply({0, 0, 0}) end
+local taken = {0, 0, 0}
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 100)
 for _, fp in ipairs(expired) do
   local item = redis.call('HGET', P .. 'leased', fp)
@@ -153,12 +212,13 @@ end
 while true do
   local hosts = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, 8)
   if #hosts == 0 then
+    if #taken > 3 then return reply(taken) end
     local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
-    if #first > 0 then return {'', math.max(1, tonumber(first[2]) - now), 1, 1} end
+    if #first > 0 then return reply({math.max(1, tonumber(first[2]) - now), 1, 1}) end
     local queued = math.max(0, tonumber(redis.call('HGET', P .. 'stats', 'queued') or '0'))
     local lease = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
-    if #lease == 0 then return {'', -1, queued, 0} end
-    return {'', math.max(0, tonumber(lease[2]) - now), queued, 0}
+    if #lease == 0 then return reply({-1, queued, 0}) end
+    return reply({math.max(0, tonumber(lease[2]) - now), queued, 0})
   end
   local host, fewest = nil, nil
   for _, h in ipairs(hosts) do
@@ -206,8 +266,9 @@ while true do
         -- No delay: scored by this hand-out, so hosts take turns.
         redis.call('ZADD', P .. 'ready', now, host)
       end
-      if delay > 0 then return {item, 1, 0, #hosts - 1} end
-      return {item, 0, 0, #hosts - 1}
+      taken[#taken + 1] = item
+      taken[#taken + 1] = delay > 0 and 1 or 0
+      if (#taken - 3) / 2 >= count then return reply(taken) end
     end
     if redis.call('LLEN', P .. 'q:' .. host) == 0 then redis.call('ZREM', P .. 'ready', host) end
   end
@@ -231,33 +292,13 @@ return renewed
 """
 )
 
-# ARGV: prefix, fingerprint, record JSON, release, delay_ms (the crawl's --delay; optional).
-# Store the record and end the lease in one step (freeing its host's slot). With release = 1 (a
-# page interrupted by a hard stop) no record is kept and the item goes back to the front of its
-# host's queue, so a resumed crawl fetches it. Returns 1 when this record is the URL's first.
-# A page whose end was not told yet (ENDED) ends here.
+# ARGV: prefix, fingerprint, record JSON, release, delay_ms (the crawl's --delay). One
+# ``complete``; a page whose end was not told yet (ENDED) ends here.
 COMPLETE = (
     _NOW
     + _HOSTS
-    + """
-local P, fp = ARGV[1], ARGV[2]
-local item = redis.call('HGET', P .. 'leased', fp)
-redis.call('ZREM', P .. 'leases', fp)
-redis.call('HDEL', P .. 'leased', fp)
-local host = unlease(P, fp)
-if host then unbusy(P, host, fp, tonumber(ARGV[5] or '0'), now) end
-if ARGV[4] == '1' then
-  if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
-    redis.call('LPUSH', P .. 'q:' .. host, item)
-    redis.call('HINCRBY', P .. 'stats', 'queued', 1)
-  end
-end
-if host and not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
-if ARGV[4] == '1' then return 0 end
-local first = redis.call('HSETNX', P .. 'records', fp, ARGV[3])
-if first == 1 then redis.call('HINCRBY', P .. 'stats', 'recorded', 1) end
-return first
-"""
+    + _COMPLETE
+    + "return complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5] or '0'))\n"
 )
 
 # ARGV: prefix, host, fingerprint, delay_ms.  The page POP handed out as its host's one page out
