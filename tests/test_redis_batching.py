@@ -37,7 +37,7 @@ def _pops(frontier) -> list[int]:
     def counting(script, keys, args):
         reply = run(script, keys, args)
         if script == "POP" and args[4] > 0:
-            leased.append(len(reply) - 3)
+            leased.append((len(reply) - 3) // 2)  # (item, busy) pairs
         return reply
 
     frontier.state.run = counting

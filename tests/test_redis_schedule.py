@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from crawler.backends.redis.backend import RedisBackend
+from crawler.backends.redis.items import decode_item
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.record import Record
@@ -56,18 +57,24 @@ def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(redis_url):
         backend.close()
 
 
-def test_a_hand_out_counts_the_other_hosts_ready_now(redis_url):
-    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+def test_one_pop_hands_out_a_page_of_each_ready_host_to_the_waiting_loops(redis_url):
+    # The loops waiting at once share one POP (it leases one page per loop), so hosts ready
+    # at the same time are all handed out in one round trip.
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
     backend = RedisBackend(config)
     try:
         frontier = backend.frontier(config, _Sync())
-        frontier.push_many([Request(f"http://{h}.test/") for h in "abc"])
+        frontier.push_many([Request(f"http://{h}.test/{i}") for h in "abc" for i in range(2)])
         state = backend.state
-        args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms]
-        item, _, _, ready = state.run("POP", (), args)
-        assert item and ready == 2
-        item, _, _, ready = state.run("POP", (), args)
-        assert item and ready == 1
+        args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0]
+        _, _, _, *pairs = state.run("POP", (), args)
+        items = pairs[::2]
+        assert sorted(decode_item(item).url for item in items) == [
+            "http://a.test/0",
+            "http://b.test/0",
+            "http://c.test/0",
+        ]  # one page per host: each has a delay, so one page out at a time
+        assert pairs[1::2] == [1, 1, 1]  # each page's end is to be told (ENDED)
     finally:
         backend.close()
 
