@@ -25,7 +25,10 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def crawl_args(redis_url: str, crawl_id: str, seed: str, mode: str = "serial") -> list[str]:
-    args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50", "--lease", "1"]
+    # Leases of 3 s: short, so a killed worker's page comes back soon, but not so short that a
+    # live worker's heartbeat, late on a loaded machine (CI: 4 test workers on 2 cores), lets
+    # one expire and a page be fetched twice (each test here counts fetches server-side).
+    args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "50", "--lease", "3"]
     args += ["--ignore-robots"]  # the manifest describes a robots-blind crawl
     args += ["--mode", mode, seed]
     return args + (["--workers", "4"] if mode != "serial" else [])
