@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 
 class _Whole:
@@ -52,16 +52,16 @@ class _Whole:
 WHOLE = _Whole()
 
 
-class DeferredInterrupt:
-    """A context manager: while active, SIGINT raises ``KeyboardInterrupt`` (or calls the
-    handler that was installed before) at once, but only after the end of a ``WHOLE`` block
-    it arrives in. Outside the main thread it does nothing."""
+class _SigintHandler:
+    """Installs ``_act`` as the SIGINT handler while active (main thread only: elsewhere Python
+    cannot install signal handlers, and Ctrl-C keeps its default behaviour); a SIGINT inside a
+    ``WHOLE`` block reaches ``_act`` at the block's end."""
 
     def __init__(self) -> None:
         self._previous: Any = None
         self._installed = False
 
-    def __enter__(self) -> DeferredInterrupt:
+    def __enter__(self) -> Self:
         try:
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
@@ -70,51 +70,11 @@ class DeferredInterrupt:
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if WHOLE.defers(signum, frame):
-            return
-        if callable(self._previous):
-            self._previous(signum, frame)
-        elif self._previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
+        if not WHOLE.defers(signum, frame):
+            self._act(signum, frame)
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-
-
-class GracefulInterrupt:
-    """A context manager: while active, the first SIGINT calls ``on_first`` instead of raising.
-
-    Outside the main thread (where Python cannot install signal handlers) it does nothing and
-    Ctrl-C keeps its default behaviour.
-    """
-
-    def __init__(self, on_first: Callable[[], None]) -> None:
-        self._on_first = on_first
-        self._previous: Any = None
-        self._installed = False
-        self.requested = False
-
-    def __enter__(self) -> GracefulInterrupt:
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
-        except ValueError:  # not the main thread
-            pass
-        return self
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if WHOLE.defers(signum, frame):
-            return
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print(
-            "crawl: stopping after the pages in flight (Ctrl-C again to stop now)",
-            file=sys.stderr,
-            flush=True,
-        )
-        self._on_first()
+    def _act(self, signum: int, frame: FrameType | None) -> None:
+        raise NotImplementedError
 
     def __exit__(
         self,
@@ -124,3 +84,40 @@ class GracefulInterrupt:
     ) -> None:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
+
+
+class DeferredInterrupt(_SigintHandler):
+    """A context manager: while active, SIGINT raises ``KeyboardInterrupt`` (or calls the
+    handler that was installed before) at once, but only after the end of a ``WHOLE`` block
+    it arrives in. Outside the main thread it does nothing."""
+
+    def _act(self, signum: int, frame: FrameType | None) -> None:
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
+class GracefulInterrupt(_SigintHandler):
+    """A context manager: while active, the first SIGINT calls ``on_first`` instead of raising;
+    the second raises ``KeyboardInterrupt``.
+
+    Outside the main thread (where Python cannot install signal handlers) it does nothing and
+    Ctrl-C keeps its default behaviour.
+    """
+
+    def __init__(self, on_first: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_first = on_first
+        self.requested = False
+
+    def _act(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "crawl: stopping after the pages in flight (Ctrl-C again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._on_first()
