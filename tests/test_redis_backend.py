@@ -18,6 +18,7 @@ from crawler.config import MODES as AVAILABLE_MODES
 from crawler.config import CrawlConfig
 from crawler.links.urls import canonical, fingerprint
 from crawler.record import Record
+from crawler.strategies.inprocess import ThreadingSync
 from tests.support.cli import run_cli
 from tests.support.graph_site import GraphSite, start_worker, wait_until
 
@@ -198,7 +199,7 @@ def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, lease_seconds=0.5)
     dead, alive = RedisBackend(config), pickle.loads(pickle.dumps(RedisBackend(config)))
     try:
-        sync = _Sync()
+        sync = ThreadingSync()
         lost = dead.frontier(config, sync)
         assert lost.push_many([Request("http://a.test/x")]) == 1
         assert lost.push_many([Request("http://a.test/x")]) == 0  # claimed already
@@ -222,23 +223,11 @@ def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
         alive.close()
 
 
-class _Sync:
-    def lock(self):
-        import threading
-
-        return threading.Lock()
-
-    def condition(self):
-        import threading
-
-        return threading.Condition()
-
-
 def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, max_pages=3)
     one, two = RedisBackend(config), RedisBackend(config)
     try:
-        first, second = one.frontier(config, _Sync()), two.frontier(config, _Sync())
+        first, second = one.frontier(config, ThreadingSync()), two.frontier(config, ThreadingSync())
         assert first.push_many([Request(f"http://a.test/{i}") for i in range(2)]) == 2
         second.close()  # Ctrl-C: pop no more, but links found by pages in flight are kept
         assert second.push_many([Request(f"http://a.test/{i}") for i in range(5)]) == 1
@@ -261,7 +250,7 @@ def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/")])
         first = frontier.pop()
         started = time.monotonic()
@@ -310,7 +299,10 @@ def test_a_big_seed_list_is_claimed_and_queued_in_short_calls(redis_url):
     try:
         client = backend.state.client
         requests = [Request(f"http://a.test/{i}") for i in range(2 * CHUNK + 10)]
-        visited, frontier = backend.visited(config, _Sync()), backend.frontier(config, _Sync())
+        visited, frontier = (
+            backend.visited(config, ThreadingSync()),
+            backend.frontier(config, ThreadingSync()),
+        )
         client.config_resetstat()
         keys = [fingerprint(r.url) for r in requests]
         assert visited.claim_many(keys) == keys

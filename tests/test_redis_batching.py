@@ -16,17 +16,10 @@ from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.recrawl import PageState
+from crawler.strategies.inprocess import ThreadingSync
 from tests.support.graph_site import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class _Sync:
-    def lock(self):
-        return threading.Lock()
-
-    def condition(self):
-        return threading.Condition()
 
 
 def _pops(frontier) -> list[int]:
@@ -48,7 +41,7 @@ def test_loops_waiting_together_share_one_pop(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, depth=1)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/0", 0, None, "a.test")])
         first = frontier.pop()  # a lease out, nothing queued: the next pops wait
         got: list[Request | None] = []
@@ -76,7 +69,7 @@ def test_records_ride_on_the_next_pop(redis_url, monkeypatch):
     records = f"crawl:{{{config.crawl_id}}}:records"
     client = redis.Redis.from_url(redis_url)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         sink = backend.record_sink(config)
         frontier.push_many([Request(f"http://a.test/{i}", 0, None, "a.test") for i in range(2)])
         page = frontier.pop()
@@ -99,7 +92,7 @@ def test_a_closed_frontier_puts_back_what_no_loop_took(redis_url):
     keys = f"crawl:{{{config.crawl_id}}}:"
     client = redis.Redis.from_url(redis_url)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request(f"http://a.test/{i}", 0, None, "a.test") for i in range(3)])
         frontier._buffer.extend(frontier._ask(3)[0])  # leased for loops that never came
         frontier.close()
@@ -119,7 +112,7 @@ def test_page_states_ride_on_the_next_pop_too(redis_url, monkeypatch):
     key = f"crawl:{{{config.crawl_id}}}:pages"
     client = redis.Redis.from_url(redis_url)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/1", 0, None, "a.test")])
         state = PageState(Request("http://a.test/0"), 200, "sha1:X", etag='"v1"')
         pages.put("http://a.test/0", state)

@@ -4,7 +4,6 @@ layout's format (a crawl written in another one is refused, never misread)."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pytest
@@ -16,17 +15,10 @@ from crawler.backends.redis.items import decode_item, encode_item
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.links.urls import fingerprint
+from crawler.strategies.inprocess import ThreadingSync
 from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class _Sync:
-    def lock(self):
-        return threading.Lock()
-
-    def condition(self):
-        return threading.Condition()
 
 
 @pytest.mark.parametrize(
@@ -57,7 +49,7 @@ def test_the_seen_set_is_intset_shards_and_still_claims_once(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         parent = "http://a.test/"
         requests = [Request(f"http://a.test/{i}", 1, parent, "a.test") for i in range(300)]
         assert frontier.push_many(requests) == 300
@@ -68,7 +60,7 @@ def test_the_seen_set_is_intset_shards_and_still_claims_once(redis_url):
         assert shards and not client.exists(prefix + b"seen")
         assert {client.object("encoding", key) for key in shards} == {b"intset"}
         assert sum(client.scard(key) for key in shards) == 300
-        assert len(backend.visited(config, _Sync())) == 300
+        assert len(backend.visited(config, ThreadingSync())) == 300
     finally:
         backend.close()
 

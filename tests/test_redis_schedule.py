@@ -5,7 +5,6 @@ as many idle loops ask at once."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -16,23 +15,16 @@ from crawler.backends.redis.items import decode_item
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.record import Record
+from crawler.strategies.inprocess import ThreadingSync
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class _Sync:
-    def lock(self):
-        return threading.Lock()
-
-    def condition(self):
-        return threading.Condition()
 
 
 def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(redis_url):
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/0"), Request("http://a.test/1")])
         first = frontier.pop()
         assert first.url == "http://a.test/0"
@@ -63,7 +55,7 @@ def test_one_pop_hands_out_a_page_of_each_ready_host_to_the_waiting_loops(redis_
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request(f"http://{h}.test/{i}") for h in "abc" for i in range(2)])
         state = backend.state
         args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0]
@@ -86,7 +78,7 @@ def test_a_host_listed_while_its_page_is_out_still_waits_a_delay_from_its_end(re
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, _Sync())
+        frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/0")])
         first = frontier.pop()
         frontier.push_many([Request("http://a.test/1")])  # listed while a/0 is out

@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from crawler.strategies.inprocess import ThreadingSync
 from tests.support.cli import run_cli
 from tests.support.graph_site import GraphSite, start_worker, wait_until
 
@@ -107,29 +108,17 @@ def test_a_copy_in_another_process_reads_the_visited_set_without_the_lock(tmp_pa
     config = CrawlConfig(state=str(tmp_path / "crawl.db"))
     owner = SqliteBackend(config)
     try:
-        frontier = owner.frontier(config, _Sync())
+        frontier = owner.frontier(config, ThreadingSync())
         assert frontier.push_many([Request("http://a.test/x")]) == 1
         frontier.close()
         assert frontier.push_many([Request("http://a.test/y")]) == 1  # kept after close
         copy = pickle.loads(pickle.dumps(owner))  # what a spawned manager process gets
-        visited = pickle.loads(pickle.dumps(copy.visited(config, _Sync())))
+        visited = pickle.loads(pickle.dumps(copy.visited(config, ThreadingSync())))
         keys = [fingerprint(u) for u in ("http://a.test/x", "http://a.test/y", "http://a.test/z")]
         assert visited.claim_many(keys) == keys[2:]
         copy.close()
     finally:
         owner.close()
-
-
-class _Sync:
-    def lock(self):
-        import threading
-
-        return threading.Lock()
-
-    def condition(self):
-        import threading
-
-        return threading.Condition()
 
 
 @pytest.mark.parametrize("extra", [["--mode", "processes", "--workers", "2"], ["--mode", "gevent"]])
