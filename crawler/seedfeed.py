@@ -3,12 +3,12 @@
 The engine reads the first ``FIRST_SEEDS`` seeds, starts the crawl on them, and wraps the
 backend's frontiers in ``FeedingFrontier``: a loop that pops reads the next ``CHUNK`` seeds
 first when fewer than half of ``READ_AHEAD`` listed seeds are queued (at most once every
-``REFILL_EVERY`` pops, unless fewer than a chunk are left), turns them into requests
-(bad lines into ``invalid_url`` records), claims them in the crawl's visited set and queues the
-new ones, exactly what the strategy did with the whole list before. So memory holds at most
-about ``READ_AHEAD`` listed URLs ahead of the loops (~100 bytes each, packed), and a list
-sorted by host still offers the frontier many hosts at once (a host's pages are queued together
-but ``READ_AHEAD`` URLs span hundreds of hosts of a few hundred pages each).
+``REFILL_EVERY`` pops or ``REFILL_AFTER_S`` seconds, unless fewer than a chunk are left),
+turns them into requests (bad lines into ``invalid_url`` records), claims them in the crawl's
+visited set and queues the new ones, exactly what the strategy did with the whole list before.
+So memory holds at most about ``READ_AHEAD`` listed URLs ahead of the loops (~100 bytes each,
+packed), and a list sorted by host still offers the frontier many hosts at once (a host's pages
+are queued together but ``READ_AHEAD`` URLs span hundreds of hosts of a few hundred pages each).
 
 Termination stays the frontier's: a loop that finds the frontier finished (nothing queued,
 nothing in flight) while seeds are left reads the next chunk itself and pops again; the others
@@ -22,6 +22,7 @@ them to the sinks from its one consumer, before the next record and at the end.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -38,6 +39,9 @@ READ_AHEAD = 100_000  # listed seeds queued ahead of the loops, at most ~2 chunk
 # Pops between two refills while enough seeds are queued: 64 greenlets that each read a chunk
 # before their first request would hold that request back by seconds.
 REFILL_EVERY = 16
+# Or this long since the last refill: a polite crawl pops seldom (its loops wait for their
+# hosts' turns), and a list sorted by host must still bring its later hosts in soon.
+REFILL_AFTER_S = 0.05
 
 
 class _IterableSeeds:
@@ -70,6 +74,7 @@ class SeedFeed:
         self.generation = 0  # chunks read so far (a loop that waited sees whether one came)
         self.outstanding = 0  # listed seeds queued and not yet popped (a hint, not a count)
         self.credit = 0  # pops since the last refill
+        self.refilled = time.monotonic()  # when the last refill was (the first read: now)
         self.records: deque[Record] = deque()  # bad lines read after the start
 
     def read(
@@ -191,7 +196,9 @@ class FeedingFrontier:
     def _low(feed: SeedFeed) -> bool:
         if feed.outstanding < CHUNK:
             return True
-        return feed.outstanding < READ_AHEAD // 2 and feed.credit >= REFILL_EVERY
+        return feed.outstanding < READ_AHEAD // 2 and (
+            feed.credit >= REFILL_EVERY or time.monotonic() - feed.refilled >= REFILL_AFTER_S
+        )
 
     def _finished(self) -> bool:
         counts = self._inner.snapshot()
@@ -207,6 +214,7 @@ class FeedingFrontier:
                 return  # another loop read meanwhile
             self._reading = True
             feed.credit = 0
+            feed.refilled = time.monotonic()
             try:
                 # A loop waiting on a stalled pipe must notice a Ctrl-C or stop.
                 requests, invalid = feed.read(CHUNK, wait=wait, stop=self._stopped)
