@@ -201,6 +201,31 @@ def test_read_ahead_is_bounded_and_spans_hosts_of_a_sorted_list(monkeypatch):
     assert most_hosts >= 3
 
 
+def test_a_loop_that_pops_seldom_still_reads_on_after_a_while(monkeypatch):
+    """A polite crawl pops seldom (its loops wait for their hosts): past ``REFILL_AFTER_S``
+    since the last refill, the next pop reads a chunk even before ``REFILL_EVERY`` pops."""
+    from crawler.backends.memory.backend import MemoryBackend
+    from crawler.config import CrawlConfig
+    from crawler.seedfeed import FeedingBackend, SeedFeed
+    from crawler.unshared import UnsharedSync
+    from crawler.worker import claim_new
+
+    monkeypatch.setattr(seedfeed, "CHUNK", 20)
+    urls = [f"http://h{h:02d}.example/p/{i}" for h in range(50) for i in range(10)]
+    config, sync = CrawlConfig(), UnsharedSync()
+    feed = SeedFeed(urls, config)
+    backend = FeedingBackend(MemoryBackend(), feed)
+    frontier, visited = backend.frontier(config, sync), backend.visited(config, sync)
+    first, _ = feed.read(100)  # more than a chunk queued: no refill for being low
+    feed.outstanding = frontier.push_many(claim_new(visited, first))
+    feed.refilled = float("inf")  # as if a chunk had just been read
+    frontier.done(frontier.pop())
+    assert feed.generation == 0  # one pop, just after a refill: nothing read
+    feed.refilled = float("-inf")  # long ago: the time has come
+    frontier.done(frontier.pop())
+    assert feed.generation == 1 and feed.outstanding == 100 - 2 + 20
+
+
 def test_stop_ends_a_crawl_waiting_on_a_stalled_pipe(httpserver):
     """The list's writer stalls (the pipe stays open): the loop waiting to read more notices
     ``stop`` and the crawl returns, with the page it fetched recorded."""
