@@ -64,6 +64,9 @@ class CrawlConfig:
     # crawl stops with ``CrawlLost`` (exit 3); 0 fails at the first error.
     backend_retry: float = 30.0
     state: str | None = None
+    # Bytes the in-memory backend aims to stay under: past half of it, queued requests spill to
+    # temporary files (crawler/backends/memory/spill.py). None or 0: no bound.
+    memory_limit: int | None = 1024**3
     # Start a finished durable crawl over: every stored page again, asked conditionally
     # (crawler/recrawl.py).
     recrawl: bool = False
@@ -131,6 +134,8 @@ class CrawlConfig:
             raise ConfigError("timeout must be positive")
         if self.max_bytes < 1:
             raise ConfigError("max-bytes must be at least 1")
+        if self.memory_limit is not None and self.memory_limit < 0:
+            raise ConfigError("memory-limit must be 0 (none) or more bytes")
         _check_backend(self)
         if self.warc_max_size < 1024 * 1024:
             raise ConfigError("--warc-max-size must be at least 1 MB")

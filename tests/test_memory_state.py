@@ -11,7 +11,8 @@ import pytest
 
 from crawler.backends.memory.fingerprints import FingerprintSet
 from crawler.backends.memory.frontier import MemoryFrontier
-from crawler.backends.memory.packed import HostQueue, origin_prefix, pack, unpack
+from crawler.backends.memory.host_queue import HostQueue
+from crawler.backends.memory.packed import origin_prefix, pack, unpack
 from crawler.backends.memory.visited import MemoryVisited
 from crawler.base import Request
 from crawler.links.urls import fingerprint

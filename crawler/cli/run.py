@@ -25,18 +25,34 @@ class _Size(click.ParamType):
     """A byte count: digits, optionally followed by K, M or G (binary multiples)."""
 
     name = "size"
+    examples = "1000000, 500M, 1G"
 
     def convert(self, value, param, ctx):  # noqa: D102 - click's API
         if isinstance(value, int):
             return value
         text = str(value).strip().upper().removesuffix("B")
-        number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in ("K", "M", "G") else (text, "")
         if not number.isdigit():
-            self.fail(f"{value!r} is not a size (e.g. 1000000, 500M, 1G)", param, ctx)
+            self.fail(f"{value!r} is not a size (e.g. {self.examples})", param, ctx)
         return int(number) * _UNITS[unit]
 
 
 SIZE = _Size()
+
+
+class _Limit(_Size):
+    """A byte count as ``_Size``, or ``0`` / ``none`` for no limit (None)."""
+
+    name = "limit"
+    examples = "512M, 1G, or none"
+
+    def convert(self, value, param, ctx):  # noqa: D102 - click's API
+        if value is None or str(value).strip().lower() == "none":
+            return None
+        return super().convert(value, param, ctx) or None
+
+
+LIMIT = _Limit()
 
 
 @app.command("run")
@@ -91,6 +107,15 @@ SIZE = _Size()
     default=None,
     metavar="FILE",
     help="Keep the crawl's state in a SQLite file: running again resumes it.",
+)
+@click.option(
+    "--memory-limit",
+    type=LIMIT,
+    default="1G",
+    show_default=True,
+    metavar="SIZE",
+    help="In memory (no --state/--backend): past half of SIZE, queued URLs wait in temporary "
+    "files (bytes, or with K, M, G; 0 or none: no limit).",
 )
 @click.option(
     "--recrawl",

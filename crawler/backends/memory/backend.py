@@ -43,16 +43,29 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self._schedule = SharedSchedule()
+        self._frontiers: list[MemoryFrontier] = []  # closed with the backend: spill files go
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process (the processes strategy's manager) holds no frontier.
+        return {"_schedule": self._schedule}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._schedule = state["_schedule"]
+        self._frontiers = []
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
-        """Queues per host in their ready order, guarded by the strategy's condition."""
+        """Queues per host in their ready order, guarded by the strategy's condition; past
+        their share of ``--memory-limit``, on disk."""
         schedule, condition = self._schedule.get(config, sync)
-        return MemoryFrontier(
+        frontier = MemoryFrontier(
             condition,
             max_pages=config.max_pages,
             schedule=schedule,
             max_pages_per_host=config.max_pages_per_host,
+            spill_above=queue_bound(config.memory_limit),
         )
+        self._frontiers.append(frontier)
+        return frontier
 
     def visited(self, config: CrawlConfig, sync: Sync) -> Visited:
         """A fingerprint set guarded by the strategy's lock."""
@@ -72,4 +85,14 @@ class MemoryBackend:
         return MemoryRobotsCache(sync.condition())
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Close the frontiers: their spill files, if any, are deleted."""
+        for frontier in self._frontiers:
+            frontier.close()
+        self._frontiers.clear()
+
+
+def queue_bound(memory_limit: int | None) -> int | None:
+    """The bytes of queued requests kept in memory under ``memory_limit``: half of it. The
+    other half is for what cannot spill (the visited set, ~16 bytes per URL; the URL caches;
+    the interpreter and the pages in flight)."""
+    return None if not memory_limit else max(1, memory_limit // 2)

@@ -7,6 +7,11 @@ imports no concurrency library. The ready order and the host timing are shared p
 (``crawler/politeness/ready.py``, ``schedule.py``); the schedule is the one the crawl's host
 clock books extra requests on, so both see the same host timeline. Queued requests are kept
 packed, one ``bytes`` each (``packed.py``): what a million queued URLs cost is their URLs.
+
+With ``spill_above`` (bytes), queued requests beyond it go to segment files on disk
+(``spill.py``): each host keeps its next few requests in memory, the rest of its queue (the
+deepest and latest first) waits on disk and comes back in order as the host's memory part
+drains (``host_queue.py``). Nothing else changes: the same pages in the same order.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from crawler.backends.memory.packed import HostQueue, origin_prefix, pack, unpack
+from crawler.backends.memory.host_queue import HostQueue, Meter
+from crawler.backends.memory.packed import origin_prefix, pack, unpack
+from crawler.backends.memory.spill import SpillStore
 from crawler.base import Request
 from crawler.politeness.ready import ReadyOrder
 from crawler.politeness.schedule import HostSchedule, host_key
@@ -33,6 +40,10 @@ class MemoryFrontier:
     breadth-first (by depth, then first queued). A loop whose last host may start again at
     once (no delay) and has nothing in flight but that loop's own last page gets it again: its
     connection is open, and new connections per host are what a many-host crawl pays.
+
+    ``spill_above``: once the queued requests in memory pass this many bytes (estimated),
+    every host's queue beyond its next few requests moves to a temporary directory; ``close``
+    removes it (and so does the store's finaliser, should ``close`` never come).
     """
 
     def __init__(
@@ -43,6 +54,8 @@ class MemoryFrontier:
         schedule: HostSchedule | None = None,
         max_pages_per_host: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        spill_above: int | None = None,
+        spill_dir: str | None = None,
     ) -> None:
         self._cond = condition
         self.schedule = schedule if schedule is not None else HostSchedule()
@@ -62,6 +75,19 @@ class MemoryFrontier:
         self._sticky: dict[int, tuple[str, str]] = {}  # loop -> (host, URL) it last took
         self._flying: set[str] = set()  # URLs handed out and not done
         self.closed = False
+        self._meter = Meter()  # bytes of queued requests in memory
+        self._store = SpillStore(parent=spill_dir) if spill_above else None
+        self._spill_above = spill_above or 0
+        self._spill_at = self._spill_above  # the next spill, once memory passes it
+        # Requests each host keeps in memory, and the size of a chunk on disk (what one refill
+        # brings back, so never more than is kept): a few for a tiny bound, 64 for a real one.
+        self._keep = max(4, min(64, self._spill_above >> 16))
+        self.spills = 0
+
+    @property
+    def queued_bytes(self) -> int:
+        """Estimated bytes of the queued requests held in memory (the rest is on disk)."""
+        return self._meter.bytes
 
     def push_many(self, requests: Iterable[Request]) -> int:
         """Queue requests up to the ``max_pages`` and ``max_pages_per_host`` budgets; return
@@ -83,15 +109,27 @@ class MemoryFrontier:
                     self._per_host[host] = taken + 1
                 queue = self._queues.get(host)
                 if queue is None:
-                    queue = self._queues[host] = HostQueue(origin_prefix(request.url))
+                    prefix = origin_prefix(request.url)
+                    queue = self._queues[host] = HostQueue(prefix, self._meter, self._store)
                     self._order.add(host)
                 queue.push(request.depth, pack(request, host, queue.prefix))
                 added += 1
             self._accepted += added
             self._queued += added
+            if self._store is not None and self._meter.bytes > self._spill_at:
+                self._spill()
             if added:
                 self._cond.notify_all()
             return added
+
+    def _spill(self) -> None:
+        """Every host's queue but its next few requests to disk (the deepest and latest)."""
+        for queue in self._queues.values():
+            queue.spill(self._keep, self._keep)
+        self.spills += 1
+        # What stays is each host's head: with very many hosts that alone may pass the bound,
+        # and spilling again at every push would move nothing but cost a pass over the hosts.
+        self._spill_at = max(self._spill_above, self._meter.bytes + self._spill_above // 4)
 
     def pop(self, timeout: float | None = None) -> Request | None:
         """The next request whose host may start now; waits while no host is ready or others
@@ -175,9 +213,12 @@ class MemoryFrontier:
                 self._cond.notify_all()
 
     def close(self) -> None:
-        """Hand out nothing more; queued requests stay queued but are not popped."""
+        """Hand out nothing more; queued requests stay counted but are not popped, and those
+        on disk are deleted."""
         with self._cond:
             self.closed = True
+            if self._store is not None:
+                self._store.close()
             self._cond.notify_all()
 
     def snapshot(self) -> dict[str, int]:

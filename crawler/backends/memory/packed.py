@@ -1,9 +1,11 @@
-"""Queued requests as one ``bytes`` each, in per-host queues: what a million queued URLs cost.
+"""Queued requests as one ``bytes`` each (kept in ``host_queue.py``): what a million queued URLs
+cost.
 
 A ``Request`` in a heap costs ~350 bytes beyond its URL (the named tuple, the heap's tuple, a
 sequence number, a seed-host string of its own); packed, a queued seed costs its URL's bytes
 plus ~45 (one ``bytes`` object and its list slot). The depth is not packed: a host's queue
-keeps one run per depth, which is also what makes it breadth-first without a heap.
+keeps one run per depth (``HostQueue``), which is also what makes it breadth-first without a
+heap.
 
 Packing: the URL and the parent without the host's usual ``scheme://host:port``
 (``HostQueue.prefix``: a URL in normal form never starts with ``/``, so a packed one that does
@@ -24,7 +26,6 @@ from crawler.base import Request
 _SEP = "\x00"
 _NONE = "\x01"
 _JSON = b"\x02"
-_COMPACT_AT = 1024  # a run drops its consumed head once it is this long and half the run
 
 
 def origin_prefix(url: str) -> str:
@@ -92,45 +93,3 @@ def unpack(entry: bytes, depth: int, host: str, prefix: str = "") -> Request:
             via=None if via == _NONE else via, parse_as=fields[4], chain=tuple(fields[5:])
         )
     return request
-
-
-class HostQueue:
-    """One host's queued requests, packed: a FIFO run per depth, the lowest depth first."""
-
-    __slots__ = ("prefix", "_runs", "_size")
-
-    def __init__(self, prefix: str = "") -> None:
-        # Left out of the packed URLs that start with it (``pack``): the host's usual origin.
-        self.prefix = prefix
-        self._runs: dict[int, list] = {}  # depth -> [head index, entries]
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def push(self, depth: int, entry: bytes) -> None:
-        """Queue one packed request at ``depth``."""
-        run = self._runs.get(depth)
-        if run is None:
-            self._runs[depth] = [0, [entry]]
-        else:
-            run[1].append(entry)
-        self._size += 1
-
-    def pop(self) -> tuple[int, bytes]:
-        """The first request of the lowest depth: ``(depth, packed)``. The queue is not empty."""
-        depth = min(self._runs) if len(self._runs) > 1 else next(iter(self._runs))
-        run = self._runs[depth]
-        head, entries = run
-        entry = entries[head]
-        head += 1
-        if head == len(entries):
-            del self._runs[depth]
-        elif head >= _COMPACT_AT and head * 2 >= len(entries):
-            del entries[:head]  # the consumed head goes: memory follows the queue down
-            run[0] = 0
-        else:
-            entries[head - 1] = None  # the entry is gone before the run is compacted
-            run[0] = head
-        self._size -= 1
-        return depth, entry
