@@ -137,7 +137,9 @@ class Crawler:
         finally:
             stats.stopped = backend.stopped
             with contextlib.suppress(BackendError):  # a count is not worth a lost crawl
-                stats.skipped = backend.snapshot().get("skipped", 0)
+                counts = backend.snapshot()
+                stats.skipped = counts.get("skipped", 0)
+                stats.spilled = counts.get("spilled", 0)
             self._backend, self._stop_requested = None, False
             feed.close()
             stats.finish()

@@ -31,6 +31,8 @@ class Stats:
     finished: float | None = None
     # URLs found but not queued: beyond their host's --max-pages-per-host (no record).
     skipped: int = 0
+    # Queued requests the in-memory frontier wrote to disk, past --memory-limit.
+    spilled: int = 0
     interrupted: bool = False  # by Ctrl-C
     stopped: bool = False  # by Crawler.stop (an early ``break`` out of crawl())
 
@@ -91,6 +93,7 @@ class Stats:
             "gone": self.gone,
             "dropped_links": self.dropped_links,
             "skipped": self.skipped,
+            "spilled": self.spilled,
             "wall_s": round(self.wall_s, 3),
             "pages_per_s": round(self.pages_per_s, 1),
             "running": self.finished is None,
@@ -111,6 +114,7 @@ class Stats:
             + self._recrawl_summary()
             + (f", {self.dropped_links} links too long" if self.dropped_links else "")
             + (f", {self.skipped} skipped (--max-pages-per-host)" if self.skipped else "")
+            + (f", {self.spilled} queued URLs spilled to disk" if self.spilled else "")
             + f"; {_human_bytes(self.bytes)} in {self.wall_s:.2f} s, {self.pages_per_s:.1f} pages/s"
         )
 

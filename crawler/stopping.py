@@ -57,7 +57,7 @@ class StoppableBackend:
     def snapshot(self) -> dict[str, int]:
         """Queued, in-flight and skipped counts over this crawl's frontiers (zeros before any;
         a shared backend's are crawl-wide, so they are taken once, not summed)."""
-        totals = {"queued": 0, "in_flight": 0, "skipped": 0}
+        totals = {"queued": 0, "in_flight": 0, "skipped": 0, "spilled": 0}
         for frontier in list(self._frontiers):
             counts = frontier.snapshot()
             if self._backend.shared:

@@ -222,11 +222,13 @@ class MemoryFrontier:
             self._cond.notify_all()
 
     def snapshot(self) -> dict[str, int]:
-        """Counts for progress and health: queued, in flight, scheduled in total, skipped."""
+        """Counts for progress and health: queued, in flight, scheduled in total, skipped, and
+        spilled (requests written to disk so far, past ``spill_above``)."""
         with self._cond:
             return {
                 "queued": self._queued,
                 "in_flight": self._in_flight,
                 "scheduled": self._accepted,
                 "skipped": self._skipped,
+                "spilled": self._store.entries_written if self._store is not None else 0,
             }

@@ -50,6 +50,8 @@ class SpillStore:
         self._end = 0  # its length
         self._finalizer: weakref.finalize | None = None
         self.chunks_written = 0
+        self.entries_written = 0  # requests written, over the store's life (a request read
+        # back and spilled again counts twice)
         self.bytes_written = 0
 
     def write(self, entries: list[bytes]) -> Chunk:
@@ -66,6 +68,7 @@ class SpillStore:
         self._end += len(data)
         self._live[segment] += 1
         self.chunks_written += 1
+        self.entries_written += len(entries)
         self.bytes_written += len(data)
         return chunk
 
