@@ -79,15 +79,17 @@ class MemoryFrontier:
         self._store = SpillStore(parent=spill_dir) if spill_above else None
         self._spill_above = spill_above or 0
         self._spill_at = self._spill_above  # the next spill, once memory passes it
-        # Requests each host keeps in memory, and the size of a chunk on disk (what one refill
-        # brings back, so never more than is kept): a few for a tiny bound, 64 for a real one.
-        self._keep = max(4, min(64, self._spill_above >> 16))
         self.spills = 0
 
     @property
     def queued_bytes(self) -> int:
         """Estimated bytes of the queued requests held in memory (the rest is on disk)."""
         return self._meter.bytes
+
+    @property
+    def spilled_bytes(self) -> int:
+        """Bytes written to disk so far (requests read back and spilled again count twice)."""
+        return self._store.bytes_written if self._store is not None else 0
 
     def push_many(self, requests: Iterable[Request]) -> int:
         """Queue requests up to the ``max_pages`` and ``max_pages_per_host`` budgets; return
@@ -124,8 +126,13 @@ class MemoryFrontier:
 
     def _spill(self) -> None:
         """Every host's queue but its next few requests to disk (the deepest and latest)."""
-        for queue in self._queues.values():
-            queue.spill(self._keep, self._keep)
+        # Requests each host keeps in memory, and the size of a chunk on disk (what one refill
+        # brings back, so never more than is kept): 4 to 64, so that what the hosts keep
+        # takes at most about a quarter of the bound (at ~128 bytes a request).
+        queues = self._queues
+        keep = max(4, min(64, self._spill_above // (512 * max(1, len(queues)))))
+        for queue in queues.values():
+            queue.spill(keep, keep)
         self.spills += 1
         # What stays is each host's head: with very many hosts that alone may pass the bound,
         # and spilling again at every push would move nothing but cost a pass over the hosts.

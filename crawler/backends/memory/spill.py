@@ -1,9 +1,10 @@
 """Where the in-memory frontier puts queued requests beyond its memory bound: segment files.
 
 A *chunk* is a list of packed requests (``packed.py``) written at once and read back whole, in
-the order written: the lengths as 4-byte integers, then the entries joined. Chunks are appended
-to the current segment file; its owner (``HostQueue``) keeps each chunk's address and decides
-the order in which chunks come back, so the files never need an index. A segment past
+the order written: their count and lengths as 4-byte integers, then the entries joined. Chunks
+are appended to the current segment file; its owner (``HostQueue``) keeps each chunk's address
+(one ``int``: what a spilled request costs in memory is a share of it) and decides the order in
+which chunks come back, so the files never need an index. A segment past
 ``segment_bytes`` is closed to new chunks, and deleted once every chunk in it has been read:
 the disk follows the queue down as the memory does.
 
@@ -18,23 +19,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import weakref
 from array import array
-from typing import IO, NamedTuple
+from typing import IO
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 _LENGTH = "I"  # entries are a URL or two: far below 4 GB
 assert array(_LENGTH).itemsize == 4
 
 
-class Chunk(NamedTuple):
-    """Where one written chunk lies: its segment, offset, byte length and entry count."""
-
-    segment: int
-    offset: int
-    size: int
-    count: int
+# A chunk's address: segment << 64 | offset << 32 | size (a chunk and a segment stay < 4 GB).
+Chunk = int
+_MASK = (1 << 32) - 1
 
 
 class SpillStore:
@@ -58,13 +56,14 @@ class SpillStore:
         """Append ``entries`` (not empty) as one chunk; where it lies."""
         if self._current < 0 or self._end >= self.segment_bytes:
             self._next_segment()
-        lengths = array(_LENGTH, map(len, entries))
+        lengths = array(_LENGTH, [len(entries)])
+        lengths.extend(map(len, entries))
         data = lengths.tobytes() + b"".join(entries)
         segment = self._current
         handle = self._files[segment]
         handle.seek(self._end)
         handle.write(data)
-        chunk = Chunk(segment, self._end, len(data), len(entries))
+        chunk = segment << 64 | self._end << 32 | len(data)
         self._end += len(data)
         self._live[segment] += 1
         self.chunks_written += 1
@@ -75,21 +74,23 @@ class SpillStore:
     def read(self, chunk: Chunk) -> list[bytes]:
         """The entries of ``chunk``, in the order written. A chunk is read once: its segment
         is deleted when its last chunk was read (and no more go to it)."""
-        handle = self._files[chunk.segment]
-        handle.seek(chunk.offset)
-        data = handle.read(chunk.size)
-        if len(data) != chunk.size:
-            raise OSError(f"spill segment {chunk.segment} is short: the temporary file changed")
+        segment, offset, size = chunk >> 64, chunk >> 32 & _MASK, chunk & _MASK
+        handle = self._files[segment]
+        handle.seek(offset)
+        data = handle.read(size)
+        if len(data) != size:
+            raise OSError(f"spill segment {segment} is short: the temporary file changed")
+        count = int.from_bytes(data[:4], sys.byteorder)
         lengths = array(_LENGTH)
-        lengths.frombytes(data[: 4 * chunk.count])
+        lengths.frombytes(data[4 : 4 + 4 * count])
         entries = []
-        at = 4 * chunk.count
+        at = 4 + 4 * count
         for length in lengths:
             entries.append(data[at : at + length])
             at += length
-        self._live[chunk.segment] -= 1
-        if not self._live[chunk.segment] and chunk.segment != self._current:
-            self._drop(chunk.segment)
+        self._live[segment] -= 1
+        if not self._live[segment] and segment != self._current:
+            self._drop(segment)
         return entries
 
     def segments(self) -> int:

@@ -1,0 +1,136 @@
+"""The in-memory frontier past ``--memory-limit``: ``python -m bench.spill_scale``.
+
+Each case runs in a fresh interpreter (this file as a script, so RSS starts clean). It pushes
+``--urls`` link requests over ``--hosts`` hosts straight into a ``MemoryFrontier`` (in batches
+of 50, one page's links; depths rising as a breadth-first crawl's do; the visited set is left
+out: it stays in memory by design, ~16 bytes a URL, and its cost is ``bench.scale``'s), then
+pops and finishes ``--window`` of them. It prints, per case, one JSON line:
+
+- ``push_first_us`` / ``push_last_us``: µs per pushed URL over the first ``--window`` pushes
+  (a queue of 0 to 100 k) and the last (the queue near ``--urls``), spilling included;
+- ``pop_us``: µs per pop + done over ``--window`` pops with the whole queue in place (refills
+  from disk included);
+- ``queued_mb``: the queued requests' bytes in memory at the end (the frontier's own
+  estimate, what the bound applies to), ``rss_mb`` the RSS growth over the baseline (after
+  the pushes), ``peak_mb`` the process's peak RSS (``VmHWM``), ``spilled`` requests written to
+  disk, ``disk_mb`` bytes written.
+
+Cases: ``--urls 100000`` and ``--urls N`` with the same ``--memory-limit`` (small enough that
+both spill), and ``N`` without a limit for contrast. The last lines are the ratios N / 100 k.
+Run on a quiet machine; the ratios compare cases of one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+
+BATCH = 50
+
+
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` figure in bytes (``VmHWM``, ``VmRSS``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _requests(first: int, last: int, n: int, hosts: int) -> list:
+    from crawler.base import Request
+
+    out = []
+    for i in range(first, last):
+        host = f"h{i % hosts}.example"
+        depth = 1 + i * 5 // n  # rising, as a breadth-first crawl finds them
+        parent = f"http://{host}/d{depth - 1}/{i // hosts // 7}.html"
+        out.append(Request(f"http://{host}/d{depth}/page-{i // hosts}.html", depth, parent, host))
+    return out
+
+
+def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]:
+    """One case's figures (run in a fresh interpreter)."""
+    from crawler.backends.memory.backend import queue_bound
+    from crawler.backends.memory.frontier import MemoryFrontier
+    from crawler.unshared import UNSHARED
+
+    gc.collect()
+    base = _status("VmRSS")
+    frontier = MemoryFrontier(UNSHARED, spill_above=queue_bound(limit))
+    first_s = last_s = 0.0
+    for start in range(0, n, BATCH):
+        batch = _requests(start, min(n, start + BATCH), n, hosts)
+        began = time.perf_counter()
+        frontier.push_many(batch)
+        spent = time.perf_counter() - began
+        if start < window:
+            first_s += spent
+        if start >= n - window:
+            last_s += spent
+    gc.collect()
+    rss = _status("VmRSS") - base
+    queued = frontier.queued_bytes
+    began = time.perf_counter()
+    for _ in range(window):
+        request = frontier.pop(timeout=0)
+        assert request is not None
+        frontier.done(request)
+    pop_s = time.perf_counter() - began
+    figures = {
+        "urls": n,
+        "limit_mb": (limit or 0) / 2**20,
+        "push_first_us": first_s / min(window, n) * 1e6,
+        "push_last_us": last_s / min(window, n) * 1e6,
+        "pop_us": pop_s / window * 1e6,
+        "queued_mb": queued / 2**20,
+        "rss_mb": rss / 2**20,
+        "peak_mb": _status("VmHWM") / 2**20,
+        "spilled": frontier.snapshot()["spilled"],
+        "disk_mb": frontier.spilled_bytes / 2**20,
+    }
+    frontier.close()
+    return figures
+
+
+def _run(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]:
+    code = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([code, os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, __file__, "--case", str(n), str(hosts), str(limit or 0), str(window)]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    """Run the cases and print their figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--urls", type=int, default=5_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--memory-limit", type=int, default=32 * 2**20, help="bytes")
+    parser.add_argument("--window", type=int, default=100_000)
+    parser.add_argument("--no-unbounded", action="store_true", help="skip the no-limit case")
+    args = parser.parse_args()
+    small = _run(args.small, args.hosts, args.memory_limit, args.window)
+    print(json.dumps(small), flush=True)
+    big = _run(args.urls, args.hosts, args.memory_limit, args.window)
+    print(json.dumps(big), flush=True)
+    if not args.no_unbounded:
+        print(json.dumps(_run(args.urls, args.hosts, None, args.window)), flush=True)
+    for key in ("push_last_us", "pop_us", "queued_mb", "rss_mb", "peak_mb"):
+        ratio = big[key] / small[key] if small[key] else float("nan")
+        print(f"{key}: {small[key]:.2f} at {args.small:,} -> {big[key]:.2f} at {args.urls:,}"
+              f" (x{ratio:.2f})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--case"]:
+        n, hosts, limit, window = (int(a) for a in sys.argv[2:6])
+        print(json.dumps(case(n, hosts, limit or None, min(window, n))))
+    else:
+        main()
