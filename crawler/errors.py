@@ -3,7 +3,8 @@
     CrawlerError                 base of everything the crawler raises on purpose
     ├── ConfigError              an option or combination of options is wrong (CLI exit 2)
     │   ├── ModeUnavailable      a strategy cannot run here (e.g. gevent in an unpatched process)
-    │   └── OutputError          an output file (records, items) cannot be opened
+    │   └── OutputError          an output file (records, items) cannot be opened, or the
+    │                            queue's spill files (--memory-limit) cannot be written or read
     ├── SourceError              the URL source cannot be read (CLI exit 2)
     ├── BackendError             the crawl's shared state (Redis, --state file) is unusable (exit 2)
     │   └── CrawlLost            ... and went away mid-crawl: unreachable past --backend-retry,

@@ -13,6 +13,7 @@ from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.backends.memory.host_queue import HostQueue, Meter
 from crawler.backends.memory.spill import SpillStore
 from crawler.base import Request
+from crawler.errors import OutputError
 from crawler.unshared import UNSHARED
 
 
@@ -146,3 +147,9 @@ def test_without_a_bound_nothing_is_written(tmp_path):
     frontier = MemoryFrontier(UNSHARED, spill_dir=str(tmp_path))
     frontier.push_many(_requests(2000, 3))
     assert frontier.snapshot()["spilled"] == 0 and os.listdir(tmp_path) == []
+
+
+def test_a_spill_directory_that_cannot_be_made_is_one_clear_error(tmp_path):
+    frontier = MemoryFrontier(UNSHARED, spill_above=1024, spill_dir=str(tmp_path / "missing"))
+    with pytest.raises(OutputError, match="cannot write the queue's spill files.*TMPDIR"):
+        frontier.push_many(_requests(2000, 3))

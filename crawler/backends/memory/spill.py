@@ -25,6 +25,8 @@ import weakref
 from array import array
 from typing import IO
 
+from crawler.errors import OutputError
+
 SEGMENT_BYTES = 64 * 1024 * 1024
 _LENGTH = "I"  # entries are a URL or two: far below 4 GB
 assert array(_LENGTH).itemsize == 4
@@ -53,7 +55,18 @@ class SpillStore:
         self.bytes_written = 0
 
     def write(self, entries: list[bytes]) -> Chunk:
-        """Append ``entries`` (not empty) as one chunk; where it lies."""
+        """Append ``entries`` (not empty) as one chunk; where it lies. A full or unwritable
+        disk is an ``OutputError`` that says what to do."""
+        try:
+            return self._write(entries)
+        except OSError as exc:
+            where = self.directory or self._parent or tempfile.gettempdir()
+            raise OutputError(
+                f"cannot write the queue's spill files in {where!r}: {exc.strerror or exc} "
+                "(set TMPDIR to a disk with room, or --memory-limit none)"
+            ) from None
+
+    def _write(self, entries: list[bytes]) -> Chunk:
         if self._current < 0 or self._end >= self.segment_bytes:
             self._next_segment()
         lengths = array(_LENGTH, [len(entries)])
@@ -75,11 +88,18 @@ class SpillStore:
         """The entries of ``chunk``, in the order written. A chunk is read once: its segment
         is deleted when its last chunk was read (and no more go to it)."""
         segment, offset, size = chunk >> 64, chunk >> 32 & _MASK, chunk & _MASK
-        handle = self._files[segment]
-        handle.seek(offset)
-        data = handle.read(size)
+        try:
+            handle = self._files[segment]
+            handle.seek(offset)
+            data = handle.read(size)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot read the queue's spill files: {exc.strerror or exc}"
+            ) from None
         if len(data) != size:
-            raise OSError(f"spill segment {segment} is short: the temporary file changed")
+            raise OutputError(
+                f"the queue's spill file {segment} in {self.directory!r} was cut short"
+            )
         count = int.from_bytes(data[:4], sys.byteorder)
         lengths = array(_LENGTH)
         lengths.frombytes(data[4 : 4 + 4 * count])
