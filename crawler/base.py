@@ -132,7 +132,9 @@ class Frontier(Protocol):
 
     def snapshot(self) -> dict[str, int]:
         """Counts for progress and health: ``queued``, ``in_flight`` and ``skipped`` (beyond
-        ``--max-pages-per-host``), crawl-wide for a shared backend."""
+        ``--max-pages-per-host``), crawl-wide for a shared backend; a frontier that moves
+        queued requests to disk (memory, past ``--memory-limit``) also ``spilled`` (how many
+        it wrote), the others none. ``queued`` counts requests wherever they wait."""
         ...
 
 
@@ -269,7 +271,8 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections or files."""
+        """Release connections or files (the crawl is over, however it ended): the memory
+        backend's frontiers delete their spill files here."""
         ...
 
 
