@@ -6,17 +6,18 @@ of 50, one page's links; depths rising as a breadth-first crawl's do; the visite
 out: it stays in memory by design, ~16 bytes a URL, and its cost is ``bench.scale``'s), then
 pops and finishes ``--window`` of them. It prints, per case, one JSON line:
 
-- ``push_first_us`` / ``push_last_us``: µs per pushed URL over the first ``--window`` pushes
-  (a queue of 0 to 100 k) and the last (the queue near ``--urls``), spilling included;
-- ``pop_us``: µs per pop + done over ``--window`` pops with the whole queue in place (refills
-  from disk included);
+- ``push_first_us`` / ``push_last_us``: CPU µs (user + system: the writes count) per pushed URL
+  over the first ``--window`` pushes (a queue of 0 to 100 k) and the last (the queue near its
+  full size), spilling included; CPU rather than wall time, as a busy machine blurs the latter;
+- ``pop_us``: CPU µs per pop + done over ``--window`` pops with the whole queue in place
+  (refills from disk included);
 - ``queued_mb``: the queued requests' bytes in memory at the end (the frontier's own
   estimate, what the bound applies to), ``rss_mb`` the RSS growth over the baseline (after
   the pushes), ``peak_mb`` the process's peak RSS (``VmHWM``), ``spilled`` requests written to
   disk, ``disk_mb`` bytes written.
 
-Cases: each of ``--sizes`` (default 100 k, 1 M, 5 M) with the same ``--memory-limit`` (64 MiB:
-32 MiB for the queue, so the millions spill and 100 k does not), and the largest without a
+Cases: each of ``--sizes`` (default 100 k, 1 M, 5 M) with the same ``--memory-limit`` (32 MiB:
+16 MiB for the queue, so the millions spill and 100 k does not), and the largest without a
 limit for contrast. The table at the end gives each figure and its ratio to the first case's.
 Run on a quiet machine; the ratios compare cases of one invocation. (RSS keeps what the queue
 in memory once took: freed small objects leave the allocator's arenas partly used, so RSS
@@ -69,9 +70,9 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
     first_s = last_s = 0.0
     for start in range(0, n, BATCH):
         batch = _requests(start, min(n, start + BATCH), n, hosts)
-        began = time.perf_counter()
+        began = time.process_time()
         frontier.push_many(batch)
-        spent = time.perf_counter() - began
+        spent = time.process_time() - began
         if start < window:
             first_s += spent
         if start >= n - window:
@@ -79,12 +80,12 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
     gc.collect()
     rss = _status("VmRSS") - base
     queued = frontier.queued_bytes
-    began = time.perf_counter()
+    began = time.process_time()
     for _ in range(window):
         request = frontier.pop(timeout=0)
         assert request is not None
         frontier.done(request)
-    pop_s = time.perf_counter() - began
+    pop_s = time.process_time() - began
     figures = {
         "urls": n,
         "limit_mb": (limit or 0) / 2**20,
