@@ -139,5 +139,23 @@ def test_memory_limit_values():
     assert CrawlConfig().memory_limit == 1024**3
     with pytest.raises(ConfigError, match="memory-limit"):
         CrawlConfig(memory_limit=-1)
-    out = run_cli("-q", "--memory-limit", "none", "-o", os.devnull, "http://127.0.0.1:9/")
+    out = run_cli(
+        *("-q", "--retries", "0", "--memory-limit", "none", "-o", os.devnull),
+        "http://127.0.0.1:9/",
+    )
     assert out.returncode == 1 and out.stderr == ""  # a connect error, not a usage error
+
+
+@pytest.mark.timeout(60)
+def test_the_order_max_pages_and_depth_hold_while_spilling(spill_tmp):
+    with GraphSite(pages=300, links=4) as site:
+        # One loop: the order is the frontier's alone, so it must be the same, page by page.
+        plain, _ = run_crawl([site.seed], depth=4, memory_limit=None)
+        records, stats = run_crawl([site.seed], depth=4, memory_limit=TINY)
+        assert [(r.url, r.depth, r.parent) for r in records] == [
+            (r.url, r.depth, r.parent) for r in plain
+        ]
+        assert stats.spilled > 0
+        capped, stats = run_crawl([site.seed], depth=1000, max_pages=120, memory_limit=TINY)
+        assert len(capped) == 120 and stats.spilled > 0
+    assert list(spill_tmp.iterdir()) == []
