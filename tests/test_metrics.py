@@ -45,7 +45,7 @@ def by_label(found: dict, name: str, label: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["record", "encoded"])
 def test_a_record_is_counted_by_status_error_bytes_retries_and_latency(encoded):
-    metrics = CrawlMetrics(lambda: {"queued": 3, "in_flight": 1}, mode="threads")
+    metrics = CrawlMetrics(lambda: {"queued": 3, "in_flight": 1, "spilled": 9}, mode="threads")
     sink = metrics.sink()
     # A processes-mode child's records arrive encoded: counted without being decoded.
     write = sink.write_encoded if encoded else sink.write
@@ -62,6 +62,7 @@ def test_a_record_is_counted_by_status_error_bytes_retries_and_latency(encoded):
     assert total(found, "crawler_items_total") == 1
     assert found[("crawler_fetch_duration_seconds_count", ())] == 2
     assert found[("crawler_queued", ())] == 3 and found[("crawler_in_flight", ())] == 1
+    assert found[("crawler_spilled_total", ())] == 9
     info = [labels for (name, labels) in found if name == "crawler_info"]
     assert ("mode", "threads") in info[0]
     # A frontier that does not schedule by host reports no host gauges: none are made up.

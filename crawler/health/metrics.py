@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from crawler.health.forksafe import close_in_children
 from crawler.record import EncodedRecord, Record
@@ -142,6 +142,13 @@ class _LiveCollector:
             value = figures.get(key)
             if isinstance(value, int | float):
                 yield GaugeMetricFamily(name, text, value=value)
+        spilled = figures.get("spilled")
+        if isinstance(spilled, int):  # only ever grows: a counter, read from the frontier
+            yield CounterMetricFamily(
+                "crawler_spilled",
+                "Queued requests written to disk past --memory-limit (memory backend).",
+                value=spilled,
+            )
 
 
 class MetricsServer:
