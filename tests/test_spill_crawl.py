@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -25,12 +27,18 @@ TINY = 512  # half of it for the queue: a few requests, so every crawl here spil
 
 
 @pytest.fixture
-def spill_tmp(tmp_path, monkeypatch):
-    """The system temp directory, for this test only: where spill directories are made."""
-    where = tmp_path / "tmp"
-    where.mkdir()
+def spill_tmp(monkeypatch):
+    """The system temp directory, for this test only: where spill directories are made. A
+    short path: multiprocessing puts its sockets there too (108 bytes at most)."""
+    where = Path(tempfile.mkdtemp(prefix="sp"))
     monkeypatch.setattr(tempfile, "tempdir", str(where))
-    return where
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def spill_dirs(where: Path) -> list[Path]:
+    """The spill directories left in ``where`` (multiprocessing's own may be there too)."""
+    return [path for path in where.iterdir() if path.name.startswith("crawler-spill-")]
 
 
 @pytest.mark.timeout(120)
@@ -39,7 +47,7 @@ def test_every_in_process_mode_gives_the_manifest_while_spilling(fresh_site, spi
     records, stats = run_crawl([fresh_site.url], depth=50, memory_limit=TINY, **options)
     assert_matches_site(fresh_site, [r.to_dict() for r in records], options["mode"])
     assert stats.spilled > 0
-    assert list(spill_tmp.iterdir()) == []
+    assert spill_dirs(spill_tmp) == []
 
 
 @pytest.mark.timeout(120)
@@ -52,7 +60,7 @@ def test_a_many_page_site_is_crawled_whole_once_while_spilling(spill_tmp, option
         assert len(records) == site.pages
         assert set(site.counts().values()) == {1}
     assert stats.spilled > 100
-    assert list(spill_tmp.iterdir()) == []
+    assert spill_dirs(spill_tmp) == []
 
 
 @pytest.mark.timeout(120)
@@ -94,7 +102,7 @@ def test_a_crawl_that_fails_midway_leaves_no_spill_file(spill_tmp):
         config = CrawlConfig(depth=1000, memory_limit=TINY, robots=False, mode="threads")
         with pytest.raises(RuntimeError, match="disk full"):
             Crawler(config, [CallbackSink(write)]).run([site.seed])
-    assert list(spill_tmp.iterdir()) == []
+    assert spill_dirs(spill_tmp) == []
 
 
 @pytest.mark.timeout(120)
@@ -158,4 +166,4 @@ def test_the_order_max_pages_and_depth_hold_while_spilling(spill_tmp):
         assert stats.spilled > 0
         capped, stats = run_crawl([site.seed], depth=1000, max_pages=120, memory_limit=TINY)
         assert len(capped) == 120 and stats.spilled > 0
-    assert list(spill_tmp.iterdir()) == []
+    assert spill_dirs(spill_tmp) == []
