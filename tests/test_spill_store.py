@@ -52,7 +52,7 @@ def test_a_store_dropped_without_close_leaves_nothing(tmp_path):
 
 @pytest.mark.parametrize("seed", range(30))
 def test_a_spilling_host_queue_pops_exactly_as_one_in_memory(seed, tmp_path):
-    """Random pushes at random depths, pops, and spills with random keeps: the same
+    """Random pushes at random depths, pops, and spills with random keeps and budgets: the same
     (depth, entry) sequence as a queue that never spills, and the memory figure back to 0."""
     rng = random.Random(seed)
     store = SpillStore(parent=str(tmp_path), segment_bytes=rng.choice([64, 4096, 1 << 20]))
@@ -70,8 +70,11 @@ def test_a_spilling_host_queue_pops_exactly_as_one_in_memory(seed, tmp_path):
             got.append(spilling.pop())
             want.append(plain.pop())
         elif len(plain):
-            keep = rng.randint(0, 8)
-            spilling.spill(keep, rng.randint(1, max(keep, 1)))
+            keep, budget = rng.randint(0, 8), rng.choice([None, rng.randint(1, 2000)])
+            before = meter.bytes
+            freed = spilling.spill(keep, rng.randint(1, max(keep, 1)), budget)
+            assert freed == before - meter.bytes
+            assert budget is None or freed < budget + 200  # it stops once the budget is met
             assert len(spilling) == len(plain)
     while len(plain):
         got.append(spilling.pop())
@@ -153,3 +156,23 @@ def test_a_spill_directory_that_cannot_be_made_is_one_clear_error(tmp_path):
     frontier = MemoryFrontier(UNSHARED, spill_above=1024, spill_dir=str(tmp_path / "missing"))
     with pytest.raises(OutputError, match="cannot write the queue's spill files.*TMPDIR"):
         frontier.push_many(_requests(2000, 3))
+
+
+def test_a_spill_with_a_budget_takes_the_deepest_and_latest_first(tmp_path):
+    store = SpillStore(parent=str(tmp_path))
+    meter = Meter()
+    queue = HostQueue("", meter, store)
+    for depth in (0, 1, 2):
+        for i in range(10):
+            queue.push(depth, b"%d-%d" % (depth, i))
+    freed = queue.spill(4, 4, budget=1)  # one request's worth: the last one pushed deepest
+    assert store.entries_written == 1 and freed == 3 + 41
+    queue.spill(4, 4, budget=9 * 44)  # the rest of depth 2, nothing shallower
+    assert store.entries_written == 10
+    queue.spill(4, 4, budget=12 * 44)  # depth 1 whole, then depth 0's latest two
+    assert store.entries_written == 22
+    assert meter.bytes == 8 * 44  # depth 0's first eight are still in memory
+    assert [queue.pop()[1] for _ in range(30)] == [
+        b"%d-%d" % (depth, i) for depth in (0, 1, 2) for i in range(10)
+    ]
+    store.close()

@@ -42,8 +42,8 @@ class MemoryFrontier:
     connection is open, and new connections per host are what a many-host crawl pays.
 
     ``spill_above``: once the queued requests in memory pass this many bytes (estimated),
-    every host's queue beyond its next few requests moves to a temporary directory; ``close``
-    removes it (and so does the store's finaliser, should ``close`` never come).
+    the deepest and latest of them move to a temporary directory (never a host's next few);
+    ``close`` removes it (and so does the store's finaliser, should ``close`` never come).
     """
 
     def __init__(
@@ -80,6 +80,7 @@ class MemoryFrontier:
         self._spill_above = spill_above or 0
         self._spill_at = self._spill_above  # the next spill, once memory passes it
         self.spills = 0
+        self._spill_turn = 0  # the host (by position) the next spill starts with
 
     @property
     def queued_bytes(self) -> int:
@@ -125,18 +126,28 @@ class MemoryFrontier:
             return added
 
     def _spill(self) -> None:
-        """Every host's queue but its next few requests to disk (the deepest and latest)."""
+        """Requests to disk, the deepest and latest of each host first, host after host in
+        turn, until the queue in memory is an eighth under the bound: each spill writes about
+        that much (a pause of its own, however big the bound), and a host's tail grows for a
+        whole turn before it is written again (chunks stay full)."""
         # Requests each host keeps in memory, and the size of a chunk on disk (what one refill
         # brings back, so never more than is kept): 4 to 64, so that what the hosts keep
         # takes at most about a quarter of the bound (at ~128 bytes a request).
-        queues = self._queues
-        keep = max(4, min(64, self._spill_above // (512 * max(1, len(queues)))))
-        for queue in queues.values():
-            queue.spill(keep, keep)
+        queues = list(self._queues.values())
+        bound = self._spill_above
+        keep = max(4, min(64, bound // (512 * max(1, len(queues)))))
+        need = self._meter.bytes - (bound - bound // 8)
+        start = self._spill_turn % max(1, len(queues))
+        for queue in queues[start:] + queues[:start]:
+            need -= queue.spill(keep, keep, need)
+            start += 1
+            if need <= 0:
+                break
+        self._spill_turn = start
         self.spills += 1
         # What stays is each host's head: with very many hosts that alone may pass the bound,
         # and spilling again at every push would move nothing but cost a pass over the hosts.
-        self._spill_at = max(self._spill_above, self._meter.bytes + self._spill_above // 4)
+        self._spill_at = max(bound, self._meter.bytes + bound // 8)
 
     def pop(self, timeout: float | None = None) -> Request | None:
         """The next request whose host may start now; waits while no host is ready or others

@@ -34,6 +34,18 @@ def _cost(entries: list[bytes]) -> int:
     return sum(map(len, entries)) + ENTRY_COST * len(entries)
 
 
+def _count_for(entries: list[bytes], budget: int | None) -> int:
+    """How many of ``entries``, from the first, free ``budget`` bytes (None: all of them)."""
+    if budget is None:
+        return len(entries)
+    total = 0
+    for i, entry in enumerate(entries):
+        total += len(entry) + ENTRY_COST
+        if total >= budget:
+            return i + 1
+    return len(entries)
+
+
 class HostQueue:
     """One host's queued requests, packed: a FIFO run per depth, the lowest depth first."""
 
@@ -98,35 +110,55 @@ class HostQueue:
         run[0], run[1] = 0, entries
         return entries
 
-    def spill(self, keep: int, chunk: int) -> None:
-        """Move to disk every request in memory but the first ``keep`` in queue order (what
-        the host hands out next), in chunks of at most ``chunk`` requests (what one refill
-        brings back: at most ``keep``, so that a refill is not spilled again)."""
-        store = self._store
-        assert store is not None and 0 < chunk <= max(keep, 1)
-        for depth in sorted(self._runs):
-            run = self._runs[depth]
-            head, entries, chunks, tail = run
-            held = len(entries) - head
-            if held > keep:
-                moved = entries[head + keep :]
-                del entries[head + keep :]
-                written = self._write(moved, chunk)
-                if chunks is None:
-                    chunks, tail = deque(written), []
-                else:
-                    chunks.extendleft(reversed(written))  # before what is on disk already
-                held = keep
-            if tail:
-                chunks.extend(self._write(tail, chunk))
-                tail = []
-            run[2], run[3] = chunks, tail
-            keep -= held
-            if head and head == len(entries):
-                run[0], run[1] = 0, []  # nothing of it in memory: drop the spent slots
+    def spill(self, keep: int, chunk: int, budget: int | None = None) -> int:
+        """Move requests in memory to disk, the deepest and latest first, until ``budget``
+        bytes are freed (None: all of them) but never the first ``keep`` in queue order (what
+        the host hands out next); return the bytes freed. Chunks hold at most ``chunk``
+        requests (what one refill brings back: at most ``keep``, so that a refill is not
+        spilled again)."""
+        assert self._store is not None and 0 < chunk <= max(keep, 1)
+        runs = self._runs
+        depths = sorted(runs)
+        kept = {}  # depth -> how many of the run's memory head are among the first ``keep``
+        for depth in depths:
+            run = runs[depth]
+            kept[depth] = min(len(run[1]) - run[0], keep)
+            keep -= kept[depth]
+        freed = 0
+        for depth in reversed(depths):
+            left = None if budget is None else budget - freed
+            if left is not None and left <= 0:
+                break
+            run = runs[depth]
+            tail = run[3]
+            if tail:  # after the chunks: its first part can join them
+                cut = _count_for(tail, left)
+                freed += self._to_disk(run, tail[:cut], chunk, at_end=True)
+                del tail[:cut]
+                left = None if budget is None else budget - freed
+                if left is not None and left <= 0:
+                    break
+            head, entries = run[0], run[1]
+            start = head + kept[depth]
+            if start < len(entries):  # its last part goes before the chunks
+                cut = len(entries) - _count_for(entries[start:][::-1], left)
+                moved = entries[cut:]
+                del entries[cut:]
+                freed += self._to_disk(run, moved, chunk, at_end=False)
+                if head and head == len(entries):
+                    run[0], run[1] = 0, []  # nothing of it in memory: drop the spent slots
+        return freed
 
-    def _write(self, entries: list[bytes], chunk: int) -> list:
-        self._meter.bytes -= _cost(entries)
+    def _to_disk(self, run: list, entries: list[bytes], chunk: int, *, at_end: bool) -> int:
+        cost = _cost(entries)
+        self._meter.bytes -= cost
         store = self._store
         assert store is not None
-        return [store.write(entries[at : at + chunk]) for at in range(0, len(entries), chunk)]
+        written = [store.write(entries[at : at + chunk]) for at in range(0, len(entries), chunk)]
+        if run[2] is None:
+            run[2], run[3] = deque(written), []
+        elif at_end:
+            run[2].extend(written)
+        else:
+            run[2].extendleft(reversed(written))  # before what is on disk already
+        return cost
