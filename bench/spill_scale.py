@@ -98,7 +98,7 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
         "spilled": frontier.snapshot()["spilled"],
         "disk_mb": frontier.spilled_bytes / 2**20,
     }
-    frontier.close()
+    frontier.release()
     return figures
 
 

@@ -271,8 +271,8 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections or files (the crawl is over, however it ended): the memory
-        backend's frontiers delete their spill files here."""
+        """Release connections or files (the crawl is over, however it ended, and every loop
+        has returned): the memory backend's frontiers delete their spill files here."""
         ...
 
 

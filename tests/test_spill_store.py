@@ -133,17 +133,18 @@ def test_a_frontier_past_its_bound_hands_out_the_same_requests_in_the_same_order
     assert bounded.snapshot()["spilled"] >= 4000 and bounded.spills > 1
     assert _drain(bounded) == _drain(plain)
     assert bounded.queued_bytes == 0
-    bounded.close()
+    bounded.release()
     assert os.listdir(tmp_path) == []
 
 
-def test_closing_a_frontier_with_requests_on_disk_deletes_them(tmp_path):
+def test_releasing_a_frontier_with_requests_on_disk_deletes_them(tmp_path):
     frontier = MemoryFrontier(UNSHARED, spill_above=1024, spill_dir=str(tmp_path))
     frontier.push_many(_requests(2000, 3))
     assert frontier.snapshot()["spilled"] > 0 and os.listdir(tmp_path)
-    frontier.close()
+    frontier.close()  # from any thread, while a loop may still read: the files stay
+    assert os.listdir(tmp_path) and frontier.pop(timeout=0) is None
+    frontier.release()  # the crawl is over
     assert os.listdir(tmp_path) == []
-    assert frontier.pop(timeout=0) is None
 
 
 def test_without_a_bound_nothing_is_written(tmp_path):

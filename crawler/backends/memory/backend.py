@@ -87,7 +87,7 @@ class MemoryBackend:
     def close(self) -> None:
         """Close the frontiers: their spill files, if any, are deleted."""
         for frontier in self._frontiers:
-            frontier.close()
+            frontier.release()
         self._frontiers.clear()
 
 

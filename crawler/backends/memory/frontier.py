@@ -43,7 +43,7 @@ class MemoryFrontier:
 
     ``spill_above``: once the queued requests in memory pass this many bytes (estimated),
     the deepest and latest of them move to a temporary directory (never a host's next few);
-    ``close`` removes it (and so does the store's finaliser, should ``close`` never come).
+    ``release`` removes it (and so does the store's finaliser, should it never come).
     """
 
     def __init__(
@@ -231,13 +231,19 @@ class MemoryFrontier:
                 self._cond.notify_all()
 
     def close(self) -> None:
-        """Hand out nothing more; queued requests stay counted but are not popped, and those
-        on disk are deleted."""
+        """Hand out nothing more; queued requests stay queued but are not popped."""
         with self._cond:
             self.closed = True
-            if self._store is not None:
-                self._store.close()
             self._cond.notify_all()
+
+    def release(self) -> None:
+        """Close, and delete the requests on disk: the crawl is over (the backend's
+        ``close``, once every loop has returned). Not in ``close``, which may come from any
+        thread (``Crawler.stop``) while a loop that needs no lock (a processes parent) is
+        reading the files."""
+        self.close()
+        if self._store is not None:
+            self._store.close()
 
     def snapshot(self) -> dict[str, int]:
         """Counts for progress and health: queued, in flight, scheduled in total, skipped, and
