@@ -55,8 +55,8 @@ class StoppableBackend:
         return self._backend.robots_cache(config, sync)
 
     def snapshot(self) -> dict[str, int]:
-        """Queued, in-flight and skipped counts over this crawl's frontiers (zeros before any;
-        a shared backend's are crawl-wide, so they are taken once, not summed)."""
+        """Queued, in-flight, skipped and spilled counts over this crawl's frontiers (zeros
+        before any; a shared backend's are crawl-wide, so they are taken once, not summed)."""
         totals = {"queued": 0, "in_flight": 0, "skipped": 0, "spilled": 0}
         for frontier in list(self._frontiers):
             counts = frontier.snapshot()

@@ -85,7 +85,7 @@ class MemoryBackend:
         return MemoryRobotsCache(sync.condition())
 
     def close(self) -> None:
-        """Close the frontiers: their spill files, if any, are deleted."""
+        """Release the frontiers: their spill files, if any, are deleted."""
         for frontier in self._frontiers:
             frontier.release()
         self._frontiers.clear()
