@@ -16,6 +16,7 @@ gone.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -69,6 +70,11 @@ class RedisState:
             self.client = redis.Redis.from_url(self.url, socket_timeout=30)
         except ValueError as exc:
             raise BackendError(scrub(f"--backend {self.shown!r}: {exc}", self.url)) from None
+        # Scripts run on connections of their own, taken from the pool once and kept: the
+        # client's per-command path (pool checkout and checks, hooks) cost ~100 us of CPU a
+        # call, several times the send and the reply (docs/performance.md).
+        self._idle: list[redis.Connection] = []
+        self._pid = os.getpid()
         self.scripts = {
             name: self.client.register_script(getattr(lua, name))
             for name in (
@@ -105,8 +111,37 @@ class RedisState:
 
         Scripts that build per-host keys take the crawl's ``prefix`` as their first argument
         (and no ``keys``): every key of a crawl shares one Redis Cluster hash slot."""
-        names, values = [self.key(k) for k in keys], list(args)
-        return self._retrying(lambda: self.scripts[script](keys=names, args=values))
+        names = [self.key(k) for k in keys]
+        found = self.scripts[script]
+        return self._retrying(lambda: self._evalsha(found, names, args))
+
+    def _evalsha(self, script: Any, keys: list[str], args: Sequence[Any]) -> Any:
+        """One ``EVALSHA`` on a kept connection (loading the script if the server lacks it).
+        A connection serves one caller at a time; one that failed is closed (it reconnects
+        when next used: a reply half read must not be read as the next one's)."""
+        if self._pid != os.getpid():  # forked: the parent's sockets are not this process's
+            self._idle, self._pid = [], os.getpid()
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self.client.connection_pool.get_connection()  # closed with the client
+        try:
+            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args, check_health=False)
+            try:
+                reply = conn.read_response()
+            except redis.exceptions.NoScriptError:
+                conn.send_command("SCRIPT", "LOAD", script.script, check_health=False)
+                conn.read_response()
+                conn.send_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args, check_health=False
+                )
+                reply = conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self._idle.append(conn)
+        return reply
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One plain Redis command, with the same retries and error mapping."""

@@ -1,0 +1,51 @@
+"""How the Redis backend talks to the server: scripts run on connections it keeps (no pool
+checkout per call), load themselves again on a server that forgot them, and a connection
+whose call failed is closed, never read from half way."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from crawler.backends.redis.state import RedisState
+from crawler.errors import BackendError
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def renew(state: RedisState) -> int:
+    return int(state.run("RENEW", ("leases",), [1000, b"f" * 16]))
+
+
+def test_scripts_run_on_a_kept_connection_not_a_pool_checkout_each(redis_url, monkeypatch):
+    state = RedisState(redis_url, uuid.uuid4().hex)
+    pool = state.client.connection_pool
+    checkouts = []
+    real = pool.get_connection
+    monkeypatch.setattr(pool, "get_connection", lambda *a: checkouts.append(1) or real(*a))
+    for _ in range(20):
+        assert renew(state) == 0
+    assert len(checkouts) == 1
+    state.client.close()
+
+
+def test_a_script_the_server_forgot_is_loaded_again(redis_url):
+    state = RedisState(redis_url, uuid.uuid4().hex)
+    assert renew(state) == 0
+    redis.Redis.from_url(redis_url).script_flush()  # as a restart without persistence does
+    assert renew(state) == 0
+    state.client.close()
+
+
+def test_a_failed_call_closes_its_connection_and_the_next_call_reconnects(redis_url):
+    state = RedisState(redis_url, uuid.uuid4().hex, retry=0)
+    assert renew(state) == 0
+    (conn,) = state._idle
+    conn._sock.shutdown(2)  # the link breaks under the kept connection
+    with pytest.raises(BackendError):
+        renew(state)
+    assert conn._sock is None  # closed: nothing half read is left on it
+    assert renew(state) == 0  # the same connection, connected again
+    state.client.close()
