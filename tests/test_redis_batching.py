@@ -10,10 +10,11 @@ import pytest
 import redis
 
 from crawler.backends.redis import outbox
-from crawler.backends.redis.backend import RedisBackend
+from crawler.backends.redis.backend import Claimed, RedisBackend
 from crawler.backends.redis.pages import RedisPages
 from crawler.base import Request
 from crawler.config import CrawlConfig
+from crawler.links.urls import fingerprint
 from crawler.record import Record
 from crawler.recrawl import PageState
 from crawler.strategies.inprocess import ThreadingSync
@@ -126,3 +127,34 @@ def test_page_states_ride_on_the_next_pop_too(redis_url, monkeypatch):
     finally:
         pages.close()
         backend.close()
+
+
+def test_links_this_process_pushed_or_leased_are_not_sent_again(redis_url):
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)
+    one, other = RedisBackend(config), RedisBackend(config)  # two workers of one crawl
+    try:
+        visited = one.visited(config, ThreadingSync())
+        frontier = one.frontier(config, ThreadingSync())
+        seed, link = Request("http://a.test/"), Request("http://a.test/x", 1, "http://a.test/")
+        keys = [fingerprint(seed.url), fingerprint(link.url)]
+        assert visited.claim_many(keys[:1]) == keys[:1]
+        assert frontier.push_many([seed]) == 1
+        assert frontier.pop(timeout=5) == seed
+        assert visited.claim_many(keys) == keys[1:]  # the seed: pushed here, and leased here
+        assert frontier.push_many([link]) == 1
+        assert visited.claim_many(keys) == []
+        # Another worker knows neither: it sends them, and the script drops them.
+        assert other.visited(config, ThreadingSync()).claim_many(keys) == keys
+        assert other.frontier(config, ThreadingSync()).push_many([seed, link]) == 0
+        frontier.close()
+    finally:
+        one.close()
+        other.close()
+
+
+def test_the_claimed_keys_a_process_remembers_are_bounded():
+    claimed = Claimed(limit=3)
+    claimed.update([b"a", b"b", b"c"])
+    assert b"a" in claimed
+    claimed.update([b"d"])  # full: it starts over
+    assert b"a" not in claimed and b"d" in claimed

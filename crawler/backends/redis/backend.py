@@ -56,26 +56,53 @@ IDLE_BEAT_S = 0.5
 # client: one PUSH of a million seeds took ~4.6 s, and past ``lua-time-limit`` (5 s) the
 # other workers' commands are answered BUSY. 5,000 items take ~15 ms.
 CHUNK = 5_000
+# Fingerprints a process remembers as claimed (``Claimed``): ~6 MB at most.
+CLAIMED_MAX = 65_536
+
+
+class Claimed:
+    """Fingerprints this process knows are claimed in the crawl: it pushed them (the ``PUSH``
+    returned) or leased them. A link found again is then not sent to Redis again: links
+    repeat from page to page (menus, pagination), and each one sent costs its encoding, its
+    share of the call and a seen-set lookup in the script. Claims are never undone during a
+    crawl, so what this says is never stale. Bounded: past ``limit`` it starts over (a link
+    sent again is only dropped by the script, as before)."""
+
+    def __init__(self, limit: int = CLAIMED_MAX) -> None:
+        self.limit = limit
+        self._keys: set[bytes] = set()
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._keys
+
+    def update(self, keys: Iterable[bytes]) -> None:
+        """Remember ``keys`` as claimed."""
+        if len(self._keys) >= self.limit:
+            self._keys = set()
+        self._keys.update(keys)
 
 
 class RedisVisited:
-    """The crawl's visited set, as the engine sees it: every key passes (``claim_many`` is
-    the identity), because ``RedisFrontier.push_many`` claims and queues in one script.
+    """The crawl's visited set, as the engine sees it: it passes every key but those this
+    process knows are claimed already (``Claimed``), because ``RedisFrontier.push_many``
+    claims and queues in one script.
 
-    Claiming here and pushing there would lose a URL to a worker killed in between, and a
-    filter here would cost a round trip per page to save the bytes of links already seen.
+    Claiming here and pushing there would lose a URL to a worker killed in between, and asking
+    Redis here would cost a round trip per page to save the bytes of links already seen.
     """
 
-    def __init__(self, state: RedisState) -> None:
+    def __init__(self, state: RedisState, claimed: Claimed | None = None) -> None:
         self.state = state
+        self.claimed = Claimed() if claimed is None else claimed
 
     def __len__(self) -> int:
         counts = self.state.counters()
         return counts["scheduled"] + counts["skipped"]
 
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
-        """``keys``, unfiltered (they are claimed by ``push_many``)."""
-        return list(keys)
+        """``keys`` but those this process knows are claimed (``push_many`` claims the rest)."""
+        claimed = self.claimed
+        return [key for key in keys if key not in claimed]
 
 
 class RedisFrontier:
@@ -136,16 +163,18 @@ class RedisFrontier:
         script per chunk), within the ``max_pages`` and ``max_pages_per_host`` budgets."""
         # Accepted even after ``close``: a page still in flight must keep the links it found,
         # or a resumed crawl would never reach them (its record says it is done).
-        items = []
+        items, fps = [], []
         for r in requests:
             item = encode_item(r)
-            member = seen_member(item[:FINGERPRINT_BYTES])
-            items.append(b"%s\n%s\n%s" % (host_key(r.url).encode(), member.encode(), item))
+            fp = item[:FINGERPRINT_BYTES]
+            items.append(b"%s\n%s\n%s" % (host_key(r.url).encode(), seen_member(fp).encode(), item))
+            fps.append(fp)
         added = 0
         head = [self.state.prefix, self.budget, self.host_budget]
         for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            added += int(self.state.run("PUSH", (), [*head, *chunk]))
+            added += int(self.state.run("PUSH", (), [*head, *items[start : start + CHUNK]]))
+            # Claimed now (or beyond --max-pages, which only ever fills up): not sent again.
+            self.backend.claimed.update(fps[start : start + CHUNK])
         if added and self._asking is not None:
             with self._nudge:  # the loop polling for work asks again now
                 self._nudged = True
@@ -267,6 +296,7 @@ class RedisFrontier:
                     _bump(self._held, item[:FINGERPRINT_BYTES], +1)
                     if int(busy):  # its host's one page out: tell its end (``done``)
                         self._busy.add(item[:FINGERPRINT_BYTES])
+            self.backend.claimed.update(item[:FINGERPRINT_BYTES] for item in items)
             self.backend.heartbeat()
         return items, int(ms), int(queued), int(timed)
 
@@ -386,6 +416,7 @@ class RedisBackend:
         self.config = config
         self.state = RedisState(config.backend, config.crawl_id, retry=config.backend_retry)
         self._frontiers: list[RedisFrontier] = []
+        self.claimed = Claimed()  # shared by this backend's visited sets and frontiers
         self.outbox = outboxes.outbox_for(config.backend, config.crawl_id)
         self.outbox.delay_ms = int(config.delay * 1000)  # a record ends its page: unbusy
         self._flush_lock = threading.Lock()
@@ -436,7 +467,7 @@ class RedisBackend:
 
     def visited(self, config: CrawlConfig, sync: Sync) -> RedisVisited:
         """A handle on the shared visited set."""
-        return RedisVisited(self.state)
+        return RedisVisited(self.state, self.claimed)
 
     def host_clock(self, config: CrawlConfig, sync: Sync) -> RedisHostClock:
         """``--delay`` and ``--per-host`` across every worker of the crawl."""
