@@ -19,15 +19,22 @@ class Pipeline:
         self.stats = stats
         self._bar = _progress_bar() if progress else None
         self._encoded_writers = [getattr(sink, "write_encoded", None) for sink in self.sinks]
+        # Several sinks that each would encode a record (the output file, a durable backend's
+        # store): encode it once for all, when every sink takes it encoded.
+        self._encode_first = len(self.sinks) > 1 and all(self._encoded_writers)
 
     def write(self, record: Record | EncodedRecord) -> None:
         """Count the record and hand it to every sink (an encoded record is decoded once, and
         only if a sink cannot take it encoded)."""
         self.stats.add(record)
-        if isinstance(record, EncodedRecord) and getattr(record.archive, "body", None) is not None:
-            # A page to save (--save-dir) gains ``saved_path`` here, in the save sink: its JSON
-            # from the child is stale, so it goes on decoded (only saved pages pay this).
-            record = record.decode()
+        if isinstance(record, EncodedRecord):
+            if getattr(record.archive, "body", None) is not None:
+                # A page to save (--save-dir) gains ``saved_path`` here, in the save sink: its
+                # JSON from the child is stale, so it goes on decoded (only saved pages pay).
+                record = record.decode()
+        elif self._encode_first and not record.items and record.archive is None:
+            # (with items or page data: their sinks would decode the record again)
+            record = EncodedRecord.of(record)
         if isinstance(record, EncodedRecord):
             self._write_encoded(record)
         else:

@@ -93,6 +93,38 @@ def test_the_pipeline_decodes_once_and_only_for_sinks_that_need_a_record():
     assert stats.errors == {"timeout": 1}
 
 
+class _Taker:
+    """A sink that takes records encoded or not, and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.got: list[Record | EncodedRecord] = []
+
+    def write(self, record: Record | EncodedRecord) -> None:
+        self.got.append(record)
+
+    write_encoded = write
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_record_for_several_sinks_that_take_it_encoded_is_encoded_once():
+    # The output file and a durable backend's store both write the record's JSON.
+    stream_a, stream_b, taker = io.StringIO(), io.StringIO(), _Taker()
+    pipeline = Pipeline([JsonLinesSink(stream_a), JsonLinesSink(stream_b), taker], Stats())
+    got = taker.got
+    plain = Record(url="http://127.0.0.1:1/x", status=200, mode="gevent")
+    pipeline.write(plain)
+    pipeline.write(RECORD)  # with items: as it came (an items sink would decode it again)
+    assert isinstance(got[0], EncodedRecord) and got[0].json == plain.to_json()
+    assert got[1] is RECORD
+    assert (
+        stream_a.getvalue()
+        == stream_b.getvalue()
+        == (plain.to_json().decode() + "\n" + RECORD.to_json().decode() + "\n")
+    )
+
+
 class _Pool:
     """Records what the parent hands out; runs nothing (messages are fed by the test)."""
 
