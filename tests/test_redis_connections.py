@@ -49,3 +49,18 @@ def test_a_failed_call_closes_its_connection_and_the_next_call_reconnects(redis_
     assert conn._sock is None  # closed: nothing half read is left on it
     assert renew(state) == 0  # the same connection, connected again
     state.client.close()
+
+
+def test_a_command_is_packed_as_redis_py_packs_it():
+    from redis.connection import PythonRespSerializer
+
+    from crawler.backends.redis.state import pack_command
+
+    args = ("EVALSHA", "ab" * 20, 0, "crawl:{é}:", -1, 0.25, b"\x00\r\n" * 3000, "")
+    reference = PythonRespSerializer(
+        6000, lambda value: redis.connection.Encoder("utf-8", "strict", False).encode(value)
+    ).pack(*args)
+    assert pack_command(args) == b"".join(reference)
+    for wrong in (None, True, [1]):
+        with pytest.raises(TypeError):
+            pack_command(("GET", wrong))
