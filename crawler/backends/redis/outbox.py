@@ -54,8 +54,7 @@ class Outbox:
 
     def page(self, fp: bytes) -> bytes | None:
         """A page state waiting here (``b""``: dropped), or None."""
-        with self._lock:
-            return self._pages.get(fp)
+        return self._pages.get(fp)  # one dict read: no lock needed (``take`` swaps the dict)
 
     def _stamp(self) -> None:
         if not self._records and not self._pages:
@@ -87,9 +86,10 @@ class Outbox:
 
     def due(self) -> bool:
         """True when an entry has waited ``FLUSH_S``."""
-        with self._lock:
-            waiting = bool(self._records or self._pages)
-            return waiting and time.monotonic() - self._since >= FLUSH_S
+        # Read without the lock (asked after every record and page state): a stale answer
+        # only moves a send to the next call, or the heartbeat's.
+        waiting = bool(self._records or self._pages)
+        return waiting and time.monotonic() - self._since >= FLUSH_S
 
     def held(self) -> list[bytes]:
         """Fingerprints whose records wait here (their leases must not lapse meanwhile)."""
