@@ -9,6 +9,7 @@ import uuid
 import pytest
 import redis
 
+from crawler.backends.redis.pages import RedisPages
 from crawler.backends.redis.state import RedisState
 from crawler.errors import BackendError
 
@@ -64,3 +65,20 @@ def test_a_command_is_packed_as_redis_py_packs_it():
     for wrong in (None, True, [1]):
         with pytest.raises(TypeError):
             pack_command(("GET", wrong))
+
+
+def test_the_page_stores_of_a_process_share_one_connection(redis_url):
+    crawl_id = uuid.uuid4().hex
+    stores = [RedisPages(redis_url, crawl_id) for _ in range(3)]  # one per loop
+    assert len({id(store.state) for store in stores}) == 1
+    state = stores[0].state
+    state.call("ping")
+    for store in stores[:2]:
+        store.close()
+    assert state.client.connection_pool._available_connections  # still open for the last
+    stores[2].close()
+    stores[2].close()  # a second close is a no-op
+    assert not any(c._sock for c in state.client.connection_pool._available_connections)
+    again = RedisPages(redis_url, crawl_id)
+    assert again.state is not state  # the last close dropped it
+    again.close()
