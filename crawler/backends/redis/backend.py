@@ -11,8 +11,9 @@ Round trips: the loops of a process that wait for work at the same moment share 
 (it leases as many items as loops are waiting), and that call also stores the records and page
 states written since the previous one (``outbox.py``: the record sink and the page store only
 queue them); what no ``POP`` took within ``outbox.FLUSH_S`` is sent by the heartbeat. A page
-costs about 1.3 round trips: its share of a ``POP`` and the ``PUSH`` of its links (which
-claims them: no separate check).
+costs its share of a ``POP`` and, if it found links this process does not know are claimed
+(``Claimed``), the ``PUSH`` of those (which claims them: no separate check). Figures:
+docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ IDLE_BEAT_S = 0.5
 # client: one PUSH of a million seeds took ~4.6 s, and past ``lua-time-limit`` (5 s) the
 # other workers' commands are answered BUSY. 5,000 items take ~15 ms.
 CHUNK = 5_000
-# Fingerprints a process remembers as claimed (``Claimed``): ~6 MB at most.
+# Fingerprints a process remembers as claimed (``Claimed``): a few MB at most.
 CLAIMED_MAX = 65_536
 
 

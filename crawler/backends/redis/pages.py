@@ -3,8 +3,8 @@
 
 A state is written through the process's outbox (``outbox.py``): the next ``POP`` carries it,
 so storing it costs no round trip of its own. The stores of a process (one per loop) share one
-connection to the crawl (``_Shared``): opening one per loop cost a connection's set-up each,
-~2.5 ms of CPU, where a store sends almost nothing of its own."""
+connection to the crawl (``_open_state``): one per loop cost a connection's set-up each, where
+a store sends almost nothing of its own."""
 
 from __future__ import annotations
 

@@ -71,8 +71,8 @@ class RedisState:
         except ValueError as exc:
             raise BackendError(scrub(f"--backend {self.shown!r}: {exc}", self.url)) from None
         # Scripts run on connections of their own, taken from the pool once and kept: the
-        # client's per-command path (pool checkout and checks, hooks) cost ~100 us of CPU a
-        # call, several times the send and the reply (docs/performance.md).
+        # client's per-command path (pool checkout and checks, hooks) cost several times the
+        # send and the reply (docs/scaling.md, "CPU per page of one worker").
         self._idle: list[redis.Connection] = []
         self._pid = os.getpid()
         self.scripts = {
@@ -214,7 +214,7 @@ class RedisState:
 
 def pack_command(args: Sequence[Any]) -> bytes:
     """A command in the Redis protocol, as redis-py packs it (``str`` as UTF-8, numbers by
-    ``repr``), in one buffer, at about half redis-py's cost for the scripts' arguments."""
+    ``repr``), in one buffer, cheaper than redis-py's packer for the scripts' arguments."""
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         if isinstance(arg, str):
