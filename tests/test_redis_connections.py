@@ -30,6 +30,7 @@ def test_scripts_run_on_a_kept_connection_not_a_pool_checkout_each(redis_url, mo
         assert renew(state) == 0
     assert len(checkouts) == 1
     state.client.close()
+    assert [conn._sock for conn in state._idle] == [None]  # the client's close closes it
 
 
 def test_a_script_the_server_forgot_is_loaded_again(redis_url):

@@ -119,13 +119,13 @@ class RedisState:
         """One ``EVALSHA`` on a kept connection (loading the script if the server lacks it).
         A connection serves one caller at a time; one that failed is closed (it reconnects
         when next used: a reply half read must not be read as the next one's)."""
+        command = pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
         if self._pid != os.getpid():  # forked: the parent's sockets are not this process's
             self._idle, self._pid = [], os.getpid()
         try:
             conn = self._idle.pop()
         except IndexError:
             conn = self.client.connection_pool.get_connection()  # closed with the client
-        command = pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
         try:
             conn.send_packed_command([command], check_health=False)
             try:
