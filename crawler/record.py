@@ -138,7 +138,8 @@ class EncodedRecord:
             len(record.items),
             record.changed,
             record.dropped_links,
-            record.archive,
+            # Serialised here, in the process that fetched the page (ArchivePayload.packed).
+            record.archive.packed() if record.archive is not None else None,
         )
 
     def decode(self) -> Record:
