@@ -16,6 +16,10 @@ time:
   and the ratio of the least CPU per page of each, the steadiest of the three on a busy machine;
 - the load average at the start and the end, so that figures are read with it.
 
+``--baseline DIR`` adds another checkout's crawler (``git worktree add DIR main``, say) to the
+same rounds, plain and archived, so that before and after are measured in one run under the
+same load; its rows are marked ``@base``.
+
 The archive's size per page is printed too (what the compression level trades against CPU).
 ``bench/warc_instructions.py`` counts instructions instead, which load cannot blur.
 """
@@ -34,6 +38,7 @@ from crawler.compare.modes import ModeResult, ModeSpec, parse_modes, run_mode
 from fixtures.site import SiteProcess
 
 TARGET = 0.80  # archived pages/s over plain pages/s, at least
+BASE = "@base"  # the suffix of the variants run from --baseline's checkout
 BASE_ARGS = ["--depth", "1000", "--ignore-robots"]
 
 
@@ -74,6 +79,7 @@ def paired_ratio(variant: Variant, plain: Variant) -> float:
 
 def crawl_args(name: str, label: str, attempt: int, tmp: str) -> tuple[list[str], str | None]:
     """The options of one variant's crawl, and the archive it writes (warc only)."""
+    name = name.removesuffix(BASE)
     if name == "warc":
         warc = os.path.join(tmp, f"{label}-{attempt}.warc.gz")
         return [*BASE_ARGS, "--warc", warc], warc
@@ -89,20 +95,23 @@ def archive_size(warc: str) -> int:
 
 
 def measure(
-    spec: ModeSpec, source: str, names: list[str], repeat: int, tmp: str
+    spec: ModeSpec, source: str, names: list[str], repeat: int, tmp: str, baseline: str | None
 ) -> tuple[dict[str, Variant], int]:
     """Every variant of one mode, ``repeat`` rounds, the order flipped each round; and the
-    size in bytes of the last archive written."""
-    run_mode(spec, source, list(BASE_ARGS))  # warm-up, not measured
+    size in bytes of the last archive written (by this checkout)."""
+    for checkout in (None, baseline) if baseline else (None,):
+        run_mode(spec, source, list(BASE_ARGS), checkout=checkout)  # warm-up, not measured
     variants = {name: Variant(name, []) for name in names}
     archive_bytes = 0
     for attempt in range(repeat):
         order = names if attempt % 2 == 0 else names[::-1]
         for name in order:
             args, warc = crawl_args(name, spec.label, attempt, tmp)
-            variants[name].runs.append(run_mode(spec, source, args))
+            checkout = baseline if name.endswith(BASE) else None
+            variants[name].runs.append(run_mode(spec, source, args, checkout=checkout))
             if warc is not None:
-                archive_bytes = archive_size(warc)
+                if checkout is None:
+                    archive_bytes = archive_size(warc)
                 os.unlink(warc)  # the disk holds one archive at a time
     return variants, archive_bytes
 
@@ -117,28 +126,29 @@ RATIOS = ("paired", "best", "cpu")
 
 
 def print_mode(label: str, variants: dict[str, Variant], archive_bytes: int) -> float | None:
-    """The mode's rows; returns the warc variant's paired ratio (None if it failed)."""
-    plain = variants["plain"]
+    """The mode's rows; returns the warc variant's paired ratio (None if it failed). Each
+    variant is compared with the plain crawl of its own checkout."""
     for name, variant in variants.items():
+        plain = variants["plain" + (BASE if name.endswith(BASE) else "")]
         if not variant.ok:
             failure = next((r.failure for r in variant.runs if r.failure), "no pages")
-            print(f"{label:<26}{name:<8} failed: {failure}")
+            print(f"{label:<26}{name:<11} failed: {failure}")
             continue
         pages = variant.ok[0].pages
         size = f"{archive_bytes / 1000 / pages:>12.2f}" if name == "warc" else f"{'':>12}"
         ratios = ""
-        if name != "plain" and plain.ok:
+        if not name.startswith("plain") and plain.ok:
             ratios = (
                 f"{paired_ratio(variant, plain):>9.2f}"
                 f"{variant.best_pages_per_s / plain.best_pages_per_s:>9.2f}"
                 f"{variant.least_cpu_ms / plain.least_cpu_ms:>9.2f}"
             )
         print(
-            f"{label:<26}{name:<8}{len(variant.ok):>6}{pages:>8}"
+            f"{label:<26}{name:<11}{len(variant.ok):>6}{pages:>8}"
             f"{variant.best_pages_per_s:>12.0f}{variant.median_pages_per_s:>12.0f}"
             f"{variant.least_cpu_ms:>12.3f}{size}{ratios}"
         )
-    warc = variants.get("warc")
+    warc, plain = variants.get("warc"), variants["plain"]
     return paired_ratio(warc, plain) if warc and warc.ok and plain.ok else None
 
 
@@ -150,6 +160,11 @@ def print_mode(label: str, variants: dict[str, Variant], archive_bytes: int) -> 
 @click.option("--repeat", type=int, default=5, show_default=True, help="Rounds per mode.")
 @click.option("--save-dir", "with_save", is_flag=True, help="Also measure --save-dir.")
 @click.option("--quick", is_flag=True, help="300 pages, 3 rounds.")
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, file_okay=False),
+    help="Also run another checkout's crawler (its rows: @base), in the same rounds.",
+)
 def main(
     pages: int,
     page_bytes: int,
@@ -158,17 +173,22 @@ def main(
     repeat: int,
     with_save: bool,
     quick: bool,
+    baseline: str | None,
 ) -> None:
     """Pages/s and CPU per page with and without --warc, same site, same run."""
     if quick:
         pages, repeat = 300, 3
     names = ["plain", "warc", "save"] if with_save else ["plain", "warc"]
+    if baseline:
+        baseline = os.path.abspath(baseline)
+        names += [name + BASE for name in names]
+        print(f"baseline: {baseline} (@base)")
     specs = parse_modes(modes, 16)
     site_options = dict(pages=pages, latency_ms=latency_ms, links=10, page_bytes=page_bytes)
     print(f"site: {pages} pages of ~{page_bytes} B, {latency_ms} ms latency; {repeat} rounds")
     print(f"load average at the start: {load()}")
     print(
-        f"{'mode':<26}{'variant':<8}"
+        f"{'mode':<26}{'variant':<11}"
         + "".join(f"{h:>{6 if h == 'runs' else 8 if h == 'pages' else 12}}" for h in HEAD)
         + "".join(f"{h:>9}" for h in RATIOS)
     )
@@ -178,7 +198,7 @@ def main(
         tempfile.TemporaryDirectory() as tmp,
     ):
         for spec in specs:
-            variants, archive_bytes = measure(spec, site.url, names, repeat, tmp)
+            variants, archive_bytes = measure(spec, site.url, names, repeat, tmp, baseline)
             label = f"{spec.label} {spec.concurrency}"  # gevent 16 and gevent 64 apart
             ratio = print_mode(label, variants, archive_bytes)
             if ratio is not None:
