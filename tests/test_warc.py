@@ -185,13 +185,18 @@ def test_user_secrets_are_not_archived(httpserver, tmp_path):
 
 
 @pytest.mark.subprocess  # warcio check and index, as a user runs them
-def test_rotation_writes_numbered_files_each_valid(httpserver, tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"mode": "processes", "workers": 2}],
+    ids=["serial", "processes"],  # the writer's batches; records serialised in pool children
+)
+def test_rotation_writes_numbered_files_each_valid(httpserver, tmp_path, options):
     blob = os.urandom(400_000)  # incompressible, so each record is ~400 KB in the file
     for n in range(6):
         httpserver.expect_request(f"/{n}").respond_with_data(blob, content_type="application/x")
     path = str(tmp_path / "rot.warc.gz")
     urls = [httpserver.url_for(f"/{n}") for n in range(6)]
-    run_crawl(urls, warc=path, warc_max_size=1024 * 1024)
+    run_crawl(urls, warc=path, warc_max_size=1024 * 1024, **options)
     files = sorted(p for p in os.listdir(tmp_path) if p.endswith(".warc.gz"))
     assert files == ["rot-00001.warc.gz", "rot.warc.gz"]
     seen = []
