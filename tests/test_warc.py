@@ -250,6 +250,14 @@ def test_every_mode_writes_one_valid_warc(site, tmp_path, options):
     assert_site_archive(path, [r.to_dict() for r in records])
 
 
+def test_a_redis_crawl_writes_one_valid_warc(site, tmp_path, redis_url):
+    # A crawl whose state is in Redis (each machine writing its own file) archives the same.
+    path = str(tmp_path / "redis.warc.gz")
+    options = {"backend": redis_url, "crawl_id": uuid.uuid4().hex}
+    records, _ = run_crawl([site.url], depth=50, warc=path, mode="threads", workers=4, **options)
+    assert_site_archive(path, [r.to_dict() for r in records])
+
+
 def test_gevent_mode_writes_a_valid_warc_from_the_cli(site, tmp_path):
     path = str(tmp_path / "g.warc.gz")
     args = ["--mode", "gevent", "--workers", "8", "--depth", "50", "--ignore-robots", "-q"]
