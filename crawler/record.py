@@ -138,8 +138,7 @@ class EncodedRecord:
             len(record.items),
             record.changed,
             record.dropped_links,
-            # Serialised here, in the process that fetched the page (ArchivePayload.packed).
-            record.archive.packed() if record.archive is not None else None,
+            record.archive,
         )
 
     def decode(self) -> Record:

@@ -20,11 +20,8 @@ from warcio.archiveiterator import ArchiveIterator
 from werkzeug import Response
 
 from crawler.archive import compress, records
-from crawler.archive.payload import ArchivePayload
-from crawler.archive.warc import BATCH_BYTES, BATCH_PAGES, WarcSink
 from crawler.config import CrawlConfig
 from crawler.http.registry import FETCHERS, open_fetcher
-from crawler.record import EncodedRecord, Record
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT
 
@@ -461,44 +458,3 @@ def test_request_records_follow_each_requests_headers():
     for n in range(200):
         assert sent({**plain, "If-None-Match": f'"{n}"'}).endswith(f'"{n}"\r\n\r\n'.encode())
     assert len(capture._HEADER_LINES) <= capture._HEADER_LINES_KEPT
-
-
-def _page(n: int, body: bytes = b"<title>t</title>") -> Record:
-    """A record whose page had one exchange, as a one-process crawl's worker leaves it."""
-    from crawler.http.capture import Exchange, warc_date
-
-    url = f"http://h.test/{n}"
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
-    exchange = Exchange(url, warc_date(), "127.0.0.1", b"GET / HTTP/1.1\r\n\r\n", head, body)
-    record = Record(url=url, final_url=url, status=200)
-    record.archive = ArchivePayload(exchanges=((exchange, None, None),))
-    return record
-
-
-def _responses(path: str) -> list[str]:
-    return [r.rec_headers["WARC-Target-URI"] for r in read_warc(path) if r.rec_type == "response"]
-
-
-def test_one_process_pages_are_serialised_in_batches_and_at_the_end(tmp_path):
-    path = str(tmp_path / "b.warc.gz")
-    sink = WarcSink(CrawlConfig(warc=path))
-    for n in range(BATCH_PAGES - 1):
-        sink.write(_page(n))
-    assert sink._size < 1000  # the warcinfo record only: the pages wait for their batch
-    sink.write(_page(BATCH_PAGES - 1))
-    full = sink._size
-    assert full > BATCH_PAGES * 300  # a batch written
-    sink.write(_page(BATCH_PAGES, body=b"x" * BATCH_BYTES))  # over the bytes bound: at once
-    assert sink._size > full
-    sink.write(_page(BATCH_PAGES + 1))
-    sink.close()  # the last page, written at the end
-    assert _responses(path) == [f"http://h.test/{n}" for n in range(BATCH_PAGES + 2)]
-
-
-def test_a_pool_child_sends_its_pages_records_serialised():
-    # The digests and compression are spent in the child that fetched the page: its record
-    # crosses to the parent with the WARC bytes, not the exchange.
-    encoded = EncodedRecord.of(_page(1))
-    assert encoded.archive.exchanges == () and encoded.archive.warc.startswith(b"\x1f\x8b")
-    assert gzip.decompress(encoded.archive.warc).startswith(b"WARC/1.1\r\nWARC-Type: response")
-    assert EncodedRecord.of(Record(url="u", final_url="u")).archive is None

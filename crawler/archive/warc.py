@@ -10,13 +10,9 @@ one (so a file can be indexed and read from any record) unless FILE ends in ``.w
 ``NAME-00001.warc.gz``, ``NAME-00002.warc.gz``...
 
 Why in the pipeline: it is the single consumer of records in every mode, so the bytes of two
-pages (two threads, two pool children) can never interleave in a file. Who serialises a page's
-records (``records.py``: digests, gzip) depends on where it was fetched. A pool child does,
-before the record crosses to the parent (``ArchivePayload.packed``), so that CPU is spread over
-the crawl's processes and the writer only appends. In a one-process crawl the writer does, 32
-pages at a time: run back to back, the hashing and compression code and its tables stay in the
-CPU's caches, where between two pages the rest of the crawl (parsing, HTTP) pushes them out
-(docs/performance.md has the figures). The ``warcinfo`` record is written
+pages (two threads, two pool children) can never interleave in a file. The worker that fetched
+a page serialises its records (``records.py``: digests, gzip), so that CPU is spread over the
+crawl's processes and the writer only appends whole records. The ``warcinfo`` record is written
 by hand too (``records.py``): importing warcio's writer cost more CPU, and wall time before the
 first page, than archiving a few hundred pages; warcio reads the files back in the tests.
 """
@@ -28,17 +24,12 @@ import os
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from crawler.archive.payload import ArchivePayload, gzipped
 from crawler.archive.records import WARC_VERSION, exchange_records, warcinfo_record
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.version import __version__
 
 WRITE_BUFFER = 1024 * 1024
-# A one-process crawl's pages are serialised this many at a time, or once their bodies reach
-# BATCH_BYTES (a bound on the memory they hold), and at the end.
-BATCH_PAGES = 32
-BATCH_BYTES = 1024 * 1024
 
 
 class WarcSink:
@@ -53,42 +44,25 @@ class WarcSink:
         self._info = _warcinfo(config)
         self._file: IO[bytes] | None = None
         self._size = 0  # bytes in the current file (tell() cost a system call a page)
-        # Exchanges of pages recorded, not yet serialised (one tuple a page), and their bytes.
-        self._pending: list[tuple[tuple[Any, str | None, str | None], ...]] = []
-        self._pending_bytes = 0
         self._open()  # now: a path that cannot be written fails the crawl before it starts
 
     def write(self, record: Record) -> None:
-        """Append the record's archived exchanges, if it has any (a page that got a response):
-        at once when a pool child serialised them, else with the next batch."""
-        payload: ArchivePayload | None = record.archive
-        if payload is None:
-            return
-        if payload.warc:
-            self.append(payload.warc)
-        if payload.exchanges:
-            self._pending.append(payload.exchanges)
-            self._pending_bytes += sum(len(exchange.body) for exchange, _, _ in payload.exchanges)
-            if len(self._pending) >= BATCH_PAGES or self._pending_bytes >= BATCH_BYTES:
-                self.flush()
+        """Append the record's archived exchange, if it has one (a page that got a response)."""
+        data = getattr(record.archive, "warc", None)
+        if data:
+            self.append(data)
 
     write_encoded = write  # only ``archive`` is read: a child's encoded record needs no decoding
 
-    def flush(self) -> None:
-        """Serialise and append the pages waiting for their batch, each fetch's records whole."""
-        pending, self._pending, self._pending_bytes = self._pending, [], 0
-        gzip = self.gzip
-        for exchanges in pending:
-            for exchange, revisit, digest in exchanges:
-                self.append(
-                    exchange_records(exchange, gzip=gzip, revisit_of=revisit, payload_digest=digest)
-                )
+    def write_exchange(self, exchange: Any) -> None:
+        """Serialise and append one exchange (what ``write`` does with a worker's bytes)."""
+        self.append(exchange_records(exchange, gzip=self.gzip))
 
     def append(self, data: bytes) -> None:
         """Append whole WARC records; start the next numbered file once this one is full.
 
-        Only whole records (the response and request of one fetch, ``exchange_records``) are
-        appended, by this one writer."""
+        Only whole records (the response and request of one fetch, serialised by the worker
+        that fetched it, ``exchange_records``) are appended, by this one writer."""
         if self._file is None:
             self._open()
         assert self._file is not None
@@ -97,12 +71,12 @@ class WarcSink:
         if self._size >= self.max_size:
             self._close_file()  # the next pair opens the next numbered file
 
+    # Re-crawl's seam: a 304 is serialised by the worker as a ``revisit`` record instead
+    # (``records.py``) and reaches ``append`` the same way, as ``ArchivePayload.warc``.
+
     def close(self) -> None:
-        """Write the last batch and close the current file."""
-        try:
-            self.flush()
-        finally:
-            self._close_file()
+        """Close the current file."""
+        self._close_file()
 
     def _open(self) -> None:
         path = numbered(self.path, len(self.paths))
@@ -119,6 +93,11 @@ class WarcSink:
         if self._file is not None:
             self._file.close()
         self._file = None
+
+
+def gzipped(path: str) -> bool:
+    """Records are gzipped one by one unless the file name ends in ``.warc``."""
+    return not path.endswith(".warc")
 
 
 def numbered(path: str, index: int) -> str:
