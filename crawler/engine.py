@@ -144,7 +144,7 @@ class Crawler:
             feed.close()
             try:
                 # The clock stops once the sinks are closed: what they write at the end (the
-                # WARC writer's last batch, buffers) is part of the crawl's time.
+                # bytes a file's buffer still holds) is part of the crawl's time.
                 pipeline.close()
             finally:
                 stats.finish()

@@ -167,7 +167,7 @@ def test_page_encodings(httpserver, charset_header, body, title):
 
 
 def test_the_crawls_clock_runs_until_its_sinks_are_closed(httpserver):
-    # What sinks write at the end (the WARC writer's last batch) counts in the crawl's time.
+    # What sinks write at the end (a file's buffered bytes) counts in the crawl's time.
     from crawler.config import CrawlConfig
     from crawler.engine import Crawler
 
