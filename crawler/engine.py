@@ -142,10 +142,12 @@ class Crawler:
                 stats.spilled = counts.get("spilled", 0)
             self._backend, self._stop_requested = None, False
             feed.close()
-            stats.finish()
             try:
+                # The clock stops once the sinks are closed: what they write at the end (the
+                # bytes a file's buffer still holds) is part of the crawl's time.
                 pipeline.close()
             finally:
+                stats.finish()
                 backend.close()
         return stats
 

@@ -111,6 +111,12 @@ class PageStore(Protocol):
         records (the page states stay); return the stored pages' requests to queue again."""
         ...
 
+    def flush(self) -> None:
+        """Send the writes this store holds back to batch them (Redis's outbox), now. A pool
+        child calls it once its batch is done: its loops are never closed, and a write held
+        then would be lost with the process."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...

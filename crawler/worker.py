@@ -122,6 +122,12 @@ class Worker:
         finally:
             self.close()
 
+    def flush_pages(self) -> None:
+        """Send the page states this loop's store holds back, if it batches them (a pool child
+        after each batch: its loops are never closed)."""
+        if self.pages is not None:
+            self.pages.flush()
+
     def close(self) -> None:
         """Release the fetcher and the page-state connection."""
         self.fetcher.close()

@@ -193,3 +193,17 @@ def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_pat
     got = jsonl(out.stdout)
     assert [r["error"] for r in got] == ["invalid_url", "invalid_url", None]
     assert got[0]["detail"].startswith(f"{mixed}:1: not a text URL")
+
+
+def test_stats_cpu_is_counted_finer_than_clock_ticks():
+    # --stats-json's cpu_s feeds the benchmarks' CPU per page: a count in 10 ms clock ticks
+    # (os.times) was a tenth of a short crawl's CPU.
+    import time
+
+    from crawler.cli.run import _cpu_seconds
+
+    start = _cpu_seconds()
+    give_up = time.monotonic() + 5
+    while (now := _cpu_seconds()) == start and time.monotonic() < give_up:
+        pass
+    assert 0 < now - start < 0.005

@@ -8,7 +8,14 @@ import os
 import pytest
 
 from crawler.cli.options import options_to_args
-from crawler.compare.modes import ModeResult, ModeSpec, bar, parse_modes, render_table
+from crawler.compare.modes import (
+    ModeResult,
+    ModeSpec,
+    bar,
+    parse_modes,
+    render_table,
+    run_mode,
+)
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
 from tests.support.cli import run_cli
@@ -121,3 +128,20 @@ def test_table_bars_scale_with_pages_per_second():
     assert lines[2].endswith("█" * 20) and lines[1].endswith("██")
     assert lines[3].endswith("failed: crawl: error: boom")
     assert bar(1, 8, 1) == "▏" and bar(0, 8, 10) == ""
+
+
+@pytest.mark.subprocess  # the checkout's crawler, in a process of its own
+def test_run_mode_runs_the_crawler_of_another_checkout(tmp_path):
+    # bench.warc --baseline: before and after in one run, each version from its own checkout.
+    package = tmp_path / "crawler"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        "import json, sys\n"
+        "path = sys.argv[sys.argv.index('--stats-json') + 1]\n"
+        "stats = {'pages': 7, 'ok': 7, 'wall_s': 0.5, 'cpu_s': 0.25}\n"
+        "json.dump(stats, open(path, 'w'))\n"
+    )
+    spec = ModeSpec("serial", 1)
+    other = run_mode(spec, "http://127.0.0.1:9/", [], checkout=str(tmp_path))
+    assert (other.failure, other.pages, other.pages_per_s, other.cpu_s) == (None, 7, 14.0, 0.25)

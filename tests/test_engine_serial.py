@@ -164,3 +164,24 @@ def test_page_encodings(httpserver, charset_header, body, title):
     httpserver.expect_request("/").respond_with_data(body, content_type=charset_header)
     records, _ = run_crawl([httpserver.url_for("/")])
     assert records[0].title == title
+
+
+def test_the_crawls_clock_runs_until_its_sinks_are_closed(httpserver):
+    # What sinks write at the end (a file's buffered bytes) counts in the crawl's time.
+    from crawler.config import CrawlConfig
+    from crawler.engine import Crawler
+
+    httpserver.expect_request("/").respond_with_response(html(""))
+    crawler = Crawler(CrawlConfig(robots=False))
+    seen = []
+
+    class ClosingSink:
+        def write(self, record) -> None:
+            pass
+
+        def close(self) -> None:
+            seen.append(crawler.stats.finished)
+
+    crawler.sinks.append(ClosingSink())
+    stats = crawler.run([httpserver.url_for("/")])
+    assert seen == [None] and stats.finished is not None

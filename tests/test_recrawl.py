@@ -140,10 +140,26 @@ def test_recrawl_with_a_state_file(changing_site, tmp_path, mode, fetcher):
     check_second_crawl(changing_site, *crawl_twice(changing_site, **options))
 
 
-def test_recrawl_with_redis(changing_site, redis_url):
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="serial"),
+        pytest.param({"mode": "threads", "workers": 3}, id="threads"),
+        pytest.param(
+            {"mode": "processes", "workers": 2}, id="processes", marks=pytest.mark.subprocess
+        ),
+        pytest.param(
+            {"mode": "processes", "workers": 2, "greenlets": 2},
+            id="processes-greenlets",
+            marks=pytest.mark.subprocess,
+        ),
+    ],
+)
+def test_recrawl_with_redis(changing_site, redis_url, options):
     crawl_id = uuid.uuid4().hex
     check_second_crawl(
-        changing_site, *crawl_twice(changing_site, backend=redis_url, crawl_id=crawl_id)
+        changing_site,
+        *crawl_twice(changing_site, backend=redis_url, crawl_id=crawl_id, **options),
     )
 
 

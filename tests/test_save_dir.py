@@ -12,6 +12,8 @@ import pytest
 from crawler.archive.mirror import NAME_MAX, mirror_parts
 from crawler.archive.save import SaveSink
 from crawler.config import CrawlConfig
+from crawler.record import Record
+from tests.support.cli import cli_records
 from tests.support.helpers import by_url, run_crawl
 
 pytestmark = pytest.mark.timeout(60)
@@ -171,8 +173,14 @@ def test_a_crawl_saves_its_pages_and_says_where(httpserver, tmp_path):
 def test_pages_travel_from_pool_children_to_the_one_writer(site, tmp_path, options):
     root = str(tmp_path / "m")
     records, _ = run_crawl([site.url], depth=50, save_dir=root, **options)
+    assert_every_page_saved(records)
+
+
+def assert_every_page_saved(records: list[Record]) -> None:
+    """Every 2xx page saved, each in a file of its own holding its bytes."""
     saved = [r for r in records if r.saved_path]
     assert len(saved) == sum(1 for r in records if r.ok and 200 <= r.status < 300) > 30
+    assert len({r.saved_path for r in saved}) == len(saved)
     for record in saved:
         assert os.path.getsize(record.saved_path) == record.bytes
 
@@ -186,3 +194,20 @@ def test_saved_path_reaches_the_json_lines_of_a_processes_crawl(site, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     saved = [r for r in lines if r["status"] == 200]
     assert saved and all(r["saved_path"] and os.path.exists(r["saved_path"]) for r in saved)
+
+
+def test_pages_from_threads_reach_the_one_writer(site, tmp_path):
+    root = str(tmp_path / "m")
+    records, _ = run_crawl([site.url], depth=50, save_dir=root, mode="threads", workers=4)
+    assert_every_page_saved(records)
+
+
+@pytest.mark.subprocess  # gevent patches the whole process: the crawl command, as a user runs it
+def test_pages_from_greenlets_are_saved_from_the_cli(site, tmp_path):
+    root = str(tmp_path / "m")
+    options = ["--mode", "gevent", "--workers", "8", "--depth", "50", "--ignore-robots"]
+    code, lines, stderr = cli_records(*options, "--save-dir", root, "-q", "-o", "-", site.url)
+    assert code in (0, 1), stderr  # 1: the site has 404s on purpose
+    records = [Record.from_dict(line) for line in lines]
+    assert {r.mode for r in records} == {"gevent"}
+    assert_every_page_saved(records)

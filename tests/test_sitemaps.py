@@ -452,3 +452,44 @@ def test_sitemap_fetches_are_archived_like_pages(httpserver, tmp_path):
             if r.rec_type == "response"
         ]
     assert url("/sitemap.xml") in responses and url("/a") in responses
+
+
+def test_a_sitemap_that_never_ends_is_cut_by_the_page_deadline(tmp_path):
+    # The page deadline applies to a sitemap as to a page: a sitemap that sends a few entries
+    # and then nothing is a "timeout" record, each attempt archived as cut (WARC-Truncated).
+    from warcio.archiveiterator import ArchiveIterator
+
+    def handle(server: RawServer, conn, number: int) -> None:
+        head = server.read_head(conn, number)
+        path = head.split()[1] if head else ""
+        if path == "/sitemap.xml":
+            start = urlset(server.url("/a")).split("</urlset>")[0].encode()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nConnection: close\r\n\r\n"
+                + start
+            )
+            server.stopping.wait(30)  # and never the rest (until the test ends)
+            return
+        body, status = (b"<title>t</title>", "200 OK") if path == "/" else (b"", "404 Not Found")
+        conn.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
+
+    warc = str(tmp_path / "cut.warc.gz")
+    with RawServer(handle) as server:
+        records, _ = run_crawl(
+            [server.url("/")], sitemaps=True, timeout=0.5, deadline=1.0, warc=warc
+        )
+    record = by_url(records)[server.url("/sitemap.xml")]
+    assert record.error == "timeout" and record.via == "robots"
+    assert server.url("/a") not in by_url(records)  # nothing from a sitemap that timed out
+    with open(warc, "rb") as stream:
+        cut = [
+            r.rec_headers.get_header("WARC-Truncated")
+            for r in ArchiveIterator(stream)
+            if r.rec_type == "response"
+            and r.rec_headers.get_header("WARC-Target-URI") == server.url("/sitemap.xml")
+        ]
+    assert cut == ["time"] * record.attempts  # every attempt (a timeout is retried)

@@ -182,13 +182,18 @@ def test_user_secrets_are_not_archived(httpserver, tmp_path):
 
 
 @pytest.mark.subprocess  # warcio check and index, as a user runs them
-def test_rotation_writes_numbered_files_each_valid(httpserver, tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"mode": "processes", "workers": 2}],
+    ids=["serial", "processes"],  # the writer's batches; records serialised in pool children
+)
+def test_rotation_writes_numbered_files_each_valid(httpserver, tmp_path, options):
     blob = os.urandom(400_000)  # incompressible, so each record is ~400 KB in the file
     for n in range(6):
         httpserver.expect_request(f"/{n}").respond_with_data(blob, content_type="application/x")
     path = str(tmp_path / "rot.warc.gz")
     urls = [httpserver.url_for(f"/{n}") for n in range(6)]
-    run_crawl(urls, warc=path, warc_max_size=1024 * 1024)
+    run_crawl(urls, warc=path, warc_max_size=1024 * 1024, **options)
     files = sorted(p for p in os.listdir(tmp_path) if p.endswith(".warc.gz"))
     assert files == ["rot-00001.warc.gz", "rot.warc.gz"]
     seen = []
@@ -239,6 +244,14 @@ def assert_site_archive(path: str, records: list[dict]) -> None:
 def test_every_mode_writes_one_valid_warc(site, tmp_path, options):
     path = str(tmp_path / "site.warc.gz")
     records, _ = run_crawl([site.url], depth=50, warc=path, **options)
+    assert_site_archive(path, [r.to_dict() for r in records])
+
+
+def test_a_redis_crawl_writes_one_valid_warc(site, tmp_path, redis_url):
+    # A crawl whose state is in Redis (each machine writing its own file) archives the same.
+    path = str(tmp_path / "redis.warc.gz")
+    options = {"backend": redis_url, "crawl_id": uuid.uuid4().hex}
+    records, _ = run_crawl([site.url], depth=50, warc=path, mode="threads", workers=4, **options)
     assert_site_archive(path, [r.to_dict() for r in records])
 
 
@@ -384,3 +397,64 @@ def test_a_crawl_with_warc_does_not_import_warcio(httpserver, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     assert [r.rec_type for r in read_warc(path)] == ["warcinfo", "response", "request"]
+
+
+def test_record_ids_do_not_follow_the_programs_random_seed():
+    # Record IDs come from a generator of the archive's own, seeded by the OS: a program that
+    # seeds ``random`` for its own reasons must not get the same IDs in two crawls.
+    import random
+
+    random.seed(7)
+    first = [records._record_id() for _ in range(4)]
+    random.seed(7)
+    assert not set(first) & {records._record_id() for _ in range(4)}
+
+
+@pytest.mark.subprocess  # a forked child
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_record_ids_of_its_own():
+    # Children forked with the generator's state must not repeat their parent's IDs.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next IDs, then out without running the test's teardown
+        os.write(write, "\n".join(records._record_id() for _ in range(4)).encode())
+        os._exit(0)
+    os.close(write)
+    parent = {records._record_id() for _ in range(4)}
+    with os.fdopen(read) as child:
+        assert not parent & set(child.read().split())
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_warc_date_is_utc_to_the_microsecond():
+    from datetime import UTC, datetime
+
+    from crawler.http.capture import warc_date
+
+    before = datetime.now(UTC)
+    date = warc_date()
+    after = datetime.now(UTC)
+    assert len(date) == len("2026-12-02T00:46:00.123456Z") and date.endswith("Z")
+    parsed = datetime.strptime(date, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= parsed <= after
+
+
+def test_request_records_follow_each_requests_headers():
+    # The formatted header lines are kept for the next request with the same headers; a
+    # request with others (a validator, a cookie) gets its own, and the kept ones stay few.
+    from crawler.http import capture
+
+    def sent(headers: dict[str, str]) -> bytes:
+        recorder = capture.ExchangeRecorder("http://h.test/p?q=1")
+        recorder.sent("GET", "http://user:pw@h.test/p?q=1", headers)
+        return recorder._request
+
+    plain = {"User-Agent": "ua", "Authorization": "Basic c2VjcmV0"}
+    assert sent(plain) == (
+        b"GET /p?q=1 HTTP/1.1\r\nHost: h.test\r\nUser-Agent: ua\r\n"
+        b"Authorization: [redacted]\r\n\r\n"
+    )
+    assert sent(plain) == sent(dict(plain))
+    for n in range(200):
+        assert sent({**plain, "If-None-Match": f'"{n}"'}).endswith(f'"{n}"\r\n\r\n'.encode())
+    assert len(capture._HEADER_LINES) <= capture._HEADER_LINES_KEPT

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,24 +45,25 @@ def exchange_records(
     ``revisit_of``: the payload digest of the URL's earlier capture, when the request was
     conditional; a 304 answer is then a ``revisit`` record (server-not-modified profile).
     ``payload_digest``: ``sha1_digest(exchange.body)`` when the caller has it already."""
-    common = [("WARC-Date", exchange.date), ("WARC-Target-URI", _field(exchange.url))]
+    # The fields both records share, as header lines (formatted once for the two).
+    common = f"WARC-Date: {exchange.date}\r\nWARC-Target-URI: {_field(exchange.url)}\r\n"
     if exchange.peer_ip:
-        common.append(("WARC-IP-Address", exchange.peer_ip))
+        common += f"WARC-IP-Address: {exchange.peer_ip}\r\n"
     response_id = _record_id()
-    fields = [("WARC-Record-ID", response_id), *common]
+    fields = f"WARC-Record-ID: {response_id}\r\n{common}"
     if exchange.truncated:
-        fields.append(("WARC-Truncated", exchange.truncated))
+        fields += f"WARC-Truncated: {exchange.truncated}\r\n"
     if revisit_of is not None and _status(exchange.response_head) == 304:
-        fields += [
-            ("WARC-Profile", REVISIT_PROFILE),
-            ("WARC-Refers-To-Target-URI", _field(exchange.url)),
-        ]
+        fields += (
+            f"WARC-Profile: {REVISIT_PROFILE}\r\n"
+            f"WARC-Refers-To-Target-URI: {_field(exchange.url)}\r\n"
+        )
         response = _record("revisit", fields, exchange.response_head, b"", payload=revisit_of)
     else:
         response = _record(
             "response", fields, exchange.response_head, exchange.body, payload=payload_digest
         )
-    fields = [("WARC-Record-ID", _record_id()), *common, ("WARC-Concurrent-To", response_id)]
+    fields = f"WARC-Record-ID: {_record_id()}\r\n{common}WARC-Concurrent-To: {response_id}\r\n"
     # (A request record's own payload is empty: its block is the request line and headers.)
     request = _record("request", fields, exchange.request, b"", payload=_EMPTY_DIGEST)
     if not gzip:
@@ -101,29 +103,22 @@ def sha1_digest(data: bytes) -> str:
 _EMPTY_DIGEST = sha1_digest(b"")
 
 
-def _record(
-    kind: str,
-    fields: list[tuple[str, str]],
-    head: bytes,
-    body: bytes,
-    *,
-    payload: str | None = None,
-) -> bytes:
-    """One uncompressed record: HTTP ``head`` + ``body`` is its block; ``payload``, a payload
-    digest given rather than computed (a revisit names the earlier capture's; a request's is
-    of no bytes; a response's may be the record's own ``digest``, of the same bytes)."""
+def _record(kind: str, fields: str, head: bytes, body: bytes, *, payload: str | None) -> bytes:
+    """One uncompressed record: HTTP ``head`` + ``body`` is its block; ``fields``, its own
+    header lines (``Name: value`` and CRLF each), in warcio's order; ``payload``, a payload digest
+    given rather than computed (a revisit names the earlier capture's; a request's is of no
+    bytes; a response's may be the record's own ``digest``, of the same bytes). One format
+    string: building the header from a list of lines cost more than its digest."""
     block = hashlib.sha1(head)
     block.update(body)
-    lines = [f"WARC/{WARC_VERSION}", f"WARC-Type: {kind}"]
-    lines += [f"{name}: {value}" for name, value in fields]
-    lines += [
-        f"WARC-Payload-Digest: {payload or sha1_digest(body)}",
-        f"WARC-Block-Digest: sha1:{base32_of_sha1(block.digest())}",
-        f"Content-Type: {_HTTP_TYPES[kind]}",
-        f"Content-Length: {len(head) + len(body)}",
-    ]
-    header = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    return b"".join((header, head, body, b"\r\n\r\n"))
+    header = (
+        f"WARC/{WARC_VERSION}\r\nWARC-Type: {kind}\r\n{fields}"
+        f"WARC-Payload-Digest: {payload or sha1_digest(body)}\r\n"
+        f"WARC-Block-Digest: sha1:{base32_of_sha1(block.digest())}\r\n"
+        f"Content-Type: {_HTTP_TYPES[kind]}\r\n"
+        f"Content-Length: {len(head) + len(body)}\r\n\r\n"
+    )
+    return b"".join((header.encode(), head, body, b"\r\n\r\n"))
 
 
 def _status(head: bytes) -> int | None:
@@ -133,13 +128,22 @@ def _status(head: bytes) -> int | None:
 
 
 def _record_id() -> str:
-    """A random (version 4) UUID URN, as ``uuid.uuid4`` makes, without building a ``UUID``:
-    two of these a page cost more than the record's header otherwise."""
-    b = bytearray(os.urandom(16))
-    b[6] = b[6] & 0x0F | 0x40  # version 4
-    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
-    h = b.hex()
+    """A random (version 4) UUID URN, as ``uuid.uuid4`` makes, from a seeded generator: two a
+    page, and ``uuid.uuid4`` (a ``UUID`` built from ``os.urandom``, a system call) cost more
+    than the rest of the record's header. Record IDs must be unique, not secret."""
+    n = _getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
+    h = f"{n:032x}"
     return f"<urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}>"
+
+
+# A generator of its own, seeded by the OS (a program's ``random.seed(0)`` must not make two
+# crawls' record IDs alike), and again in a forked child (else it would repeat its parent's).
+_random = random.Random()
+_getrandbits = _random.getrandbits
+os.register_at_fork(after_in_child=_random.seed)
+# The version (4) and variant (RFC 4122) bits of a UUID4, as a mask and the bits to set.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _field(value: str) -> str:

@@ -43,6 +43,7 @@ class WarcSink:
         self.paths: list[str] = []  # every file written, in order
         self._info = _warcinfo(config)
         self._file: IO[bytes] | None = None
+        self._size = 0  # bytes in the current file (tell() cost a system call a page)
         self._open()  # now: a path that cannot be written fails the crawl before it starts
 
     def write(self, record: Record) -> None:
@@ -66,7 +67,8 @@ class WarcSink:
             self._open()
         assert self._file is not None
         self._file.write(data)
-        if self._file.tell() >= self.max_size:
+        self._size += len(data)
+        if self._size >= self.max_size:
             self._close_file()  # the next pair opens the next numbered file
 
     # Re-crawl's seam: a 304 is serialised by the worker as a ``revisit`` record instead
@@ -83,7 +85,9 @@ class WarcSink:
         self.paths.append(path)
         date = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
         name = os.path.basename(path)
-        self._file.write(warcinfo_record(name, self._info, date, gzip=self.gzip))
+        info = warcinfo_record(name, self._info, date, gzip=self.gzip)
+        self._file.write(info)
+        self._size = len(info)
 
     def _close_file(self) -> None:
         if self._file is not None:

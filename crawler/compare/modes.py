@@ -115,9 +115,16 @@ def parse_modes(text: str, workers: int) -> list[ModeSpec]:
 
 
 def run_mode(
-    spec: ModeSpec, source: str, crawl_args: list[str], *, output: str | None = None
+    spec: ModeSpec,
+    source: str,
+    crawl_args: list[str],
+    *,
+    output: str | None = None,
+    checkout: str | None = None,
 ) -> ModeResult:
-    """Crawl ``source`` with ``spec`` in a fresh interpreter and collect its totals."""
+    """Crawl ``source`` with ``spec`` in a fresh interpreter and collect its totals.
+    ``checkout``: run the ``crawler`` package of that directory (another version, for a
+    benchmark of before and after in one run) instead of the one this process imports."""
     result = ModeResult(spec)
     fd, stats_path = tempfile.mkstemp(prefix="crawl-compare-", suffix=".json")
     os.close(fd)
@@ -126,7 +133,12 @@ def run_mode(
     try:
         with (
             subprocess.Popen(
-                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                cmd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                # ``-m`` puts the working directory first on the child's sys.path.
+                cwd=checkout,
             ) as proc,
             PeakMemory(proc.pid) as memory,
         ):

@@ -84,6 +84,10 @@ class RedisPages:
         if self.outbox.due():
             self.outbox.send(self.state)
 
+    def flush(self) -> None:
+        """Send what waits in the outbox (this process's, shared by its loops)."""
+        self.outbox.send(self.state)
+
     def close(self) -> None:
         """Send what waits in the outbox; the last store of the process to close drops the
         connection."""

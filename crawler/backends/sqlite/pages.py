@@ -57,6 +57,9 @@ class SqlitePages:
         with self.state.lock:
             self.state.db.execute("DELETE FROM pages WHERE fp = ?", (fingerprint(url),))
 
+    def flush(self) -> None:
+        """Nothing waits: every write is made at once."""
+
     def close(self) -> None:
         """Close this connection."""
         self.state.close()

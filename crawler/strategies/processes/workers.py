@@ -62,6 +62,10 @@ def report_batch(
     the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead, so the
     parent turns the batch into ``internal`` records rather than silently losing its links."""
     try:
+        # The batch's page states (a re-crawl's validators, digests, links) are stored before
+        # its records: a Redis store holds them back to send with a later call, which this
+        # process may never make.
+        worker.flush_pages()
         children = [child for _, found in outcomes for child in found]
         fresh = worker.claim(children) if children else []
         records = [EncodedRecord.of(record) for record, _ in outcomes]

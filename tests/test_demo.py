@@ -1,0 +1,29 @@
+"""``make demo`` (``fixtures/demo.py``) runs to its end and shows what it says: the crawl, the
+crawl archived to a WARC file and listed back, the URL list, the modes compared."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.support.cli import run_python
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.timeout(240)]
+
+
+def test_the_demo_archives_the_site_and_lists_it_back(tmp_path):
+    args = ["--port", "0", "--pages", "30", "--latency-ms", "5"]
+    out = run_python(module="fixtures.demo", args=args, cwd=tmp_path, timeout=230)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "--warc demo.warc.gz" in text and "$ warcio index" in text
+    listed = [json.loads(line) for line in text.splitlines() if line.startswith('{"warc-type"')]
+    assert listed[0] == {"warc-type": "warcinfo"}
+    assert {"response", "request"} <= {line["warc-type"] for line in listed}
+    counts = re.search(r"\.\.\. (\d+) records: 1 warcinfo, (\d+) response, (\d+) request", text)
+    assert counts and int(counts[2]) == int(counts[3]) > 5 and int(counts[1]) > 10
+    assert (tmp_path / "demo.warc.gz").stat().st_size > 0
+    assert (tmp_path / "demo-records.jsonl").read_text().count("\n") > 20  # in the cwd
+    assert "sync versus async" in text and "gevent" in text.split("sync versus async")[1]
