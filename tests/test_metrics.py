@@ -140,6 +140,7 @@ def test_the_cli_serves_metrics_while_it_crawls(slow_site, tmp_path, mode):
     assert pages <= final["pages"]
 
 
+@pytest.mark.subprocess  # slow_site
 def test_a_metrics_port_in_use_is_one_line_and_exit_2(slow_site):
     metrics = CrawlMetrics(mode="serial")
     with MetricsServer(metrics, "127.0.0.1", 0) as server:
