@@ -135,7 +135,8 @@ def invoke_cli(*args: str, input: str | None = None) -> subprocess.CompletedProc
             else:
                 print(exc.code, file=sys.stderr)
                 code = 1
-        except BaseException:  # uncaught: the interpreter prints the traceback, exits 1
+        except Exception:  # uncaught: the interpreter prints the traceback, exits 1
+            # (not BaseException: a test's timeout or Ctrl-C must still stop the test)
             traceback.print_exc()
             code = 1
     return subprocess.CompletedProcess(
