@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import types
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -239,7 +240,21 @@ def httpserver(httpserver):
     try:
         yield httpserver
     finally:
+        _drain(httpserver)
         httpserver.no_handler_status_code = 500
+
+
+def _drain(server: object) -> None:
+    """Wait for the requests a test left in flight: a handler still sleeping after the client
+    timed out logs its request when it returns, and in the next test's ``httpserver.log`` if
+    the test ended first. The server answers one request at a time, so once a request sent now
+    is answered, every earlier one has been answered and logged (and the plugin's teardown
+    clears the log)."""
+    if not server.is_running():  # type: ignore[attr-defined]
+        return
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with contextlib.suppress(OSError):  # a 404 (nobody expects it) is an answer too
+        opener.open(server.url_for("/__drain__"), timeout=30).close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

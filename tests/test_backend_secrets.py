@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from crawler.config import CrawlConfig, redact_url
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,14 +24,14 @@ SECRET = "s3cretpw"
 @pytest.mark.parametrize("command", ["run", "results"])
 def test_an_unreachable_backend_error_hides_the_password(url, command):
     args = ["--backend", url, "--backend-retry", "0"]
-    done = run_cli(command, *args, *(["http://127.0.0.1:1/"] if command == "run" else []))
+    done = invoke_cli(command, *args, *(["http://127.0.0.1:1/"] if command == "run" else []))
     assert done.returncode == 2, done.stderr
     assert SECRET not in done.stderr + done.stdout
     assert "***" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_malformed_backend_url_error_hides_the_password():
-    done = run_cli("--backend", f"http://:{SECRET}@127.0.0.1:1/0", "http://127.0.0.1:1/")
+    done = invoke_cli("--backend", f"http://:{SECRET}@127.0.0.1:1/0", "http://127.0.0.1:1/")
     assert done.returncode == 2 and SECRET not in done.stderr and "***" in done.stderr
 
 
@@ -70,5 +70,5 @@ def test_a_crawl_with_a_password_writes_it_nowhere(redis_url, httpserver, tmp_pa
     assert done.returncode == 1, done.stderr  # the closed port is one error record
     assert "crawl finished" in done.stderr
     assert SECRET not in done.stdout + done.stderr + stats.read_text()
-    exported = run_cli("results", "--backend", url, "--crawl-id", "secrets")
+    exported = invoke_cli("results", "--backend", url, "--crawl-id", "secrets")
     assert exported.returncode == 0 and SECRET not in exported.stdout + exported.stderr

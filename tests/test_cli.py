@@ -1,4 +1,9 @@
-"""The `crawl` command as a user runs it: a real subprocess, real local servers."""
+"""The `crawl` command as a user runs it: a real subprocess, real local servers.
+
+Checks of what the command line says and exits with that need no process of their own
+(version, help, usage errors, refused files) run ``crawl`` in this process (``invoke_cli``); the
+exit codes of a real process (0, 1, 130, the installed ``python -m crawler``) are checked on one.
+"""
 
 import os
 import re
@@ -9,7 +14,7 @@ import threading
 import pytest
 from werkzeug import Response
 
-from tests.support.cli import jsonl, run_cli, start_cli
+from tests.support.cli import invoke_cli, jsonl, run_cli, start_cli
 from tests.support.paths import ROOT
 
 
@@ -18,9 +23,9 @@ def page(body=""):
 
 
 def test_version_and_help():
-    out = run_cli("--version")
+    out = invoke_cli("--version")
     assert out.returncode == 0 and "crawl, version" in out.stdout
-    out = run_cli("--help")
+    out = invoke_cli("--help")
     assert out.returncode == 0 and "SOURCE" in out.stdout
 
 
@@ -36,7 +41,7 @@ def test_version_and_help():
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args, message):
-    out = run_cli(*args)
+    out = invoke_cli(*args)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
@@ -176,7 +181,7 @@ def test_progress_bar_only_on_a_terminal(httpserver):
 def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_path):
     binary = tmp_path / "image.bin"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00http://127.0.0.1:1/\n")
-    out = run_cli(str(binary))
+    out = invoke_cli(str(binary))
     assert out.returncode == 2
     assert (
         out.stderr.strip()
@@ -189,7 +194,7 @@ def test_a_binary_file_is_refused_and_junk_lines_are_invalid(httpserver, tmp_pat
         + httpserver.url_for("/ok").encode()
         + b"\n"
     )
-    out = run_cli(str(mixed))
+    out = invoke_cli(str(mixed))
     got = jsonl(out.stdout)
     assert [r["error"] for r in got] == ["invalid_url", "invalid_url", None]
     assert got[0]["detail"].startswith(f"{mixed}:1: not a text URL")

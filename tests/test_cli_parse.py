@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.support.cli import jsonl, run_cli
+from tests.support.cli import invoke_cli, jsonl, run_cli
 from tests.support.paths import SUPPORT
 
 
@@ -60,7 +60,7 @@ def test_a_raising_callback_is_a_record_and_exit_1(site):
     ],
 )
 def test_bad_parse_specs_and_outputs_are_one_line_and_exit_2(args, message, site):
-    out = run_cli(*args, site.url)
+    out = invoke_cli(*args, site.url)
     assert out.returncode == 2, out.stderr
     errors = out.stderr.strip().splitlines()
     assert len(errors) == 1 and message in errors[0] and errors[0].startswith("crawl: error:")

@@ -18,7 +18,7 @@ from crawler.compare.modes import (
 )
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli, run_cli
 
 pytestmark = pytest.mark.timeout(120)
 MODES = "serial,threads,gevent,processes"
@@ -80,13 +80,13 @@ def test_a_url_list_on_stdin_is_given_to_every_mode(slow_site):
     "modes", ["serial,warp", "gevent:0", "gevent:x", "threads:2x4", ",", "serial:4x4"]
 )
 def test_bad_modes_are_one_line_and_exit_2(modes):
-    proc = run_cli("compare", "--modes", modes, "http://127.0.0.1:9/")
+    proc = invoke_cli("compare", "--modes", modes, "http://127.0.0.1:9/")
     assert proc.returncode == 2
     assert proc.stderr.startswith("crawl: error:") and len(proc.stderr.splitlines()) == 1
 
 
 def test_unreadable_source_is_exit_2():
-    proc = run_cli("compare", "--modes", "serial", os.path.join(REPO_ROOT, "no-such-file.txt"))
+    proc = invoke_cli("compare", "--modes", "serial", os.path.join(REPO_ROOT, "no-such-file.txt"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fixtures.site import SiteProcess
-from tests.support.cli import run_cli, start_cli
+from tests.support.cli import invoke_cli, start_cli
 
 
 def stats_of(port: int) -> dict:
@@ -64,7 +64,7 @@ def test_stats_during_a_crawl_and_probe_exit_codes(mode):
             assert later["uptime_s"] >= first["uptime_s"]
             assert later["in_flight"] >= 0 and later["queued"] >= 0
             assert set(later) >= {"pages", "ok", "errors", "pages_per_s", "mode", "pid"}
-            probe = run_cli("health", f"127.0.0.1:{port}", timeout=30)
+            probe = invoke_cli("health", f"127.0.0.1:{port}")
             assert probe.returncode == 0, probe.stderr
             assert re.match(r"ok: 127\.0\.0\.1:\d+ echoed in [\d.]+ ms", probe.stdout)
             proc.stderr.read()
@@ -74,7 +74,7 @@ def test_stats_during_a_crawl_and_probe_exit_codes(mode):
                 proc.kill()
                 proc.wait()
     # The service stopped with the crawl: the port is closed now.
-    closed = run_cli("health", f"127.0.0.1:{port}", "--timeout", "2", timeout=30)
+    closed = invoke_cli("health", f"127.0.0.1:{port}", "--timeout", "2")
     assert closed.returncode == 1
     assert closed.stderr.strip() == f"unhealthy: 127.0.0.1:{port}: refused"
 
@@ -101,5 +101,5 @@ def test_echo_server_command_serves_and_stops_on_sigint():
 
 
 def test_health_usage_errors():
-    out = run_cli("health", "no-port", timeout=30)
+    out = invoke_cli("health", "no-port")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1

@@ -19,7 +19,7 @@ from crawler.engine import Crawler
 from crawler.health.metrics import CrawlMetrics, MetricsServer
 from crawler.record import EncodedRecord, Record
 from fixtures.site import SiteProcess
-from tests.support.cli import run_cli, start_cli
+from tests.support.cli import invoke_cli, start_cli
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -140,10 +140,11 @@ def test_the_cli_serves_metrics_while_it_crawls(slow_site, tmp_path, mode):
     assert pages <= final["pages"]
 
 
+@pytest.mark.subprocess  # slow_site
 def test_a_metrics_port_in_use_is_one_line_and_exit_2(slow_site):
     metrics = CrawlMetrics(mode="serial")
     with MetricsServer(metrics, "127.0.0.1", 0) as server:
-        out = run_cli("--metrics-port", str(server.address[1]), slow_site.url, timeout=60)
+        out = invoke_cli("--metrics-port", str(server.address[1]), slow_site.url)
     assert out.returncode == 2
     assert out.stderr.strip().startswith("crawl: error: cannot serve metrics on")
     assert "Traceback" not in out.stderr

@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from crawler.archive.digest import body_digest
 from crawler.errors import BackendError, ConfigError
 from crawler.links.urls import fingerprint
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli, run_cli
 from tests.support.helpers import by_url, run_crawl
 
 pytestmark = pytest.mark.timeout(60)
@@ -228,7 +228,7 @@ def test_cli_recrawl_prints_the_counts(changing_site, tmp_path, mode):
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     index = next(r for r in lines if r["url"] == changing_site.url())
     assert index["not_modified"] is True and index["changed"] is False
-    refused = run_cli("--recrawl", changing_site.url())
+    refused = invoke_cli("--recrawl", changing_site.url())
     assert refused.returncode == 2 and "--recrawl needs" in refused.stderr
 
 

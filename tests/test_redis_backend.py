@@ -19,7 +19,7 @@ from crawler.config import CrawlConfig
 from crawler.links.urls import canonical, fingerprint
 from crawler.record import Record
 from crawler.strategies.inprocess import ThreadingSync
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli
 from tests.support.graph_site import GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,10 +47,7 @@ def stat(redis_url: str, crawl_id: str, name: str) -> int:
 
 def exported(redis_url: str, crawl_id: str, tmp_path) -> list[dict]:
     out = tmp_path / f"{crawl_id}-all.jsonl"
-    done = run_cli(
-        "results", "--backend", redis_url, "--crawl-id", crawl_id, "-o", str(out),
-        module=True, timeout=60,
-    )  # fmt: skip
+    done = invoke_cli("results", "--backend", redis_url, "--crawl-id", crawl_id, "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "complete" in done.stderr
     return [json.loads(line) for line in out.read_text().splitlines()]
@@ -239,7 +236,7 @@ def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_
 
 
 def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
-    proc = run_cli("results", "--backend", redis_url, "--crawl-id", "nope", module=True, timeout=60)
+    proc = invoke_cli("results", "--backend", redis_url, "--crawl-id", "nope")
     assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from crawler.strategies.inprocess import ThreadingSync
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli
 from tests.support.graph_site import GraphSite, start_worker, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,7 +25,7 @@ def recorded(db: str) -> int:
 
 def export(db: str, tmp_path) -> tuple[list[dict], str]:
     out = tmp_path / "all.jsonl"
-    done = run_cli("results", "--state", db, "-o", str(out), module=True, timeout=60)
+    done = invoke_cli("results", "--state", db, "-o", str(out))
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in out.read_text().splitlines()], done.stderr
 

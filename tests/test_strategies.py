@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from tests.support.cli import cli_records, python_env, run_python, start_cli
+from tests.support.cli import cli_records, invoke_cli, python_env, run_python, start_cli
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT
 from tests.support.spacing import LATE_S, behind_schedule
@@ -240,7 +240,8 @@ def test_library_gevent_mode_patches_a_fresh_process(fresh_site):
 
 
 def test_greenlets_need_processes_mode():
-    code, _, stderr = cli_records("--mode", "threads", "--greenlets", "4", "http://127.0.0.1:1/")
+    done = invoke_cli("--mode", "threads", "--greenlets", "4", "http://127.0.0.1:1/")
+    code, stderr = done.returncode, done.stderr
     assert code == 2
     assert stderr.strip() == "crawl: error: --greenlets applies to --mode processes only"
 

@@ -5,15 +5,26 @@
 parses the JSONL records on stdout. ``run_python(code)`` / ``start_python(code)`` run a
 ``python -c`` program (or a script, a module) with the checkout importable. A test that calls
 one of these is marked ``subprocess`` by tests/conftest.py, so ``make test-fast`` leaves it out.
+
+``invoke_cli(*args)`` is ``run_cli``'s in-process twin: the same ``crawl`` entry point and the
+same result (exit code, stdout, stderr; a traceback on stderr and exit 1 for an exception that
+escapes), without the ~0.3 s of CPU a new Python pays to start and import the crawler. It is
+for commands that need no process of their own: no signal, no gevent (it patches the process
+for good), no processes mode, no environment, locale, working directory or real stdin of their
+own, no ``-W error`` at import.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import locale
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tests.support.paths import ROOT
@@ -21,6 +32,7 @@ from tests.support.paths import ROOT
 __all__ = [
     "cli_argv",
     "cli_records",
+    "invoke_cli",
     "jsonl",
     "python_env",
     "run_cli",
@@ -81,6 +93,64 @@ def start_cli(
     """Start the ``crawl`` command and return at once; ``popen`` goes to ``subprocess.Popen``
     (``stdout``, ``stderr``, ``text``, ``start_new_session`` ...). The caller waits or kills."""
     return subprocess.Popen(cli_argv(*args, module=module), cwd=cwd, env=python_env(env), **popen)
+
+
+def _stream(like: io.TextIOBase | None, data: bytes = b"") -> io.TextIOWrapper:
+    """A text stream over bytes, encoded as ``like`` (this process's own stdout or stderr, a
+    pipe like the one a program run by ``run_cli`` would get)."""
+    encoding = getattr(like, "encoding", None) or "utf-8"
+    errors = getattr(like, "errors", None) or "strict"
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors=errors, write_through=True)
+
+
+def _output(stream: io.TextIOWrapper) -> str:
+    """What a stream got, as ``subprocess.run(text=True)`` reads a pipe (the locale's encoding,
+    universal newlines)."""
+    stream.flush()
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    text = data.decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def invoke_cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the ``crawl`` command to the end in this process (see the module docstring for when
+    that is the same as ``run_cli``); return its exit code, stdout and stderr as ``run_cli``
+    does. stdin is ``input`` (empty when None), a stream without a file descriptor."""
+    from crawler.cli.main import main
+
+    stdin = _stream(sys.__stdin__, (input or "").encode("utf-8"))
+    stdout, stderr = _stream(sys.__stdout__), _stream(sys.__stderr__)
+    argv = [str(a) for a in args]
+    with (
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        _replaced_stdin(stdin),
+    ):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:  # what the interpreter does with it at exit
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except Exception:  # uncaught: the interpreter prints the traceback, exits 1
+            # (not BaseException: a test's timeout or Ctrl-C must still stop the test)
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(
+        ["crawl", *argv], code, stdout=_output(stdout), stderr=_output(stderr)
+    )
+
+
+@contextlib.contextmanager
+def _replaced_stdin(stream: io.TextIOWrapper) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, stream
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def jsonl(text: str) -> list[dict]:
