@@ -59,7 +59,9 @@ class Worker:
     give them all the same two objects. Left out, the loop gets private ones, which is right
     only for a loop that runs alone (serial, tests). ``cookies``, one ``http.cookiejar.CookieJar``
     per crawl given to every loop of a process, lets a cookie set on one loop's page reach the
-    next page whichever loop fetches it; left out, each loop keeps its own jar.
+    next page whichever loop fetches it; left out, each loop keeps its own jar. ``connections``
+    (``crawler.http.registry.open_connections``), given to every loop of a process, lets a
+    host's open connection serve whichever loop fetches it next; the strategy closes them.
 
     A worker built without ``frontier`` and ``emit`` only crawls and claims (``crawl`` and
     ``claim``): the processes strategy runs those in children while the parent owns the frontier.
@@ -81,6 +83,7 @@ class Worker:
         host_clock: HostClock | None = None,
         robots: RobotsCache | None = None,
         cookies: CookieJar | None = None,
+        connections: object | None = None,
     ) -> None:
         self.config = config
         self.frontier = frontier
@@ -91,7 +94,7 @@ class Worker:
         if fetcher is None:
             from crawler.http.registry import open_fetcher
 
-            fetcher = open_fetcher(config, cookies=cookies)
+            fetcher = open_fetcher(config, cookies=cookies, connections=connections)
         self.fetcher = fetcher
         if host_clock is None:
             host_clock = MemoryHostClock(UNSHARED, schedule=HostSchedule(Pace.of(config)))

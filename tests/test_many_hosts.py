@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from tests.support.cli import cli_records
 from tests.support.helpers import run_crawl
-from tests.support.many_hosts import ManyHosts, politeness_report
+from tests.support.many_hosts import ManyHosts, address, politeness_report
 from tests.support.spacing import LATE_S
 
 
@@ -95,3 +96,27 @@ def test_max_pages_per_host_holds_across_a_resumed_state_file(tmp_path):
             site.urls("discovered"), depth=1, max_pages_per_host=3, state=state
         )
     assert len(records) == 3 and stats.skipped == 3
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["threads", "gevent"])
+def test_the_loops_of_a_process_share_each_hosts_connection(mode, tmp_path):
+    # With a delay a host's next page goes to whichever loop is free a delay later. With a
+    # connection pool per loop, that loop seldom held the host's connection and most pages
+    # opened a new one; the loops of a process share one pool per host.
+    with ManyHosts(4, 6, latency=0.01) as site:
+        options = {"mode": mode, "workers": 8, "delay": 0.05}
+        if mode == "gevent":  # only ever in a subprocess: the test process is never patched
+            (tmp_path / "urls.txt").write_text("\n".join(site.urls("sorted")) + "\n")
+            args = [f"--{k}={v}" for k, v in options.items()]
+            code, records, stderr = cli_records(
+                *args, "--ignore-robots", str(tmp_path / "urls.txt")
+            )
+            assert code == 0, stderr
+            ok = [r for r in records if r["error"] is None]
+        else:
+            found, _ = run_crawl(site.urls("sorted"), **options)
+            ok = [r for r in found if r.ok]
+        connections = site.stats()["connections"]
+    assert len(ok) == 24
+    assert connections == {address(i): 1 for i in range(4)}, connections

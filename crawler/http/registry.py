@@ -4,21 +4,42 @@
 byte cap, error kinds, cookies, headers, proxies, ``--block-private``) at less than half the CPU
 per page (docs/performance.md). ``requests`` remains for users who want its behaviour exactly
 (``.netrc`` auth, its environment handling) or plug in requests adapters.
+
+A fetcher module may offer ``SharedPools``: connection pools the loops of one process share
+(``open_connections``), so a host's open connection serves whichever loop fetches it next.
 """
 
 from __future__ import annotations
 
 from http.cookiejar import CookieJar
 from importlib import import_module
+from typing import Any
 
 from crawler.base import Fetcher
 from crawler.config import FETCHERS, CrawlConfig
 
 
 def open_fetcher(
-    config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+    config: CrawlConfig,
+    *,
+    pool_size: int = 10,
+    cookies: CookieJar | None = None,
+    connections: Any | None = None,
 ) -> Fetcher:
     """A new fetcher of the configured kind; one per worker loop (``cookies``: a jar shared
-    by the loops of a strategy; by default each fetcher keeps its own)."""
+    by the loops of a strategy; by default each fetcher keeps its own; ``connections``: from
+    ``open_connections``, by default the fetcher's own pools)."""
     module, _, name = FETCHERS[config.fetcher].partition(":")
-    return getattr(import_module(module), name)(config, pool_size=pool_size, cookies=cookies)
+    extra = {} if connections is None else {"connections": connections}
+    return getattr(import_module(module), name)(
+        config, pool_size=pool_size, cookies=cookies, **extra
+    )
+
+
+def open_connections(config: CrawlConfig, *, loops: int) -> Any | None:
+    """Connection pools for the ``loops`` loops of one process to share (the caller closes
+    them once every loop is done), or None when the configured fetcher keeps its own per loop
+    (``requests``: a session is not promised to be thread-safe)."""
+    module, _, _ = FETCHERS[config.fetcher].partition(":")
+    shared = getattr(import_module(module), "SharedPools", None)
+    return None if shared is None else shared(config, loops=loops)

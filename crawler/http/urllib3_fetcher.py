@@ -40,11 +40,52 @@ def _cookies() -> Any:
     return requests.cookies
 
 
+def _options(config: CrawlConfig, *, num_pools: int, maxsize: int) -> dict[str, Any]:
+    return {
+        "num_pools": num_pools,
+        "maxsize": maxsize,
+        "retries": False,
+        "timeout": urllib3.Timeout(connect=config.timeout, read=config.timeout),
+        "ca_certs": certifi.where(),  # the same trust store as requests
+    }
+
+
+class SharedPools:
+    """The connection pools of every loop of one process: one pool per host, whichever loop
+    fetches from it.
+
+    Why: with a delay a host has one page out at a time and its next page goes to whichever
+    loop is free a delay later. With pools per loop, that loop seldom held the host's
+    connection, so most pages of a many-host crawl opened a new one (a connect, and under
+    gevent a lookup on the resolver's thread pool, per page). Shared, a host keeps one open
+    connection for the next loop. urllib3's pools are thread-safe; each holds up to ``loops``
+    idle connections (every loop may be on one host), and the ``MAX_HOSTS`` hosts used last
+    keep theirs (an older host's are closed, as one fd per host adds up).
+    """
+
+    MAX_HOSTS = 1024
+
+    def __init__(self, config: CrawlConfig, *, loops: int) -> None:
+        options = _options(config, num_pools=self.MAX_HOSTS, maxsize=max(1, loops))
+        self.manager = urllib3.PoolManager(**options)
+        self.manager.pool_classes_by_scheme = pool_classes(pin=config.block_private)
+
+    def close(self) -> None:
+        """Close every pooled connection (after the last loop is done)."""
+        self.manager.clear()
+
+
 class Urllib3Fetcher:
-    """Fetch with a urllib3 connection pool. One per worker loop, like every Fetcher."""
+    """Fetch with a urllib3 connection pool. One per worker loop, like every Fetcher; the loops
+    of a process share their pools when given ``connections``."""
 
     def __init__(
-        self, config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+        self,
+        config: CrawlConfig,
+        *,
+        pool_size: int = 10,
+        cookies: CookieJar | None = None,
+        connections: SharedPools | None = None,
     ) -> None:
         self.config = config
         self.core = FetchCore(config)
@@ -54,15 +95,13 @@ class Urllib3Fetcher:
             # gzip, deflate, and br / zstd when their decoders are installed (as requests).
             encodings = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
             self._headers["Accept-Encoding"] = encodings
-        self._options = {
-            "num_pools": 64,
-            "maxsize": pool_size,
-            "retries": False,
-            "timeout": urllib3.Timeout(connect=config.timeout, read=config.timeout),
-            "ca_certs": certifi.where(),  # the same trust store as requests
-        }
-        self.pool = urllib3.PoolManager(**self._options)
-        self.pool.pool_classes_by_scheme = pool_classes(pin=config.block_private)
+        self._options = _options(config, num_pools=64, maxsize=pool_size)
+        self._shared = connections
+        if connections is not None:
+            self.pool = connections.manager
+        else:
+            self.pool = urllib3.PoolManager(**self._options)
+            self.pool.pool_classes_by_scheme = pool_classes(pin=config.block_private)
         if config.proxy:
             self._proxies = {"http": config.proxy, "https": config.proxy}
         else:
@@ -108,8 +147,9 @@ class Urllib3Fetcher:
         return self._proxy_pools[proxy]
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self.pool.clear()
+        """Release pooled connections (shared ones stay, for their owner to close)."""
+        if self._shared is None:
+            self.pool.clear()
         for pool in self._proxy_pools.values():
             pool.clear()
 

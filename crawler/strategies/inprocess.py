@@ -15,6 +15,7 @@ from http.cookiejar import CookieJar
 from typing import Any
 
 from crawler.base import CrawlJob, Emit, Frontier
+from crawler.http.registry import open_connections
 from crawler.interrupt import GracefulInterrupt
 from crawler.worker import Worker, process_name
 
@@ -68,6 +69,8 @@ def run_loops(
     host_clock = job.backend.host_clock(job.config, sync)
     robots = job.backend.robots_cache(job.config, sync)
     cookies = CookieJar()
+    # One pool per host for all loops: a host's next page reuses its open connection.
+    connections = open_connections(job.config, loops=workers)
     records: queue.Queue[Any] = queue.Queue()
     process = process_name(job.config)
     loops = [
@@ -80,6 +83,7 @@ def run_loops(
             host_clock=host_clock,
             robots=robots,
             cookies=cookies,
+            connections=connections,
         )
         for i in range(1, workers + 1)
     ]
@@ -117,6 +121,8 @@ def run_loops(
             interrupted = True
             frontier.close()
     join(handles)
+    if connections is not None:
+        connections.close()
     if interrupted or isinstance(failure, KeyboardInterrupt):
         raise KeyboardInterrupt
     if failure is not None:

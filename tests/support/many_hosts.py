@@ -3,8 +3,8 @@ addresses 127.1.x.y (Linux routes all of 127.0.0.0/8 to lo), the same port on ea
 
 Each host serves ``/`` linking to ``/p1`` ... ``/p{P-1}``, and those pages (no links), after
 ``latency`` seconds; ``/robots.txt`` is 404 unless a ``Crawl-delay`` is asked for. The server
-keeps, per host, every request's path and arrival time and the most requests in progress at
-once; ``ManyHosts.stats()`` reads them (``GET /__stats``). Run alone:
+keeps, per host, every request's path and arrival time, the most requests in progress at
+once and the connections opened; ``ManyHosts.stats()`` reads them (``GET /__stats``). Run alone:
 ``python -m tests.support.many_hosts --hosts 200 --pages 20 --latency-ms 20``.
 """
 
@@ -39,6 +39,7 @@ class _Server:
         self.arrivals: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self.active: dict[str, int] = defaultdict(int)
         self.peak: dict[str, int] = defaultdict(int)
+        self.connections: dict[str, int] = defaultdict(int)  # opened per host (not /__stats)
 
     def body(self, path: str) -> tuple[int, bytes, str]:
         if path == "/robots.txt":
@@ -55,14 +56,18 @@ class _Server:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host = writer.get_extra_info("sockname")[0]
+        first = True
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
+                if first and path != "/__stats":
+                    self.connections[host] += 1
+                first = False
                 if path == "/__stats":
-                    data = json.dumps(
-                        {"arrivals": self.arrivals, "peak": self.peak, "pid": os.getpid()}
-                    ).encode()
+                    stats = {"arrivals": self.arrivals, "peak": self.peak}
+                    stats |= {"connections": self.connections, "pid": os.getpid()}
+                    data = json.dumps(stats).encode()
                     status, ctype = 200, "application/json"
                 else:
                     self.arrivals[host].append((time.monotonic(), path))
@@ -146,7 +151,8 @@ class ManyHosts:
         return [self.origin(h) + p for p in paths for h in range(self.hosts)]
 
     def stats(self) -> dict[str, Any]:
-        """``arrivals`` (host -> [[time, path], ...]) and ``peak`` (host -> most at once)."""
+        """``arrivals`` (host -> [[time, path], ...]), ``peak`` (host -> most at once) and
+        ``connections`` (host -> connections opened)."""
         with _OPENER.open(self.origin(0) + "/__stats", timeout=10) as response:
             return json.loads(response.read())
 

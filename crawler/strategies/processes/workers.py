@@ -19,7 +19,7 @@ from crawler.strategies.processes.messages import BatchDone, TaskFailed
 
 def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str]) -> list[Any]:
     """One ``Worker`` per name, sharing this process's view of the crawl state (visited set,
-    host clock, robots cache) and one cookie jar.
+    host clock, robots cache), one cookie jar and one set of connection pools.
 
     ``state`` is the manager's ``SharedState``, or, when ``shared``, the backend itself (a
     server every process may open).
@@ -39,7 +39,11 @@ def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str
         visited = state.visited
         host_clock = HostClockClient(state.host_clock, config)
         robots = RobotsCacheClient(state.robots)
+    from crawler.http.registry import open_connections
+
     cookies = CookieJar()  # one per process, shared by its loops
+    # And one pool per host (closed with the process): a host's next page reuses its connection.
+    connections = open_connections(config, loops=len(names))
     return [
         Worker(
             config,
@@ -50,6 +54,7 @@ def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str
             host_clock=host_clock,
             robots=robots,
             cookies=cookies,
+            connections=connections,
         )
         for name in names
     ]
