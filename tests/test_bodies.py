@@ -164,3 +164,27 @@ def test_accept_decides_which_types_are_parsed_for_links(httpserver):
     assert accepted[0].links == 2
     sent = httpserver.log[-1][0].headers["Accept"]
     assert sent.startswith("text/plain,text/html")
+
+
+def test_a_body_read_in_one_piece_gives_no_turn_away_but_a_longer_one_does(httpserver, monkeypatch):
+    # A turn after the only piece made the page, and so its host's next start, wait for every
+    # other runnable loop; a body of several pieces still lets the others run between them.
+    from crawler.config import CrawlConfig
+    from crawler.http import core
+    from crawler.http.urllib3_fetcher import Urllib3Fetcher
+
+    turns: list[int] = []
+    monkeypatch.setattr(core, "yield_now", lambda: turns.append(1))
+    httpserver.expect_request("/small").respond_with_data(
+        "<title>s</title>", content_type="text/html"
+    )
+    big = b"x" * (3 * core.CHUNK)
+    httpserver.expect_request("/big").respond_with_data(big, content_type="text/plain")
+    fetcher = Urllib3Fetcher(CrawlConfig(robots=False))
+    try:
+        small = fetcher.fetch(httpserver.url_for("/small"))
+        assert small.body == b"<title>s</title>" and turns == []
+        assert fetcher.fetch(httpserver.url_for("/big")).body == big
+        assert turns
+    finally:
+        fetcher.close()

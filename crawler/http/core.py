@@ -145,9 +145,9 @@ def read_body(
     ``read1`` returns what has arrived (at most ``CHUNK`` decoded bytes: gzip, deflate, br are
     decoded a bounded piece at a time), so the cap counts decoded bytes with flat memory, and
     a trickling body still meets the deadline (each socket read is bounded by it too:
-    ``crawler/http/adapter.py``). Other loops get a turn after every piece (``yield_now``).
-    With a ``recorder`` (--warc) the body is read raw and decoded the same bounded way by the
-    recorder, which keeps the raw bytes."""
+    ``crawler/http/adapter.py``). Other loops get a turn after every piece but the first
+    (``yield_now``). With a ``recorder`` (--warc) the body is read raw and decoded the same
+    bounded way by the recorder, which keeps the raw bytes."""
     parts: list[bytes] = []
     size = 0
     if recorder is not None:
@@ -162,7 +162,10 @@ def read_body(
         parts.append(chunk)
         if time.monotonic() > deadline:
             raise DeadlineExceeded
-        yield_now()
+        if len(parts) > 1:
+            # Not after the first piece: usually the whole body, and a turn here would make
+            # the page (and its host's next start) wait for every other runnable loop.
+            yield_now()
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
