@@ -262,3 +262,40 @@ def test_the_managers_clock_keeps_the_delay_from_a_childs_last_end():
     hosted = HostedHostClock(CrawlConfig(delay=1.0))
     ended = time.monotonic()
     assert 0.9 <= hosted.try_acquire("a.test", False, ended) <= 1.0
+
+
+class CountingCondition:
+    """A real condition that notes how many waiting loops each ``notify`` asks to wake."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.notified: list[int] = []
+
+    def __enter__(self) -> bool:
+        return self._cond.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._cond.__exit__(*exc)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._cond.wait(timeout)
+
+    def notify(self, n: int = 1) -> None:
+        self.notified.append(n)
+        self._cond.notify(n)
+
+    def notify_all(self) -> None:
+        self._cond.notify_all()
+
+
+def test_hosts_getting_ready_together_wake_a_loop_each_at_once():
+    # Woken one by one, each loop would wait for the one before it to run before the next
+    # ready host found a loop: the last of many hosts ready at one instant started late.
+    clock, cond = FakeClock(), CountingCondition()
+    f = MemoryFrontier(cond, schedule=HostSchedule(Pace(delay=1.0)), clock=clock)
+    f.push_many(sorted_by_host("abc", 2))
+    finish(f, drain_now(f))
+    clock.now += 1.0
+    cond.notified.clear()
+    assert f.pop(timeout=0).url == "http://a.test/1"
+    assert cond.notified == [2]  # for b and c

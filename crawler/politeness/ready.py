@@ -34,6 +34,11 @@ class ReadyOrder:
     def __len__(self) -> int:
         return len(self._listed)
 
+    def ready(self) -> int:
+        """Hosts found ready by the last ``take`` and not handed out yet (an upper bound: some
+        may turn out deferred or full when taken)."""
+        return len(self._ready)
+
     def add(self, host: str) -> None:
         """``host`` has queued work (a no-op when it is listed already)."""
         if host not in self._listed:

@@ -169,9 +169,10 @@ class MemoryFrontier:
                     continue
                 if host is not None:
                     if not self._timer:
-                        # Pass the baton: a waiting loop takes the next ready host, or else
-                        # becomes the one that watches the clock.
-                        self._cond.notify()
+                        # Pass the baton: a waiting loop for each other ready host (all at
+                        # once: one after another, each would wait for the one before it to
+                        # run), or one that becomes the loop watching the clock.
+                        self._cond.notify(max(1, self._order.ready()))
                     return self._hand_out(host, now, me)
                 if self._queued == 0 and self._in_flight == 0:
                     return None
