@@ -169,3 +169,25 @@ def test_without_block_private_a_proxy_resolves_names_itself(monkeypatch):
             "GET http://metadata.internal.invalid/ HTTP/1.1"
         ]
     assert records[0].status == 200 and records[0].error is None
+
+
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_an_address_literal_is_connected_to_without_a_lookup(httpserver, monkeypatch, fetcher):
+    # Under gevent every lookup is a trip to the resolver's threads: a crawl of many hosts by
+    # address made two per new connection (one to resolve, one more to connect).
+    import socket
+
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def counting(host, *args, **kwargs):
+        lookups.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    httpserver.expect_request("/").respond_with_data("<title>t</title>", content_type="text/html")
+    port = httpserver.port
+    records, _ = run_crawl([f"http://127.0.0.1:{port}/"], fetcher=fetcher)
+    assert records[0].ok and lookups == []
+    records, _ = run_crawl([f"http://localhost:{port}/"], fetcher=fetcher, block_private=False)
+    assert records[0].status in (200, None) and "localhost" in lookups  # a name is looked up

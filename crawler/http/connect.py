@@ -52,8 +52,9 @@ class BoundedConnectMixin:
                     break
                 wait = left if wait is None else min(wait, left)
             try:
-                return create_connection(
-                    (address, port),
+                return connect_to(
+                    address,
+                    port,
                     wait,
                     source_address=self.source_address,  # type: ignore[attr-defined]
                     socket_options=self.socket_options,  # type: ignore[attr-defined]
@@ -66,3 +67,31 @@ class BoundedConnectMixin:
             tried = f"{len(addresses)} address{'es' if len(addresses) > 1 else ''}"
             error = ConnectTimeoutError(self, f"connecting ({tried}) spent the page deadline")
         raise error
+
+
+def connect_to(
+    address: str,
+    port: int,
+    timeout: float | None,
+    *,
+    source_address: tuple[str, int] | None = None,
+    socket_options: list[tuple[int, int, int]] | None = None,
+) -> socket.socket:
+    """A socket connected to ``address`` (an IP address ``resolve`` returned), as urllib3's
+    ``create_connection`` makes it, without its second lookup of the address."""
+    family = netguard.address_family(address)
+    if family is None or "%" in address:  # a name, or a scoped IPv6 address: as urllib3 does
+        options = {"source_address": source_address, "socket_options": socket_options}
+        return create_connection((address, port), timeout, **options)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        sock.settimeout(timeout)
+        if source_address:
+            sock.bind(source_address)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

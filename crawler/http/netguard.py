@@ -52,9 +52,31 @@ def is_blocked(address: str) -> bool:
 
 def resolve(host: str, port: int) -> list[str]:
     """The distinct addresses ``host`` resolves to, in resolver order (``socket.gaierror`` when
-    it does not). The one lookup the fetchers' connections make (``crawler/http/connect.py``)."""
-    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    it does not). The one lookup the fetchers' connections make (``crawler/http/connect.py``);
+    none for an address literal (under gevent a lookup is a trip to the resolver's threads)."""
+    family = allowed_gai_family()
+    literal = address_family(host)
+    if literal is not None and family in (socket.AF_UNSPEC, literal):
+        return [host]
+    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def address_family(host: str) -> int | None:
+    """``AF_INET`` or ``AF_INET6`` when ``host`` is an IP address literal, else None."""
+    if host[-1:].isdigit() and ":" not in host:
+        try:
+            socket.inet_pton(socket.AF_INET, host)
+            return socket.AF_INET
+        except OSError:
+            return None
+    if ":" in host:
+        try:
+            socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0])
+            return socket.AF_INET6
+        except OSError:
+            return None
+    return None
 
 
 def checked_addresses(host: str, port: int) -> list[str]:
