@@ -60,6 +60,26 @@ def run_loops(
     bounded by its deadline), passes on every record they produce, waits for the loops to
     return (``join``), then re-raises ``KeyboardInterrupt``.
     """
+    # One pool per host for all loops: a host's next page reuses its open connection. Closed
+    # however the crawl ends (a failing sink leaves without waiting for the loops).
+    connections = open_connections(job.config, loops=workers)
+    try:
+        _run(job, consume, connections, workers, tag, start, join, loop)
+    finally:
+        if connections is not None:
+            connections.close()
+
+
+def _run(
+    job: CrawlJob,
+    consume: Emit,
+    connections: Any,
+    workers: int,
+    tag: str,
+    start: Callable[[Callable[[], None], str], Any],
+    join: Callable[[list[Any]], None],
+    loop: Callable[[Frontier], Callable[[Worker], None]] | None,
+) -> None:
     for record in job.early_records:
         consume(record)
     sync = ThreadingSync()
@@ -69,8 +89,6 @@ def run_loops(
     host_clock = job.backend.host_clock(job.config, sync)
     robots = job.backend.robots_cache(job.config, sync)
     cookies = CookieJar()
-    # One pool per host for all loops: a host's next page reuses its open connection.
-    connections = open_connections(job.config, loops=workers)
     records: queue.Queue[Any] = queue.Queue()
     process = process_name(job.config)
     loops = [
@@ -121,8 +139,6 @@ def run_loops(
             interrupted = True
             frontier.close()
     join(handles)
-    if connections is not None:
-        connections.close()
     if interrupted or isinstance(failure, KeyboardInterrupt):
         raise KeyboardInterrupt
     if failure is not None:
