@@ -34,16 +34,9 @@ import subprocess
 import sys
 import time
 
+from bench.procfs import status_bytes
+
 BATCH = 50
-
-
-def _status(field: str) -> int:
-    """A ``/proc/self/status`` figure in bytes (``VmHWM``, ``VmRSS``)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def _requests(first: int, last: int, n: int, hosts: int) -> list:
@@ -65,7 +58,7 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
     from crawler.unshared import UNSHARED
 
     gc.collect()
-    base = _status("VmRSS")
+    base = status_bytes("VmRSS")
     frontier = MemoryFrontier(UNSHARED, spill_above=queue_bound(limit))
     first_s = last_s = 0.0
     for start in range(0, n, BATCH):
@@ -78,7 +71,7 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
         if start >= n - window:
             last_s += spent
     gc.collect()
-    rss = _status("VmRSS") - base
+    rss = status_bytes("VmRSS") - base
     queued = frontier.queued_bytes
     began = time.process_time()
     for _ in range(window):
@@ -94,7 +87,7 @@ def case(n: int, hosts: int, limit: int | None, window: int) -> dict[str, float]
         "pop_us": pop_s / window * 1e6,
         "queued_mb": queued / 2**20,
         "rss_mb": rss / 2**20,
-        "peak_mb": _status("VmHWM") / 2**20,
+        "peak_mb": status_bytes("VmHWM") / 2**20,
         "spilled": frontier.snapshot()["spilled"],
         "disk_mb": frontier.spilled_bytes / 2**20,
     }

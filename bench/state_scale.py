@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from bench.procfs import status_bytes
 from crawler.backends.sqlite.backend import SqliteBackend
 from crawler.backends.sqlite.state import SqliteState
 from crawler.base import Request
@@ -48,15 +49,6 @@ from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.worker import claim_new
-
-
-def _status(field: str) -> int:
-    """A ``/proc/self/status`` figure in bytes (``VmHWM``, ``VmRSS``)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def _mb(n: float) -> str:
@@ -202,14 +194,14 @@ def _run(args: argparse.Namespace, work: str, out: Any) -> None:
     big = Store(path)
     plans = Plans()
     big.backend.state.db.set_trace_callback(plans.trace)
-    rss_before = _status("VmRSS")
+    rss_before = status_bytes("VmRSS")
     windows: list[tuple[int, tuple[float, float, int]]] = []
     started = time.perf_counter()
     reopen_wall = None
 
     def progress(queued: int, what: str) -> None:
         say(
-            f"  queued {queued:>11,}: {what}  RSS {_mb(_status('VmRSS'))}"
+            f"  queued {queued:>11,}: {what}  RSS {_mb(status_bytes('VmRSS'))}"
             f"  file {file_bytes(path) / queued:.0f} B/URL  ({time.perf_counter() - started:.0f} s)"
         )
 
@@ -247,7 +239,7 @@ def _run(args: argparse.Namespace, work: str, out: Any) -> None:
     again.close()
 
     first, last = windows[0][1], windows[-1][1]
-    peak = _status("VmHWM")
+    peak = status_bytes("VmHWM")
     say("")
     say(f"push, first {window:,}   {_us(first)}")
     say(f"push, last {window:,}    {_us(last)}   = {_ratio(last, first)} the first (target <= 2x)")

@@ -209,6 +209,16 @@ def fifty_megabytes(other_host: str, compress: bool) -> Iterator[bytes]:
         yield packer.flush()
 
 
+def send_home_or_404(conn, path: str) -> None:
+    """A raw server's answer to anything but its sitemap: a page at ``/``, 404 elsewhere."""
+    body, status = (b"<title>t</title>", "200 OK") if path == "/" else (b"", "404 Not Found")
+    conn.sendall(
+        f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n".encode()
+        + body
+    )
+
+
 def serve_fifty_megabytes(compress: bool):
     """A raw HTTP handler: ``/`` a page, ``/sitemap.xml`` the 50 MB sitemap (no length: it
     ends when the connection closes), anything else 404; one request per connection."""
@@ -224,12 +234,7 @@ def serve_fifty_megabytes(compress: bool):
             for piece in fifty_megabytes("elsewhere.invalid", compress):
                 conn.sendall(piece)
             return
-        body, status = (b"<title>t</title>", "200 OK") if path == "/" else (b"", "404 Not Found")
-        conn.sendall(
-            f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n".encode()
-            + body
-        )
+        send_home_or_404(conn, path)
 
     return handle
 
@@ -470,12 +475,7 @@ def test_a_sitemap_that_never_ends_is_cut_by_the_page_deadline(tmp_path):
             )
             server.stopping.wait(30)  # and never the rest (until the test ends)
             return
-        body, status = (b"<title>t</title>", "200 OK") if path == "/" else (b"", "404 Not Found")
-        conn.sendall(
-            f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n".encode()
-            + body
-        )
+        send_home_or_404(conn, path)
 
     warc = str(tmp_path / "cut.warc.gz")
     with RawServer(handle) as server:
