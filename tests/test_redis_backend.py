@@ -240,7 +240,12 @@ def test_results_of_an_unknown_crawl_is_one_line_and_exit_2(redis_url):
     assert proc.returncode == 2 and proc.stderr == f"crawl: error: no crawl 'nope' in {redis_url}\n"
 
 
-def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
+def test_a_popper_holding_a_lease_waits_for_its_links_or_passes_timeout_zero(redis_url):
+    """The Frontier contract: with nothing queued but a page in flight, ``pop`` waits for that
+    page's links, even when the caller popped it (a gevent loop pops its next page while a
+    greenlet of its own parses the last one, crawler/strategies/overlap.py); a caller that
+    alone would end its leases (a processes parent) passes ``timeout=0`` and gets None at
+    once. Before, the popper got None and its loop left the crawl."""
     import threading
     import time
 
@@ -249,18 +254,23 @@ def test_a_batch_popper_is_not_made_to_wait_for_its_own_leases(redis_url):
     try:
         frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/")])
-        first = frontier.pop()
-        started = time.monotonic()
-        assert frontier.pop() is None and time.monotonic() - started < 1  # its own lease
-        # Another thread has no lease of its own: it waits for the holder's links.
-        got = []
-        other = threading.Thread(target=lambda: got.append(frontier.pop()))
-        other.start()
+        popped, got = [], []
+
+        def loop() -> None:  # pop, hand the page to the settler, pop again
+            popped.append(frontier.pop())
+            started = time.monotonic()
+            assert frontier.pop(timeout=0) is None and time.monotonic() - started < 1
+            got.append(frontier.pop(timeout=30))
+
+        popper = threading.Thread(target=loop)
+        popper.start()
+        # The settler starts once the popper asks again (it then polls Redis, as asking).
+        wait_until(lambda: popped and frontier._asking is not None, timeout=10)
         frontier.push_many([Request("http://a.test/next")])
-        frontier.done(first)
-        backend.record_sink(config).write(Record(url=first.url, status=200))
-        other.join(10)
-        assert [r.url for r in got] == ["http://a.test/next"]
+        frontier.done(popped[0])
+        backend.record_sink(config).write(Record(url=popped[0].url, status=200))
+        popper.join(30)
+        assert [r.url if r else r for r in got] == ["http://a.test/next"]
     finally:
         backend.close()
 

@@ -133,7 +133,6 @@ class RedisFrontier:
         self._waiting = 0  # loops waiting for its answer
         self._buffer: deque[bytes] = deque()  # leased for the waiting loops, not yet taken
         self._held: dict[bytes, int] = {}  # fingerprint -> leases held here (taken or not)
-        self._mine: dict[int, int] = {}  # thread (or greenlet) -> leases it took, not done
         self._busy: set[bytes] = set()  # fingerprints of pages out as their host's one page
         self.closed = False
         self.checker = RequestChecker(config)
@@ -198,7 +197,7 @@ class RedisFrontier:
             if item is _GIVE_UP:
                 return None
             if item is not None:
-                request = self._take(item, me)
+                request = self._take(item)
                 if request is not None:
                     return request
                 continue
@@ -216,7 +215,7 @@ class RedisFrontier:
                     # A loop for each item, and one more to ask next (if any is waiting):
                     # waking every waiting loop for each answer costs more than the answer.
                     self._cond.notify(len(items))
-                request = self._take(items[0], me)
+                request = self._take(items[0])
                 if request is not None:
                     return request
                 continue
@@ -224,9 +223,6 @@ class RedisFrontier:
                 # Nothing queued, nothing leased: finished, or the crawl's keys are gone.
                 self._stop_asking()
                 self.state.check_marker()
-                return None
-            if not queued and self._mine.get(me):
-                self._stop_asking()
                 return None
             if timed:  # a host gets ready in ms: be there (other workers may be first)
                 pause = min(ms / 1000, MAX_POLL_S)
@@ -301,7 +297,7 @@ class RedisFrontier:
             self.backend.heartbeat()
         return items, int(ms), int(queued), int(timed)
 
-    def _take(self, item: bytes, me: int) -> Request | None:
+    def _take(self, item: bytes) -> Request | None:
         """The request of a leased item, now this loop's; None if it failed its checks (it
         then has its ``rejected`` record)."""
         try:
@@ -312,8 +308,6 @@ class RedisFrontier:
                 _bump(self._held, item[:FINGERPRINT_BYTES], -1)
             self._reject(item, str(why))
             return None
-        with self._lock:
-            _bump(self._mine, me, +1)
         return request
 
     def done(self, request: Request) -> None:
@@ -323,7 +317,6 @@ class RedisFrontier:
         fp = fingerprint(request.url)
         with self._lock:
             _bump(self._held, fp, -1)
-            _bump(self._mine, threading.get_ident(), -1)
             busy = fp in self._busy
             self._busy.discard(fp)
         if busy:
