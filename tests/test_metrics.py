@@ -97,6 +97,21 @@ def test_the_endpoint_serves_the_exposition_and_frees_its_port():
         urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5)
 
 
+def test_while_serving_threads_hand_over_the_interpreter_lock_often_then_as_before():
+    """The endpoint's thread must get the interpreter lock promptly among a threads crawl's
+    loops (bench/metrics_scrape.py measures the scrape times); the process's setting comes
+    back when it stops serving."""
+    import sys
+
+    from crawler.health.metrics import SCRAPE_SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    assert before > SCRAPE_SWITCH_INTERVAL_S  # Python's default, 5 ms
+    with MetricsServer(CrawlMetrics(mode="threads"), "127.0.0.1", 0):
+        assert sys.getswitchinterval() == pytest.approx(SCRAPE_SWITCH_INTERVAL_S)
+    assert sys.getswitchinterval() == before
+
+
 @pytest.fixture(scope="module")
 def slow_site():
     with SiteProcess(pages=120, latency_ms=40, links=6, page_bytes=2000) as running:
