@@ -20,73 +20,69 @@ from crawler.strategies.inprocess import ThreadingSync
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(redis_url):
+@pytest.fixture
+def delayed(redis_url):
+    """A fresh crawl in Redis with a 0.3 s delay: its config, backend and a frontier."""
     config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
     backend = RedisBackend(config)
     try:
-        frontier = backend.frontier(config, ThreadingSync())
-        frontier.push_many([Request("http://a.test/0"), Request("http://a.test/1")])
-        first = frontier.pop()
-        assert first.url == "http://a.test/0"
-        # Its delay passes, but its page is still out: a request may leave late, so the next
-        # one waits for this one's end.
-        assert frontier.pop(timeout=0.6) is None
-        ended = time.monotonic()
-        frontier.done(first)  # its record may take its turn: the page's end is told now
-        second = frontier.pop(timeout=10)
-        assert second is not None and second.url == "http://a.test/1"
-        assert time.monotonic() - ended >= 0.29  # the server clock counts whole ms
-        sink = backend.record_sink(config)
-        sink.write(Record(url=first.url, status=200))  # late: the host is not freed twice
-        frontier.push_many([Request("http://a.test/2")])
-        assert frontier.pop(timeout=0.4) is None  # a/1 is out
-        ended = time.monotonic()
-        sink.write(Record(url=second.url, status=200))  # a record before ``done`` ends it too
-        third = frontier.pop(timeout=10)
-        assert third is not None and time.monotonic() - ended >= 0.29
-        frontier.done(second)
+        yield config, backend, backend.frontier(config, ThreadingSync())
     finally:
         backend.close()
 
 
-def test_one_pop_hands_out_a_page_of_each_ready_host_to_the_waiting_loops(redis_url):
+def test_a_host_with_a_delay_waits_for_its_page_then_the_delay(delayed):
+    config, backend, frontier = delayed
+    frontier.push_many([Request("http://a.test/0"), Request("http://a.test/1")])
+    first = frontier.pop()
+    assert first.url == "http://a.test/0"
+    # Its delay passes, but its page is still out: a request may leave late, so the next
+    # one waits for this one's end.
+    assert frontier.pop(timeout=0.6) is None
+    ended = time.monotonic()
+    frontier.done(first)  # its record may take its turn: the page's end is told now
+    second = frontier.pop(timeout=10)
+    assert second is not None and second.url == "http://a.test/1"
+    assert time.monotonic() - ended >= 0.29  # the server clock counts whole ms
+    sink = backend.record_sink(config)
+    sink.write(Record(url=first.url, status=200))  # late: the host is not freed twice
+    frontier.push_many([Request("http://a.test/2")])
+    assert frontier.pop(timeout=0.4) is None  # a/1 is out
+    ended = time.monotonic()
+    sink.write(Record(url=second.url, status=200))  # a record before ``done`` ends it too
+    third = frontier.pop(timeout=10)
+    assert third is not None and time.monotonic() - ended >= 0.29
+    frontier.done(second)
+
+
+def test_one_pop_hands_out_a_page_of_each_ready_host_to_the_waiting_loops(delayed):
     # The loops waiting at once share one POP (it leases one page per loop), so hosts ready
     # at the same time are all handed out in one round trip.
-    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
-    backend = RedisBackend(config)
-    try:
-        frontier = backend.frontier(config, ThreadingSync())
-        frontier.push_many([Request(f"http://{h}.test/{i}") for h in "abc" for i in range(2)])
-        state = backend.state
-        args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0]
-        _, _, _, *pairs = state.run("POP", (), args)
-        items = pairs[::2]
-        assert sorted(decode_item(item).url for item in items) == [
-            "http://a.test/0",
-            "http://b.test/0",
-            "http://c.test/0",
-        ]  # one page per host: each has a delay, so one page out at a time
-        assert pairs[1::2] == [1, 1, 1]  # each page's end is to be told (ENDED)
-    finally:
-        backend.close()
+    config, backend, frontier = delayed
+    frontier.push_many([Request(f"http://{h}.test/{i}") for h in "abc" for i in range(2)])
+    state = backend.state
+    args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0]
+    _, _, _, *pairs = state.run("POP", (), args)
+    items = pairs[::2]
+    assert sorted(decode_item(item).url for item in items) == [
+        "http://a.test/0",
+        "http://b.test/0",
+        "http://c.test/0",
+    ]  # one page per host: each has a delay, so one page out at a time
+    assert pairs[1::2] == [1, 1, 1]  # each page's end is to be told (ENDED)
 
 
-def test_a_host_listed_while_its_page_is_out_still_waits_a_delay_from_its_end(redis_url):
+def test_a_host_listed_while_its_page_is_out_still_waits_a_delay_from_its_end(delayed):
     # A link found for a host whose one page is out lists the host at its booked start; the
     # page's end moves that start on, and the listing follows (a start booked at hand-out
     # would come early when the request left late).
-    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
-    backend = RedisBackend(config)
-    try:
-        frontier = backend.frontier(config, ThreadingSync())
-        frontier.push_many([Request("http://a.test/0")])
-        first = frontier.pop()
-        frontier.push_many([Request("http://a.test/1")])  # listed while a/0 is out
-        time.sleep(0.4)  # what is tested is time passing: past the start booked at hand-out
-        ended = time.monotonic()
-        frontier.done(first)
-        second = frontier.pop(timeout=10)
-        assert second is not None and time.monotonic() - ended >= 0.29
-        frontier.done(second)
-    finally:
-        backend.close()
+    config, backend, frontier = delayed
+    frontier.push_many([Request("http://a.test/0")])
+    first = frontier.pop()
+    frontier.push_many([Request("http://a.test/1")])  # listed while a/0 is out
+    time.sleep(0.4)  # what is tested is time passing: past the start booked at hand-out
+    ended = time.monotonic()
+    frontier.done(first)
+    second = frontier.pop(timeout=10)
+    assert second is not None and time.monotonic() - ended >= 0.29
+    frontier.done(second)
