@@ -98,7 +98,8 @@ class Frontier(Protocol):
     * ``pop`` hands out only a request whose host may start now: the host's delay (``--delay``,
       its robots.txt ``Crawl-delay``, the auto-throttle) has passed since its previous page
       *ended* (``done``, or its record in Redis: a request leaves at a varying lag after its
-      hand-out, but always before its page ends), a host with a delay has no page in flight,
+      hand-out, but always before its page's network half ends, which is when ``done``
+      says the page ended), a host with a delay has no page in flight,
       and fewer than ``--per-host`` of its requests are in flight. Ready hosts go first to
       the one with the fewest in flight; within a host, requests go breadth-first (by depth);
     * a hand-out books the host's next start on the crawl's host schedule, which the
@@ -121,9 +122,11 @@ class Frontier(Protocol):
         ``timeout=0``: a shared backend then returns None rather than wait for itself."""
         ...
 
-    def done(self, request: Request) -> None:
+    def done(self, request: Request, ago: float = 0.0) -> None:
         """Mark a popped request finished (after its new links were pushed): its host's slot
-        is free again."""
+        is free again. ``ago``: seconds since the page's last request ended (its network
+        half: a caller that parses first, or learns of pages in batches, a processes parent,
+        says so), so that the host's next start keeps the delay from that end, not from now."""
         ...
 
     def close(self) -> None:

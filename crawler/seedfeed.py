@@ -236,9 +236,9 @@ class FeedingFrontier:
         fresh = claim_new(visited, requests) if requests else []
         return self._inner.push_many(fresh) if fresh else 0
 
-    def done(self, request: Request) -> None:
+    def done(self, request: Request, ago: float = 0.0) -> None:
         """Mark a popped request finished (the wrapped frontier's)."""
-        self._inner.done(request)
+        self._inner.done(request, ago)
 
     def close(self) -> None:
         """Stop handing out requests and reading seeds."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import NamedTuple
@@ -140,11 +141,13 @@ class Worker:
     def handle(self, request: Request) -> None:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""
         try:
-            record, children = self.crawl(request)
+            fetched = self.fetch_page(request)
+            ended = time.monotonic()
+            record, children = self.read_page(fetched)
         except KeyboardInterrupt:
             self.interrupted(request)
             raise
-        self.settle(request, record, children)
+        self.settle(request, record, children, ended)
 
     def interrupted(self, request: Request) -> None:
         """Ctrl-C reached this loop in the middle of ``request``: its record says so, it is
@@ -153,14 +156,18 @@ class Worker:
         self.frontier.done(request)
         self.frontier.close()
 
-    def settle(self, request: Request, record: Record, children: list[Request]) -> None:
-        """Queue a crawled page's new links and emit its record, then mark it ``done``."""
+    def settle(
+        self, request: Request, record: Record, children: list[Request], ended: float = 0.0
+    ) -> None:
+        """Queue a crawled page's new links and emit its record, then mark it ``done``.
+        ``ended``: when (``time.monotonic()``) its network half ended: its host's next start
+        keeps the delay from then, not from after the parsing."""
         try:
             if children:
                 self.schedule(children)
             self.emit(record)
         finally:
-            self.frontier.done(request)
+            self.frontier.done(request, time.monotonic() - ended if ended else 0.0)
 
     def crawl(self, request: Request) -> tuple[Record, list[Request]]:
         """Fetch and parse one page without touching the frontier: its record (a bug becomes an

@@ -80,6 +80,24 @@ def test_a_host_with_a_delay_waits_for_the_end_of_its_page_then_the_delay():
     assert drain_now(f) == ["http://a.test/1"]
 
 
+def test_the_delay_runs_from_the_pages_network_end_when_done_says_how_long_ago():
+    # A loop parses before ``done`` (and a processes parent hears of pages with their batch):
+    # ``ago`` says when the page's last request ended, and the delay runs from then.
+    clock = FakeClock()
+    f = frontier(clock, delay=1.0)
+    f.push_many(sorted_by_host("ab", 2))
+    assert drain_now(f) == ["http://a.test/0", "http://b.test/0"]
+    clock.now += 0.5
+    f.done(Request("http://a.test/0"), 0.3)  # its answer was read at 100.2
+    f.done(Request("http://b.test/0"))  # at 100.5
+    clock.now = 101.19
+    assert drain_now(f) == []
+    clock.now = 101.2
+    assert drain_now(f) == ["http://a.test/1"]
+    clock.now = 101.5
+    assert drain_now(f) == ["http://b.test/1"]
+
+
 def test_pop_waits_only_until_the_earliest_host_is_ready():
     clock = FakeClock()
     f = frontier(clock, delay=1.0)

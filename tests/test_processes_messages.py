@@ -8,22 +8,26 @@ import ast
 import io
 import json
 import pickle
+import time
 from pathlib import Path
 
 import pytest
 
 from crawler.backends.memory.backend import MemoryBackend
+from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.base import CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.engine import Crawler
 from crawler.health.metrics import CrawlMetrics
 from crawler.pipeline import Pipeline
+from crawler.politeness.schedule import HostSchedule, Pace
 from crawler.record import EncodedRecord, Record
 from crawler.sinks import CallbackSink, JsonLinesSink
 from crawler.stats import Stats
 from crawler.strategies.processes.messages import BatchDone, Task, TaskFailed, TaskStarted
 from crawler.strategies.processes.parent import ParentLoop
 from crawler.strategies.serial import SerialSync
+from crawler.unshared import UNSHARED
 from tests.support.paths import ROOT
 
 RECORD = Record(
@@ -170,6 +174,28 @@ def test_the_parent_dispatches_each_message_kind():
     assert frontier.snapshot()["queued"] == 1 and frontier.snapshot()["in_flight"] == 0
     loop.dispatch()
     assert pool.tasks[-1].batch == tuple(fresh)
+
+
+def test_the_parent_books_each_host_from_its_pages_own_end_not_the_batchs_report():
+    # A batch reports when its slowest page is parsed; each page's host keeps its delay from
+    # when that page's network half ended (``BatchDone.ended``), not from the report.
+    config = CrawlConfig(mode="processes", workers=1, robots=False, delay=10.0)
+    clock = [100.0]
+    schedule = HostSchedule(Pace(delay=10.0))
+    frontier = MemoryFrontier(UNSHARED, schedule=schedule, clock=lambda: clock[0])
+    pool = _Pool()
+    loop = ParentLoop(CrawlJob(config, MemoryBackend(), []), lambda r: None, pool, frontier)
+    urls = [f"http://127.0.0.{i}:1/{page}" for page in "ab" for i in (1, 2)]
+    loop.queued = frontier.push_many([Request(url) for url in urls])
+    loop.dispatch()  # at 100
+    (task,) = pool.tasks
+    assert [r.url for r in task.batch] == urls[:2]  # a host with a delay: one page out
+    clock[0] = 110.0  # the batch reports 10 s later: its first page ended 6 s before that
+    now = time.monotonic()
+    records = [EncodedRecord.of(Record(url=r.url, status=200)) for r in task.batch]
+    loop.handle(BatchDone(task.task_id, records, [], (now - 6.0, now)))
+    assert 113.9 <= schedule.ready_at("127.0.0.1") <= 114.1
+    assert 119.9 <= schedule.ready_at("127.0.0.2") <= 120.1
 
 
 @pytest.mark.timeout(120)

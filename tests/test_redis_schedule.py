@@ -86,3 +86,21 @@ def test_a_host_listed_while_its_page_is_out_still_waits_a_delay_from_its_end(de
     second = frontier.pop(timeout=10)
     assert second is not None and time.monotonic() - ended >= 0.29
     frontier.done(second)
+
+
+def test_done_says_how_long_ago_the_page_ended_and_the_delay_runs_from_then(delayed):
+    # A loop parses before ``done`` and a processes parent hears of pages with their batch:
+    # ``ago`` (by the worker's clock) puts the page's end, hence its host's next start, back.
+    config, backend, frontier = delayed
+    frontier.push_many([Request("http://a.test/0"), Request("http://a.test/1")])
+    first = frontier.pop()
+    time.sleep(0.5)  # what is tested is time passing: a page out longer than the delay
+    frontier.done(first, 0.4)  # its answer came 0.4 s ago, 0.1 s after it was handed out
+    state = backend.state
+    seconds, micros = state.call("time")
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    next_ms = int(state.call("hget", state.prefix + "next", "a.test"))
+    assert next_ms - now_ms <= 0.3 * 1000 - 0.4 * 1000 + 50  # not a whole delay from now
+    second = frontier.pop(timeout=10)
+    assert second is not None and second.url == "http://a.test/1"
+    frontier.done(second)

@@ -21,6 +21,7 @@ parsing one as often as the consumer: the page that greenlet holds is recorded a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,11 +49,12 @@ class Overlap:
             while (request := frontier.pop()) is not None:
                 try:
                     fetched = worker.fetch_page(request)
+                    ended = time.monotonic()
                     self.parsing.wait_available()  # so that handing over cannot block
                 except KeyboardInterrupt:
                     worker.interrupted(request)
                     raise
-                self.hand_over(self._settle, worker, fetched)
+                self.hand_over(self._settle, worker, fetched, ended)
         finally:
             worker.fetcher.close()
             try:
@@ -75,10 +77,10 @@ class Overlap:
             self.stop()
 
     @staticmethod
-    def _settle(worker: Worker, fetched: Fetched) -> None:
+    def _settle(worker: Worker, fetched: Fetched, ended: float) -> None:
         try:
             record, children = worker.read_page(fetched)
         except KeyboardInterrupt:
             worker.interrupted(fetched.request)
             raise
-        worker.settle(fetched.request, record, children)
+        worker.settle(fetched.request, record, children, ended)

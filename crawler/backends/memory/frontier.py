@@ -221,13 +221,14 @@ class MemoryFrontier:
         self._in_flight += 1
         return request
 
-    def done(self, request: Request) -> None:
-        """Mark one popped request finished: its host's slot is free again."""
+    def done(self, request: Request, ago: float = 0.0) -> None:
+        """Mark one popped request finished, its last request ``ago`` seconds ago: its host's
+        slot is free again."""
         host = host_key(request.url)
         with self._cond:
             self._in_flight -= 1
             self._flying.discard(request.url)
-            self.schedule.finish(host, self._clock())
+            self.schedule.finish(host, self._clock() - ago)
             if self._order.finished(host) or (self._in_flight == 0 and self._queued == 0):
                 self._cond.notify_all()
 

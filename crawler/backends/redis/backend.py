@@ -310,10 +310,11 @@ class RedisFrontier:
             return None
         return request
 
-    def done(self, request: Request) -> None:
+    def done(self, request: Request, ago: float = 0.0) -> None:
         """Stop renewing the lease; the record sink ends it when it stores the record. A page
-        out as its host's one page (the host has a delay) ends now for the schedule: the
-        host's next start is a delay from now, without waiting for the record's turn."""
+        out as its host's one page (the host has a delay) ends now (``ago`` seconds before the
+        server's now) for the schedule: the host's next start is a delay from then, without
+        waiting for the record's turn."""
         fp = fingerprint(request.url)
         with self._lock:
             _bump(self._held, fp, -1)
@@ -321,7 +322,8 @@ class RedisFrontier:
             self._busy.discard(fp)
         if busy:
             host = host_key(request.url)
-            self.state.run("ENDED", (), [self.state.prefix, host, fp, self.delay_ms])
+            ago_ms = max(0, int(ago * 1000))
+            self.state.run("ENDED", (), [self.state.prefix, host, fp, self.delay_ms, ago_ms])
 
     def close(self) -> None:
         """Pop nothing more in this frontier; the crawl goes on for other workers. Items

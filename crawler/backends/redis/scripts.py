@@ -301,17 +301,20 @@ COMPLETE = (
     + "return complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5] or '0'))\n"
 )
 
-# ARGV: prefix, host, fingerprint, delay_ms.  The page POP handed out as its host's one page out
-# (a host with a delay) ended: every request of it was sent before now, so the host's next start
-# is a delay from now, however late each request left; list the host again. Told by the worker
-# as soon as the page is done, not when its record is stored (COMPLETE may come later, and ends
-# the page itself when it comes first). Returns 1, or 0 when the page had ended already.
+# ARGV: prefix, host, fingerprint, delay_ms, ago_ms.  The page POP handed out as its host's one
+# page out (a host with a delay) ended ago_ms before now (by the worker's clock; its network half
+# ended then, and it was told later, after parsing or with its batch): every request of it was
+# sent before then, so the host's next start is a delay from then, however late each request
+# left; list the host again. Told by the worker as soon as the page is done, not when its record
+# is stored (COMPLETE may come later, and ends the page itself when it comes first). Returns 1,
+# or 0 when the page had ended already.
 ENDED = (
     _NOW
     + _HOSTS
     + """
 local P, host, fp = ARGV[1], ARGV[2], ARGV[3]
-if unbusy(P, host, fp, tonumber(ARGV[4]), now) == 0 then return 0 end
+local ended = now - tonumber(ARGV[5] or '0')
+if unbusy(P, host, fp, tonumber(ARGV[4]), ended) == 0 then return 0 end
 redis.call('SREM', P .. 'parked', host)
 if not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
 return 1

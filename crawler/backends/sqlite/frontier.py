@@ -145,12 +145,13 @@ class SqliteFrontier:
         self._in_flight += 1
         return decode_request(row[1])
 
-    def done(self, request: Request) -> None:
-        """One request popped here is finished; its row goes when its record is stored."""
+    def done(self, request: Request, ago: float = 0.0) -> None:
+        """One request popped here is finished, its last request ``ago`` seconds ago; its row
+        goes when its record is stored."""
         host = host_key(request.url)
         with self._cond:
             self._in_flight -= 1
-            self.schedule.finish(host, time.monotonic())
+            self.schedule.finish(host, time.monotonic() - ago)
             if self._order.finished(host) or self._in_flight == 0:
                 self._cond.notify_all()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any, Protocol
 
 from crawler.config import CrawlConfig
@@ -47,8 +48,12 @@ class PlainChild:
 
     def run(self, task: Task) -> None:
         """Crawl the batch, then report it in one message."""
-        outcomes = [self.worker.crawl(request) for request in task.batch]
-        report_batch(self.results, self.worker, task.task_id, outcomes)
+        outcomes, ended = [], []
+        for request in task.batch:
+            fetched = self.worker.fetch_page(request)
+            ended.append(time.monotonic())
+            outcomes.append(self.worker.read_page(fetched))
+        report_batch(self.results, self.worker, task.task_id, outcomes, ended)
 
 
 _child: Child | None = None

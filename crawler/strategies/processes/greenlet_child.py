@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -110,26 +111,30 @@ class GreenletChild:
             while self._batches:
                 task_id, batch = self._batches.popleft()
                 outcomes: list[Any] = [None] * len(batch)
+                ended = [0.0] * len(batch)
                 left = [len(batch)]
                 for index, request in enumerate(batch):
                     # Blocks (cooperatively) while all G greenlets are busy.
-                    self.pool.spawn(self._page, task_id, batch, outcomes, left, index, request)
+                    page = (task_id, outcomes, ended, left, index)
+                    self.pool.spawn(self._page, page, request)
 
-    def _page(self, task_id, batch, outcomes, left, index, request) -> None:
+    def _page(self, page, request) -> None:
         worker = self.idle.pop()
         try:
             fetched = worker.fetch_page(request)
         finally:
             self.idle.append(worker)
+        page[2][page[4]] = time.monotonic()  # its network half ended
         # Parsed on a greenlet of its own, so this one can take the next page first.
-        self.overlap.hand_over(self._parsed, worker, fetched, task_id, outcomes, left, index)
+        self.overlap.hand_over(self._parsed, worker, fetched, page)
 
-    def _parsed(self, worker, fetched, task_id, outcomes, left, index) -> None:
+    def _parsed(self, worker, fetched, page) -> None:
+        task_id, outcomes, ended, left, index = page
         outcomes[index] = worker.read_page(fetched)
         left[0] -= 1
         if left[0] == 0:
             # This page's worker claims: ``idle`` may be empty while every greenlet fetches.
-            report_batch(self.results, worker, task_id, outcomes)
+            report_batch(self.results, worker, task_id, outcomes, ended)
         with self._load:
             self._unfinished -= 1
             self._load.notify()

@@ -33,11 +33,14 @@ class TaskStarted:
 @dataclass(frozen=True, slots=True)
 class BatchDone:
     """Every page of the task crawled: a record per request, and the new requests its pages
-    led to (claimed in the visited set, to be queued)."""
+    led to (claimed in the visited set, to be queued). ``ended``: when each page's network
+    half ended (``time.monotonic()``, one clock for the machine's processes), in batch order,
+    so that its host's next start keeps the delay from then, not from the batch's report."""
 
     task_id: int
     records: list[EncodedRecord]
     fresh: list[Request]
+    ended: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

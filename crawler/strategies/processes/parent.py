@@ -199,7 +199,7 @@ class ParentLoop:
                 self.started_any = True
                 if task is not None and task.pid is None:
                     task.pid, task.started = pid, time.monotonic()
-            case BatchDone(task_id, records, fresh):
+            case BatchDone(task_id, records, fresh, ended):
                 task = self.tasks.pop(task_id, None)
                 if task is None:
                     return  # a task already given up on (crashed, timed out)
@@ -213,8 +213,9 @@ class ParentLoop:
                     self.queued += self.frontier.push_many(fresh)
                 for record in records:
                     self.consume(record)
-                for request in task.batch:
-                    self.frontier.done(request)
+                now = time.monotonic()
+                for request, end in zip(task.batch, ended or (now,) * len(task.batch), strict=True):
+                    self.frontier.done(request, max(0.0, now - end))
             case TaskFailed(task_id, line):
                 self.give_up(task_id, "internal", f"worker raised {line}")
 

@@ -61,7 +61,11 @@ def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str
 
 
 def report_batch(
-    results: Any, worker: Any, task_id: int, outcomes: Sequence[tuple[Record, list[Request]]]
+    results: Any,
+    worker: Any,
+    task_id: int,
+    outcomes: Sequence[tuple[Record, list[Request]]],
+    ended: Sequence[float] = (),
 ) -> None:
     """Claim every link the batch found (one round trip) and send the batch's records with
     the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead, so the
@@ -74,6 +78,6 @@ def report_batch(
         children = [child for _, found in outcomes for child in found]
         fresh = worker.claim(children) if children else []
         records = [EncodedRecord.of(record) for record, _ in outcomes]
-        results.put(BatchDone(task_id, records, fresh))
+        results.put(BatchDone(task_id, records, fresh, tuple(ended)))
     except Exception as exc:
         results.put(TaskFailed(task_id, one_line(exc)))
