@@ -32,6 +32,10 @@ included: a page sent before the host's Crawl-delay was read counts as a violati
 next request leaves a delay after its previous page ended, which is after the server logged that
 page's request: a server (or a crawler) running late on a busy machine makes gaps longer, never
 shorter. ``min gap`` minus the delay is what each gap cost beyond the politeness itself.
+A second table says where the rest of the wall time went: from the crawl's launch to its first
+request (the interpreter's start-up included, which the crawl's own clock leaves out), the
+spread of the hosts' first requests, the mean gap beyond the delay, and from the last request
+to the exit.
 
 A second scenario (``--spread-hosts`` × ``--spread-pages``, no delay) asks whether many hosts
 cost anything by themselves: pages/s on it against one host serving the same number of pages,
@@ -63,7 +67,14 @@ from dataclasses import asdict
 
 import click
 
-from bench.hosts_report import HostsRun, account, polite_table, spread_table, targets
+from bench.hosts_report import (
+    HostsRun,
+    account,
+    polite_table,
+    spread_table,
+    targets,
+    time_table,
+)
 from bench.hosts_site import HostsSite, discovery_depth, host_addresses, page_paths
 from bench.run import machine
 from crawler.compare.modes import ModeResult, ModeSpec, run_mode
@@ -197,16 +208,20 @@ def polite(o: dict, modes: list[str], orders: list[str], redis_url: str | None) 
                     print(f"  {order} {name}: skipped, no redis-server installed", file=sys.stderr)
                     continue
                 site.reset_log()
+                launched = time.monotonic()
                 result = crawl(mode, o["loops"], files[order], [*base, "--depth", str(depth)],
                                redis_url)  # fmt: skip
+                span = (launched, time.monotonic())
                 run = HostsRun(order, name, loops, result.pages, result.wall_s, result.failure)
-                run.server = account(site.log(), addresses, paths, delay)
+                run.server = account(site.log(), addresses, paths, delay, span)
                 print(f"  {order} {name} {loops}: {run.wall_s:.2f} s", file=sys.stderr)
                 runs.append(run)
         if o["scrapy"] and importlib.util.find_spec("scrapy"):
             site.reset_log()
+            launched = time.monotonic()
             scrapy = run_scrapy(files["sorted"], delay)
-            scrapy.server = account(site.log(), addresses, page_paths(pages), delay)
+            span = (launched, time.monotonic())
+            scrapy.server = account(site.log(), addresses, page_paths(pages), delay, span)
             print(f"  sorted Scrapy: {scrapy.wall_s:.2f} s", file=sys.stderr)
             runs.append(scrapy)
         elif o["scrapy"]:
@@ -299,6 +314,11 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
     print(result["head"])
     print(f"bound: {result['bound_s']:.2f} s = {result['bound_how']}")
     print("\n".join(polite_table(result["runs"], result["bound_s"], result["scrapy"])))
+    print()
+    print(
+        "where the time beyond the bound went (server clock against the crawl's launch and exit):"
+    )
+    print("\n".join(time_table(result["runs"])))
     if pairs:
         print()
         print(

@@ -34,7 +34,13 @@ class HostsRun:
         return self.pages / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def account(log: dict[str, dict], hosts: list[str], paths: list[str], delay: float) -> dict:
+def account(
+    log: dict[str, dict],
+    hosts: list[str],
+    paths: list[str],
+    delay: float,
+    span: tuple[float, float] | None = None,
+) -> dict:
     """Per-host figures from the server's log (``HostsSite.log()``), summed or extreme over hosts.
 
     ``min_gap_ms``: the smallest gap between two request starts to one host, over all hosts
@@ -42,14 +48,27 @@ def account(log: dict[str, dict], hosts: list[str], paths: list[str], delay: flo
     one host had in flight at once; ``violations``: gaps shorter than ``delay - SLACK_S`` (none
     counted without a delay); ``duplicates``: requests for a path that host had already served;
     ``missing``: expected pages never requested. robots.txt counts as a request like any other.
+
+    Where the wall time went (``span``: when the crawl was launched and when it exited, by
+    ``time.monotonic()``, which on Linux is one clock for every process of the machine):
+    ``first_s``, from the launch to the first request; ``spread_s``, from the first request to
+    the last host's first; ``gap_excess_ms``, the mean gap beyond the delay; ``tail_s``, from
+    the last request to the exit.
     """
     min_gaps, peak, violations, duplicates, missing, requests = [], 0, 0, 0, 0, 0
+    all_gaps: list[float] = []
+    firsts: list[float] = []
+    last = None
     for host in hosts:
         entry = log.get(host, {"starts": [], "peak": 0})
         starts = sorted(t for t, _ in entry["starts"])
         gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
         if gaps:
             min_gaps.append(min(gaps))
+            all_gaps += gaps
+        if starts:
+            firsts.append(starts[0])
+            last = starts[-1] if last is None else max(last, starts[-1])
         if delay > 0:
             violations += sum(gap < delay - SLACK_S for gap in gaps)
         counts = Counter(path for _, path in entry["starts"])
@@ -66,6 +85,10 @@ def account(log: dict[str, dict], hosts: list[str], paths: list[str], delay: flo
         "duplicates": duplicates,
         "missing": missing,
         "strangers": sum(len(v["starts"]) for h, v in log.items() if h not in set(hosts)),
+        "first_s": min(firsts) - span[0] if span and firsts else None,
+        "spread_s": max(firsts) - min(firsts) if firsts else None,
+        "gap_excess_ms": (statistics.mean(all_gaps) - delay) * 1000 if all_gaps else None,
+        "tail_s": span[1] - last if span and last is not None else None,
     }
 
 
@@ -119,6 +142,29 @@ def polite_table(runs: list[HostsRun], bound_s: float, scrapy: HostsRun | None) 
                 _num(s.get("violations")),
                 str(s.get("duplicates", "-")),
                 str(s.get("missing", "-")),
+            )
+        )
+    return _table(head, rows)
+
+
+def time_table(runs: list[HostsRun]) -> list[str]:
+    """Where each polite run's time went beyond the politeness itself (``account``)."""
+    head = ("order", "mode", "loops", "launch→1st s", "hosts' 1st spread s", "gap − delay ms",
+            "last→exit s")  # fmt: skip
+    rows = []
+    for r in runs:
+        if r.failure:
+            continue
+        s = r.server
+        rows.append(
+            (
+                r.order,
+                r.label,
+                r.loops,
+                _num(s.get("first_s"), "{:.2f}"),
+                _num(s.get("spread_s"), "{:.2f}"),
+                _num(s.get("gap_excess_ms"), "{:.1f}"),
+                _num(s.get("tail_s"), "{:.2f}"),
             )
         )
     return _table(head, rows)
