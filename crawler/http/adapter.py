@@ -14,7 +14,7 @@ refuses to read once it has passed. urllib3 reports that as a read timeout.
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import io
 import socket
 import time
@@ -23,7 +23,9 @@ from typing import Any
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from crawler.http.capture import RECORDER
 from crawler.http.connect import PAGE_DEADLINE, BoundedConnectMixin
+from crawler.http.head import HeadResponse
 
 __all__ = ["PAGE_DEADLINE", "pool_classes"]
 
@@ -45,7 +47,9 @@ class _DeadlineReader(io.RawIOBase):
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("page deadline passed")
-        self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+        if self._timeout is None or left < self._timeout:
+            # Else the socket's own timeout is still the shorter: setting it is a system call.
+            self._sock.settimeout(left)
         return self._inner.readinto(buffer)
 
     def close(self) -> None:
@@ -54,17 +58,19 @@ class _DeadlineReader(io.RawIOBase):
         super().close()
 
 
-class DeadlineResponse(http.client.HTTPResponse):
-    """``http.client``'s response, reading through ``_DeadlineReader`` when a deadline is set."""
+class DeadlineResponse(HeadResponse):
+    """``http.client``'s response (its head read by ``crawler/http/head.py``), reading through
+    ``_DeadlineReader`` when a deadline is set."""
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         # For --warc's WARC-IP-Address (crawler/http/capture.py): read now, as http.client may
         # close the socket before anyone reads the body (Connection: close, an empty body).
-        try:
-            self.peer_ip: str | None = sock.getpeername()[0]
-        except (OSError, IndexError, TypeError):
-            self.peer_ip = None
+        # Only when archiving: it is a system call per page.
+        self.peer_ip: str | None = None
+        if RECORDER.get() is not None:
+            with contextlib.suppress(OSError, IndexError, TypeError):
+                self.peer_ip = sock.getpeername()[0]
         deadline = PAGE_DEADLINE.get()
         if deadline is not None:
             # Nothing has been read yet, so the stock buffered file holds no data to lose.
