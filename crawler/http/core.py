@@ -93,8 +93,10 @@ class FetchCore:
         response = Response(url=url)
         token = PAGE_DEADLINE.set(deadline)
         # --warc: keep the raw exchange (crawler/http/capture.py); nothing is kept otherwise.
-        recorder = ExchangeRecorder(url) if config.warc else None
-        recording = RECORDER.set(recorder)
+        recorder = recording = None
+        if config.warc:
+            recorder = ExchangeRecorder(url)
+            recording = RECORDER.set(recorder)
         raw = None
         complete = False
         try:
@@ -117,7 +119,8 @@ class FetchCore:
             response.error, response.detail = classify(exc)
         finally:
             PAGE_DEADLINE.reset(token)
-            RECORDER.reset(recording)
+            if recording is not None:
+                RECORDER.reset(recording)
             if raw is not None:
                 if not complete:
                     raw.close()  # unread bytes: this connection must never serve another page

@@ -121,11 +121,14 @@ class Urllib3Fetcher:
             pool = self._pool_for(url) if self._proxies else self.pool
             extra = self.core.headers(url, user_headers=user_headers, own=own)
             headers = {**self._headers, **extra}
-            jar, probe = self.cookies, SimpleNamespace(url=url, headers={})
-            if len(jar) and (cookie := _cookies().get_cookie_header(jar, probe)):
-                headers["Cookie"] = cookie
+            jar = self.cookies
+            if len(jar):
+                probe = SimpleNamespace(url=url, headers={})
+                if cookie := _cookies().get_cookie_header(jar, probe):
+                    headers["Cookie"] = cookie
             note_request("GET", url, headers)  # --warc's request record; else nothing
-            resp = pool.request("GET", url, headers=headers, redirect=False, preload_content=False)
+            # urlopen: what request() calls for a GET without fields, one layer less per page.
+            resp = pool.urlopen("GET", url, headers=headers, redirect=False, preload_content=False)
             if "set-cookie" in resp.headers:
                 request = SimpleNamespace(url=url, headers={})
                 _cookies().extract_cookies_to_jar(self.cookies, request, resp)
