@@ -22,6 +22,7 @@ from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import SKIP_HEADER
 
 from crawler.http.capture import RECORDER
 from crawler.http.connect import PAGE_DEADLINE, BoundedConnectMixin
@@ -77,13 +78,48 @@ class DeadlineResponse(HeadResponse):
             self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
 
 
-class DeadlineHTTPConnection(BoundedConnectMixin, HTTPConnection):
+class KnownHeaderLinesMixin:
+    """For a urllib3 connection class: a request header line already sent once (a crawl sends
+    the same few to every page: User-Agent, Accept, Host) is sent as the bytes built then,
+    not encoded and checked again by ``http.client`` (a twelfth of a page's fetch). The first
+    time, ``http.client`` checks it as usual (an illegal name or value still raises)."""
+
+    def putheader(self, header: str, *values: Any) -> None:
+        if len(values) != 1:
+            super().putheader(header, *values)  # type: ignore[misc]
+            return
+        key = (header, values[0])
+        line = _HEADER_LINES.get(key)
+        if line is not None:
+            self._output(line)  # type: ignore[attr-defined]
+            return
+        super().putheader(header, *values)  # type: ignore[misc]
+        value = values[0]
+        if (
+            type(header) is str
+            and type(value) is str
+            and value != SKIP_HEADER
+            and header.lower() not in _UNKEPT
+        ):
+            if len(_HEADER_LINES) >= _HEADER_LINES_KEPT:
+                _HEADER_LINES.clear()  # per-page values (validators, cookies) must not pile up
+            # What http.client.putheader just sent for it.
+            _HEADER_LINES[key] = header.encode("ascii") + b": " + value.encode("latin-1")
+
+
+_HEADER_LINES: dict[tuple[str, str], bytes] = {}
+_HEADER_LINES_KEPT = 256
+# Secrets, and values that change with every page: never kept.
+_UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class DeadlineHTTPConnection(KnownHeaderLinesMixin, BoundedConnectMixin, HTTPConnection):
     """Connect and read within the page deadline."""
 
     response_class = DeadlineResponse
 
 
-class DeadlineHTTPSConnection(BoundedConnectMixin, HTTPSConnection):
+class DeadlineHTTPSConnection(KnownHeaderLinesMixin, BoundedConnectMixin, HTTPSConnection):
     """Connect, handshake and read within the page deadline."""
 
     response_class = DeadlineResponse
