@@ -152,8 +152,9 @@ def read_body(
     decoded a bounded piece at a time), so the cap counts decoded bytes with flat memory, and
     a trickling body still meets the deadline (each socket read is bounded by it too:
     ``crawler/http/adapter.py``). Other loops get a turn after every piece but the first
-    (``yield_now``). With a ``recorder`` (--warc) the body is read raw and decoded the same
-    bounded way by the recorder, which keeps the raw bytes."""
+    (``yield_now``). A body of known length up to ``WHOLE`` bytes, not content-encoded, is
+    read in one call instead. With a ``recorder`` (--warc) the body is read raw and decoded
+    the same bounded way by the recorder, which keeps the raw bytes."""
     parts: list[bytes] = []
     size = 0
     if recorder is not None:
@@ -162,7 +163,7 @@ def read_body(
         # A small body of known length, not content-encoded: one read (each socket read
         # still bounded by the deadline), where a piece at a time cost two or three calls
         # through urllib3's reader. The byte cap holds: the length is under it.
-        length = raw.length_remaining
+        length = getattr(raw, "length_remaining", None)  # None: unknown, or chunked
         if length and length <= min(limit, WHOLE) and not raw.headers.get("content-encoding"):
             body = raw.read(length, decode_content=False)
             if len(body) == length:
