@@ -29,6 +29,7 @@ from crawler.config import CrawlConfig
 from crawler.http.adapter import pool_classes
 from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
+from crawler.http.direct import DirectPools
 from crawler.http.netguard import check_proxied_target
 
 
@@ -108,6 +109,7 @@ class Urllib3Fetcher:
             env = urllib.request.getproxies()
             self._proxies = {s: env[s] for s in ("http", "https") if s in env}
         self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
+        self._direct = DirectPools(self.pool)
 
     def fetch(
         self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
@@ -118,7 +120,6 @@ class Urllib3Fetcher:
         own = headers
 
         def send() -> urllib3.BaseHTTPResponse:
-            pool = self._pool_for(url) if self._proxies else self.pool
             extra = self.core.headers(url, user_headers=user_headers, own=own)
             headers = {**self._headers, **extra}
             jar = self.cookies
@@ -127,8 +128,11 @@ class Urllib3Fetcher:
                 if cookie := _cookies().get_cookie_header(jar, probe):
                     headers["Cookie"] = cookie
             note_request("GET", url, headers)  # --warc's request record; else nothing
-            # urlopen: what request() calls for a GET without fields, one layer less per page.
-            resp = pool.urlopen("GET", url, headers=headers, redirect=False, preload_content=False)
+            options = {"headers": headers, "redirect": False, "preload_content": False}
+            if self._proxies:
+                resp = self._pool_for(url).urlopen("GET", url, **options)
+            else:  # the usual URL straight to its host's pool (crawler/http/direct.py)
+                resp = self._direct.urlopen(url, **options)
             if "set-cookie" in resp.headers:
                 request = SimpleNamespace(url=url, headers={})
                 _cookies().extract_cookies_to_jar(self.cookies, request, resp)
