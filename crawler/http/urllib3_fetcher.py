@@ -70,10 +70,20 @@ class SharedPools:
         options = _options(config, num_pools=self.MAX_HOSTS, maxsize=max(1, loops))
         self.manager = urllib3.PoolManager(**options)
         self.manager.pool_classes_by_scheme = pool_classes(pin=config.block_private)
+        self.proxies = proxies_of(config)  # read once for every loop
 
     def close(self) -> None:
         """Close every pooled connection (after the last loop is done)."""
         self.manager.clear()
+
+
+def proxies_of(config: CrawlConfig) -> dict[str, str]:
+    """The proxy per scheme: ``--proxy``, else the environment's (``http_proxy`` ...). Reading
+    the environment walks all of it (~2 ms): a process's loops share one reading."""
+    if config.proxy:
+        return {"http": config.proxy, "https": config.proxy}
+    env = urllib.request.getproxies()
+    return {s: env[s] for s in ("http", "https") if s in env}
 
 
 class Urllib3Fetcher:
@@ -103,11 +113,7 @@ class Urllib3Fetcher:
         else:
             self.pool = urllib3.PoolManager(**self._options)
             self.pool.pool_classes_by_scheme = pool_classes(pin=config.block_private)
-        if config.proxy:
-            self._proxies = {"http": config.proxy, "https": config.proxy}
-        else:
-            env = urllib.request.getproxies()
-            self._proxies = {s: env[s] for s in ("http", "https") if s in env}
+        self._proxies = connections.proxies if connections is not None else proxies_of(config)
         self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
         self._direct = DirectPools(self.pool)
 
