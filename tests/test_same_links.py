@@ -188,3 +188,27 @@ def test_page_links_agree_with_the_reference(url, body, content_type):
     ]
     assert page.links == kept
     assert page.dropped >= sum(len(link) > MAX_URL_LENGTH for link in want_links)
+
+
+def test_a_base_that_looks_normal_is_one():
+    # PageBase tells a normal-form base by its look (no normalize per page): every URL the
+    # look admits must be one that normalize leaves as it is.
+    from crawler.links import urls
+
+    rng = random.Random(7)
+    hosts = ["h.example", "127.0.0.1", "a-b.c", "xn--bcher-kva.example", "x", "a--b.example"]
+    hosts += ["-a.b", "a-.b", "xn--zz.example", "1.2.3", "H.example", "h..example", "h.example."]
+    ports = ["", ":80", ":443", ":8080", ":1", ":65535", ":65536", ":99999", ":080", ":"]
+    pieces = ["a", "b.html", "%20", "%2e", "%2E", "%2f", "%7e", "~", ":", "@", "!", "$", "&"]
+    pieces += ["(", ")", "*", "+", ",", "=", "-", "_", ".", "..", "/", "%ff", "%c3%a9", "%z"]
+    pieces += ["'", ";", " ", "é", "#", "\\"]
+    admitted = 0
+    for _ in range(20_000):
+        url = f"{rng.choice(['http', 'https', 'HTTP'])}://{rng.choice(hosts)}{rng.choice(ports)}/"
+        url += "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        if rng.random() < 0.5:
+            url += "?" + "".join(rng.choice(["a=1", "&", "?", "/", ":", ".", ""]) for _ in "ab")
+        if urls._looks_normal(url):
+            admitted += 1
+            assert urls.normalize.__wrapped__(url) == url
+    assert admitted > 2_000

@@ -7,7 +7,7 @@ import pytest
 
 from crawler.errors import InvalidURL
 from crawler.links import urls
-from crawler.links.cache import ByteBoundedCache, object_bytes
+from crawler.links.cache import ByteBoundedCache, GroupedCache, object_bytes
 from crawler.links.urls import MAX_URL_LENGTH, normalize, resolve
 from tests.support.helpers import by_url, run_crawl
 
@@ -74,6 +74,26 @@ def test_byte_bounded_cache_stays_under_its_budget():
     assert cache.get("key-0") is None
     cache.put("huge", "x" * 200_000)  # bigger than the whole budget: not stored
     assert cache.get("huge") is None and cache.bytes <= 100_000
+
+
+def test_grouped_cache_stays_under_its_budget():
+    cache = GroupedCache(100_000)
+    for i in range(2_000):
+        name = f"group-{i % 300}"
+        entries = cache.group(name)
+        cache.put(name, entries, f"key-{i}", "v" * (i % 200))
+        assert cache.bytes <= 100_000
+    newest = cache.groups[f"group-{1999 % 300}"]
+    assert newest.get("key-1999") is not None  # the newest group and entry are kept
+    assert "group-0" not in cache.groups or "key-0" not in cache.group("group-0")
+    # One group that alone outgrows the budget is emptied, not kept whole.
+    big = cache.group("big")
+    for i in range(2_000):
+        cache.put("big", big, f"key-{i}", "w" * 100)
+        assert cache.bytes <= 100_000
+    assert 0 < len(big) < 2_000
+    cache.put("big", big, "huge", "x" * 200_000)  # bigger than half the budget: not stored
+    assert "huge" not in big and cache.bytes <= 100_000
 
 
 def test_url_caches_are_bounded_by_bytes_not_entries():

@@ -101,3 +101,70 @@ def cached_by_bytes(max_bytes: int) -> Callable[[Callable[[str], T]], Callable[[
         return cached
 
     return decorate
+
+
+class GroupedCache:
+    """Dicts of entries by group (a directory's hrefs, say), their estimated size in all under
+    ``max_bytes``. A caller holds a group's plain dict and looks entries up in it directly
+    (``map(group.get, keys)``: no Python frame per key), and stores through ``put`` so that the
+    bytes are counted. Over budget, the older half of the groups is dropped (insertion order);
+    a group that alone outgrows half the budget is emptied. A group dropped while a caller
+    holds it only stops being shared: entries put into it are not counted, and go with it."""
+
+    __slots__ = ("groups", "sizes", "max_bytes", "bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.groups: dict[Any, dict[Any, Any]] = {}
+        self.sizes: dict[Any, int] = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return sum(map(len, list(self.groups.values())))
+
+    def group(self, name: Any) -> dict[Any, Any]:
+        """The dict of group ``name`` (created empty if new)."""
+        entries = self.groups.get(name)
+        if entries is None:
+            entries = self.groups[name] = {}
+            size = object_bytes(name) + 2 * ENTRY_OVERHEAD
+            self.sizes[name] = size
+            self._count(name, size)
+        return entries
+
+    def put(self, name: Any, entries: dict[Any, Any], key: Any, value: Any) -> None:
+        """Store ``value`` under ``key`` in ``entries``, the dict of group ``name``."""
+        size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+        if size > self.max_bytes // 2:
+            return
+        entries[key] = value
+        if self.groups.get(name) is entries:
+            self.sizes[name] += size
+            self._count(name, size)
+
+    def clear(self) -> None:
+        """Drop every group."""
+        self.groups.clear()
+        self.sizes.clear()
+        self.bytes = 0
+
+    def _count(self, name: Any, size: int) -> None:
+        self.bytes += size
+        if self.bytes <= self.max_bytes:
+            return
+        budget = self.max_bytes // 2
+        if self.sizes.get(name, 0) > budget:  # one group too big to keep: start it afresh
+            self.groups[name].clear()
+            self.sizes[name] = object_bytes(name) + 2 * ENTRY_OVERHEAD
+        kept: list[Any] = []
+        total = 0
+        for group in reversed(list(self.groups)):
+            size = self.sizes[group]
+            if total + size > budget:
+                break
+            kept.append(group)
+            total += size
+        groups, sizes = self.groups, self.sizes
+        self.groups = {group: groups[group] for group in reversed(kept)}
+        self.sizes = {group: sizes[group] for group in reversed(kept)}
+        self.bytes = total
