@@ -9,6 +9,7 @@ Deliberate differences are the commented exceptions below (``NOT_LINKS`` and the
 from __future__ import annotations
 
 import random
+from urllib.parse import urlsplit
 
 import pytest
 from w3lib.url import canonicalize_url
@@ -214,5 +215,6 @@ def test_a_base_that_looks_normal_is_one():
             assert urls.normalize.__wrapped__(url) == url
             # canonical() gives such a URL back as it is when it has no query and no escape.
             assert urls.canonical.__wrapped__(url) == canonicalize_url(url)
+            assert urls.host_of.__wrapped__(url) == urlsplit(url).hostname
             shortcut += "?" not in url and "%" not in url
     assert admitted > 2_000 and shortcut > 500

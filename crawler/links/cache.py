@@ -133,8 +133,9 @@ class GroupedCache:
         return entries
 
     def put(self, name: Any, entries: dict[Any, Any], key: Any, value: Any) -> None:
-        """Store ``value`` under ``key`` in ``entries``, the dict of group ``name``."""
-        size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+        """Store ``value`` under ``key`` in ``entries``, the dict of group ``name`` (``key`` and
+        ``value`` flat objects, such as str, bytes or bool: ``sys.getsizeof`` counts them)."""
+        size = sys.getsizeof(key) + sys.getsizeof(value) + ENTRY_OVERHEAD
         if size > self.max_bytes // 2:
             return
         entries[key] = value

@@ -138,6 +138,8 @@ def resolve(base: str, href: str) -> str | None:
 @cached_by_bytes(HOST_CACHE_BYTES)
 def host_of(url: str) -> str:
     """Lower-case host of a normal-form URL (no port)."""
+    if _looks_normal(url):  # scheme://host[:port]/...: no brackets, userinfo or upper case
+        return url.partition("://")[2].partition("/")[0].partition(":")[0]
     return urlsplit(url).hostname or ""
 
 
