@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 ENTRY_OVERHEAD = 64
 
 _MISSING = object()
+# Types whose ``sys.getsizeof`` is what ``object_bytes`` says (their whole size, no referents).
+_FLAT = frozenset({str, bytes})
 T = TypeVar("T")
 
 
@@ -52,7 +54,12 @@ class ByteBoundedCache:
 
     def put(self, key: Any, value: Any) -> None:
         """Store ``value`` under ``key``, shrinking first if the entry would go over budget."""
-        size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+        # A str or bytes (most keys and values) is counted by a C call, not object_bytes'.
+        size = (
+            (sys.getsizeof(key) if type(key) in _FLAT else object_bytes(key))
+            + (sys.getsizeof(value) if type(value) in _FLAT else object_bytes(value))
+            + ENTRY_OVERHEAD
+        )
         if self.bytes + size > self.max_bytes:
             self._shrink(self.max_bytes // 2 - size)
         if size <= self.max_bytes:
