@@ -115,3 +115,35 @@ def test_url_caches_are_bounded_by_bytes_not_entries():
         assert cache.bytes <= cache.max_bytes
     assert urls._RESOLVED.bytes <= urls.RESOLVE_CACHE_BYTES
     assert len(urls.normalize.cache) < 1_200
+
+
+def test_grouped_cache_shared_by_threads_never_raises():
+    # Threads' shrinks swap the cache's dicts under each other: a miscount is allowed, an
+    # exception in a page's link step is not.
+    import sys
+    import threading
+
+    cache = GroupedCache(20_000)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(3_000):
+                name = f"g{(i * 7 + seed) % 97}"
+                entries = cache.group(name)
+                cache.put(name, entries, f"k{seed}-{i}", "v" * (i % 50))
+        except BaseException as exc:  # noqa: BLE001 - the test reports any
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert cache.bytes <= 2 * cache.max_bytes

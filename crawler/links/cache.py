@@ -147,7 +147,8 @@ class GroupedCache:
             return
         entries[key] = value
         if self.groups.get(name) is entries:
-            self.sizes[name] += size
+            sizes = self.sizes
+            sizes[name] = sizes.get(name, 0) + size
             self._count(name, size)
 
     def clear(self) -> None:
@@ -157,22 +158,27 @@ class GroupedCache:
         self.bytes = 0
 
     def _count(self, name: Any, size: int) -> None:
+        # Under threads another shrink may swap the dicts meanwhile: every read tolerates a
+        # missing group (a cache only ever miscounts or drops an entry then, never raises).
         self.bytes += size
         if self.bytes <= self.max_bytes:
             return
         budget = self.max_bytes // 2
-        if self.sizes.get(name, 0) > budget:  # one group too big to keep: start it afresh
-            self.groups[name].clear()
-            self.sizes[name] = object_bytes(name) + 2 * ENTRY_OVERHEAD
-        kept: list[Any] = []
-        total = 0
-        for group in reversed(list(self.groups)):
-            size = self.sizes[group]
-            if total + size > budget:
-                break
-            kept.append(group)
-            total += size
         groups, sizes = self.groups, self.sizes
-        self.groups = {group: groups[group] for group in reversed(kept)}
-        self.sizes = {group: sizes[group] for group in reversed(kept)}
+        if sizes.get(name, 0) > budget:  # one group too big to keep: start it afresh
+            groups.get(name, {}).clear()
+            sizes[name] = object_bytes(name) + 2 * ENTRY_OVERHEAD
+        kept: list[tuple[Any, dict[Any, Any], int]] = []
+        total = 0
+        for group in reversed(list(groups)):
+            entries, group_size = groups.get(group), sizes.get(group)
+            if entries is None or group_size is None:
+                continue
+            if total + group_size > budget:
+                break
+            kept.append((group, entries, group_size))
+            total += group_size
+        kept.reverse()
+        self.groups = {group: entries for group, entries, _ in kept}
+        self.sizes = {group: group_size for group, _, group_size in kept}
         self.bytes = total
