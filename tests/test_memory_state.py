@@ -88,6 +88,20 @@ def test_fingerprint_set_is_exact_across_growth() -> None:
     assert seen.nbytes() <= 18 * len(keys) * 2
 
 
+def test_fingerprint_set_adds_many_as_add_does_one_by_one() -> None:
+    rng = random.Random(11)
+    keys = [rng.randbytes(16) for _ in range(5_000)]
+    batch = (
+        keys[:3_000] + keys[:50] + [bytes(16), b"\x01" + bytes(15), bytes(8) + b"\x01" + bytes(7)]
+    )
+    one, many = FingerprintSet(), FingerprintSet()
+    want = [k for k in batch if one.add(k)]
+    assert many.add_many(batch) == want  # across growth, repeats once, key 0 stored as 1
+    assert len(many) == len(one)
+    assert many.add_many(keys) == keys[3_000:]
+    assert all(k in many for k in keys) and not many.add_many(keys)
+
+
 def test_fingerprint_set_tells_keys_apart_by_all_96_bits() -> None:
     seen = FingerprintSet()
     zero = bytes(16)
@@ -136,3 +150,20 @@ def test_queued_requests_take_little_memory() -> None:
     finally:
         tracemalloc.stop()
     assert used / len(requests) < 120  # a Request in a heap alone was ~350 bytes
+
+
+def test_claim_new_gives_the_first_request_of_each_new_url() -> None:
+    from crawler.base import Request
+    from crawler.worker import children_of, claim_new
+
+    urls = [f"http://h.example/{i}" for i in range(6)]
+    requests = children_of(urls, 2, "http://h.example/", "h.example")
+    assert requests[3] == Request(urls[3], 2, "http://h.example/", "h.example")
+    visited = MemoryVisited()
+    assert claim_new(visited, requests[:2]) == requests[:2]
+    # Same canonical key (query order) or same URL: the first request of the page wins.
+    other = Request("http://h.example/q?b=2&a=1", 1)
+    again = Request("http://h.example/q?a=1&b=2", 3)
+    got = claim_new(visited, iter([*requests, other, again, requests[4]._replace(depth=9)]))
+    assert got == [*requests[2:], other]
+    assert claim_new(visited, []) == [] and claim_new(visited, requests) == []

@@ -9,8 +9,10 @@ Deliberate differences are the commented exceptions below (``NOT_LINKS`` and the
 from __future__ import annotations
 
 import random
+from urllib.parse import urlsplit
 
 import pytest
+from w3lib.url import canonicalize_url
 
 from crawler.links.page import page_links
 from crawler.links.urls import MAX_URL_LENGTH, PageBase, resolve
@@ -128,7 +130,10 @@ MALFORMED = [
     b"<base href='  '><a href=rel.html>x</a>",
     b"<base href='javascript:alert(1)'><a href=rel.html>x</a>",
     b"<a href=rel1.html>x</a><base href='/late/'><a href=rel2.html>x</a>",
+    b"<base target=_top><base href><base href='/second/'><a href=rel.html>x</a>",
+    b"<base target=_top><base href='/first/'><base href='/second/'><a href=rel.html>x</a>",
     b"<a rel=nofollow href=nf.html>x</a><a rel='NoFollow noopener' href=nf2.html>x</a>",
+    b"<a rel href=r.html>x</a><a rel=nofollow>no href</a><a rel=nofollowed href=r2.html>x</a>",
     b"<a href=//cdn.example/x.js>x</a><a href=///three.html>x</a><a href=\\\\back>x</a>",
     b"<A HREF=UPPER.HTML>x</A><a\nhref\n=\nnewlines.html>x</a><a/href=slash.html>x</a>",
     b"<table><a href=in-table.html>x</a><tr><td><a href=td.html>x</td></table>",
@@ -185,3 +190,31 @@ def test_page_links_agree_with_the_reference(url, body, content_type):
     ]
     assert page.links == kept
     assert page.dropped >= sum(len(link) > MAX_URL_LENGTH for link in want_links)
+
+
+def test_a_base_that_looks_normal_is_one():
+    # PageBase tells a normal-form base by its look (no normalize per page): every URL the
+    # look admits must be one that normalize leaves as it is.
+    from crawler.links import urls
+
+    rng = random.Random(7)
+    hosts = ["h.example", "127.0.0.1", "a-b.c", "xn--bcher-kva.example", "x", "a--b.example"]
+    hosts += ["-a.b", "a-.b", "xn--zz.example", "1.2.3", "H.example", "h..example", "h.example."]
+    ports = ["", ":80", ":443", ":8080", ":1", ":65535", ":65536", ":99999", ":080", ":"]
+    pieces = ["a", "b.html", "%20", "%2e", "%2E", "%2f", "%7e", "~", ":", "@", "!", "$", "&"]
+    pieces += ["(", ")", "*", "+", ",", "=", "-", "_", ".", "..", "/", "%ff", "%c3%a9", "%z"]
+    pieces += ["'", ";", " ", "é", "#", "\\"]
+    admitted = shortcut = 0
+    for _ in range(20_000):
+        url = f"{rng.choice(['http', 'https', 'HTTP'])}://{rng.choice(hosts)}{rng.choice(ports)}/"
+        url += "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        if rng.random() < 0.5:
+            url += "?" + "".join(rng.choice(["a=1", "&", "?", "/", ":", ".", ""]) for _ in "ab")
+        if urls._looks_normal(url):
+            admitted += 1
+            assert urls.normalize.__wrapped__(url) == url
+            # canonical() gives such a URL back as it is when it has no query and no escape.
+            assert urls.canonical.__wrapped__(url) == canonicalize_url(url)
+            assert urls.host_of.__wrapped__(url) == urlsplit(url).hostname
+            shortcut += "?" not in url and "%" not in url
+    assert admitted > 2_000 and shortcut > 500

@@ -7,7 +7,7 @@ import pytest
 
 from crawler.errors import InvalidURL
 from crawler.links import urls
-from crawler.links.cache import ByteBoundedCache, object_bytes
+from crawler.links.cache import ByteBoundedCache, GroupedCache, object_bytes
 from crawler.links.urls import MAX_URL_LENGTH, normalize, resolve
 from tests.support.helpers import by_url, run_crawl
 
@@ -76,6 +76,26 @@ def test_byte_bounded_cache_stays_under_its_budget():
     assert cache.get("huge") is None and cache.bytes <= 100_000
 
 
+def test_grouped_cache_stays_under_its_budget():
+    cache = GroupedCache(100_000)
+    for i in range(2_000):
+        name = f"group-{i % 300}"
+        entries = cache.group(name)
+        cache.put(name, entries, f"key-{i}", "v" * (i % 200))
+        assert cache.bytes <= 100_000
+    newest = cache.groups[f"group-{1999 % 300}"]
+    assert newest.get("key-1999") is not None  # the newest group and entry are kept
+    assert "group-0" not in cache.groups or "key-0" not in cache.group("group-0")
+    # One group that alone outgrows the budget is emptied, not kept whole.
+    big = cache.group("big")
+    for i in range(2_000):
+        cache.put("big", big, f"key-{i}", "w" * 100)
+        assert cache.bytes <= 100_000
+    assert 0 < len(big) < 2_000
+    cache.put("big", big, "huge", "x" * 200_000)  # bigger than half the budget: not stored
+    assert "huge" not in big and cache.bytes <= 100_000
+
+
 def test_url_caches_are_bounded_by_bytes_not_entries():
     # 1,200 distinct URLs of ~8 KB: ~10 MB of keys, more than the caches' budgets; an
     # entry-count cap (the old 65,536) would have kept them all.
@@ -95,3 +115,35 @@ def test_url_caches_are_bounded_by_bytes_not_entries():
         assert cache.bytes <= cache.max_bytes
     assert urls._RESOLVED.bytes <= urls.RESOLVE_CACHE_BYTES
     assert len(urls.normalize.cache) < 1_200
+
+
+def test_grouped_cache_shared_by_threads_never_raises():
+    # Threads' shrinks swap the cache's dicts under each other: a miscount is allowed, an
+    # exception in a page's link step is not.
+    import sys
+    import threading
+
+    cache = GroupedCache(20_000)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(3_000):
+                name = f"g{(i * 7 + seed) % 97}"
+                entries = cache.group(name)
+                cache.put(name, entries, f"k{seed}-{i}", "v" * (i % 50))
+        except BaseException as exc:  # noqa: BLE001 - the test reports any
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert cache.bytes <= 2 * cache.max_bytes

@@ -51,3 +51,27 @@ def test_resolve_relative_links_and_skip_uncrawlable():
     assert resolve(page, "//OTHER.example/x") == "http://other.example/x"
     for href in ("#top", "", "mailto:a@b.c", "javascript:void(0)", "ftp://h/f"):
         assert resolve(page, href) is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"same_domain": False},
+        {"allow_domains": ("other.example",)},
+        {"same_domain": False, "allow_domains": ("other.example",)},
+        {"exclude": (r"/private/",)},
+    ],
+)
+def test_scope_filter_keeps_what_allows_allows_in_order(options):
+    from crawler.config import CrawlConfig
+    from crawler.links.scope import Scope
+
+    scope = Scope(CrawlConfig(**options))
+    hosts = ["h.example", "www.h.example", "xh.example", "other.example", "a.other.example"]
+    urls = [f"http://{hosts[i % 5]}/{'private/' if i % 3 else ''}{i}" for i in range(40)]
+    urls += [f"http://fresh{i}.h.example/" for i in range(3)]  # hosts not in the cache yet
+    for seed_host in ("h.example", "other.example"):
+        want = [url for url in urls if scope.allows(url, seed_host)]
+        assert scope.filter(urls, seed_host) == want
+        assert scope.filter([], seed_host) == []

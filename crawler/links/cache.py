@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 ENTRY_OVERHEAD = 64
 
 _MISSING = object()
+# Types whose ``sys.getsizeof`` is what ``object_bytes`` says (their whole size, no referents).
+_FLAT = frozenset({str, bytes})
 T = TypeVar("T")
 
 
@@ -52,7 +54,12 @@ class ByteBoundedCache:
 
     def put(self, key: Any, value: Any) -> None:
         """Store ``value`` under ``key``, shrinking first if the entry would go over budget."""
-        size = object_bytes(key) + object_bytes(value) + ENTRY_OVERHEAD
+        # A str or bytes (most keys and values) is counted by a C call, not object_bytes'.
+        size = (
+            (sys.getsizeof(key) if type(key) in _FLAT else object_bytes(key))
+            + (sys.getsizeof(value) if type(value) in _FLAT else object_bytes(value))
+            + ENTRY_OVERHEAD
+        )
         if self.bytes + size > self.max_bytes:
             self._shrink(self.max_bytes // 2 - size)
         if size <= self.max_bytes:
@@ -101,3 +108,77 @@ def cached_by_bytes(max_bytes: int) -> Callable[[Callable[[str], T]], Callable[[
         return cached
 
     return decorate
+
+
+class GroupedCache:
+    """Dicts of entries by group (a directory's hrefs, say), their estimated size in all under
+    ``max_bytes``. A caller holds a group's plain dict and looks entries up in it directly
+    (``map(group.get, keys)``: no Python frame per key), and stores through ``put`` so that the
+    bytes are counted. Over budget, the older half of the groups is dropped (insertion order);
+    a group that alone outgrows half the budget is emptied. A group dropped while a caller
+    holds it only stops being shared: entries put into it are not counted, and go with it."""
+
+    __slots__ = ("groups", "sizes", "max_bytes", "bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.groups: dict[Any, dict[Any, Any]] = {}
+        self.sizes: dict[Any, int] = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return sum(map(len, list(self.groups.values())))
+
+    def group(self, name: Any) -> dict[Any, Any]:
+        """The dict of group ``name`` (created empty if new)."""
+        entries = self.groups.get(name)
+        if entries is None:
+            entries = self.groups[name] = {}
+            size = object_bytes(name) + 2 * ENTRY_OVERHEAD
+            self.sizes[name] = size
+            self._count(name, size)
+        return entries
+
+    def put(self, name: Any, entries: dict[Any, Any], key: Any, value: Any) -> None:
+        """Store ``value`` under ``key`` in ``entries``, the dict of group ``name`` (``key`` and
+        ``value`` flat objects, such as str, bytes or bool: ``sys.getsizeof`` counts them)."""
+        size = sys.getsizeof(key) + sys.getsizeof(value) + ENTRY_OVERHEAD
+        if size > self.max_bytes // 2:
+            return
+        entries[key] = value
+        if self.groups.get(name) is entries:
+            sizes = self.sizes
+            sizes[name] = sizes.get(name, 0) + size
+            self._count(name, size)
+
+    def clear(self) -> None:
+        """Drop every group."""
+        self.groups.clear()
+        self.sizes.clear()
+        self.bytes = 0
+
+    def _count(self, name: Any, size: int) -> None:
+        # Under threads another shrink may swap the dicts meanwhile: every read tolerates a
+        # missing group (a cache only ever miscounts or drops an entry then, never raises).
+        self.bytes += size
+        if self.bytes <= self.max_bytes:
+            return
+        budget = self.max_bytes // 2
+        groups, sizes = self.groups, self.sizes
+        if sizes.get(name, 0) > budget:  # one group too big to keep: start it afresh
+            groups.get(name, {}).clear()
+            sizes[name] = object_bytes(name) + 2 * ENTRY_OVERHEAD
+        kept: list[tuple[Any, dict[Any, Any], int]] = []
+        total = 0
+        for group in reversed(list(groups)):
+            entries, group_size = groups.get(group), sizes.get(group)
+            if entries is None or group_size is None:
+                continue
+            if total + group_size > budget:
+                break
+            kept.append((group, entries, group_size))
+            total += group_size
+        kept.reverse()
+        self.groups = {group: entries for group, entries, _ in kept}
+        self.sizes = {group: group_size for group, _, group_size in kept}
+        self.bytes = total

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from w3lib.url import canonicalize_url, safe_url_string
 
 from crawler.errors import InvalidURL
-from crawler.links.cache import ByteBoundedCache, cached_by_bytes
+from crawler.links.cache import ByteBoundedCache, GroupedCache, cached_by_bytes
 
 SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -116,6 +116,10 @@ def normalize(url: str) -> str:
 @cached_by_bytes(CANONICAL_CACHE_BYTES)
 def canonical(url: str) -> str:
     """The canonical key of a normal-form URL (query sorted): equal keys mean the same page."""
+    if "?" not in url and "%" not in url and _looks_normal(url):
+        # No query to sort, no escape to unify: ``canonicalize_url`` (the slowest step of a
+        # new link) would give the URL back as it is (checked on a corpus by the tests).
+        return url
     return canonicalize_url(url)
 
 
@@ -134,6 +138,8 @@ def resolve(base: str, href: str) -> str | None:
 @cached_by_bytes(HOST_CACHE_BYTES)
 def host_of(url: str) -> str:
     """Lower-case host of a normal-form URL (no port)."""
+    if _looks_normal(url):  # scheme://host[:port]/...: no brackets, userinfo or upper case
+        return url.partition("://")[2].partition("/")[0].partition(":")[0]
     return urlsplit(url).hostname or ""
 
 
@@ -154,7 +160,12 @@ _FAST_BASE = re.compile(f"(?:[{_PATH}]|%[0-9A-Fa-f]{{2}})*").fullmatch
 # (a query-only reference keeps the base's path), so it is cached per page, not per directory.
 _PAGE_KEYED = frozenset({"", "?", *(chr(c) for c in range(33)), "\x7f"})
 
-_RESOLVED = ByteBoundedCache(RESOLVE_CACHE_BYTES)
+# Resolutions by directory (``PageBase.dir_key``: origin and directory path), href -> result;
+# and, for the rare hrefs that depend on the page's whole URL (``_PAGE_KEYED``), by (URL, href).
+_RESOLVED = GroupedCache(RESOLVE_CACHE_BYTES)
+_PAGE_RESOLVED = ByteBoundedCache(RESOLVE_CACHE_BYTES // 16)
+# What the caches hold for a link that is not crawlable (None means "not cached").
+_NOT_CRAWLABLE = False
 
 
 class PageBase:
@@ -164,7 +175,7 @@ class PageBase:
     checks it against that, the crawler's original algorithm, on a corpus of odd links).
     """
 
-    __slots__ = ("url", "origin", "path", "directory", "dir_key", "fast")
+    __slots__ = ("url", "origin", "path", "directory", "dir_key", "fast", "known")
 
     def __init__(self, url: str) -> None:
         self.url = url = url.partition("#")[0]
@@ -182,30 +193,45 @@ class PageBase:
             and "//" not in path
             and _FAST_BASE(path) is not None
         )
+        self.known = _RESOLVED.group(self.dir_key)  # this directory's resolved hrefs
 
     def resolve(self, href: str) -> str | None:
         """The normal form of ``href`` on this page: None if it is not crawlable, ``TOO_LONG``
         (an empty string) if it is longer than ``MAX_URL_LENGTH``. Cached by directory."""
-        key = (self.url if href[:1] in _PAGE_KEYED else self.dir_key, href)
-        url = _RESOLVED.get(key, _PAGE_KEYED)  # any non-result object as the default
-        if url is _PAGE_KEYED:
-            url = self._resolve(href)
-            _RESOLVED.put(key, url)
-        return url
+        url = self.known.get(href)
+        if url is None:
+            url = self._miss(href)
+        return url if url is not _NOT_CRAWLABLE else None
 
     def resolve_all(self, hrefs: Iterable[str]) -> tuple[list[str], int]:
         """The distinct crawlable URLs of ``hrefs`` (normal form, first-seen order) and the
         number of distinct hrefs dropped as longer than ``MAX_URL_LENGTH``."""
-        found: dict[str, None] = {}
-        too_long = 0
-        resolve = self.resolve
-        for href in dict.fromkeys(hrefs):  # each distinct href once: pages repeat their links
-            url = resolve(href)
-            if url:
-                found[url] = None
-            elif url is TOO_LONG:
-                too_long += 1
-        return list(found), too_long
+        distinct = list(dict.fromkeys(hrefs))  # each distinct href once: pages repeat links
+        # Hits in C loops (a page's links are mostly known): Python only for the misses.
+        results = list(map(self.known.get, distinct))
+        if None in results:
+            miss = self._miss
+            results = [
+                url if url is not None else miss(href)
+                for href, url in zip(distinct, results, strict=True)
+            ]
+        too_long = results.count(TOO_LONG) if TOO_LONG in results else 0
+        return list(dict.fromkeys(filter(None, results))), too_long
+
+    def _miss(self, href: str) -> str | bool:
+        """``href`` resolved (``_NOT_CRAWLABLE`` for None) and cached where it belongs."""
+        if href[:1] in _PAGE_KEYED:  # resolves against the whole URL, not the directory
+            key = (self.url, href)
+            url = _PAGE_RESOLVED.get(key)
+            if url is None:
+                url = self._resolve(href)
+                url = _NOT_CRAWLABLE if url is None else url
+                _PAGE_RESOLVED.put(key, url)
+            return url
+        url = self._resolve(href)
+        url = _NOT_CRAWLABLE if url is None else url
+        _RESOLVED.put(self.dir_key, self.known, href, url)
+        return url
 
     def _resolve(self, href: str) -> str | None:
         if len(href) > _MAX_INPUT_LENGTH:
@@ -236,10 +262,7 @@ class PageBase:
             first = path.partition("/")[0]
             if ":" not in first:  # a relative path
                 path = self.directory + path
-            elif path.startswith(self.origin) and path[len(self.origin) : len(self.origin) + 1] in (
-                "",
-                "/",
-            ):  # an absolute URL on this page's origin, spelled as we spell it
+            elif self._same_origin(path):  # an absolute URL on this page's origin
                 path = path[len(self.origin) :] or "/"
             else:
                 return None
@@ -249,8 +272,42 @@ class PageBase:
             path = _remove_dot_segments(path)
         return self.origin + path + "?" + query if query else self.origin + path
 
+    def _same_origin(self, url: str) -> bool:
+        """Whether ``url`` starts with this page's origin, then a "/" or nothing. Scheme and
+        host compare case-insensitively (RFC 3986 section 6.2.2.1: the normal form lowers
+        them), in ASCII only: ``str.lower`` maps a few other letters to ASCII ones (K, the
+        Kelvin sign), which a host must not pass for."""
+        origin = self.origin
+        size = len(origin)
+        if url[size : size + 1] not in ("", "/"):
+            return False
+        prefix = url[:size]
+        return prefix == origin or (prefix.isascii() and prefix.lower() == origin)
+
+
+# A URL that ``normalize`` leaves as it is, told without running it (every page's base is
+# checked, and each page's URL is new): lower-case http(s) scheme and ASCII host of non-empty
+# labels, a port without leading zeros (the default one is checked apart), a path and a
+# non-empty query of the characters above, no userinfo, no fragment. Dot-segments and "//"
+# are checked apart too.
+_PLAINLY_NORMAL = re.compile(
+    r"https?://[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*(?::[1-9][0-9]{0,4})?"
+    f"(?:/(?:[{_PATH}]|%[0-9A-Fa-f]{{2}})*)(?:\\?(?:[{_PATH}?]|%[0-9A-Fa-f]{{2}})+)?"
+).fullmatch
+
+
+def _looks_normal(url: str) -> bool:
+    """True only for a URL in the normal form (False may be one too: ask ``normalize``)."""
+    if _PLAINLY_NORMAL(url) is None or "/." in url or "//" in url[8:]:
+        return False
+    scheme, _, rest = url.partition("://")
+    port = rest.partition("/")[0].partition(":")[2]
+    return not port or (int(port) <= 65535 and int(port) != _DEFAULT_PORTS[scheme])
+
 
 def _is_normal(url: str) -> bool:
+    if _looks_normal(url):
+        return True
     try:
         return normalize(url) == url
     except InvalidURL:

@@ -22,8 +22,7 @@ class MemoryVisited:
     def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
         """Add ``keys``; return those not seen before, in order (duplicates in ``keys`` once)."""
         with self._lock:
-            add = self._seen.add
-            return [key for key in keys if add(key)]
+            return self._seen.add_many(keys)
 
     def __len__(self) -> int:
         return len(self._seen)
