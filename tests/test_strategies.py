@@ -227,11 +227,19 @@ def test_library_gevent_mode_after_ssl_import_is_refused_clearly():
 
 
 def test_library_gevent_mode_patches_a_fresh_process(fresh_site):
+    """The patch reads the installed packages' entry points once (``patch_all`` looks them up
+    for every step), and gevent's plugins and event subscribers still hear of it."""
     out = run_python(
+        "import importlib.metadata as metadata\nfrom gevent import events\n"
+        "scans, heard = [], []\nscan = metadata.distributions\n"
+        "metadata.distributions = lambda *a, **k: (scans.append(1), scan(*a, **k))[1]\n"
+        "events.subscribers.append(heard.append)\n"
         "from crawler.config import CrawlConfig\nfrom crawler.engine import Crawler\n"
         "from gevent import monkey\n"
         "crawler = Crawler(CrawlConfig(mode='gevent', workers=4, depth=50))\n"
         "assert monkey.is_module_patched('socket')\n"
+        "assert len(scans) == 1, scans\n"
+        "assert any(isinstance(e, events.GeventDidPatchAllEvent) for e in heard), heard\n"
         f"print(crawler.run([{fresh_site.url!r}]).pages)\n",
         warnings_as_errors=True,
     )

@@ -48,10 +48,10 @@ class GreenletChild:
         self.thread = threading.Thread(target=self._main, name="crawl hub", daemon=True)
         self.thread.start()
         connected.wait()
-        from gevent import monkey
+        from crawler.strategies.gevent import patch
 
         # Sockets, ssl, select, time: cooperative. Threads stay real (see the module doc).
-        monkey.patch_all(thread=False, queue=False, Event=False)
+        patch(thread=False, queue=False, Event=False)
         self._patched.set()
         self._ready.wait()
         if self._failure is not None:
