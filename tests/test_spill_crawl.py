@@ -4,6 +4,7 @@ does not, in every mode, and leaves no temporary file behind (finished, failed o
 from __future__ import annotations
 
 import json
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -31,6 +32,9 @@ def spill_tmp(monkeypatch):
     """The system temp directory, for this test only: where spill directories are made. A
     short path: multiprocessing puts its sockets there too (108 bytes at most)."""
     where = Path(tempfile.mkdtemp(prefix="sp"))
+    # multiprocessing's own directory (its forkserver's socket) stays in the real one: it is
+    # made once per process, and the forkserver outlives this test.
+    multiprocessing.util.get_temp_dir()
     monkeypatch.setattr(tempfile, "tempdir", str(where))
     yield where
     shutil.rmtree(where, ignore_errors=True)

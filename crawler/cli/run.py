@@ -314,7 +314,13 @@ def _crawl(
             except OSError as exc:
                 fail_usage(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
             click.echo(f"metrics on http://{host}:{exporter.address[1]}/metrics", err=True)
-        return crawler.run(seeds)
+        try:
+            return crawler.run(seeds)
+        finally:
+            if "multiprocessing.forkserver" in sys.modules:
+                from crawler.strategies.processes.strategy import stop_forkserver
+
+                stop_forkserver()
 
 
 def _write_stats(path: str, stats, config, cpu_start) -> None:
