@@ -18,7 +18,7 @@ from crawler.config import CrawlConfig
 from crawler.engine import Crawler
 from crawler.errors import ConfigError
 from crawler.sinks import CallbackSink
-from tests.support.cli import TIMEOUT, cli_argv, python_env, run_cli
+from tests.support.cli import TIMEOUT, cli_argv, invoke_cli, python_env, run_cli
 from tests.support.crawl_process import wait_until
 from tests.support.graph_site import GraphSite
 from tests.support.helpers import run_crawl
@@ -141,7 +141,7 @@ def test_ctrl_c_leaves_no_spill_file(tmp_path):
 
 @pytest.mark.parametrize("value", ["lots", "-1", "1.5G", "", "12Q"])
 def test_a_bad_memory_limit_is_one_line_and_exit_2(value):
-    out = run_cli("--memory-limit", value, "http://127.0.0.1:9/")
+    out = invoke_cli("--memory-limit", value, "http://127.0.0.1:9/")
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "--memory-limit" in lines[0] and "is not a size" in lines[0]
@@ -151,7 +151,7 @@ def test_memory_limit_values():
     assert CrawlConfig().memory_limit == 1024**3
     with pytest.raises(ConfigError, match="memory-limit"):
         CrawlConfig(memory_limit=-1)
-    out = run_cli(
+    out = invoke_cli(
         *("-q", "--retries", "0", "--memory-limit", "none", "-o", os.devnull),
         "http://127.0.0.1:9/",
     )

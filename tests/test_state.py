@@ -91,10 +91,14 @@ def test_state_file_in_use_or_with_other_scope_is_refused(tmp_path):
     assert "\n" not in err and "--depth is 50 in this crawl but 1 here" in err
 
 
-def test_backend_and_state_are_exclusive(tmp_path):
-    proc = start_worker(["--state", "x.db", "--backend", "redis://h/0", "http://a.test/"], "-")
-    assert proc.wait(30) == 2
-    assert "exclusive" in proc.stderr.read()
+def test_backend_and_state_are_exclusive(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = invoke_cli(
+        "--state", "x.db", "--backend", "redis://h/0", "-q", "-o", "-", "http://a.test/"
+    )
+    assert done.returncode == 2
+    assert "exclusive" in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_copy_in_another_process_reads_the_visited_set_without_the_lock(tmp_path):

@@ -22,6 +22,7 @@ from werkzeug import Response
 from crawler.archive import compress, records
 from crawler.config import CrawlConfig
 from crawler.http.registry import FETCHERS, open_fetcher
+from tests.support.cli import invoke_cli
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT
 
@@ -269,22 +270,15 @@ def test_gevent_mode_writes_a_valid_warc_from_the_cli(site, tmp_path):
     assert_site_archive(path, [json.loads(line) for line in out.stdout.splitlines()])
 
 
-@pytest.mark.subprocess  # the crawl command
-def test_cli_refuses_an_unwritable_warc_and_a_bad_size(tmp_path):
-    cli = [sys.executable, os.path.join(ROOT, "cli.py")]
+def test_cli_refuses_an_unwritable_warc_and_a_bad_size(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     missing = str(tmp_path / "no" / "such" / "dir" / "x.warc.gz")
-    out = subprocess.run(
-        [*cli, "--warc", missing, "http://127.0.0.1:9/"], capture_output=True, text=True, timeout=30
-    )
+    out = invoke_cli("--warc", missing, "http://127.0.0.1:9/")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "cannot write" in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    out = subprocess.run(
-        [*cli, "--warc", "x.warc.gz", "--warc-max-size", "lots", "http://127.0.0.1:9/"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    out = invoke_cli("--warc", "x.warc.gz", "--warc-max-size", "lots", "http://127.0.0.1:9/")
     assert out.returncode == 2 and "is not a size" in out.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def _digest(body: bytes) -> str:
