@@ -26,4 +26,10 @@ def test_the_demo_archives_the_site_and_lists_it_back(tmp_path):
     assert counts and int(counts[2]) == int(counts[3]) > 5 and int(counts[1]) > 10
     assert (tmp_path / "demo.warc.gz").stat().st_size > 0
     assert (tmp_path / "demo-records.jsonl").read_text().count("\n") > 20  # in the cwd
+    # The URL list's good lines reach the site on its port (here not the list's own 8765); the
+    # bad lines are records of their own.
+    listed = [json.loads(line) for line in (tmp_path / "demo-list.jsonl").read_text().splitlines()]
+    errors = {record["error"] for record in listed}
+    assert "connect" not in errors and "invalid_url" in errors, listed
+    assert sum(record["status"] == 200 for record in listed) >= 3, listed
     assert "sync versus async" in text and "gevent" in text.split("sync versus async")[1]
