@@ -81,7 +81,7 @@ def _names(code: types.CodeType) -> set[str]:
 # order after these.
 SLOW_FIRST = [
     "test_faults.py",
-    "test_demo.py",  # one test, ~30 s: started last, it alone would be the run's tail
+    "test_demo.py",  # one test, ~12 s of crawls one after another
     "test_redis_outage.py",
     "test_redis_backend.py",
     "test_state.py",
