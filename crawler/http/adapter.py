@@ -167,8 +167,34 @@ class PinnedHTTPSConnection(DeadlineHTTPSConnection):
     pin = True
 
 
+class SlotsAtOnceMixin:
+    """A pool whose queue gets its slots at once. urllib3 fills a new pool's queue one ``put``
+    at a time, a lock each: 64 of them for a pool shared by 64 loops, 0.13 ms of CPU per new
+    host on threads, which a crawl of many hosts pays for every host. Built with one slot, the
+    standard library's queue is given the others in one step: the same queue, ``maxsize``
+    slots, each None until a connection is made in it. Another queue class (gevent's, once
+    patched) is filled as urllib3 fills it."""
+
+    def __init__(self, host: str, port: int | None = None, *args: Any, **kwargs: Any) -> None:
+        maxsize = kwargs.pop("maxsize", 1)
+        super().__init__(host, port, *args, maxsize=1, **kwargs)  # type: ignore[call-arg]
+        if maxsize <= 1:
+            return
+        queue = self.pool  # type: ignore[attr-defined]
+        if isinstance(getattr(queue, "queue", None), list) and hasattr(queue, "mutex"):
+            with queue.mutex:  # the standard library's LifoQueue: its list of slots
+                queue.queue.extend([None] * (maxsize - 1))
+                queue.maxsize = maxsize
+        else:  # another queue (gevent's, once patched, whose puts are cheap): as urllib3 does
+            self.pool = self.QueueCls(maxsize)  # type: ignore[attr-defined]
+            for _ in range(maxsize):
+                self.pool.put(None)
+
+
 def _pool(base: type, connection: type) -> type:
-    return type(f"{connection.__name__}Pool", (base,), {"ConnectionCls": connection})
+    return type(
+        f"{connection.__name__}Pool", (SlotsAtOnceMixin, base), {"ConnectionCls": connection}
+    )
 
 
 _PLAIN = {

@@ -1,0 +1,27 @@
+"""A pool shared by a process's loops gets its slots at once, and behaves as urllib3's does."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+from urllib3.exceptions import EmptyPoolError
+
+from crawler.http.adapter import pool_classes
+
+
+@pytest.mark.parametrize("maxsize", [1, 2, 64])
+def test_a_new_pool_has_a_slot_per_loop_and_no_more(maxsize):
+    pool = pool_classes(pin=False)["http"]("127.0.0.1", 9, maxsize=maxsize, block=True)
+    slots = pool.pool
+    assert isinstance(slots, queue.LifoQueue) and slots.maxsize == maxsize
+    assert slots.qsize() == maxsize and list(slots.queue) == [None] * maxsize
+    taken = [pool._get_conn() for _ in range(maxsize)]  # each slot makes a connection
+    assert len({id(c) for c in taken}) == maxsize
+    with pytest.raises(EmptyPoolError):  # a blocking pool waits for a slot, then gives up
+        pool._get_conn(timeout=0.01)
+    for conn in taken:
+        pool._put_conn(conn)
+    with pytest.raises(queue.Full):
+        slots.put(None, block=False)
+    pool.close()
