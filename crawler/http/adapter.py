@@ -176,19 +176,22 @@ class SlotsAtOnceMixin:
     patched) is filled as urllib3 fills it."""
 
     def __init__(self, host: str, port: int | None = None, *args: Any, **kwargs: Any) -> None:
-        maxsize = kwargs.pop("maxsize", 1)
-        super().__init__(host, port, *args, maxsize=1, **kwargs)  # type: ignore[call-arg]
-        if maxsize <= 1:
+        maxsize = kwargs.get("maxsize", 1)
+        probe = self._new_pool_queue(1)  # type: ignore[attr-defined]
+        if maxsize <= 1 or not _plain_lifo(probe):
+            super().__init__(host, port, *args, **kwargs)  # type: ignore[call-arg]
             return
+        kwargs["maxsize"] = 1
+        super().__init__(host, port, *args, **kwargs)  # type: ignore[call-arg]
         queue = self.pool  # type: ignore[attr-defined]
-        if isinstance(getattr(queue, "queue", None), list) and hasattr(queue, "mutex"):
-            with queue.mutex:  # the standard library's LifoQueue: its list of slots
-                queue.queue.extend([None] * (maxsize - 1))
-                queue.maxsize = maxsize
-        else:  # another queue (gevent's, once patched, whose puts are cheap): as urllib3 does
-            self.pool = self.QueueCls(maxsize)  # type: ignore[attr-defined]
-            for _ in range(maxsize):
-                self.pool.put(None)
+        with queue.mutex:  # the standard library's LifoQueue: its list of slots
+            queue.queue.extend([None] * (maxsize - 1))
+            queue.maxsize = maxsize
+
+
+def _plain_lifo(queue: Any) -> bool:
+    """Whether ``queue`` is the standard library's LifoQueue (its slots a list, one mutex)."""
+    return isinstance(getattr(queue, "queue", None), list) and hasattr(queue, "mutex")
 
 
 def _pool(base: type, connection: type) -> type:
