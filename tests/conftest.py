@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crawler.config import FETCHERS, CrawlConfig
 from tests.support import cli
 from tests.support.paths import ROOT
 
@@ -228,6 +229,24 @@ def redis_url():
 
     with RedisServer(redis_executable()) as server:
         yield server.url
+
+
+@pytest.fixture(params=sorted(FETCHERS))
+def make(request):
+    """``make(**options)``: a fetcher of each kind (the test runs once per fetcher) built from
+    a ``CrawlConfig`` of ``options``; every one made is closed after the test."""
+    from crawler.http.registry import open_fetcher  # the HTTP stack (ssl): not at collection
+
+    opened = []
+
+    def make(**options):
+        fetcher = open_fetcher(CrawlConfig(fetcher=request.param, **options))
+        opened.append(fetcher)
+        return fetcher
+
+    yield make
+    for fetcher in opened:
+        fetcher.close()
 
 
 @pytest.fixture

@@ -6,26 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.config import CrawlConfig
 from crawler.http.core import WHOLE
-from crawler.http.registry import FETCHERS, open_fetcher
 from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(params=sorted(FETCHERS))
-def make(request):
-    opened = []
-
-    def make(**options):
-        fetcher = open_fetcher(CrawlConfig(fetcher=request.param, **options))
-        opened.append(fetcher)
-        return fetcher
-
-    yield make
-    for fetcher in opened:
-        fetcher.close()
 
 
 def serve(answers: dict[str, bytes]):

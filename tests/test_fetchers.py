@@ -10,27 +10,11 @@ import time
 import pytest
 from werkzeug import Response
 
-from crawler.config import CrawlConfig
-from crawler.http.registry import FETCHERS, open_fetcher
 from tests.support.fake_dns import fake_names
 from tests.support.hostile_server import REDIRECT_TARGETS, HostileServer
 from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(params=sorted(FETCHERS))
-def make(request):
-    opened = []
-
-    def make(**options):
-        fetcher = open_fetcher(CrawlConfig(fetcher=request.param, **options))
-        opened.append(fetcher)
-        return fetcher
-
-    yield make
-    for fetcher in opened:
-        fetcher.close()
 
 
 def test_ok_page_headers_lowercased_and_user_agent_sent(httpserver, make):
