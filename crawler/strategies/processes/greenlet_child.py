@@ -124,7 +124,8 @@ class GreenletChild:
             fetched = worker.fetch_page(request)
         finally:
             self.idle.append(worker)
-        page[2][page[4]] = time.monotonic()  # its network half ended
+        _, _, ended, _, index = page
+        ended[index] = time.monotonic()  # its network half ended
         # Parsed on a greenlet of its own, so this one can take the next page first.
         self.overlap.hand_over(self._parsed, worker, fetched, page)
 
