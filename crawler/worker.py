@@ -109,8 +109,13 @@ class Worker:
         # another loop is not fetched again in this crawl (but after a lost lease, when a
         # plain fetch is just as right). Saves a round trip per page.
         self._lookup = self.pages is not None and not self.pages.empty()
-        self.retrier = Retrier(config, fetcher, host_clock)
+        self.retrier = Retrier(config, fetcher, host_clock, stopping=self.stopping)
         self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
+
+    def stopping(self) -> bool:
+        """True once the crawl is stopping: this loop's frontier is closed. (A processes child
+        has none: its parent stops it.)"""
+        return self.frontier is not None and self.frontier.closed
 
     def schedule(self, requests: Iterable[Request]) -> int:
         """Claim the requests' URLs in the visited set (one round trip) and queue the new ones."""

@@ -127,3 +127,30 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     spent = FetchResponse(url="u", error="timeout", final=True)
     assert low.wait_before_retry(spent, 1) is None
     assert low.wait_before_retry(FetchResponse(url="u", error="dns"), 1) is None
+
+
+def test_a_stopping_crawl_starts_no_new_attempt(httpserver):
+    """Once the crawl is stopping (Ctrl-C: its frontier closed), a failed attempt is final: no
+    retry starts, and a wait before one is cut short as soon as the stop is seen."""
+    httpserver.expect_request("/").respond_with_data("down", status=503)
+    config = CrawlConfig(retries=3, retry_backoff=5.0, max_retry_wait=5.0)
+    fetcher = RequestsFetcher(config)
+    stopping = [False]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the stop comes during the first wait
+        slept.append(seconds)
+        stopping[0] = True
+
+    retrier = Retrier(
+        config, fetcher, _RecordingClock([]), sleep=sleep, stopping=lambda: stopping[0]
+    )
+    response, attempts = retrier.fetch(httpserver.url_for("/"))
+    assert attempts == 1 and response.status == 503
+    assert len(slept) == 1 and slept[0] <= 0.1  # one short slice of the 5 s wait, not all of it
+    # Stopped before the first attempt ends: no wait at all.
+    slept.clear()
+    response, attempts = retrier.fetch(httpserver.url_for("/"))
+    fetcher.close()
+    assert attempts == 1 and slept == []
+    assert len(httpserver.log) == 2

@@ -36,6 +36,13 @@ def open_fetcher(
     )
 
 
+def load_fetcher(config: CrawlConfig) -> None:
+    """Import the configured fetcher's module (and with it the HTTP stack) now, in this
+    process: a process about to fork children calls it so that each child starts with it loaded
+    instead of importing it again (urllib3 and ssl: ~0.17 s of CPU per child)."""
+    import_module(FETCHERS[config.fetcher].partition(":")[0])
+
+
 def open_connections(config: CrawlConfig, *, loops: int) -> Any | None:
     """Connection pools for the ``loops`` loops of one process to share (the caller closes
     them once every loop is done), or None when the configured fetcher keeps its own per loop

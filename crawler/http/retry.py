@@ -9,6 +9,11 @@ HTTP date), else exponential backoff with jitter: ``b * 2**(n-1) * (1 + random()
 base ``b`` (``retry_backoff``, 0.5 s); both are capped by ``--max-retry-wait``. The host slot is
 released while waiting, so other workers can use the host in the meantime.
 
+A crawl that is stopping (Ctrl-C, ``Crawler.stop``, ``--max-pages`` reached: its frontier is
+closed) starts no new attempt: the page in flight keeps the response it has, and a wait before a
+retry is cut short. "The pages in flight finish" then means within one attempt's deadline, not
+one per retry left.
+
 The first request sent for a page the frontier handed out is *granted*: the frontier booked its
 start then (``grant``). Every other request (robots.txt first, retries) books a start of its own
 on the host clock. Each response is shown to the clock (``observe``) for ``--auto-throttle``.
@@ -28,6 +33,7 @@ from crawler.politeness.schedule import host_key
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_ERRORS = frozenset({"connect", "timeout", "protocol"})
+STOP_CHECK_S = 0.1  # how soon a wait before a retry notices that the crawl is stopping
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -58,8 +64,11 @@ class Retrier:
         *,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``stopping``: true once the crawl is stopping (the worker's frontier is closed)."""
         self.config = config
+        self.stopping = stopping
         self.fetcher = fetcher
         self.clock = clock
         self.sleep = sleep
@@ -99,11 +108,23 @@ class Retrier:
             wait = self.wait_before_retry(response, attempt)
             if retried:
                 response.exchanges = (*retried, *response.exchanges)
-            if wait is None:
+            if wait is None or self.stopping():
                 return response, attempt
             retried = response.exchanges
-            if wait > 0:
-                self.sleep(wait)
+            if wait > 0 and not self._wait(wait):
+                return response, attempt
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` before a retry, in slices of at most ``STOP_CHECK_S`` so that a
+        crawl stopping meanwhile is noticed; False if it did (no retry then)."""
+        left = seconds
+        while left > 0:
+            step = min(left, STOP_CHECK_S)
+            self.sleep(step)
+            left -= step
+            if self.stopping():
+                return False
+        return True
 
     def wait_before_retry(self, response: Response, attempt: int) -> float | None:
         """Seconds to wait before another attempt, or None when this response is final."""

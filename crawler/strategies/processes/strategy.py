@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
+from crawler.http.registry import load_fetcher
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import init_child
@@ -119,6 +120,8 @@ class ProcessesStrategy:
                 visited = state.visited
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
+            if context.get_start_method() == "fork":
+                load_fetcher(config)  # imported once here, not once in every child
             init_args = (config, state, channel, backend.shared)
             pool = context.Pool(config.workers, initializer=init_child, initargs=init_args)
             before_dispatch = None
