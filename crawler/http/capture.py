@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 # At module level, not in the functions: an import statement costs microseconds on every call,
 # and these run once a page. (Only the fetch core imports this module, urllib3 already loaded.)
 from urllib3.exceptions import DecodeError
-from urllib3.response import _get_decoder
+from urllib3.response import HTTPResponse, _get_decoder
 
 CHUNK = 64 * 1024
 # Header values that are secrets of the user's (-H), not of the page: archived as "[redacted]".
@@ -99,30 +99,45 @@ class ExchangeRecorder:
         """The decoded body of urllib3 response ``resp``, at most ``CHUNK`` bytes a piece, as
         it arrives; the raw bytes are kept. Decode errors surface as urllib3's ``DecodeError``,
         as when urllib3 decodes."""
-        decoder = _decoder_for(resp)
-        errors = resp.DECODER_ERROR_CLASSES
+        decoder = decoder_for(resp.headers.get("content-encoding", ""))
         while raw := resp.read1(CHUNK, decode_content=False):
             self._raw.append(raw)
-            if decoder is None:
-                yield raw
-                continue
-            try:
-                piece = decoder.decompress(raw, max_length=CHUNK)
-                while piece:
-                    yield piece
-                    if not decoder.has_unconsumed_tail:
-                        break
-                    piece = decoder.decompress(b"", max_length=CHUNK)
-            except errors as exc:
-                raise DecodeError(f"content decoding failed: {exc}") from exc
+            yield from decoded(decoder, raw)
         self._complete = True
-        if decoder is not None:
-            try:
-                tail = decoder.flush()
-            except errors as exc:
-                raise DecodeError(f"content decoding failed: {exc}") from exc
-            if tail:
-                yield tail
+        if (tail := flushed(decoder)) is not None:
+            yield tail
+
+    def sent_head(self, head: bytes) -> None:
+        """The request head exactly as a fetcher that sees its bytes sent it (the curl
+        fetcher), secret header values (``SECRET_HEADERS``) replaced by ``[redacted]``."""
+        lines = head.split(b"\r\n")
+        for i, line in enumerate(lines):
+            name, colon, _ = line.partition(b":")
+            if colon and name.strip().lower().decode("latin-1") in SECRET_HEADERS:
+                lines[i] = name + b": [redacted]"
+        self._request = b"\r\n".join(lines)
+
+    def received_lines(self, lines: list[bytes], peer_ip: str | None) -> None:
+        """The status line and header lines of a response as they came (each with its line
+        end), for a fetcher that reads them itself (the curl fetcher); ``peer_ip``: the
+        address it came from, if known."""
+        kept = []
+        for line in lines:
+            if line[:18].lower() == b"transfer-encoding:":
+                line = b"X-Archive-Orig-" + line
+            if line := line.rstrip(b"\r\n"):  # not the blank line that ends the head
+                kept.append(line)
+        self._head = b"\r\n".join(kept) + b"\r\n\r\n"
+        self._peer_ip = peer_ip
+
+    def keep(self, raw: bytes) -> None:
+        """A piece of the body as received (content coding kept), for a fetcher that reads
+        the body itself and decodes it with ``decoder_for``."""
+        self._raw.append(raw)
+
+    def finished(self) -> None:
+        """The body was read to its end (else the archive marks it truncated)."""
+        self._complete = True
 
     def exchange(self, error: str | None) -> Exchange | None:
         """The exchange, or None when no response arrived (nothing to archive). ``error`` is
@@ -194,12 +209,41 @@ def _peer_ip(resp: Any) -> str | None:
         return None
 
 
-def _decoder_for(resp: Any) -> Any:
-    """The decoder urllib3 itself would use for ``resp`` (``HTTPResponse._init_decoder``)."""
-    encoding = resp.headers.get("content-encoding", "").lower()
-    known = resp.CONTENT_DECODERS
+def decoder_for(encoding: str) -> Any:
+    """The decoder urllib3 itself would use for a body of this ``Content-Encoding``
+    (``HTTPResponse._init_decoder``), or None (not encoded, or by nothing urllib3 decodes)."""
+    encoding = encoding.lower()
+    known = HTTPResponse.CONTENT_DECODERS
     if encoding in known:
         return _get_decoder(encoding)
     if "," in encoding and any(e.strip() in known for e in encoding.split(",")):
         return _get_decoder(encoding)
     return None
+
+
+def decoded(decoder: Any, raw: bytes) -> Iterator[bytes]:
+    """``raw`` decoded by ``decoder`` (from ``decoder_for``; None: as it is), at most
+    ``CHUNK`` bytes a piece, so a bomb never sits whole in memory. Decode errors surface as
+    urllib3's ``DecodeError``, as when urllib3 decodes."""
+    if decoder is None:
+        yield raw
+        return
+    try:
+        piece = decoder.decompress(raw, max_length=CHUNK)
+        while piece:
+            yield piece
+            if not decoder.has_unconsumed_tail:
+                break
+            piece = decoder.decompress(b"", max_length=CHUNK)
+    except HTTPResponse.DECODER_ERROR_CLASSES as exc:
+        raise DecodeError(f"content decoding failed: {exc}") from exc
+
+
+def flushed(decoder: Any) -> bytes | None:
+    """What ``decoder`` still holds once the body has ended (None: nothing)."""
+    if decoder is None:
+        return None
+    try:
+        return decoder.flush() or None
+    except HTTPResponse.DECODER_ERROR_CLASSES as exc:
+        raise DecodeError(f"content decoding failed: {exc}") from exc

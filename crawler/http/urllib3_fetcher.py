@@ -13,9 +13,7 @@ Proxy variables from the environment are read once per fetcher and decided once 
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Mapping
-from functools import lru_cache
 from http.cookiejar import CookieJar
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +29,7 @@ from crawler.http.capture import note_request
 from crawler.http.core import FetchCore
 from crawler.http.direct import DirectPools
 from crawler.http.netguard import check_proxied_target
+from crawler.http.proxies import bypass, proxies_of
 
 
 def _cookies() -> Any:
@@ -75,15 +74,6 @@ class SharedPools:
     def close(self) -> None:
         """Close every pooled connection (after the last loop is done)."""
         self.manager.clear()
-
-
-def proxies_of(config: CrawlConfig) -> dict[str, str]:
-    """The proxy per scheme: ``--proxy``, else the environment's (``http_proxy`` ...). Reading
-    the environment walks all of it (~2 ms): a process's loops share one reading."""
-    if config.proxy:
-        return {"http": config.proxy, "https": config.proxy}
-    env = urllib.request.getproxies()
-    return {s: env[s] for s in ("http", "https") if s in env}
 
 
 class Urllib3Fetcher:
@@ -149,7 +139,7 @@ class Urllib3Fetcher:
     def _pool_for(self, url: str) -> urllib3.PoolManager:
         parts = urlsplit(url)
         proxy = self._proxies.get(parts.scheme)
-        if proxy is None or (not self.config.proxy and _bypass(parts.hostname or "")):
+        if proxy is None or (not self.config.proxy and bypass(parts.hostname or "")):
             return self.pool
         if self.config.block_private:
             check_proxied_target(url)  # the proxy resolves the name: check it here first
@@ -165,9 +155,3 @@ class Urllib3Fetcher:
             self.pool.clear()
         for pool in self._proxy_pools.values():
             pool.clear()
-
-
-@lru_cache(maxsize=4096)
-def _bypass(host: str) -> bool:
-    """True when ``no_proxy`` says ``host`` is reached directly (decided once per host)."""
-    return bool(urllib.request.proxy_bypass(host))
