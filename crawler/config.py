@@ -28,6 +28,7 @@ MODES = {
 FETCHERS = {
     "urllib3": "crawler.http.urllib3_fetcher:Urllib3Fetcher",
     "requests": "crawler.http.requests_fetcher:RequestsFetcher",
+    "curl": "crawler.http.curl_fetcher:CurlFetcher",
 }
 # Modes whose worker loops run in other processes: the parse callback reaches them by name.
 PROCESS_MODES = frozenset({"processes"})
@@ -120,6 +121,7 @@ class CrawlConfig:
             raise ConfigError(
                 f"unknown fetcher {self.fetcher!r}; choose one of {', '.join(FETCHERS)}"
             )
+        _check_fetcher(self)
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
         if self.greenlets < 0:
@@ -205,6 +207,21 @@ class CrawlConfig:
     def with_options(self, **changes: object) -> CrawlConfig:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
+
+
+def _check_fetcher(config: CrawlConfig) -> None:
+    if config.fetcher != "curl":
+        return
+    if config.mode == "gevent" or config.greenlets:
+        where = "--mode gevent" if config.mode == "gevent" else "--greenlets"
+        raise ConfigError(
+            f"--fetcher curl cannot run with {where}: libcurl waits on its own sockets and would "
+            "block every greenlet; use it with serial, threads or processes (no --greenlets)"
+        )
+    from importlib.util import find_spec  # finds, does not import
+
+    if find_spec("pycurl") is None:
+        raise ConfigError("--fetcher curl needs pycurl: pip install 'crawler[curl]'")
 
 
 _CRAWL_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")

@@ -1,0 +1,430 @@
+"""The curl Fetcher (``--fetcher curl``): libcurl through pycurl, one easy handle per worker loop
+(a handle keeps its connections, so a host's connection serves the loop's next page there).
+
+Why: the cheapest exchange we measured. libcurl does in C what urllib3 and ``http.client`` do in
+Python (the request head, the status line and headers, chunked bodies, content decoding), and
+Python is called back only for the header lines, the body's pieces and progress
+(docs/performance.md). It keeps every behaviour of the other fetchers, held by the same
+contract tests:
+
+* ``--timeout``: the connect timeout (per address, as a whole never past the deadline) and the
+  time allowed without a byte. libcurl's own stall check (``LOW_SPEED_*``) is in whole seconds
+  over an average, so the progress callback checks our own clock instead; libcurl calls it as
+  bytes move, and about once a second while none do: a stall is seen up to a second after
+  ``--timeout`` (``--deadline`` is exact).
+* ``--deadline``: ``TIMEOUT_MS``, the whole attempt.
+* ``--max-bytes``: counted on the decoded body in the write callback (which stops the transfer
+  past it: ``too_large``), and a declared ``Content-Length`` over it is refused at once.
+* Decoding: what libcurl and urllib3 both decode is asked for (gzip, deflate, br); with
+  ``--warc`` libcurl leaves the body as it came and it is decoded here as urllib3 would, so the
+  archive keeps the raw bytes and the cap still counts decoded ones.
+* Names are resolved here (``crawler/http/netguard.py``, once a minute per host) and given to
+  libcurl (``RESOLVE``), so ``--block-private`` pins the checked addresses; a socket to a
+  refused address is never opened (``OPENSOCKETFUNCTION``), whatever libcurl resolves.
+* Proxies, cookies (the crawl's ``CookieJar``), headers, error kinds: as the urllib3 fetcher.
+
+Not under gevent: ``perform`` waits on libcurl's own sockets, which would block the hub (the
+configuration refuses it, ``crawler/config.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Mapping
+from http.cookiejar import CookieJar
+from typing import Any
+from urllib.parse import urlsplit
+
+import certifi
+import pycurl
+
+from crawler.base import Response
+from crawler.config import CrawlConfig, scrub
+from crawler.http import netguard
+from crawler.http.capture import ExchangeRecorder, decoded, decoder_for, flushed
+from crawler.http.core import FetchCore
+from crawler.http.curl_cookies import cookie_header, keep_cookies
+from crawler.http.curl_kinds import kind_of
+from crawler.http.proxies import bypass, proxies_of
+
+# How long a host's lookup serves its new connections (libcurl's own cache keeps names 60 s).
+RESOLVED_FOR = 60.0
+# Hosts whose lookups a fetcher keeps; past it they are forgotten (here and in libcurl).
+RESOLVED_KEPT = 4096
+# What the fetchers ask for: decoded by libcurl and by urllib3 (--warc) alike.
+_BROTLI = bool(pycurl.version_info()[4] & pycurl.VERSION_BROTLI)
+ENCODINGS = "gzip,deflate,br" if _BROTLI else "gzip,deflate"
+# http.client's rules for a header line: a name without colon or line end, a value without
+# a line end (curl would send either as given: a header injection).
+_LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
+_ILLEGAL_VALUE = re.compile(r"[\r\n\0]").search
+# Secrets, and values that change with every page: their lines are never kept.
+_UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class CurlFetcher:
+    """Fetch with one libcurl handle. One per worker loop, like every Fetcher."""
+
+    def __init__(
+        self, config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+    ) -> None:
+        self.config = config
+        self.core = FetchCore(config)
+        self.cookies = cookies if cookies is not None else CookieJar()
+        self._limit = config.max_bytes
+        self._proxies = proxies_of(config)
+        self._proxy = ""
+        self._resolved: dict[str, tuple[float, int]] = {}
+        self._given: list[str] = []  # the "host:port" libcurl was given addresses for
+        self._pending: list[str] = []  # RESOLVE entries for the next perform
+        self._connect_ms = 0
+        self._lines_kept: dict[tuple[tuple[str, str], ...], list[bytes]] = {}
+        # One fetch's state, filled by libcurl's callbacks (reset by ``_begin``).
+        self._lines: list[bytes] = []
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._head: tuple[int | None, dict[str, str], tuple[str, ...]] | None = None
+        self._stop: tuple[str, str] | None = None  # (kind, detail) when a callback stopped it
+        self._seen = -1
+        self._last = 0.0
+        self._sending = False  # the connection is made: silence from now on is a stall
+        self._timeout = config.timeout
+        self._guard = False
+        self._peer: str | None = None
+        self._recorder: ExchangeRecorder | None = None
+        self._decoder: Any = None
+        self._sent = b""
+        c = self._curl = pycurl.Curl()
+        c.setopt(pycurl.NOSIGNAL, 1)  # loops on threads: no SIGALRM
+        c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # as urllib3 speaks
+        c.setopt(pycurl.CAINFO, certifi.where())  # the same trust store as the others
+        c.setopt(pycurl.PROXY_CAINFO, certifi.where())
+        c.setopt(pycurl.MAXCONNECTS, max(64, pool_size))  # as the urllib3 fetcher's 64 pools
+        c.setopt(pycurl.PROXY, "")  # decided here (proxies_of), never from libcurl's reading
+        c.setopt(pycurl.NOPROXY, "")  # of the environment
+        c.setopt(pycurl.USERAGENT, "")  # none but ours (pycurl's own otherwise)
+        c.setopt(pycurl.ACCEPT_ENCODING, ENCODINGS)
+        c.setopt(pycurl.TIMEOUT_MS, max(1, round(config.page_deadline * 1000)))
+        self._connect_timeout(1)
+        c.setopt(pycurl.HEADERFUNCTION, self._lines.append)
+        c.setopt(pycurl.NOPROGRESS, 0)
+        c.setopt(pycurl.XFERINFOFUNCTION, self._progress)
+        c.setopt(pycurl.PREREQFUNCTION, self._connected)
+        if config.block_private:
+            c.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
+        if config.warc:
+            c.setopt(pycurl.HTTP_CONTENT_DECODING, 0)  # decoded here: the archive keeps it raw
+            c.setopt(pycurl.WRITEFUNCTION, self._write_archived)
+            c.setopt(pycurl.VERBOSE, 1)  # for DEBUGFUNCTION: the request head as sent
+            c.setopt(pycurl.DEBUGFUNCTION, self._debug)
+        else:
+            c.setopt(pycurl.WRITEFUNCTION, self._write)
+
+    def fetch(
+        self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """GET ``url`` once; network failures come back as ``Response.error``, never raised.
+        ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin);
+        ``headers``: this request's own (``If-None-Match`` ...)."""
+        config = self.config
+        started = time.monotonic()
+        response = Response(url=url)
+        recorder = ExchangeRecorder(url) if config.warc else None
+        self._begin(started, recorder)
+        curl = self._curl
+        try:
+            extra = self.core.headers(url, user_headers=user_headers, own=headers)
+            self._prepare(url, started, extra)
+            try:
+                curl.perform()
+            finally:
+                if self._pending:
+                    curl.setopt(pycurl.RESOLVE, [])  # given once: libcurl keeps them
+                    self._pending = []
+            if recorder is not None:
+                self._flush()
+        except pycurl.error as exc:
+            code, message = exc.args
+            response.error, response.detail = kind_of(code, scrub(message, config.proxy))
+        except netguard.BlockedAddress as exc:
+            response.error, response.detail = "blocked_address", str(exc)
+        except socket.gaierror as exc:
+            host = urlsplit(url).hostname
+            detail = f"NameResolutionError: Failed to resolve '{host}' ({exc})"
+            response.error, response.detail = "dns", detail
+        except ValueError as exc:  # a header line refused (UnicodeError is one too)
+            response.error, response.detail = "fetch", f"{type(exc).__name__}: {exc}"[:300]
+        response.status, response.headers, set_cookies = self._head or read_head(self._lines)
+        if self._stop is not None:
+            response.error, response.detail = self._stop
+        if response.error is None:
+            response.body = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+            if recorder is not None:
+                recorder.finished()
+        elif response.error == "too_large":
+            response.detail = f"body over {config.max_bytes} bytes"
+            response.partial = tuple(self._parts)
+        if set_cookies:
+            keep_cookies(self.cookies, url, set_cookies)
+        deadline = started + config.page_deadline
+        if response.error == "timeout" and time.monotonic() >= deadline - 0.01:
+            # The whole page deadline is spent: a retry would only be cut again.
+            response.final = True
+            response.detail = f"page took over {config.page_deadline:g} s"
+        if recorder is not None:
+            self._archive(recorder, response)
+        response.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        return response
+
+    def _begin(self, started: float, recorder: ExchangeRecorder | None) -> None:
+        self._lines.clear()
+        self._parts = []
+        self._size = 0
+        self._head = None
+        self._stop = None
+        self._seen = -1
+        self._last = started
+        self._sending = False
+        self._recorder = recorder
+        self._decoder = None
+        self._sent = b""
+        self._peer = None
+
+    def _prepare(self, url: str, started: float, extra: dict[str, str]) -> None:
+        """Set the handle for ``url``: proxy, addresses, headers (raises for what must not be
+        sent: a refused address, a name that does not resolve, an illegal header)."""
+        curl = self._curl
+        proxy = self._proxy_for(url) if self._proxies else ""
+        if proxy != self._proxy:
+            curl.setopt(pycurl.PROXY, proxy)
+            self._proxy = proxy
+        self._guard = self.config.block_private and not proxy
+        if proxy:
+            if self.config.block_private:
+                netguard.check_proxied_target(url)  # the proxy resolves the name: check it here
+        else:
+            netloc = url.split("/", 3)[2]
+            known = self._resolved.get(netloc)
+            if known is None or known[0] < started:
+                known = self._resolve(url, netloc, started)
+            self._connect_timeout(known[1])
+        lines = self._header_lines(extra)
+        if len(self.cookies) and (cookie := cookie_header(self.cookies, url)):
+            lines = [*lines, _line("Cookie", cookie)]
+        curl.setopt(pycurl.HTTPHEADER, lines)
+        curl.setopt(pycurl.URL, url)
+        if self._pending:
+            curl.setopt(pycurl.RESOLVE, self._pending)
+
+    def _resolve(self, url: str, netloc: str, now: float) -> tuple[float, int]:
+        """Look ``url``'s host up (checked with --block-private) and give libcurl the
+        addresses: its connections go to those, never to a lookup of its own."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if len(self._resolved) >= RESOLVED_KEPT:  # forget them all, here and in libcurl
+            self._pending += [f"-{given}" for given in self._given]
+            self._resolved.clear()
+            self._given.clear()
+        if self.config.block_private:
+            addresses = netguard.checked_addresses(host, port)
+        else:
+            addresses = netguard.resolve(host, port)
+        if netguard.address_family(host) is not None:  # a literal: nothing to look up
+            known = (float("inf"), 1)
+        else:
+            listed = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+            self._pending.append(f"{host}:{port}:{listed}")
+            self._given.append(f"{host}:{port}")
+            known = (now + RESOLVED_FOR, len(addresses))
+        self._resolved[netloc] = known
+        return known
+
+    def _connect_timeout(self, addresses: int) -> None:
+        """``--timeout`` for each of a host's addresses, the deadline for them all (libcurl
+        shares its connect timeout among the addresses it tries)."""
+        config = self.config
+        ms = max(1, round(min(config.timeout * addresses, config.page_deadline) * 1000))
+        if ms != self._connect_ms:
+            self._curl.setopt(pycurl.CONNECTTIMEOUT_MS, ms)
+            self._connect_ms = ms
+
+    def _proxy_for(self, url: str) -> str:
+        """The proxy for ``url`` ("" for none), as the urllib3 fetcher picks it."""
+        scheme = url[: url.index(":")]
+        proxy = self._proxies.get(scheme)
+        if proxy is None:
+            return ""
+        if not self.config.proxy and bypass(urlsplit(url).hostname or ""):
+            return ""
+        return proxy
+
+    def _header_lines(self, extra: dict[str, str]) -> list[bytes]:
+        """The request's header lines (fixed headers, then ``extra``), checked and encoded
+        once per set of headers; secrets (``_UNKEPT``) are encoded each time, last."""
+        headers = {**self.core.fixed_headers, **extra} if extra else self.core.fixed_headers
+        secret = [item for item in headers.items() if item[0].lower() in _UNKEPT]
+        key = tuple(item for item in headers.items() if item[0].lower() not in _UNKEPT)
+        lines = self._lines_kept.get(key)
+        if lines is None:
+            lines = [_line(name, value) for name, value in key]
+            if not any(name.lower() == "accept" for name in headers):
+                lines.append(b"Accept:")  # libcurl's own "Accept: */*" otherwise
+            if len(self._lines_kept) >= 64:
+                self._lines_kept.clear()  # per-page headers (validators) must not pile up
+            self._lines_kept[key] = lines
+        if secret:
+            lines = [*lines, *(_line(name, value) for name, value in secret)]
+        return lines
+
+    # libcurl's callbacks. Each runs inside ``perform``: an exception must not escape one
+    # (pycurl would print it and fail the transfer), so a failure is kept in ``_stop``.
+
+    def _write(self, chunk: bytes) -> int | None:
+        """A piece of the decoded body: kept, or the transfer stopped past the cap."""
+        if self._head is None and self._over_declared():
+            return 0
+        size = self._size + len(chunk)
+        if size > self._limit:
+            self._parts.append(chunk[: self._limit - self._size])
+            self._stop = ("too_large", "")
+            return 0  # fewer bytes taken than given: libcurl stops (and drops the connection)
+        self._size = size
+        self._parts.append(chunk)
+        return None
+
+    def _write_archived(self, raw: bytes) -> int | None:
+        """A piece of the body as it came (--warc): archived, then decoded here."""
+        if self._head is None:
+            if self._over_declared():
+                return 0
+            self._decoder = decoder_for(self._head[1].get("content-encoding", ""))  # type: ignore[index]
+        self._recorder.keep(raw)  # type: ignore[union-attr]
+        try:
+            for piece in decoded(self._decoder, raw):
+                if self._write(piece) == 0:
+                    return 0
+        except Exception as exc:  # urllib3's DecodeError
+            self._stop = ("decode", f"{type(exc).__name__}: {exc}"[:300])
+            return 0
+        return None
+
+    def _over_declared(self) -> bool:
+        """At the body's first piece: read the head; True (and stop) when its Content-Length
+        is over the cap."""
+        self._head = read_head(self._lines)
+        declared = self._head[1].get("content-length")
+        if declared and declared.isdigit() and int(declared) > self._limit:
+            self._stop = ("too_large", "")
+            return True
+        return False
+
+    def _progress(self, dltotal: int, dlnow: int, ultotal: int, ulnow: int) -> int:
+        """Stop the transfer when no byte came for ``--timeout``, or the declared length is
+        over the cap (a body that has not started to arrive)."""
+        seen = dlnow + len(self._lines)
+        now = time.monotonic()
+        if seen != self._seen:
+            self._seen = seen
+            self._last = now
+        elif self._sending and now - self._last > self._timeout:
+            self._stop = ("timeout", f"no byte for {self._timeout:g} s")
+            return 1
+        if dltotal > self._limit:
+            self._stop = ("too_large", "")
+            return 1
+        return 0
+
+    def _connected(self, ip: str, local_ip: str, port: int, local_port: int) -> int:
+        """The connection is made (or reused) and the request about to be sent: from now on
+        a silence is a stall (the connect had its own timeout)."""
+        self._last = time.monotonic()
+        self._sending = True
+        self._peer = ip
+        return pycurl.PREREQFUNC_OK
+
+    def _open_socket(self, purpose: int, address: tuple) -> Any:
+        """--block-private: never a socket to a refused address (the proxy's excepted)."""
+        family, socktype, protocol, where = address
+        if self._guard and netguard.is_blocked(where[0]):
+            detail = f"{where[0]} is a non-public address"
+            self._stop = ("blocked_address", detail)
+            return pycurl.SOCKET_BAD
+        return socket.socket(family, socktype, protocol)
+
+    def _debug(self, kind: int, data: bytes) -> None:
+        if kind == pycurl.INFOTYPE_HEADER_OUT:
+            self._sent = data  # the last one: a proxy's CONNECT comes first
+
+    def _flush(self) -> None:
+        """--warc, the body read to its end: what the decoder still holds."""
+        try:
+            tail = flushed(self._decoder)
+        except Exception as exc:  # urllib3's DecodeError
+            self._stop = ("decode", f"{type(exc).__name__}: {exc}"[:300])
+            return
+        if tail is not None:
+            self._write(tail)
+
+    def _archive(self, recorder: ExchangeRecorder, response: Response) -> None:
+        start = _last_status(self._lines)
+        if start is not None:
+            recorder.sent_head(self._sent)
+            recorder.received_lines(self._lines[start:], self._peer)
+        if exchange := recorder.exchange(response.error):
+            response.exchanges = (exchange,)
+
+    def close(self) -> None:
+        """Close the handle and its connections."""
+        self._curl.close()
+
+
+def _line(name: str, value: str) -> bytes:
+    """One header line for libcurl (``Name;`` sends an empty value: ``Name:`` would remove
+    the header). Raises ValueError for a line http.client would refuse."""
+    if not _LEGAL_NAME(name) or _ILLEGAL_VALUE(value):
+        raise ValueError(f"Invalid header {name!r}: a name or value that would break the request")
+    text = f"{name}: {value}" if value else f"{name};"
+    return text.encode("latin-1")
+
+
+def _last_status(lines: list[bytes]) -> int | None:
+    """Where the last response's status line is (after a 100 Continue, a proxy's CONNECT)."""
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i][:5] == b"HTTP/":
+            return i
+    return None
+
+
+def read_head(lines: list[bytes]) -> tuple[int | None, dict[str, str], tuple[str, ...]]:
+    """Status, headers (names lower-cased, repeated ones joined by ", " as urllib3 joins
+    them) and the Set-Cookie values of the last response in ``lines`` (as libcurl gave
+    them, each with its line end)."""
+    start = _last_status(lines)
+    if start is None:
+        return None, {}, ()
+    try:
+        status: int | None = int(lines[start].split(None, 2)[1])
+    except (IndexError, ValueError):
+        status = None
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    name = ""
+    for raw in lines[start + 1 :]:
+        text = raw.decode("latin-1")
+        if text[:1] in (" ", "\t") and name:  # an obsolete folded line: part of the last
+            headers[name] = f"{headers[name]} {text.strip()}"
+            continue
+        field, colon, value = text.partition(":")
+        if not colon:
+            continue  # the blank line that ends the head
+        name, value = field.strip().lower(), value.strip()
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+        if name == "set-cookie":
+            cookies.append(value)
+    return status, headers, tuple(cookies)
