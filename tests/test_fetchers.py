@@ -194,3 +194,71 @@ def test_connecting_to_many_silent_addresses_is_bounded_by_the_page_deadline(
     elapsed = time.monotonic() - started
     assert response.error == "timeout" and response.final
     assert elapsed < 2.0, f"connect phase took {elapsed:.1f} s"
+
+
+def _stall_after_part(server, conn, number):
+    """The head and half the body, then nothing (the connection stays open)."""
+    if server.read_head(conn, number) is not None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50)
+        server.stopping.wait(20)
+
+
+def test_a_stalled_body_is_a_timeout_long_before_the_deadline(make):
+    # --timeout is the time allowed without a byte, not a share of the deadline.
+    with RawServer(_stall_after_part) as server:
+        started = time.monotonic()
+        response = make(timeout=0.5, deadline=15).fetch(server.url("/stall"))
+        elapsed = time.monotonic() - started
+    assert (response.status, response.error, response.final) == (200, "timeout", False)
+    assert elapsed < 8, f"a 0.5 s stall took {elapsed:.1f} s to notice"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_encoded_bodies_are_decoded(httpserver, make, encoding):
+    import zlib
+
+    import brotli
+
+    body = b"<p>" + b"decoded " * 500 + b"</p>"
+    encode = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding]
+    httpserver.expect_request("/e").respond_with_response(
+        Response(encode(body), headers={"Content-Encoding": encoding}, content_type="text/html")
+    )
+    fetcher = make()
+    response = fetcher.fetch(httpserver.url_for("/e"))
+    assert (response.error, response.body) == (None, body)
+    asked = httpserver.log[-1][0].headers["Accept-Encoding"]
+    assert encoding in [name.strip() for name in asked.split(",")]
+
+
+def test_a_proxy_s_password_is_never_in_an_error_detail(make):
+    with socket.socket() as s:  # a port with no listener: the proxy cannot be reached
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fetcher = make(proxy=f"http://user:pr0xy-s3cret@127.0.0.1:{port}", timeout=2)
+    response = fetcher.fetch("http://origin.invalid/")
+    assert response.error == "connect" and response.detail
+    assert "pr0xy-s3cret" not in response.detail
+
+
+def test_block_private_connects_to_the_checked_address_without_a_second_lookup(make, monkeypatch):
+    # A name whose check said "public" must be connected to at that address: a second lookup
+    # (DNS rebinding) could answer anything. Here the one address the check accepts is a
+    # loopback server (nothing else is reachable in a test); the name exists only in the
+    # table the check reads, so a fetcher that looked it up again could not connect at all.
+    from crawler.http import netguard
+
+    def pages(server, conn, number):
+        while server.read_head(conn, number) is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npinned")
+
+    with RawServer(pages, host="127.1.9.1") as server:
+        fake_names(monkeypatch, {"pinned.test": ["127.1.9.1"]})
+        accepted = "127.1.9.1"
+        real = netguard.is_blocked
+        monkeypatch.setattr(netguard, "is_blocked", lambda a: a != accepted and real(a))
+        fetcher = make(block_private=True)
+        response = fetcher.fetch(f"http://pinned.test:{server.port}/")
+        assert (response.status, response.body) == (200, b"pinned")
+        refused = fetcher.fetch(f"http://127.1.9.2:{server.port}/")
+        assert refused.error == "blocked_address"

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from werkzeug import Response
 
 from crawler.cli.main import app
+from crawler.config import FETCHERS
 from crawler.version import __version__
 from tests.support.helpers import by_url, run_crawl
 
@@ -37,7 +39,8 @@ def test_cli_headers_are_sent_and_a_malformed_one_is_a_usage_error(httpserver, t
     ]
 
 
-def test_proxy_receives_absolute_form_requests(httpserver, monkeypatch):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_proxy_receives_absolute_form_requests(httpserver, monkeypatch, fetcher):
     # --proxy wins over the environment's proxy (a dead port here).
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     # pytest-httpserver plays the proxy: requests sends "GET http://host/path" to it, so the
@@ -45,7 +48,9 @@ def test_proxy_receives_absolute_form_requests(httpserver, monkeypatch):
     httpserver.expect_request("/page").respond_with_data(
         "<title>via proxy</title>", content_type="text/html"
     )
-    records, _ = run_crawl(["http://origin.invalid/page"], proxy=httpserver.url_for("/"))
+    records, _ = run_crawl(
+        ["http://origin.invalid/page"], proxy=httpserver.url_for("/"), fetcher=fetcher
+    )
     assert records[0].ok and records[0].title == "via proxy"
     request = httpserver.log[0][0]
     assert request.host == "origin.invalid"
@@ -56,7 +61,8 @@ def test_bad_proxy_is_a_usage_error():
     assert result.exit_code == 2 and "--proxy" in result.output
 
 
-def test_cookies_set_by_one_page_are_sent_to_the_next(httpserver):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_cookies_set_by_one_page_are_sent_to_the_next(httpserver, fetcher):
     seen: dict[str, str | None] = {}
 
     def login(request):
@@ -70,11 +76,11 @@ def test_cookies_set_by_one_page_are_sent_to_the_next(httpserver):
 
     httpserver.expect_request("/login").respond_with_handler(login)
     httpserver.expect_request("/account").respond_with_handler(account)
-    records, _ = run_crawl([httpserver.url_for("/login")], depth=1)
+    records, _ = run_crawl([httpserver.url_for("/login")], depth=1, fetcher=fetcher)
     assert seen["cookie"] == "session=abc123"
     assert by_url(records)[httpserver.url_for("/account")].title == "mine"
     # A new crawl starts with no cookies.
-    run_crawl([httpserver.url_for("/account")])
+    run_crawl([httpserver.url_for("/account")], fetcher=fetcher)
     assert seen["cookie"] is None
 
 
@@ -88,7 +94,8 @@ def test_records_carry_attempts_in_json(httpserver, tmp_path):
     assert json.loads(out.read_text())["attempts"] == 1
 
 
-def test_one_jar_shared_by_loops_on_threads(httpserver):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_one_jar_shared_by_loops_on_threads(httpserver, fetcher):
     from http.cookiejar import CookieJar
 
     from tests.support.politeness_helpers import crawl_on_threads
@@ -109,7 +116,12 @@ def test_one_jar_shared_by_loops_on_threads(httpserver):
     for i in range(8):
         httpserver.expect_request(f"/p{i}").respond_with_handler(page)
     records = crawl_on_threads(
-        [httpserver.url_for("/")], loops=4, cookies=CookieJar(), depth=1, robots=False
+        [httpserver.url_for("/")],
+        loops=4,
+        cookies=CookieJar(),
+        depth=1,
+        robots=False,
+        fetcher=fetcher,
     )
     assert len(records) == 9
     assert len({r.worker for r in records}) > 1  # several loops fetched pages

@@ -128,7 +128,8 @@ def test_digest_is_on_every_record_with_a_body(httpserver):
 
 
 @pytest.mark.subprocess  # warcio check and index, as a user runs them
-def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path, fetcher):
     httpserver = threaded_server  # HTTP/1.1, so a streamed body goes chunked
     big = b"<title>big</title>" + b"y" * 500_000
 
@@ -139,7 +140,7 @@ def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path):
     httpserver.expect_request("/declared").respond_with_data(big, content_type="text/html")
     path = str(tmp_path / "cut.warc.gz")
     urls = [httpserver.url_for("/big"), httpserver.url_for("/declared")]
-    records, _ = run_crawl(urls, warc=path, max_bytes=20_000)
+    records, _ = run_crawl(urls, warc=path, max_bytes=20_000, fetcher=fetcher)
     assert {r.error for r in records} == {"too_large"}
     responses = {
         r.rec_headers["WARC-Target-URI"]: r for r in read_warc(path)[1:] if r.rec_type == "response"
@@ -155,7 +156,8 @@ def test_a_body_cut_by_max_bytes_is_marked_truncated(threaded_server, tmp_path):
     assert_valid(path)
 
 
-def test_a_body_cut_by_the_deadline_is_marked_time(httpserver, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_a_body_cut_by_the_deadline_is_marked_time(httpserver, tmp_path, fetcher):
     def trickle():
         yield b"<title>slow</title>"
         for _ in range(40):
@@ -164,18 +166,21 @@ def test_a_body_cut_by_the_deadline_is_marked_time(httpserver, tmp_path):
 
     httpserver.expect_request("/slow").respond_with_handler(lambda request: Response(trickle()))
     path = str(tmp_path / "slow.warc.gz")
-    records, _ = run_crawl([httpserver.url_for("/slow")], warc=path, timeout=1, deadline=0.5)
+    records, _ = run_crawl(
+        [httpserver.url_for("/slow")], warc=path, timeout=1, deadline=0.5, fetcher=fetcher
+    )
     assert records[0].error == "timeout"
     response = [r for r in read_warc(path) if r.rec_type == "response"][0]
     assert response.rec_headers["WARC-Truncated"] == "time"
     assert response.payload.startswith(b"<title>slow</title>")
 
 
-def test_user_secrets_are_not_archived(httpserver, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_user_secrets_are_not_archived(httpserver, tmp_path, fetcher):
     httpserver.expect_request("/").respond_with_data("ok")
     path = str(tmp_path / "s.warc.gz")
     headers = (("Authorization", "Bearer s3cr3t"), ("X-Trace", "visible"))
-    run_crawl([httpserver.url_for("/")], warc=path, headers=headers, proxy=None)
+    run_crawl([httpserver.url_for("/")], warc=path, headers=headers, proxy=None, fetcher=fetcher)
     with gzip.open(path) as archive:
         data = archive.read()
     assert b"s3cr3t" not in data
@@ -285,35 +290,42 @@ def _digest(body: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
-def test_a_gzip_bomb_is_still_too_large_with_warc(httpserver, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_a_gzip_bomb_is_still_too_large_with_warc(httpserver, tmp_path, fetcher):
     bomb = gzip.compress(b"\0" * (20 * 1024 * 1024), compresslevel=9)
     httpserver.expect_request("/").respond_with_data(
         bomb, content_type="text/html", headers={"Content-Encoding": "gzip"}
     )
     path = str(tmp_path / "bomb.warc.gz")
-    records, _ = run_crawl([httpserver.url_for("/")], warc=path, max_bytes=1024 * 1024)
+    records, _ = run_crawl(
+        [httpserver.url_for("/")], warc=path, max_bytes=1024 * 1024, fetcher=fetcher
+    )
     assert records[0].error == "too_large"
     response = [r for r in read_warc(path) if r.rec_type == "response"][0]
     assert response.rec_headers["WARC-Truncated"] == "length"
     assert bomb.startswith(response.payload)  # the raw bytes read, not what they expand to
 
 
-def test_every_attempt_of_a_retried_page_is_archived(httpserver, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_every_attempt_of_a_retried_page_is_archived(httpserver, tmp_path, fetcher):
     httpserver.expect_ordered_request("/flaky").respond_with_data("busy", status=503)
     httpserver.expect_ordered_request("/flaky").respond_with_data("<title>up</title>")
     path = str(tmp_path / "retry.warc.gz")
-    records, _ = run_crawl([httpserver.url_for("/flaky")], warc=path, retry_backoff=0)
+    records, _ = run_crawl(
+        [httpserver.url_for("/flaky")], warc=path, retry_backoff=0, fetcher=fetcher
+    )
     assert records[0].status == 200 and records[0].attempts == 2
     responses = [r for r in read_warc(path) if r.rec_type == "response"]
     assert [r.http_headers.get_statuscode() for r in responses] == ["503", "200"]
     assert [r.payload for r in responses] == [b"busy", b"<title>up</title>"]
 
 
-def test_url_credentials_are_not_archived(httpserver, tmp_path):
+@pytest.mark.parametrize("fetcher", sorted(FETCHERS))
+def test_url_credentials_are_not_archived(httpserver, tmp_path, fetcher):
     httpserver.expect_request("/").respond_with_data("ok")
     path = str(tmp_path / "c.warc.gz")
     url = httpserver.url_for("/").replace("http://", "http://alice:hunter2@")
-    records, _ = run_crawl([url], warc=path)
+    records, _ = run_crawl([url], warc=path, fetcher=fetcher)
     assert records[0].status == 200
     with gzip.open(path) as archive:
         data = archive.read()

@@ -1,0 +1,73 @@
+"""What only the curl fetcher needs (its contract with the others runs in tests/test_fetchers.py,
+test_fetch_reads.py, test_warc.py ... through the ``make`` fixture and FETCHERS): it is refused
+where it would block gevent's hub, and with --block-private no socket is opened to a refused
+address even should libcurl resolve a name itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.config import CrawlConfig
+from crawler.errors import ConfigError
+from crawler.http.curl_fetcher import CurlFetcher, read_head
+from tests.support.cli import run_cli
+from tests.support.raw_server import RawServer
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"mode": "gevent"}, "--mode gevent"),
+        ({"mode": "processes", "greenlets": 4}, "--greenlets"),
+    ],
+)
+def test_curl_is_refused_where_it_would_block_the_gevent_hub(options, named):
+    with pytest.raises(ConfigError, match=f"--fetcher curl cannot run with {named}"):
+        CrawlConfig(fetcher="curl", **options)
+    CrawlConfig(fetcher="curl", mode="processes")  # without greenlets it is fine
+    CrawlConfig(fetcher="curl", mode="threads")
+
+
+def test_the_cli_refuses_curl_under_gevent_in_one_line():
+    out = run_cli("run", "--mode", "gevent", "--fetcher", "curl", "http://127.0.0.1:1/")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "--fetcher curl cannot run" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_no_socket_to_a_refused_address_even_if_libcurl_resolves_the_name(monkeypatch):
+    # The fetcher gives libcurl the addresses it checked; should libcurl ever look a name up
+    # itself (here: the fetcher's lookup is skipped), the socket callback still refuses.
+    def pages(server, conn, number):
+        while server.read_head(conn, number) is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with RawServer(pages) as server:
+        fetcher = CurlFetcher(CrawlConfig(fetcher="curl", block_private=True))
+        monkeypatch.setattr(fetcher, "_resolve", lambda url, netloc, now: (float("inf"), 1))
+        try:
+            response = fetcher.fetch(f"http://localhost:{server.port}/")
+        finally:
+            fetcher.close()
+        assert response.error == "blocked_address" and "non-public" in response.detail
+        assert server.requests == []
+
+
+def test_the_last_response_s_head_is_read_after_an_interim_one():
+    lines = [
+        b"HTTP/1.1 100 Continue\r\n",
+        b"\r\n",
+        b"HTTP/1.1 200 OK\r\n",
+        b"Content-Type: text/html\r\n",
+        b"Set-Cookie: a=1\r\n",
+        b"set-cookie: b=2\r\n",
+        b"X-Folded: one\r\n",
+        b"  two\r\n",
+        b"\r\n",
+    ]
+    status, headers, cookies = read_head(lines)
+    assert status == 200 and cookies == ("a=1", "b=2")
+    assert headers == {"content-type": "text/html", "set-cookie": "a=1, b=2", "x-folded": "one two"}
+    assert read_head([]) == (None, {}, ())
