@@ -23,6 +23,13 @@ IN_PROCESS = [
     pytest.param({"mode": "processes", "workers": 2}, id="processes"),
     pytest.param({"mode": "processes", "workers": 2, "greenlets": 8}, id="processes-greenlets"),
 ]
+# The curl fetcher in every mode that allows it (not under gevent's hub): the site's answer,
+# robots.txt, many hosts' politeness (the durable backends do not depend on the fetcher).
+CURL = [
+    pytest.param({"mode": "serial", "fetcher": "curl"}, id="serial-curl"),
+    pytest.param({"mode": "threads", "workers": 8, "fetcher": "curl"}, id="threads-curl"),
+    pytest.param({"mode": "processes", "workers": 2, "fetcher": "curl"}, id="processes-curl"),
+]
 
 
 def assert_matches_site(site, records: list[dict], mode: str) -> None:
@@ -48,7 +55,7 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("options", IN_PROCESS)
+@pytest.mark.parametrize("options", [*IN_PROCESS, *CURL])
 def test_every_in_process_mode_gives_the_manifest(fresh_site, options):
     threads_before = set(threading.enumerate())
     records, stats = run_crawl([fresh_site.url], depth=50, **options)
@@ -84,6 +91,7 @@ def test_records_name_their_worker(fresh_site):
 
 ROBOTS_MODES = [
     *IN_PROCESS,
+    *CURL,
     pytest.param({"mode": "gevent", "workers": 8}, id="gevent"),
 ]
 

@@ -3,6 +3,7 @@ failures as error kinds. Real sockets on 127.0.0.1 only (pytest-httpserver, a cl
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import time
@@ -262,3 +263,59 @@ def test_block_private_connects_to_the_checked_address_without_a_second_lookup(m
         assert (response.status, response.body) == (200, b"pinned")
         refused = fetcher.fetch(f"http://127.1.9.2:{server.port}/")
         assert refused.error == "blocked_address"
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """An HTTPS server on loopback whose certificate no trust store knows."""
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if stop.is_set():
+                conn.close()
+                return
+            with conn:
+                try:
+                    with context.wrap_socket(conn, server_side=True) as tls:
+                        tls.recv(4096)
+                        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                except (ssl.SSLError, OSError):
+                    pass  # the client refused the certificate: the point of the test
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):  # wakes the accept, which then sees stop set
+            socket.create_connection(listener.getsockname(), timeout=2).close()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.subprocess  # openssl makes the certificate
+def test_an_untrusted_certificate_is_a_tls_error(make, self_signed):
+    response = make(timeout=5).fetch(self_signed)
+    assert (response.status, response.error) == (None, "tls") and response.detail
