@@ -101,14 +101,15 @@ def measure(source: str, crawl_args: list[str], timeout: float = 600.0) -> dict[
     return json.loads(out.stdout)
 
 
-def run(source: str, depth: int) -> dict[str, Any]:
+def run(source: str, depth: int, fetcher: str = "urllib3") -> dict[str, Any]:
     """Crawl ``source`` serially with the phase clock installed; CPU ms per page by phase."""
     from crawler.config import CrawlConfig
     from crawler.engine import Crawler
     from crawler.sources import read_source
 
     seeds = [source] if source.startswith(("http://", "https://")) else read_source(source)
-    config = CrawlConfig(mode="serial", depth=depth, output=os.devnull)
+    options = {"fetcher": fetcher} if fetcher != "urllib3" else {}  # an older checkout has one
+    config = CrawlConfig(mode="serial", depth=depth, output=os.devnull, **options)
     clock = PhaseClock()
     clock.install()
     crawler = Crawler(config)
@@ -125,24 +126,26 @@ def run(source: str, depth: int) -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any]) -> str:
-    """One line for the report."""
+def render(data: dict[str, Any], fetcher: str | None = None) -> str:
+    """One line for the report (``fetcher``: named when the run compared several)."""
+    named = f", --fetcher {fetcher}" if fetcher else ""
     if "failure" in data:
-        return f"CPU per page by phase (serial, in process): failed: {data['failure']}"
+        return f"CPU per page by phase (serial, in process{named}): failed: {data['failure']}"
     parts = ", ".join(f"{k} {v:.3f}" for k, v in data["phases_ms_per_page"].items())
     return (
-        f"CPU ms per page by phase (serial, one instrumented run of {data['pages']} pages): "
-        f"{parts}; total {data['cpu_ms_per_page']:.3f}"
+        f"CPU ms per page by phase (serial, one instrumented run of {data['pages']} pages"
+        f"{named}): {parts}; total {data['cpu_ms_per_page']:.3f}"
     )
 
 
 def main(argv: list[str]) -> int:
-    """``SOURCE [--depth N]``: print the phase breakdown as JSON."""
+    """``SOURCE [--depth N] [--fetcher NAME]``: print the phase breakdown as JSON."""
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m bench.phases SOURCE [--depth N]", file=sys.stderr)
+        print("usage: python -m bench.phases SOURCE [--depth N] [--fetcher NAME]", file=sys.stderr)
         return 2
     depth = int(argv[argv.index("--depth") + 1]) if "--depth" in argv else 0
-    print(json.dumps(run(argv[0], depth)))
+    fetcher = argv[argv.index("--fetcher") + 1] if "--fetcher" in argv else "urllib3"
+    print(json.dumps(run(argv[0], depth, fetcher)))
     return 0
 
 

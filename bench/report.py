@@ -123,7 +123,10 @@ def scenario_table(data: dict) -> str:
                 + "; it fetches each spelling of a URL, and follows a redirect loop, as a page"
                 " of its own)"
             )
-    if data.get("phases"):
+    by_fetcher = data.get("phases_by_fetcher") or {}
+    if len(by_fetcher) > 1:
+        lines += [render_phases(phases, fetcher) for fetcher, phases in by_fetcher.items()]
+    elif data.get("phases"):
         lines.append(render_phases(data["phases"]))
     return "\n".join(lines)
 
@@ -224,6 +227,7 @@ def to_json(results: list[dict], machine: str) -> dict:
                 "ceiling": d["ceiling"],
                 "discovery_bound": d.get("discovery"),
                 "phases": d.get("phases"),
+                "phases_by_fetcher": d.get("phases_by_fetcher"),
                 "modes": [
                     {**row["result"].to_dict(), "site_cpu_s": row["site_cpu_s"]}
                     for row in d["rows"]

@@ -18,6 +18,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import click
 
@@ -37,7 +38,8 @@ from bench.scenarios import (
     SERIAL_SAMPLE,
     Scenario,
 )
-from crawler.compare.modes import ModeResult, parse_modes, run_mode
+from crawler.compare.modes import ModeResult, ModeSpec, parse_modes, run_mode
+from crawler.config import FETCHERS
 from fixtures.site import SiteProcess
 
 
@@ -59,14 +61,51 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
+@dataclass(frozen=True)
+class FetcherModeSpec(ModeSpec):
+    """A mode crawled with a given ``--fetcher`` (named in the table unless the default)."""
+
+    fetcher: str = "urllib3"
+
+    @property
+    def label(self) -> str:
+        """The mode's label, and the fetcher's name unless it is the default."""
+        base = ModeSpec.label.fget(self)  # type: ignore[attr-defined]
+        return base if self.fetcher == "urllib3" else f"{base} [{self.fetcher}]"
+
+    def args(self) -> list[str]:
+        """The mode's ``crawl run`` options, and ``--fetcher`` unless the default."""
+        extra = [] if self.fetcher == "urllib3" else ["--fetcher", self.fetcher]
+        return super().args() + extra
+
+
+def with_fetchers(specs: list[ModeSpec], fetchers: list[str]) -> list[ModeSpec]:
+    """Each mode once per fetcher, back to back (A then B against the same site process);
+    a fetcher is left out of the modes its configuration refuses (curl under gevent)."""
+    out: list[ModeSpec] = []
+    for spec in specs:
+        for fetcher in fetchers:
+            if fetcher == "curl" and (spec.mode == "gevent" or spec.greenlets):
+                continue
+            out.append(FetcherModeSpec(spec.mode, spec.workers, spec.greenlets, fetcher))
+    return out
+
+
 def run_scenario(
-    scenario: Scenario, modes: str, pages: int | None, repeat: int = 1, rivals: bool = False
+    scenario: Scenario,
+    modes: str,
+    pages: int | None,
+    repeat: int = 1,
+    rivals: bool = False,
+    fetchers: tuple[str, ...] = ("urllib3",),
 ) -> dict:
     """Start the site, measure the ceiling and every mode (each the best of ``repeat`` runs:
-    other work on the machine only ever slows a run down); the scenario's figures."""
+    other work on the machine only ever slows a run down) with each of ``fetchers``; the
+    scenario's figures."""
     n_pages = pages or scenario.pages
     cpus = os.cpu_count() or 1
     specs = parse_modes(modes.format(cpus=cpus, per_cpu=max(1, 64 // cpus)), 64)
+    specs = with_fetchers(specs, list(fetchers))
     site_options = dict(
         pages=n_pages,
         latency_ms=scenario.latency_ms,
@@ -110,10 +149,12 @@ def run_scenario(
             site_cpu = process_cpu(site.proc.pid) - site_cpu
             print(f"  wget: {result.pages_per_s:.0f} pages/s", file=sys.stderr)
             rows.append({"result": result, "site_cpu_s": site_cpu, "rival": True})
-        phases = None
+        phases_by_fetcher = {}
         if scenario.phases:
-            print("  phases (serial, instrumented)", file=sys.stderr)
-            phases = measure_phases(source, crawl_args)
+            for fetcher in fetchers:
+                print(f"  phases (serial, instrumented, {fetcher})", file=sys.stderr)
+                extra = ["--fetcher", fetcher] if fetcher != "urllib3" else []
+                phases_by_fetcher[fetcher] = measure_phases(source, crawl_args + extra)
     discovery = None
     if scenario.crawl == "site" and scenario.latency_ms:
         # The ideal crawl from / at the per-request time the ceiling's 64 connections saw.
@@ -130,7 +171,8 @@ def run_scenario(
         "ceiling": ceiling,
         "discovery": discovery,
         "rows": rows,
-        "phases": phases,
+        "phases": next(iter(phases_by_fetcher.values()), None),
+        "phases_by_fetcher": phases_by_fetcher,
     }
 
 
@@ -167,6 +209,13 @@ def _ceiling(urls_url: str, cpus: int) -> dict:
     show_default=True,
     help="Also crawl each site with wget (when installed), in the same run.",
 )
+@click.option(
+    "--fetchers",
+    default="urllib3",
+    show_default=True,
+    help="Comma-separated --fetcher values: each mode is crawled with each, back to back "
+    "(curl leaves out gevent and greenlet modes); the serial phases are measured for each.",
+)
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Also write JSON.")
 def main(
     quick: bool,
@@ -175,6 +224,7 @@ def main(
     pages: int | None,
     repeat: int,
     rivals: bool,
+    fetchers: str,
     json_path: str | None,
 ) -> None:
     """Crawl the fixture site in every mode and print pages/s, ratios and CPU per page."""
@@ -182,6 +232,10 @@ def main(
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise click.BadParameter(f"unknown scenario {unknown[0]!r}", param_hint="--scenarios")
+    chosen = tuple(f.strip() for f in fetchers.split(",") if f.strip())
+    bad = [f for f in chosen if f not in FETCHERS]
+    if bad or not chosen:
+        raise click.BadParameter(f"choose from {', '.join(FETCHERS)}", param_hint="--fetchers")
     modes = modes or (QUICK_MODES if quick else DEFAULT_MODES)
     if quick and pages is None:
         pages = QUICK_PAGES
@@ -192,7 +246,7 @@ def main(
     for name in names:
         scenario = SCENARIOS[name]
         print(f"running {name} ...", file=sys.stderr)
-        results.append(run_scenario(scenario, modes, pages, repeat, rivals))
+        results.append(run_scenario(scenario, modes, pages, repeat, rivals, chosen))
         print()
         print(report.scenario_table(results[-1]))
     print()

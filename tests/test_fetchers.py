@@ -319,3 +319,19 @@ def self_signed(tmp_path):
 def test_an_untrusted_certificate_is_a_tls_error(make, self_signed):
     response = make(timeout=5).fetch(self_signed)
     assert (response.status, response.error) == (None, "tls") and response.detail
+
+
+def test_an_unknown_encoding_passes_through_and_a_broken_one_is_decode(httpserver, make):
+    # As urllib3 decodes: a coding it does not know is left as it came, one it knows but
+    # cannot decode is a `decode` error.
+    httpserver.expect_request("/odd").respond_with_response(
+        Response(b"as sent", headers={"Content-Encoding": "x-odd"})
+    )
+    httpserver.expect_request("/broken").respond_with_response(
+        Response(b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
+    fetcher = make()
+    odd = fetcher.fetch(httpserver.url_for("/odd"))
+    assert (odd.error, odd.body) == (None, b"as sent")
+    broken = fetcher.fetch(httpserver.url_for("/broken"))
+    assert (broken.status, broken.error, broken.body) == (200, "decode", b"")

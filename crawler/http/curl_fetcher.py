@@ -15,9 +15,9 @@ contract tests:
 * ``--deadline``: ``TIMEOUT_MS``, the whole attempt.
 * ``--max-bytes``: counted on the decoded body in the write callback (which stops the transfer
   past it: ``too_large``), and a declared ``Content-Length`` over it is refused at once.
-* Decoding: what libcurl and urllib3 both decode is asked for (gzip, deflate, br); with
-  ``--warc`` libcurl leaves the body as it came and it is decoded here as urllib3 would, so the
-  archive keeps the raw bytes and the cap still counts decoded ones.
+* Decoding: by urllib3's decoders, in the write callback (libcurl's own is off): the same
+  encodings asked for and decoded, an unknown one passed through, the same decode errors, and
+  ``--warc`` keeps the bytes as they came.
 * Names are resolved here (``crawler/http/netguard.py``, once a minute per host) and given to
   libcurl (``RESOLVE``), so ``--block-private`` pins the checked addresses; a socket to a
   refused address is never opened (``OPENSOCKETFUNCTION``), whatever libcurl resolves.
@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import certifi
 import pycurl
+import urllib3
 
 from crawler.base import Response
 from crawler.config import CrawlConfig, scrub
@@ -53,9 +54,9 @@ from crawler.http.proxies import bypass, proxies_of
 RESOLVED_FOR = 60.0
 # Hosts whose lookups a fetcher keeps; past it they are forgotten (here and in libcurl).
 RESOLVED_KEPT = 4096
-# What the fetchers ask for: decoded by libcurl and by urllib3 (--warc) alike.
-_BROTLI = bool(pycurl.version_info()[4] & pycurl.VERSION_BROTLI)
-ENCODINGS = "gzip,deflate,br" if _BROTLI else "gzip,deflate"
+# What the fetchers ask for: what urllib3 decodes (gzip, deflate, and br / zstd when their
+# decoders are installed), as the urllib3 fetcher asks.
+ENCODINGS = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
 # http.client's rules for a header line: a name without colon or line end, a value without
 # a line end (curl would send either as given: a header injection).
 _LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
@@ -73,6 +74,9 @@ class CurlFetcher:
         self.config = config
         self.core = FetchCore(config)
         self.cookies = cookies if cookies is not None else CookieJar()
+        self._fixed = dict(self.core.fixed_headers)
+        if "accept-encoding" not in self.core.user_header_names:
+            self._fixed["Accept-Encoding"] = ENCODINGS
         self._limit = config.max_bytes
         self._proxies = proxies_of(config)
         self._proxy = ""
@@ -105,7 +109,11 @@ class CurlFetcher:
         c.setopt(pycurl.PROXY, "")  # decided here (proxies_of), never from libcurl's reading
         c.setopt(pycurl.NOPROXY, "")  # of the environment
         c.setopt(pycurl.USERAGENT, "")  # none but ours (pycurl's own otherwise)
-        c.setopt(pycurl.ACCEPT_ENCODING, ENCODINGS)
+        # Bodies are decoded here, by urllib3's decoders: the same encodings decoded (an
+        # unknown one passed through as it came, as urllib3 does: libcurl would fail it), the
+        # same errors, and --warc keeps the bytes as they came.
+        c.setopt(pycurl.HTTP_CONTENT_DECODING, 0)
+        c.setopt(pycurl.WRITEFUNCTION, self._write)
         c.setopt(pycurl.TIMEOUT_MS, max(1, round(config.page_deadline * 1000)))
         self._connect_timeout(1)
         c.setopt(pycurl.HEADERFUNCTION, self._lines.append)
@@ -115,12 +123,8 @@ class CurlFetcher:
         if config.block_private:
             c.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
         if config.warc:
-            c.setopt(pycurl.HTTP_CONTENT_DECODING, 0)  # decoded here: the archive keeps it raw
-            c.setopt(pycurl.WRITEFUNCTION, self._write_archived)
             c.setopt(pycurl.VERBOSE, 1)  # for DEBUGFUNCTION: the request head as sent
             c.setopt(pycurl.DEBUGFUNCTION, self._debug)
-        else:
-            c.setopt(pycurl.WRITEFUNCTION, self._write)
 
     def fetch(
         self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None
@@ -143,7 +147,7 @@ class CurlFetcher:
                 if self._pending:
                     curl.setopt(pycurl.RESOLVE, [])  # given once: libcurl keeps them
                     self._pending = []
-            if recorder is not None:
+            if self._decoder is not None:
                 self._flush()
         except pycurl.error as exc:
             code, message = exc.args
@@ -264,7 +268,7 @@ class CurlFetcher:
     def _header_lines(self, extra: dict[str, str]) -> list[bytes]:
         """The request's header lines (fixed headers, then ``extra``), checked and encoded
         once per set of headers; secrets (``_UNKEPT``) are encoded each time, last."""
-        headers = {**self.core.fixed_headers, **extra} if extra else self.core.fixed_headers
+        headers = {**self._fixed, **extra} if extra else self._fixed
         secret = [item for item in headers.items() if item[0].lower() in _UNKEPT]
         key = tuple(item for item in headers.items() if item[0].lower() not in _UNKEPT)
         lines = self._lines_kept.get(key)
@@ -282,10 +286,29 @@ class CurlFetcher:
     # libcurl's callbacks. Each runs inside ``perform``: an exception must not escape one
     # (pycurl would print it and fail the transfer), so a failure is kept in ``_stop``.
 
-    def _write(self, chunk: bytes) -> int | None:
-        """A piece of the decoded body: kept, or the transfer stopped past the cap."""
-        if self._head is None and self._over_declared():
+    def _write(self, raw: bytes) -> int | None:
+        """A piece of the body as it came: archived (--warc), decoded, kept; or the transfer
+        stopped (past the cap, a decode error)."""
+        if self._head is None:  # the body's first piece: the head is complete
+            if self._over_declared():
+                return 0
+            if encoding := self._head[1].get("content-encoding"):  # type: ignore[index]
+                self._decoder = decoder_for(encoding)
+        if self._recorder is not None:
+            self._recorder.keep(raw)
+        if self._decoder is None:
+            return self._take(raw)
+        try:
+            for piece in decoded(self._decoder, raw):
+                if self._take(piece) == 0:
+                    return 0
+        except Exception as exc:  # urllib3's DecodeError
+            self._stop = ("decode", f"{type(exc).__name__}: {exc}"[:300])
             return 0
+        return None
+
+    def _take(self, chunk: bytes) -> int | None:
+        """A piece of the decoded body: kept, or the transfer stopped past the cap."""
         size = self._size + len(chunk)
         if size > self._limit:
             self._parts.append(chunk[: self._limit - self._size])
@@ -293,22 +316,6 @@ class CurlFetcher:
             return 0  # fewer bytes taken than given: libcurl stops (and drops the connection)
         self._size = size
         self._parts.append(chunk)
-        return None
-
-    def _write_archived(self, raw: bytes) -> int | None:
-        """A piece of the body as it came (--warc): archived, then decoded here."""
-        if self._head is None:
-            if self._over_declared():
-                return 0
-            self._decoder = decoder_for(self._head[1].get("content-encoding", ""))  # type: ignore[index]
-        self._recorder.keep(raw)  # type: ignore[union-attr]
-        try:
-            for piece in decoded(self._decoder, raw):
-                if self._write(piece) == 0:
-                    return 0
-        except Exception as exc:  # urllib3's DecodeError
-            self._stop = ("decode", f"{type(exc).__name__}: {exc}"[:300])
-            return 0
         return None
 
     def _over_declared(self) -> bool:
@@ -359,14 +366,14 @@ class CurlFetcher:
             self._sent = data  # the last one: a proxy's CONNECT comes first
 
     def _flush(self) -> None:
-        """--warc, the body read to its end: what the decoder still holds."""
+        """The body read to its end: what the decoder still holds."""
         try:
             tail = flushed(self._decoder)
         except Exception as exc:  # urllib3's DecodeError
             self._stop = ("decode", f"{type(exc).__name__}: {exc}"[:300])
             return
         if tail is not None:
-            self._write(tail)
+            self._take(tail)
 
     def _archive(self, recorder: ExchangeRecorder, response: Response) -> None:
         start = _last_status(self._lines)
