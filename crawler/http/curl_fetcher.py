@@ -77,13 +77,15 @@ class CurlFetcher:
         self._fixed = dict(self.core.fixed_headers)
         if "accept-encoding" not in self.core.user_header_names:
             self._fixed["Accept-Encoding"] = ENCODINGS
+        self._fixed_lines: list[bytes] | None = None  # theirs, once built
         self._limit = config.max_bytes
         self._proxies = proxies_of(config)
         self._proxy = ""
         self._resolved: dict[str, tuple[float, int]] = {}
         self._given: list[str] = []  # the "host:port" libcurl was given addresses for
         self._pending: list[str] = []  # RESOLVE entries for the next perform
-        self._connect_ms = 0
+        self._addresses = 0  # the connect timeout is set for this many addresses
+        self._sent_lines: list[bytes] | None = None
         self._lines_kept: dict[tuple[tuple[str, str], ...], list[bytes]] = {}
         # One fetch's state, filled by libcurl's callbacks (reset by ``_begin``).
         self._lines: list[bytes] = []
@@ -106,6 +108,7 @@ class CurlFetcher:
         c.setopt(pycurl.CAINFO, certifi.where())  # the same trust store as the others
         c.setopt(pycurl.PROXY_CAINFO, certifi.where())
         c.setopt(pycurl.MAXCONNECTS, max(64, pool_size))  # as the urllib3 fetcher's 64 pools
+        c.setopt(pycurl.BUFFERSIZE, 128 * 1024)  # fewer reads (and callbacks) per page
         c.setopt(pycurl.PROXY, "")  # decided here (proxies_of), never from libcurl's reading
         c.setopt(pycurl.NOPROXY, "")  # of the environment
         c.setopt(pycurl.USERAGENT, "")  # none but ours (pycurl's own otherwise)
@@ -208,16 +211,21 @@ class CurlFetcher:
         if proxy:
             if self.config.block_private:
                 netguard.check_proxied_target(url)  # the proxy resolves the name: check it here
+            if self._addresses != 1:
+                self._connect_timeout(1)  # to the proxy
         else:
             netloc = url.split("/", 3)[2]
             known = self._resolved.get(netloc)
             if known is None or known[0] < started:
                 known = self._resolve(url, netloc, started)
-            self._connect_timeout(known[1])
+            if known[1] != self._addresses:
+                self._connect_timeout(known[1])
         lines = self._header_lines(extra)
         if len(self.cookies) and (cookie := cookie_header(self.cookies, url)):
             lines = [*lines, _line("Cookie", cookie)]
-        curl.setopt(pycurl.HTTPHEADER, lines)
+        if lines is not self._sent_lines:  # most pages send the same: no new list for libcurl
+            curl.setopt(pycurl.HTTPHEADER, lines)
+            self._sent_lines = lines
         curl.setopt(pycurl.URL, url)
         if self._pending:
             curl.setopt(pycurl.RESOLVE, self._pending)
@@ -251,9 +259,8 @@ class CurlFetcher:
         shares its connect timeout among the addresses it tries)."""
         config = self.config
         ms = max(1, round(min(config.timeout * addresses, config.page_deadline) * 1000))
-        if ms != self._connect_ms:
-            self._curl.setopt(pycurl.CONNECTTIMEOUT_MS, ms)
-            self._connect_ms = ms
+        self._curl.setopt(pycurl.CONNECTTIMEOUT_MS, ms)
+        self._addresses = addresses
 
     def _proxy_for(self, url: str) -> str:
         """The proxy for ``url`` ("" for none), as the urllib3 fetcher picks it."""
@@ -268,6 +275,8 @@ class CurlFetcher:
     def _header_lines(self, extra: dict[str, str]) -> list[bytes]:
         """The request's header lines (fixed headers, then ``extra``), checked and encoded
         once per set of headers; secrets (``_UNKEPT``) are encoded each time, last."""
+        if not extra and self._fixed_lines is not None:
+            return self._fixed_lines
         headers = {**self._fixed, **extra} if extra else self._fixed
         secret = [item for item in headers.items() if item[0].lower() in _UNKEPT]
         key = tuple(item for item in headers.items() if item[0].lower() not in _UNKEPT)
@@ -281,6 +290,8 @@ class CurlFetcher:
             self._lines_kept[key] = lines
         if secret:
             lines = [*lines, *(_line(name, value) for name, value in secret)]
+        elif not extra:
+            self._fixed_lines = lines
         return lines
 
     # libcurl's callbacks. Each runs inside ``perform``: an exception must not escape one
@@ -328,11 +339,13 @@ class CurlFetcher:
             return True
         return False
 
-    def _progress(self, dltotal: int, dlnow: int, ultotal: int, ulnow: int) -> int:
+    def _progress(
+        self, dltotal: int, dlnow: int, ultotal: int, ulnow: int, _clock=time.monotonic
+    ) -> int:
         """Stop the transfer when no byte came for ``--timeout``, or the declared length is
         over the cap (a body that has not started to arrive)."""
         seen = dlnow + len(self._lines)
-        now = time.monotonic()
+        now = _clock()
         if seen != self._seen:
             self._seen = seen
             self._last = now
