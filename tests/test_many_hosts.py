@@ -99,13 +99,15 @@ def test_max_pages_per_host_holds_across_a_resumed_state_file(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("mode", ["threads", "gevent"])
+@pytest.mark.parametrize("mode", ["threads", "gevent", "threads-curl"])
 def test_the_loops_of_a_process_share_each_hosts_connection(mode, tmp_path):
     # With a delay a host's next page goes to whichever loop is free a delay later. With a
     # connection pool per loop, that loop seldom held the host's connection and most pages
-    # opened a new one; the loops of a process share one pool per host.
+    # opened a new one; the loops of a process share one pool per host (with curl: one
+    # libcurl share of connections).
     with ManyHosts(4, 6, latency=0.01) as site:
-        options = {"mode": mode, "workers": 8, "delay": 0.05}
+        mode, _, fetcher = mode.partition("-")
+        options = {"mode": mode, "workers": 8, "delay": 0.05, "fetcher": fetcher or "urllib3"}
         if mode == "gevent":  # only ever in a subprocess: the test process is never patched
             (tmp_path / "urls.txt").write_text("\n".join(site.urls("sorted")) + "\n")
             args = [f"--{k}={v}" for k, v in options.items()]

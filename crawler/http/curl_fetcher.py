@@ -65,11 +65,34 @@ _ILLEGAL_VALUE = re.compile(r"[\r\n\0]").search
 _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
+class SharedPools:
+    """The connections of every loop of one process, in one libcurl share (its connection
+    pool and TLS sessions): a host's open connection serves whichever loop fetches its next
+    page, as the urllib3 fetcher's shared pools do. libcurl locks the share (pycurl gives it
+    its locks), so loops on threads may use it at once."""
+
+    def __init__(self, config: CrawlConfig, *, loops: int) -> None:
+        self.share = pycurl.CurlShare()
+        self.share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
+        self.share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+        self.proxies = proxies_of(config)  # read once for every loop
+
+    def close(self) -> None:
+        """Close the shared connections (after the last loop is done)."""
+        self.share.close()
+
+
 class CurlFetcher:
-    """Fetch with one libcurl handle. One per worker loop, like every Fetcher."""
+    """Fetch with one libcurl handle. One per worker loop, like every Fetcher; the loops of a
+    process share their connections when given ``connections``."""
 
     def __init__(
-        self, config: CrawlConfig, *, pool_size: int = 10, cookies: CookieJar | None = None
+        self,
+        config: CrawlConfig,
+        *,
+        pool_size: int = 10,
+        cookies: CookieJar | None = None,
+        connections: SharedPools | None = None,
     ) -> None:
         self.config = config
         self.core = FetchCore(config)
@@ -79,7 +102,7 @@ class CurlFetcher:
             self._fixed["Accept-Encoding"] = ENCODINGS
         self._fixed_lines: list[bytes] | None = None  # theirs, once built
         self._limit = config.max_bytes
-        self._proxies = proxies_of(config)
+        self._proxies = connections.proxies if connections is not None else proxies_of(config)
         self._proxy = ""
         self._resolved: dict[str, tuple[float, int]] = {}
         self._given: list[str] = []  # the "host:port" libcurl was given addresses for
@@ -103,6 +126,8 @@ class CurlFetcher:
         self._decoder: Any = None
         self._sent = b""
         c = self._curl = pycurl.Curl()
+        if connections is not None:
+            c.setopt(pycurl.SHARE, connections.share)
         c.setopt(pycurl.NOSIGNAL, 1)  # loops on threads: no SIGALRM
         c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # as urllib3 speaks
         c.setopt(pycurl.CAINFO, certifi.where())  # the same trust store as the others
@@ -397,7 +422,7 @@ class CurlFetcher:
             response.exchanges = (exchange,)
 
     def close(self) -> None:
-        """Close the handle and its connections."""
+        """Close the handle, and its connections unless shared (their owner closes them)."""
         self._curl.close()
 
 
