@@ -9,7 +9,8 @@ import pytest
 
 from crawler.config import CrawlConfig
 from crawler.errors import ConfigError
-from crawler.http.curl_fetcher import CurlFetcher, read_head
+from crawler.http.curl_fetcher import CurlFetcher
+from crawler.http.curl_head import read_head
 from tests.support.cli import run_cli
 from tests.support.raw_server import RawServer
 

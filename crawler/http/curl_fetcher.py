@@ -29,7 +29,6 @@ configuration refuses it, ``crawler/config.py``).
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Mapping
@@ -47,6 +46,7 @@ from crawler.http import netguard
 from crawler.http.capture import ExchangeRecorder, decoded, decoder_for, flushed
 from crawler.http.core import FetchCore
 from crawler.http.curl_cookies import cookie_header, keep_cookies
+from crawler.http.curl_head import header_line, last_status, read_head
 from crawler.http.curl_kinds import kind_of
 from crawler.http.proxies import bypass, proxies_of
 
@@ -57,10 +57,6 @@ RESOLVED_KEPT = 4096
 # What the fetchers ask for: what urllib3 decodes (gzip, deflate, and br / zstd when their
 # decoders are installed), as the urllib3 fetcher asks.
 ENCODINGS = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
-# http.client's rules for a header line: a name without colon or line end, a value without
-# a line end (curl would send either as given: a header injection).
-_LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
-_ILLEGAL_VALUE = re.compile(r"[\r\n\0]").search
 # Secrets, and values that change with every page: their lines are never kept.
 _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -247,7 +243,7 @@ class CurlFetcher:
                 self._connect_timeout(known[1])
         lines = self._header_lines(extra)
         if len(self.cookies) and (cookie := cookie_header(self.cookies, url)):
-            lines = [*lines, _line("Cookie", cookie)]
+            lines = [*lines, header_line("Cookie", cookie)]
         if lines is not self._sent_lines:  # most pages send the same: no new list for libcurl
             curl.setopt(pycurl.HTTPHEADER, lines)
             self._sent_lines = lines
@@ -307,14 +303,14 @@ class CurlFetcher:
         key = tuple(item for item in headers.items() if item[0].lower() not in _UNKEPT)
         lines = self._lines_kept.get(key)
         if lines is None:
-            lines = [_line(name, value) for name, value in key]
+            lines = [header_line(name, value) for name, value in key]
             if not any(name.lower() == "accept" for name in headers):
                 lines.append(b"Accept:")  # libcurl's own "Accept: */*" otherwise
             if len(self._lines_kept) >= 64:
                 self._lines_kept.clear()  # per-page headers (validators) must not pile up
             self._lines_kept[key] = lines
         if secret:
-            lines = [*lines, *(_line(name, value) for name, value in secret)]
+            lines = [*lines, *(header_line(name, value) for name, value in secret)]
         elif not extra:
             self._fixed_lines = lines
         return lines
@@ -414,7 +410,7 @@ class CurlFetcher:
             self._take(tail)
 
     def _archive(self, recorder: ExchangeRecorder, response: Response) -> None:
-        start = _last_status(self._lines)
+        start = last_status(self._lines)
         if start is not None:
             recorder.sent_head(self._sent)
             recorder.received_lines(self._lines[start:], self._peer)
@@ -424,52 +420,3 @@ class CurlFetcher:
     def close(self) -> None:
         """Close the handle, and its connections unless shared (their owner closes them)."""
         self._curl.close()
-
-
-def _line(name: str, value: str) -> bytes:
-    """One header line for libcurl (``Name;`` sends an empty value: ``Name:`` would remove
-    the header). Raises ValueError for a line http.client would refuse."""
-    if not _LEGAL_NAME(name) or _ILLEGAL_VALUE(value):
-        raise ValueError(f"Invalid header {name!r}: a name or value that would break the request")
-    text = f"{name}: {value}" if value else f"{name};"
-    return text.encode("latin-1")
-
-
-def _last_status(lines: list[bytes]) -> int | None:
-    """Where the last response's status line is (after a 100 Continue, a proxy's CONNECT)."""
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i][:5] == b"HTTP/":
-            return i
-    return None
-
-
-def read_head(lines: list[bytes]) -> tuple[int | None, dict[str, str], tuple[str, ...]]:
-    """Status, headers (names lower-cased, repeated ones joined by ", " as urllib3 joins
-    them) and the Set-Cookie values of the last response in ``lines`` (as libcurl gave
-    them, each with its line end)."""
-    start = _last_status(lines)
-    if start is None:
-        return None, {}, ()
-    try:
-        status: int | None = int(lines[start].split(None, 2)[1])
-    except (IndexError, ValueError):
-        status = None
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    name = ""
-    for raw in lines[start + 1 :]:
-        text = raw.decode("latin-1")
-        if text[:1] in (" ", "\t") and name:  # an obsolete folded line: part of the last
-            headers[name] = f"{headers[name]} {text.strip()}"
-            continue
-        field, colon, value = text.partition(":")
-        if not colon:
-            continue  # the blank line that ends the head
-        name, value = field.strip().lower(), value.strip()
-        if name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
-        if name == "set-cookie":
-            cookies.append(value)
-    return status, headers, tuple(cookies)
