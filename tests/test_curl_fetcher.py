@@ -72,3 +72,15 @@ def test_the_last_response_s_head_is_read_after_an_interim_one():
     assert status == 200 and cookies == ("a=1", "b=2")
     assert headers == {"content-type": "text/html", "set-cookie": "a=1, b=2", "x-folded": "one two"}
     assert read_head([]) == (None, {}, ())
+
+
+def test_without_pycurl_the_config_names_the_extra_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pycurl" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"pip install 'crawler\[curl\]'"):
+        CrawlConfig(fetcher="curl")
+    CrawlConfig(fetcher="urllib3")  # the others do not need it
