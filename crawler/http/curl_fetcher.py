@@ -1,9 +1,9 @@
-"""The curl Fetcher (``--fetcher curl``): libcurl through pycurl, one easy handle per worker loop
-(a handle keeps its connections, so a host's connection serves the loop's next page there).
+"""The curl Fetcher (``--fetcher curl``): libcurl through pycurl, one easy handle per worker loop;
+the loops of a process share one pool of connections (``SharedPools``, a libcurl share).
 
 Why: the cheapest exchange we measured. libcurl does in C what urllib3 and ``http.client`` do in
-Python (the request head, the status line and headers, chunked bodies, content decoding), and
-Python is called back only for the header lines, the body's pieces and progress
+Python (the request head, the status line and headers, chunked bodies), and Python is called
+back only for the header lines, the body's pieces (decoded here) and progress
 (docs/performance.md). It keeps every behaviour of the other fetchers, held by the same
 contract tests:
 
