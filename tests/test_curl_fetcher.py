@@ -84,3 +84,27 @@ def test_without_pycurl_the_config_names_the_extra_to_install(monkeypatch):
     with pytest.raises(ConfigError, match=r"pip install 'crawler\[curl\]'"):
         CrawlConfig(fetcher="curl")
     CrawlConfig(fetcher="urllib3")  # the others do not need it
+
+
+def test_libcurl_s_codes_get_the_kinds_the_other_fetchers_give():
+    import pycurl
+
+    from crawler.http.curl_kinds import KINDS, kind_of
+
+    named = {
+        "E_COULDNT_RESOLVE_HOST": "dns",
+        "E_COULDNT_CONNECT": "connect",
+        "E_COULDNT_RESOLVE_PROXY": "connect",
+        "E_OPERATION_TIMEDOUT": "timeout",
+        "E_SSL_CONNECT_ERROR": "tls",
+        "E_PEER_FAILED_VERIFICATION": "tls",
+        "E_FTP_WEIRD_SERVER_REPLY": "protocol",  # CURLE_WEIRD_SERVER_REPLY, by its old name
+        "E_PARTIAL_FILE": "protocol",
+        "E_GOT_NOTHING": "protocol",
+        "E_RECV_ERROR": "protocol",
+        "E_BAD_CONTENT_ENCODING": "decode",
+        "E_URL_MALFORMAT": "invalid_url",
+    }
+    assert {name: KINDS[getattr(pycurl, name)] for name in named} == named
+    assert kind_of(pycurl.E_PARTIAL_FILE, "cut")[1].startswith("IncompleteRead")
+    assert kind_of(12345, "new")[0] == "fetch"

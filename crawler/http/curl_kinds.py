@@ -1,57 +1,42 @@
 """libcurl's error codes as the crawler's error kinds (the ``error`` field of a record), named
 as the fetch core names urllib3's exceptions (``crawler/http/core.py`` ``classify``), so a crawl
-records the same kind for the same failure whichever fetcher ran it."""
+records the same kind for the same failure whichever fetcher ran it.
+
+By number, as ``curl.h`` defines them (part of libcurl's ABI, never renumbered): pycurl names
+only some (``CURLE_WEIRD_SERVER_REPLY`` is its ``E_FTP_WEIRD_SERVER_REPLY``; newer codes such
+as ``CURLE_PROXY`` or ``CURLE_TOO_LARGE`` it does not name at all). A code not listed is
+``fetch``.
+"""
 
 from __future__ import annotations
 
-import pycurl
-
-# By name, not number: a name this pycurl does not know is left out (then the kind is "fetch").
-_NAMES = {
-    "dns": ("E_COULDNT_RESOLVE_HOST",),
-    # urllib3 reports a proxy it cannot reach or resolve as ProxyError: "connect".
-    "connect": ("E_COULDNT_CONNECT", "E_COULDNT_RESOLVE_PROXY", "E_PROXY"),
-    "timeout": ("E_OPERATION_TIMEDOUT",),
-    "tls": (
-        "E_SSL_CONNECT_ERROR",
-        "E_PEER_FAILED_VERIFICATION",
-        "E_SSL_CERTPROBLEM",
-        "E_SSL_CIPHER",
-        "E_SSL_CACERT_BADFILE",
-        "E_SSL_CRL_BADFILE",
-        "E_SSL_ISSUER_ERROR",
-        "E_SSL_PINNEDPUBKEYNOTMATCH",
-        "E_SSL_INVALIDCERTSTATUS",
-        "E_SSL_SHUTDOWN_FAILED",
-        "E_SSL_ENGINE_NOTFOUND",
-        "E_SSL_ENGINE_SETFAILED",
-        "E_SSL_ENGINE_INITFAILED",
-        "E_USE_SSL_FAILED",
-    ),
-    # A connection broken or a reply that is not HTTP: urllib3's ProtocolError and kin.
-    "protocol": (
-        "E_PARTIAL_FILE",
-        "E_GOT_NOTHING",
-        "E_RECV_ERROR",
-        "E_SEND_ERROR",
-        "E_WEIRD_SERVER_REPLY",
-        "E_HTTP2",
-        "E_HTTP2_STREAM",
-        "E_HTTP3",
-        "E_UNSUPPORTED_PROTOCOL",
-    ),
-    "decode": ("E_BAD_CONTENT_ENCODING",),
-    "invalid_url": ("E_URL_MALFORMAT",),
-    "too_large": ("E_FILESIZE_EXCEEDED",),
-}
 KINDS = {
-    getattr(pycurl, name): kind
-    for kind, names in _NAMES.items()
-    for name in names
-    if hasattr(pycurl, name)
+    6: "dns",  # COULDNT_RESOLVE_HOST
+    # Not reached, refused, or a proxy that failed us (urllib3: NewConnectionError, ProxyError).
+    5: "connect",  # COULDNT_RESOLVE_PROXY
+    7: "connect",  # COULDNT_CONNECT
+    96: "connect",  # QUIC_CONNECT_ERROR
+    97: "connect",  # PROXY (a proxy's handshake or its refusal)
+    28: "timeout",  # OPERATION_TIMEDOUT
+    # The TLS handshake, the certificate, the TLS engine.
+    **dict.fromkeys((35, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98, 101), "tls"),
+    # A connection broken or a reply that is not HTTP: urllib3's ProtocolError and kin.
+    1: "protocol",  # UNSUPPORTED_PROTOCOL (also an HTTP/0.9 reply)
+    8: "protocol",  # WEIRD_SERVER_REPLY (a malformed status line or header, a NUL in one)
+    16: "protocol",  # HTTP2
+    18: "protocol",  # PARTIAL_FILE: the body ended before its length
+    52: "protocol",  # GOT_NOTHING
+    55: "protocol",  # SEND_ERROR
+    56: "protocol",  # RECV_ERROR
+    92: "protocol",  # HTTP2_STREAM
+    95: "protocol",  # HTTP3
+    100: "protocol",  # TOO_LARGE: a head past libcurl's limits (http.client: too many headers)
+    61: "decode",  # BAD_CONTENT_ENCODING
+    3: "invalid_url",  # URL_MALFORMAT
+    63: "too_large",  # FILESIZE_EXCEEDED
 }
 # Details name the failure as urllib3's exception would, where a test or a user greps for it.
-_DETAIL_NAMES = {getattr(pycurl, "E_PARTIAL_FILE", 18): "IncompleteRead"}
+_DETAIL_NAMES = {18: "IncompleteRead"}
 
 
 def kind_of(code: int, message: str) -> tuple[str, str]:
