@@ -76,11 +76,14 @@ from bench.hosts_report import (
     time_table,
 )
 from bench.hosts_site import HostsSite, discovery_depth, host_addresses, page_paths
-from bench.run import machine
+from bench.run import FetcherModeSpec, machine
 from crawler.compare.modes import ModeResult, ModeSpec, run_mode
 from fixtures.site import REPO_ROOT
 
-MODES = ("gevent", "threads", "processes", "redis")
+# "threads-curl": threads with --fetcher curl (its only concurrent in-process mode here: the
+# processes rows run greenlets, which curl cannot), next to "threads" in the same run.
+MODES = ("gevent", "threads", "processes", "redis", "threads-curl")
+DEFAULT_MODES = "gevent,threads,processes,redis"
 ORDERS = ("sorted", "interleaved", "discovered")
 LINKS = 10  # links per page: a crawl from / needs ceil((pages - 1) / LINKS) hops
 # (hosts, pages, delay, spread hosts, spread pages): the full run, and --quick
@@ -104,6 +107,8 @@ def spec_for(mode: str, loops: int) -> ModeSpec:
         return ModeSpec("processes", 2, max(1, loops // 2))
     if mode == "redis":
         return ModeSpec("gevent", max(1, loops // 2))
+    if mode == "threads-curl":
+        return FetcherModeSpec("threads", loops, None, "curl")
     return ModeSpec(mode, loops)
 
 
@@ -286,7 +291,9 @@ def _csv(value: str, allowed: tuple[str, ...], hint: str) -> list[str]:
     help="Put this Crawl-delay in every robots.txt and obey robots.txt (default: ignore it).",
 )
 @click.option("--loops", type=click.IntRange(min=2), default=64, show_default=True)
-@click.option("--modes", default=",".join(MODES), show_default=True)
+@click.option(
+    "--modes", default=DEFAULT_MODES, show_default=True, help=f"From: {', '.join(MODES)}."
+)
 @click.option("--orders", default=",".join(ORDERS), show_default=True)
 @click.option("--scrapy/--no-scrapy", default=True, show_default=True, help="When importable.")
 @click.option("--spread/--no-spread", default=True, show_default=True, help="The no-delay pair.")
