@@ -393,7 +393,11 @@ class CurlFetcher:
             detail = f"{where[0]} is a non-public address"
             self._stop = ("blocked_address", detail)
             return pycurl.SOCKET_BAD
-        return socket.socket(family, socktype, protocol)
+        try:
+            return socket.socket(family, socktype, protocol)
+        except OSError as exc:  # out of file descriptors: as a failed connect elsewhere
+            self._stop = ("connect", f"{type(exc).__name__}: {exc}"[:300])
+            return pycurl.SOCKET_BAD
 
     def _debug(self, kind: int, data: bytes) -> None:
         if kind == pycurl.INFOTYPE_HEADER_OUT:
