@@ -72,6 +72,8 @@ def test_the_last_response_s_head_is_read_after_an_interim_one():
     assert status == 200 and cookies == ("a=1", "b=2")
     assert headers == {"content-type": "text/html", "set-cookie": "a=1, b=2", "x-folded": "one two"}
     assert read_head([]) == (None, {}, ())
+    assert read_head(lines[:2]) == (None, {}, ())  # only the interim response
+    assert read_head(lines[:5]) == (None, {}, ())  # the head cut short
 
 
 def test_without_pycurl_the_config_names_the_extra_to_install(monkeypatch):

@@ -197,20 +197,34 @@ def test_connecting_to_many_silent_addresses_is_bounded_by_the_page_deadline(
     assert elapsed < 2.0, f"connect phase took {elapsed:.1f} s"
 
 
-def _stall_after_part(server, conn, number):
-    """The head and half the body, then nothing (the connection stays open)."""
-    if server.read_head(conn, number) is not None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50)
-        server.stopping.wait(20)
+STALLS = {
+    "body": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50,
+    "head": b"HTTP/1.1 200 OK\r\nContent-",
+    "reply": b"",
+}
 
 
-def test_a_stalled_body_is_a_timeout_long_before_the_deadline(make):
-    # --timeout is the time allowed without a byte, not a share of the deadline.
-    with RawServer(_stall_after_part) as server:
+def _stall(sent: bytes):
+    """A server that sends ``sent`` of its reply, then nothing (the connection stays open)."""
+
+    def handle(server, conn, number):
+        if server.read_head(conn, number) is not None:
+            conn.sendall(sent)
+            server.stopping.wait(20)
+
+    return handle
+
+
+@pytest.mark.parametrize("where", sorted(STALLS))
+def test_a_stall_is_a_timeout_long_before_the_deadline(make, where):
+    # --timeout is the time allowed without a byte, not a share of the deadline: in the body,
+    # in the head, or before the reply.
+    with RawServer(_stall(STALLS[where])) as server:
         started = time.monotonic()
         response = make(timeout=0.5, deadline=15).fetch(server.url("/stall"))
         elapsed = time.monotonic() - started
-    assert (response.status, response.error, response.final) == (200, "timeout", False)
+    assert (response.error, response.final) == ("timeout", False)
+    assert response.status == (200 if where == "body" else None)
     assert elapsed < 8, f"a 0.5 s stall took {elapsed:.1f} s to notice"
 
 

@@ -23,7 +23,11 @@ def header_line(name: str, value: str) -> bytes:
 
 
 def last_status(lines: list[bytes]) -> int | None:
-    """Where the last response's status line is (after a 100 Continue, a proxy's CONNECT)."""
+    """Where the last response's status line is (after a 100 Continue, a proxy's CONNECT), or
+    None when there is none, or its head did not end (as urllib3, a head cut short is no
+    response at all)."""
+    if not lines or lines[-1].strip():
+        return None
     for i in range(len(lines) - 1, -1, -1):
         if lines[i][:5] == b"HTTP/":
             return i
@@ -41,6 +45,8 @@ def read_head(lines: list[bytes]) -> tuple[int | None, dict[str, str], tuple[str
         status: int | None = int(lines[start].split(None, 2)[1])
     except (IndexError, ValueError):
         status = None
+    if status is not None and 100 <= status < 200:
+        return None, {}, ()  # an interim response only: the real one never came
     headers: dict[str, str] = {}
     cookies: list[str] = []
     name = ""
