@@ -7,7 +7,7 @@ back only for the header lines, the body's pieces (decoded here) and progress
 (docs/performance.md). It keeps every behaviour of the other fetchers, held by the same
 contract tests:
 
-* ``--timeout``: the connect timeout (per address, as a whole never past the deadline) and the
+* ``--timeout``: the connect timeout (× the host's addresses, never past the deadline) and the
   time allowed without a byte. libcurl's own stall check (``LOW_SPEED_*``) is in whole seconds
   over an average, so the progress callback checks our own clock instead; libcurl calls it as
   bytes move, and about once a second while none do: a stall is seen up to a second after
@@ -276,8 +276,8 @@ class CurlFetcher:
         return known
 
     def _connect_timeout(self, addresses: int) -> None:
-        """``--timeout`` for each of a host's addresses, the deadline for them all (libcurl
-        shares its connect timeout among the addresses it tries)."""
+        """``--timeout`` for each of a host's addresses, the deadline at most, for the whole
+        connect: libcurl divides its connect timeout among the addresses it tries."""
         config = self.config
         ms = max(1, round(min(config.timeout * addresses, config.page_deadline) * 1000))
         self._curl.setopt(pycurl.CONNECTTIMEOUT_MS, ms)
