@@ -121,7 +121,7 @@ CASES = [
     # reads: always with one-byte chunks already buffered, by chance with a byte a tick.
     case("trickle", "{main}/trickle", "timeout"),
     # An endless body of one-byte chunks ends at whichever limit comes first: the deadline, or
-    # (libcurl de-chunks in C, 2 MB decoded within the 4 s) the byte cap.
+    # (libcurl de-chunks in C, 2 MB decoded within the deadline) the byte cap.
     case("trickle-chunks", "{main}/trickle/chunks", "timeout", "too_large"),
     case("reset", "{main}/reset", "protocol", "connect"),
     case("garbage", "{main}/garbage", "protocol"),
