@@ -65,7 +65,12 @@ class SharedPools:
     """The connections of every loop of one process, in one libcurl share (its connection
     pool and TLS sessions): a host's open connection serves whichever loop fetches its next
     page, as the urllib3 fetcher's shared pools do. libcurl locks the share (pycurl gives it
-    its locks), so loops on threads may use it at once."""
+    its locks), so loops on threads may use it at once. The handles' ``MAXCONNECTS`` bounds
+    the shared pool: ``MAX_CONNECTIONS``, as many as the urllib3 fetcher's shared pools keep
+    hosts (the least recently used connection is closed past it).
+    """
+
+    MAX_CONNECTIONS = 1024
 
     def __init__(self, config: CrawlConfig, *, loops: int) -> None:
         self.share = pycurl.CurlShare()
@@ -128,7 +133,10 @@ class CurlFetcher:
         c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # as urllib3 speaks
         c.setopt(pycurl.CAINFO, certifi.where())  # the same trust store as the others
         c.setopt(pycurl.PROXY_CAINFO, certifi.where())
-        c.setopt(pycurl.MAXCONNECTS, max(64, pool_size))  # as the urllib3 fetcher's 64 pools
+        # Idle connections kept: as the urllib3 fetcher's 64 pools of its own, or its shared
+        # pools' hosts.
+        kept = connections.MAX_CONNECTIONS if connections is not None else max(64, pool_size)
+        c.setopt(pycurl.MAXCONNECTS, kept)
         c.setopt(pycurl.BUFFERSIZE, 128 * 1024)  # fewer reads (and callbacks) per page
         c.setopt(pycurl.PROXY, "")  # decided here (proxies_of), never from libcurl's reading
         c.setopt(pycurl.NOPROXY, "")  # of the environment
