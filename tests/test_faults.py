@@ -355,10 +355,14 @@ def test_ctrl_c_mid_crawl(mode, hostile_server, tmp_path):
     source.write_text("\n".join(urls) + "\n")
     output = tmp_path / "records.jsonl"
 
+    target = urlsplit(stall)
+    stalled = ("main", f"{target.path}?{target.query}")
+    asked_before = []  # how many times the stall was requested when Ctrl-C went out
+
     def when_stalled(timeout: float) -> bool:
-        target = urlsplit(stall)
-        wanted = ("main", f"{target.path}?{target.query}")
-        return hostile_server.wait_for(lambda log: wanted in log, timeout)
+        seen = hostile_server.wait_for(lambda log: stalled in log, timeout)
+        asked_before.append(hostile_server.requests().count(stalled))
+        return seen
 
     finished = run_cli(
         [*MODES[mode], *OPTIONS, "-o", str(output), str(source)],
@@ -382,10 +386,9 @@ def test_ctrl_c_mid_crawl(mode, hostile_server, tmp_path):
     if not mode.startswith("processes"):
         # The page in flight finishes its attempt but starts no other (--retries 1): a retry
         # after Ctrl-C would keep the user waiting another timeout. (Processes children are
-        # not told: the parent gives them 2 s, then ends them.)
-        stalled = ("main", f"{urlsplit(stall).path}?{urlsplit(stall).query}")
-        assert hostile_server.requests().count(stalled) == 1
-        assert by_url[stall]["attempts"] <= 1, by_url[stall]
+        # not told: the parent gives them 2 s, then ends them.) Counted from the Ctrl-C: on a
+        # machine slow enough, the first attempt may time out and be retried before it.
+        assert hostile_server.requests().count(stalled) == asked_before[0]
     assert finished.leftovers == []
     assert finished.max_rss_mb < MEMORY_LIMIT_MB
 
