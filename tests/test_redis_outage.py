@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.subprocess]  # redis-server,
 
 @pytest.fixture(scope="module")
 def slow_site():
-    """The fixture site at 100 ms a response: a crawl of it lasts a few seconds."""
+    """The fixture site at 60 ms a response: a crawl of it lasts a few seconds, long enough
+    that the outage always falls mid-crawl (5 records in, ~50 pages left)."""
     from fixtures.site import SiteProcess
 
-    with SiteProcess(pages=40, latency_ms=100, links=6, page_bytes=2000) as site:
+    with SiteProcess(pages=40, latency_ms=60, links=6, page_bytes=2000) as site:
         yield site
 
 

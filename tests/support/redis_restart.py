@@ -12,6 +12,8 @@ import tempfile
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.support.redis_server import free_port
 
@@ -50,10 +52,14 @@ class RestartableRedis:
     def stop(self, *, save: bool) -> None:
         """Shut the server down, saving its data to disk first when ``save``."""
         assert self.proc is not None
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
-        # The reply to SHUTDOWN is the connection closing.
+        # The reply to SHUTDOWN is the connection closing; a client with redis-py's default
+        # retries would then try to reconnect to the stopped server for ~4 s before giving up.
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
         with contextlib.suppress(redis.ConnectionError):
             client.shutdown(save=save, nosave=not save)
+        client.close()
         self.proc.wait(10)
 
     def __enter__(self) -> RestartableRedis:
