@@ -136,14 +136,21 @@ def test_sigkill_one_worker_mid_crawl_loses_nothing(redis_url, slow_site, tmp_pa
 
 def test_ctrl_c_every_worker_then_resume_fetches_nothing_twice(redis_url, tmp_path):
     crawl_id = uuid.uuid4().hex
-    with GraphSite(pages=80, latency=0.1) as site:
+    # Pages after the eighth are held until the Ctrl-C is sent (the pages in flight then end).
+    with GraphSite(pages=80, latency=0.02, hold_after=8) as site:
+        first_modes = modes("serial", "threads", "gevent")
         first = [
             start_worker(crawl_args(redis_url, crawl_id, site.seed, mode), str(tmp_path / mode))
-            for mode in modes("serial", "threads", "gevent")
+            for mode in first_modes
         ]
         wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 8, what="records")
+        # Every loop of every worker at a held page: each one is crawling (its Ctrl-C handled
+        # as a crawl's, not as an interpreter's still starting) and has a page in flight.
+        loops = sum(1 if mode == "serial" else 4 for mode in first_modes)
+        wait_until(lambda: site.held >= loops, what="every loop at a held page")
         for proc in first:
             proc.send_signal(signal.SIGINT)
+        site.release()
         assert finish(first) == [130, 130, 130]
         stopped_at = stat(redis_url, crawl_id, "recorded")
         assert stopped_at < site.pages, "the crawl finished before Ctrl-C"
@@ -163,7 +170,9 @@ def test_heartbeat_keeps_a_slow_page_leased(redis_url, tmp_path):
     # Pages take 1.2 s, leases last 0.5 s: only the heartbeat keeps a page from being handed
     # to the other worker while it is still being fetched.
     crawl_id = uuid.uuid4().hex
-    with GraphSite(pages=4, latency=1.2) as site:
+    # Two pages, one after the other (p0 links to p1): while one worker fetches, the other is
+    # idle and asking for work, twice.
+    with GraphSite(pages=2, latency=1.2) as site:
         args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "5", "--lease", "0.5"]
         workers = [start_worker([*args, site.seed], str(tmp_path / f"{i}")) for i in range(2)]
         assert finish(workers) == [0, 0]
@@ -174,13 +183,14 @@ def test_heartbeat_keeps_a_slow_page_leased(redis_url, tmp_path):
 
 def test_a_worker_with_other_scope_options_is_refused(redis_url, tmp_path):
     crawl_id = uuid.uuid4().hex
-    with GraphSite(pages=3) as site:
-        assert finish([start_worker(crawl_args(redis_url, crawl_id, site.seed), "-")]) == [0]
-        other = start_worker(
-            ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "2", site.seed], "-"
+    with GraphSite(pages=3) as site:  # in this process: a serial crawl, then a refusal
+        done = invoke_cli(*crawl_args(redis_url, crawl_id, site.seed), "-q", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        other = invoke_cli(
+            "--backend", redis_url, "--crawl-id", crawl_id, "--depth", "2", site.seed
         )
-        assert finish([other]) == [2]
-        err = other.stderr.read().strip()
+        assert other.returncode == 2
+        err = other.stderr.strip()
     assert err.count("\n") == 0 and "--depth is 50 in this crawl but 2 here" in err
 
 
@@ -277,25 +287,29 @@ def test_a_popper_holding_a_lease_waits_for_its_links_or_passes_timeout_zero(red
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("extra", [[], ["--greenlets", "4"]])
-def test_a_processes_worker_joining_a_running_crawl_takes_a_share(
-    redis_url, slow_site, tmp_path, extra
-):
+def test_a_processes_worker_joining_a_running_crawl_takes_a_share(redis_url, tmp_path, extra):
     # Its seeds are already claimed by the first worker, so the pool's parent must find work
     # in the shared queue rather than count what it pushed itself.
-    slow_site.reset_counts()
     crawl_id = uuid.uuid4().hex
-    first = start_worker(crawl_args(redis_url, crawl_id, slow_site.url), str(tmp_path / "a"))
-    wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 3, what="first records")
-    args = crawl_args(redis_url, crawl_id, slow_site.url, "processes")
-    args[args.index("--workers") + 1] = "2"
-    joiner = start_worker([*args, *extra], str(tmp_path / "b"))
-    codes = finish([first, joiner])
-    assert set(codes) <= {0, 1}, [w.stderr.read() for w in (first, joiner)]
+    # Pages after the third are held until the joiner holds one too: the first worker cannot
+    # finish the crawl alone, however slowly the joiner starts.
+    with GraphSite(pages=40, latency=0.02, hold_after=3) as site:
+        first = start_worker(crawl_args(redis_url, crawl_id, site.seed), str(tmp_path / "a"))
+        wait_until(lambda: stat(redis_url, crawl_id, "recorded") >= 3, what="first records")
+        args = crawl_args(redis_url, crawl_id, site.seed, "processes")
+        args[args.index("--workers") + 1] = "2"
+        joiner = start_worker([*args, *extra], str(tmp_path / "b"))
+        # The first worker is serial (one page at a time): a second held page is the joiner's.
+        wait_until(lambda: site.held >= 2, what="the joiner at a page")
+        site.release()
+        codes = finish([first, joiner])
+        counts = site.counts()
+    assert codes == [0, 0], [w.stderr.read() for w in (first, joiner)]
     mine = read_records(tmp_path / "b")
     assert mine, "the processes worker left without taking any page"
     union = by_canonical(read_records(tmp_path / "a") + mine)
-    assert set(union) == set(slow_site.manifest()["pages"])
-    assert set(slow_site.counts().values()) == {1}
+    assert set(union) == {canonical(url) for url in site.all_urls()}
+    assert len(counts) == site.pages and set(counts.values()) == {1}, counts
 
 
 def test_a_big_seed_list_is_claimed_and_queued_in_short_calls(redis_url):

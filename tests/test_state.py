@@ -37,13 +37,15 @@ def args(db: str, seed: str, *extra: str) -> list[str]:
 @pytest.mark.parametrize("mode, in_flight", [("serial", 1), ("threads", 4)])
 def test_sigkill_then_rerun_completes_and_refetches_only_pages_in_flight(tmp_path, mode, in_flight):
     db = str(tmp_path / "crawl.db")
-    with GraphSite(pages=40, latency=0.1) as site:
+    # Pages after the fifth are held: the kill comes while the crawl surely runs.
+    with GraphSite(pages=40, hold_after=5) as site:
         extra = ["--mode", mode, "--workers", str(in_flight)]
         proc = start_worker(args(db, site.seed, *extra), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 5, what="records in the state file")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
         assert recorded(db) < site.pages
+        site.release()
         again = start_worker(args(db, site.seed, *extra), str(tmp_path / "2.jsonl"))
         assert again.wait(60) == 0, again.stderr.read()
         counts = site.counts()
@@ -57,10 +59,12 @@ def test_sigkill_then_rerun_completes_and_refetches_only_pages_in_flight(tmp_pat
 
 def test_ctrl_c_then_rerun_fetches_nothing_twice(tmp_path):
     db = str(tmp_path / "crawl.db")
-    with GraphSite(pages=30, latency=0.1) as site:
+    # Pages after the fifth are held until the Ctrl-C is sent (the page in flight then ends).
+    with GraphSite(pages=30, latency=0.02, hold_after=5) as site:
         proc = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 5, what="records in the state file")
         proc.send_signal(signal.SIGINT)
+        site.release()
         assert proc.wait(30) == 130
         first = [json.loads(line) for line in (tmp_path / "1.jsonl").read_text().splitlines()]
         assert first and all(r["error"] is None for r in first)  # in flight: finished, kept
@@ -75,15 +79,16 @@ def test_ctrl_c_then_rerun_fetches_nothing_twice(tmp_path):
 
 def test_state_file_in_use_or_with_other_scope_is_refused(tmp_path):
     db = str(tmp_path / "crawl.db")
-    # 200 pages at 0.1 s: the first crawl is still running when the second one is refused and
-    # the SIGINT comes, however slowly a loaded machine starts processes (Ctrl-C ends it early).
-    with GraphSite(pages=200, latency=0.1) as site:
+    # Pages after the first are held until the SIGINT: the first crawl is still running when
+    # the second one is refused, however slowly a loaded machine starts processes.
+    with GraphSite(pages=30, latency=0.02, hold_after=1) as site:
         running = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 1, what="records in the state file")
         second = start_worker(args(db, site.seed), "-")
         assert second.wait(30) == 2
         assert "is in use by another crawl process" in second.stderr.read()
         running.send_signal(signal.SIGINT)
+        site.release()
         assert running.wait(30) == 130
         other = start_worker(["--state", db, "--depth", "1", site.seed], "-")
         assert other.wait(30) == 2
@@ -128,10 +133,12 @@ def test_a_copy_in_another_process_reads_the_visited_set_without_the_lock(tmp_pa
 @pytest.mark.parametrize("extra", [["--mode", "processes", "--workers", "2"], ["--mode", "gevent"]])
 def test_resumed_in_another_mode_the_crawl_picks_up_what_was_left_queued(tmp_path, extra):
     db = str(tmp_path / "crawl.db")
-    with GraphSite(pages=30, latency=0.1) as site:
+    # Pages after the fifth are held until the Ctrl-C is sent (the page in flight then ends).
+    with GraphSite(pages=30, latency=0.02, hold_after=5) as site:
         proc = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 5, what="records in the state file")
         proc.send_signal(signal.SIGINT)
+        site.release()
         assert proc.wait(30) == 130
         # The seed is already claimed: the queued rows are the only work left.
         again = start_worker(args(db, site.seed, *extra), str(tmp_path / "2.jsonl"))

@@ -14,12 +14,26 @@ from werkzeug import Request, Response
 from tests.support.cli import start_cli
 from tests.support.servers import HTTPServer
 
+# The longest a held page waits for ``release`` (a test that never releases still ends).
+HOLD_S = 60.0
+
 
 class GraphSite:
-    """``/p0`` .. ``/p{N-1}``; every page links to the next one and to a few others."""
+    """``/p0`` .. ``/p{N-1}``; every page links to the next one and to a few others.
 
-    def __init__(self, pages: int = 40, links: int = 4, latency: float = 0.0) -> None:
+    With ``hold_after=n``, pages requested after the first ``n`` wait until ``release()`` (or
+    the site closes): a test that stops a crawl mid-way (a signal, an outage, a second worker)
+    then stops it while it surely is still running, however slow the machine, and needs no
+    latency long enough to outlast its own reaction time."""
+
+    def __init__(
+        self, pages: int = 40, links: int = 4, latency: float = 0.0, hold_after: int | None = None
+    ) -> None:
         self.pages, self.links, self.latency = pages, links, latency
+        self.hold_after = hold_after
+        self._released = threading.Event()
+        self._served = 0  # page requests received
+        self.held = 0  # page requests waiting for ``release`` now
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -33,6 +47,7 @@ class GraphSite:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self.server.clear()
         self.server.stop()
 
@@ -45,6 +60,10 @@ class GraphSite:
 
     def all_urls(self) -> set[str]:
         return {self.url(f"/p{i}") for i in range(self.pages)}
+
+    def release(self) -> None:
+        """Let the held pages (``hold_after``), and every page after them, through."""
+        self._released.set()
 
     def counts(self) -> Counter[str]:
         """Requests served per page path."""
@@ -59,6 +78,15 @@ class GraphSite:
     def _page(self, request: Request) -> Response:
         start = time.monotonic()
         i = int(request.path[2:])
+        with self._lock:
+            self._served += 1
+            held = self.hold_after is not None and self._served > self.hold_after
+        if held:
+            with self._lock:
+                self.held += 1
+            self._released.wait(HOLD_S)
+            with self._lock:
+                self.held -= 1
         if self.latency:
             time.sleep(self.latency)  # the page's simulated latency, not synchronisation
         targets = {(i + 1) % self.pages} | {(i * 7 + 3 * k + 2) % self.pages for k in range(3)}
