@@ -169,45 +169,60 @@ def test_every_mode_stops_at_max_pages(fresh_site, options):
 
 MANY_HOST_MODES = [*ROBOTS_MODES]
 BACKENDS = ["memory", "sqlite", "redis"]
-HOSTS, PAGES, DELAY = 5, 4, 0.4
+# Each host: robots.txt and 3 pages, 3 delays apart. A delay of 0.3 s still shows two loops
+# on clocks of their own (half a delay behind per pair, more than LATE_S).
+HOSTS, PAGES, DELAY = 5, 3, 0.3
 # A host's next start is booked a delay after its previous page ended, which is after the
 # server saw that page's request: each gap holds however late a request leaves (the issue's
 # 50 ms of scheduling jitter as the margin), as well as the span (tests/support/spacing.py).
 JITTER = 0.05
 
 
+@pytest.fixture(scope="module")
+def many_hosts():
+    """One many-hosts server for the module's crawls (each test resets its counts)."""
+    from tests.support.many_hosts import ManyHosts
+
+    with ManyHosts(HOSTS, PAGES, latency=0.02) as site:
+        yield site
+
+
 @pytest.mark.timeout(120)
+@pytest.mark.subprocess  # the many-hosts server
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("options", MANY_HOST_MODES)
-def test_many_hosts_politely_in_every_mode_and_backend(options, backend, request, tmp_path):
+def test_many_hosts_politely_in_every_mode_and_backend(
+    options, backend, request, tmp_path, many_hosts
+):
     """Hosts on several 127.1.x.y addresses, a URL list sorted by host, robots.txt obeyed:
     every page once; server-side, robots.txt first and once per host, each host's requests
     spaced by the delay (over their span: tests/support/spacing.py, and no two closer than
     the delay less 50 ms of jitter), at most --per-host at once per host."""
     import uuid
 
-    from tests.support.many_hosts import ManyHosts, politeness_report
+    from tests.support.many_hosts import politeness_report
 
     where: dict[str, object] = {}
     if backend == "redis":
         where = {"backend": request.getfixturevalue("redis_url"), "crawl_id": uuid.uuid4().hex}
     elif backend == "sqlite":
         where = {"state": str(tmp_path / "crawl.db")}
-    with ManyHosts(HOSTS, PAGES, latency=0.02) as site:
-        seeds = site.urls("sorted")
-        politeness = {"delay": DELAY, "per_host": 1, "robots": True}
-        if options["mode"] == "gevent":
-            (tmp_path / "urls.txt").write_text("\n".join(seeds) + "\n")
-            args = [f"--{k}={v}" for k, v in {**options, **where}.items()]
-            args = [a.replace("--crawl_id", "--crawl-id") for a in args]
-            code, found, stderr = cli_records(
-                *args, "--delay", str(DELAY), "--per-host", "1", str(tmp_path / "urls.txt")
-            )
-            assert code == 0, stderr
-        else:
-            records, _ = run_crawl(seeds, **politeness, **where, **options)
-            found = [r.to_dict() for r in records]
-        report = politeness_report(site.stats(), DELAY)
+    site = many_hosts
+    site.reset()
+    seeds = site.urls("sorted")
+    politeness = {"delay": DELAY, "per_host": 1, "robots": True}
+    if options["mode"] == "gevent":
+        (tmp_path / "urls.txt").write_text("\n".join(seeds) + "\n")
+        args = [f"--{k}={v}" for k, v in {**options, **where}.items()]
+        args = [a.replace("--crawl_id", "--crawl-id") for a in args]
+        code, found, stderr = cli_records(
+            *args, "--delay", str(DELAY), "--per-host", "1", str(tmp_path / "urls.txt")
+        )
+        assert code == 0, stderr
+    else:
+        records, _ = run_crawl(seeds, **politeness, **where, **options)
+        found = [r.to_dict() for r in records]
+    report = politeness_report(site.stats(), DELAY)
     assert sorted(r["url"] for r in found) == sorted(seeds)
     assert all(r["error"] is None for r in found), [r for r in found if r["error"]]
     assert report["duplicates"] == 0

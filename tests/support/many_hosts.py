@@ -4,7 +4,8 @@ addresses 127.1.x.y (Linux routes all of 127.0.0.0/8 to lo), the same port on ea
 Each host serves ``/`` linking to ``/p1`` ... ``/p{P-1}``, and those pages (no links), after
 ``latency`` seconds; ``/robots.txt`` is 404 unless a ``Crawl-delay`` is asked for. The server
 keeps, per host, every request's path and arrival time, the most requests in progress at
-once and the connections opened; ``ManyHosts.stats()`` reads them (``GET /__stats``). Run alone:
+once and the connections opened; ``ManyHosts.stats()`` reads them (``GET /__stats``) and
+``ManyHosts.reset()`` forgets them (``GET /__reset``). Run alone:
 ``python -m tests.support.many_hosts --hosts 200 --pages 20 --latency-ms 20``.
 """
 
@@ -61,7 +62,7 @@ class _Server:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
-                if first and path != "/__stats":
+                if first and not path.startswith("/__"):
                     self.connections[host] += 1
                 first = False
                 if path == "/__stats":
@@ -69,6 +70,10 @@ class _Server:
                     stats |= {"connections": self.connections, "pid": os.getpid()}
                     data = json.dumps(stats).encode()
                     status, ctype = 200, "application/json"
+                elif path == "/__reset":
+                    for table in (self.arrivals, self.peak, self.connections):
+                        table.clear()
+                    status, data, ctype = 200, b"reset", "text/plain"
                 else:
                     self.arrivals[host].append((time.monotonic(), path))
                     self.active[host] += 1
@@ -149,6 +154,12 @@ class ManyHosts:
         if order == "sorted":
             return [self.origin(h) + p for h in range(self.hosts) for p in paths]
         return [self.origin(h) + p for p in paths for h in range(self.hosts)]
+
+    def reset(self) -> None:
+        """Forget every request seen so far (one server for several crawls, one after another;
+        a crawl's connections must be closed by then, or their next requests count as none)."""
+        with _OPENER.open(self.origin(0) + "/__reset", timeout=10) as response:
+            response.read()
 
     def stats(self) -> dict[str, Any]:
         """``arrivals`` (host -> [[time, path], ...]), ``peak`` (host -> most at once) and
