@@ -88,7 +88,18 @@ def _process_group_members(pgid: int) -> list[int]:
     return members
 
 
+@pytest.fixture(scope="module")
+def big_slow_site():
+    """400 pages at 100 ms: a crawl Ctrl-C interrupts is far from done (each test resets the
+    counts)."""
+    from fixtures.site import SiteProcess
+
+    with SiteProcess(pages=400, latency_ms=100, links=10) as site:
+        yield site
+
+
 @pytest.mark.timeout(90)
+@pytest.mark.subprocess  # the site, the CLI
 @pytest.mark.parametrize(
     "mode_args",
     [
@@ -99,31 +110,30 @@ def _process_group_members(pgid: int) -> list[int]:
     ],
     ids=["processes", "processes-greenlets", "threads", "gevent"],
 )
-def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_args):
-    from fixtures.site import SiteProcess
-
+def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_args, big_slow_site):
     out = tmp_path / "records.jsonl"
-    with SiteProcess(pages=400, latency_ms=100, links=10) as site:
-        proc = start_cli(
-            *mode_args,
-            "--depth",
-            "50",
-            "-o",
-            str(out),
-            site.url,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # its own process group, as a shell gives a job
-        )
-        try:
-            assert wait_until(lambda: sum(site.counts().values()) >= 10, timeout=30)
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        fetched = sum(site.counts().values())
+    site = big_slow_site
+    site.reset_counts()
+    proc = start_cli(
+        *mode_args,
+        "--depth",
+        "50",
+        "-o",
+        str(out),
+        site.url,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a job
+    )
+    try:
+        assert wait_until(lambda: sum(site.counts().values()) >= 10, timeout=30)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    fetched = sum(site.counts().values())
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "crawl interrupted" in stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -255,6 +265,7 @@ def test_greenlets_need_processes_mode():
 
 
 DELAY_S = 0.3
+PAGES = 5
 
 
 class Timeline:
@@ -294,14 +305,16 @@ class Timeline:
 )
 def test_per_host_and_delay_hold_across_every_loop(threaded_server, mode_args):
     timeline = Timeline(hold=0.05)
-    links = "".join(f'<a href="/p{i}">p</a>' for i in range(8))
+    # Five pages found at once by the seed: more than one loop asks for the host at once, and
+    # each page waits out the delay after the one before (5 delays of waiting in all).
+    links = "".join(f'<a href="/p{i}">p</a>' for i in range(PAGES))
     threaded_server.expect_request("/").respond_with_response(page(links))
-    for i in range(8):
+    for i in range(PAGES):
         threaded_server.expect_request(f"/p{i}").respond_with_handler(timeline)
     args = ["--depth", "1", "--ignore-robots", "--per-host", "1", "--delay", str(DELAY_S)]
     code, records, stderr = cli_records(*mode_args, *args, threaded_server.url_for("/"))
     assert code == 0, stderr
-    assert len(records) == 9
+    assert len(records) == PAGES + 1
     assert timeline.peak == 1
     # Held at the server over the span (tests/support/spacing.py), and gap by gap: the next
     # start waits a delay from the end of the previous page, which ended after the server saw
