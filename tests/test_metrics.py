@@ -18,8 +18,8 @@ from crawler.config import CrawlConfig
 from crawler.engine import Crawler
 from crawler.health.metrics import CrawlMetrics, MetricsServer
 from crawler.record import EncodedRecord, Record
-from fixtures.site import SiteProcess
 from tests.support.cli import invoke_cli, start_cli
+from tests.support.graph_site import GraphSite
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -112,12 +112,6 @@ def test_while_serving_threads_hand_over_the_interpreter_lock_often_then_as_befo
     assert sys.getswitchinterval() == before
 
 
-@pytest.fixture(scope="module")
-def slow_site():
-    with SiteProcess(pages=120, latency_ms=40, links=6, page_bytes=2000) as running:
-        yield running
-
-
 MODE_ARGS = {
     "serial": ["--mode", "serial"],
     "threads": ["--mode", "threads", "--workers", "4"],
@@ -128,38 +122,41 @@ MODE_ARGS = {
 
 
 @pytest.mark.parametrize("mode", list(MODE_ARGS))
-def test_the_cli_serves_metrics_while_it_crawls(slow_site, tmp_path, mode):
+def test_the_cli_serves_metrics_while_it_crawls(tmp_path, mode):
     stats_file = tmp_path / "stats.json"
-    proc = start_cli(
-        *MODE_ARGS[mode], "--depth", "50", "--metrics-port", "0", "-q",
-        "-o", str(tmp_path / "out.jsonl"), "--stats-json", str(stats_file), slow_site.url,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = proc.stderr.readline()
-        match = re.search(r"metrics on (http://\S+/metrics)", line)
-        assert match, line
-        deadline = time.monotonic() + 30
-        pages = 0.0
-        while pages == 0 and time.monotonic() < deadline:  # until the first record is counted
-            with urllib.request.urlopen(match.group(1), timeout=10) as response:
-                found = samples(response.read().decode())
-            pages = total(found, "crawler_pages_total")
-        assert pages > 0
-        assert ("crawler_queued", ()) in found and ("crawler_in_flight", ()) in found
-        assert proc.wait(timeout=60) in (0, 1), proc.stderr.read()  # 1: some pages failed
-    finally:
-        proc.kill()
-        proc.wait()
+    # Pages after the first are held until the endpoint has counted a record: the crawl is
+    # surely still running when it is scraped, however slow the machine.
+    with GraphSite(pages=30, hold_after=1) as site:
+        proc = start_cli(
+            *MODE_ARGS[mode], "--depth", "50", "--metrics-port", "0", "-q",
+            "-o", str(tmp_path / "out.jsonl"), "--stats-json", str(stats_file), site.seed,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            line = proc.stderr.readline()
+            match = re.search(r"metrics on (http://\S+/metrics)", line)
+            assert match, line
+            deadline = time.monotonic() + 30
+            pages = 0.0
+            while pages == 0 and time.monotonic() < deadline:  # until a record is counted
+                with urllib.request.urlopen(match.group(1), timeout=10) as response:
+                    found = samples(response.read().decode())
+                pages = total(found, "crawler_pages_total")
+            assert pages > 0
+            assert ("crawler_queued", ()) in found and ("crawler_in_flight", ()) in found
+            site.release()
+            assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        finally:
+            proc.kill()
+            proc.wait()
     final = json.loads(stats_file.read_text())
-    assert pages <= final["pages"]
+    assert pages <= final["pages"] == site.pages
 
 
-@pytest.mark.subprocess  # slow_site
-def test_a_metrics_port_in_use_is_one_line_and_exit_2(slow_site):
+def test_a_metrics_port_in_use_is_one_line_and_exit_2():
     metrics = CrawlMetrics(mode="serial")
-    with MetricsServer(metrics, "127.0.0.1", 0) as server:
-        out = invoke_cli("--metrics-port", str(server.address[1]), slow_site.url)
+    with MetricsServer(metrics, "127.0.0.1", 0) as server, GraphSite(pages=1) as site:
+        out = invoke_cli("--metrics-port", str(server.address[1]), site.seed)
     assert out.returncode == 2
     assert out.stderr.strip().startswith("crawl: error: cannot serve metrics on")
     assert "Traceback" not in out.stderr
