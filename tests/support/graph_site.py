@@ -21,19 +21,20 @@ HOLD_S = 60.0
 class GraphSite:
     """``/p0`` .. ``/p{N-1}``; every page links to the next one and to a few others.
 
-    With ``hold_after=n``, pages requested after the first ``n`` wait until ``release()`` (or
+    With ``hold_after=n``, page requests after the first ``n`` wait until ``release()`` (or
     the site closes): a test that stops a crawl mid-way (a signal, an outage, a second worker)
     then stops it while it surely is still running, however slow the machine, and needs no
-    latency long enough to outlast its own reaction time."""
+    latency long enough to outlast its own reaction time. ``release(more=k)`` lets k more
+    through, then holds again."""
 
     def __init__(
         self, pages: int = 40, links: int = 4, latency: float = 0.0, hold_after: int | None = None
     ) -> None:
         self.pages, self.links, self.latency = pages, links, latency
-        self.hold_after = hold_after
-        self._released = threading.Event()
+        self._limit = hold_after  # page requests let through; None: all
+        self._gate = threading.Condition()
         self._served = 0  # page requests received
-        self.held = 0  # page requests waiting for ``release`` now
+        self.held = 0  # page requests waiting at the gate now
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -61,9 +62,15 @@ class GraphSite:
     def all_urls(self) -> set[str]:
         return {self.url(f"/p{i}") for i in range(self.pages)}
 
-    def release(self) -> None:
-        """Let the held pages (``hold_after``), and every page after them, through."""
-        self._released.set()
+    def release(self, more: int | None = None) -> None:
+        """Let the held pages (``hold_after``) through: all of them and every page after them,
+        or ``more`` of them (the earliest first), holding those after again."""
+        with self._gate:
+            if more is None:
+                self._limit = None
+            elif self._limit is not None:
+                self._limit += more
+            self._gate.notify_all()
 
     def counts(self) -> Counter[str]:
         """Requests served per page path."""
@@ -78,14 +85,16 @@ class GraphSite:
     def _page(self, request: Request) -> Response:
         start = time.monotonic()
         i = int(request.path[2:])
-        with self._lock:
+        with self._gate:
             self._served += 1
-            held = self.hold_after is not None and self._served > self.hold_after
-        if held:
-            with self._lock:
+            place = self._served
+
+            def through() -> bool:
+                return self._limit is None or place <= self._limit
+
+            if not through():
                 self.held += 1
-            self._released.wait(HOLD_S)
-            with self._lock:
+                self._gate.wait_for(through, HOLD_S)
                 self.held -= 1
         if self.latency:
             time.sleep(self.latency)  # the page's simulated latency, not synchronisation
