@@ -1,6 +1,7 @@
 """A Redis outage mid-crawl: ridden out when the server comes back with the crawl, a loud stop
 (exit 3, records kept) when it comes back without it. A real redis-server, stopped and started
-again on its port; each test has its own server."""
+again on its port; each test has its own server, and its own site whose pages are held while
+the outage begins (GraphSite's ``hold_after``)."""
 
 from __future__ import annotations
 
@@ -14,21 +15,11 @@ import pytest
 import redis
 
 from tests.support.cli import start_cli
-from tests.support.graph_site import wait_until
+from tests.support.graph_site import GraphSite, wait_until
 from tests.support.redis_restart import RestartableRedis
 from tests.support.redis_server import redis_executable
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.subprocess]  # redis-server, the CLI
-
-
-@pytest.fixture(scope="module")
-def slow_site():
-    """The fixture site at 60 ms a response: a crawl of it lasts a few seconds, long enough
-    that the outage always falls mid-crawl (5 records in, ~50 pages left)."""
-    from fixtures.site import SiteProcess
-
-    with SiteProcess(pages=40, latency_ms=60, links=6, page_bytes=2000) as site:
-        yield site
 
 
 @pytest.fixture
@@ -38,14 +29,31 @@ def server():
 
 
 def start_crawl(
-    server: RestartableRedis, site, out, crawl_id: str, mode: str = "serial"
+    server: RestartableRedis, site: GraphSite, out, crawl_id: str, mode: str = "serial"
 ) -> subprocess.Popen:
     args = ["--backend", server.url, "--crawl-id", crawl_id, "--backend-retry", "30"]
     args += ["--mode", mode] + (["--workers", "2"] if mode != "serial" else [])
-    args += ["--depth", "50", "--ignore-robots", "-o", str(out), "--health-port", "0", site.url]
+    args += ["--depth", "50", "--ignore-robots", "-o", str(out), "--health-port", "0", site.seed]
     return start_cli(
         *args, module=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+
+
+def site() -> GraphSite:
+    """30 pages; those after the fifth held until the test lets them through: the outage comes
+    while the crawl surely runs, with 25 pages left."""
+    return GraphSite(pages=30, hold_after=5)
+
+
+def read_until(proc: subprocess.Popen, text: str) -> list[str]:
+    """The crawl's stderr lines up to the first that holds ``text`` (bounded: the crawl exits,
+    ending stderr, or the test's timeout)."""
+    lines = []
+    while not lines or text not in lines[-1]:
+        line = proc.stderr.readline()
+        assert line, f"stderr ended before {text!r}: {''.join(lines)}"
+        lines.append(line)
+    return lines
 
 
 def health_port(proc: subprocess.Popen) -> int:
@@ -80,40 +88,47 @@ def lines(path) -> list[dict]:
 
 
 @pytest.mark.parametrize("mode", ["serial", "processes"])
-def test_an_outage_shorter_than_backend_retry_is_ridden_out(mode, server, slow_site, tmp_path):
+def test_an_outage_shorter_than_backend_retry_is_ridden_out(mode, server, tmp_path):
     crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
-    proc = start_crawl(server, slow_site, out, crawl_id, mode)
-    try:
-        port = health_port(proc)
-        wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
-        server.stop(save=True)  # down, data on disk
-        # The health service still answers at once: figures unavailable, not a 30 s wait.
-        reply, took = stats_during_outage(port)
-        server.start()  # back, with the crawl's keys
-        _, err = proc.communicate(timeout=90)
-    finally:
-        proc.kill()
+    with site() as pages:
+        proc = start_crawl(server, pages, out, crawl_id, mode)
+        try:
+            port = health_port(proc)
+            wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
+            server.stop(save=True)  # down, data on disk
+            # The health service still answers at once: figures unavailable, not a 30 s wait.
+            reply, took = stats_during_outage(port)
+            pages.release()
+            # Down until the crawl has met the outage and is retrying.
+            seen = read_until(proc, "retrying for up to 30 s")
+            server.start()  # back, with the crawl's keys
+            _, err = proc.communicate(timeout=90)
+        finally:
+            proc.kill()
+    err = "".join(seen) + err
     assert reply["error"] == "stats unavailable" and took < 5, (reply, took)
-    assert proc.returncode in (0, 1), err  # 1: the site's deliberate 404s
-    assert "retrying for up to 30 s" in err and "Traceback" not in err
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
     records = lines(out)
     urls = [r["url"] for r in records]
     assert len(urls) == len(set(urls)), "a URL recorded twice"
-    assert len(records) == len(slow_site.manifest()["pages"])
+    assert set(urls) == pages.all_urls()
     assert recorded(server, crawl_id) == len(records)
 
 
 @pytest.mark.parametrize("mode", ["serial", "threads", "gevent", "processes"])
-def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(mode, server, slow_site, tmp_path):
+def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(mode, server, tmp_path):
     crawl_id, out = uuid.uuid4().hex, tmp_path / "out.jsonl"
-    proc = start_crawl(server, slow_site, out, crawl_id, mode)
-    try:
-        wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
-        server.stop(save=False)  # the crawl's keys are gone with it
-        server.start()
-        _, err = proc.communicate(timeout=90)
-    finally:
-        proc.kill()
+    with site() as pages:
+        proc = start_crawl(server, pages, out, crawl_id, mode)
+        try:
+            wait_until(lambda: recorded(server, crawl_id) >= 5, what="records before the outage")
+            server.stop(save=False)  # the crawl's keys are gone with it
+            server.start()
+            pages.release()
+            _, err = proc.communicate(timeout=90)
+        finally:
+            proc.kill()
     assert proc.returncode == 3, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
@@ -121,4 +136,4 @@ def test_a_restart_that_lost_the_crawl_stops_loudly_with_exit_3(mode, server, sl
     # Every record written before the loss is in the file, whole.
     records = lines(out)
     assert len(records) >= 5
-    assert len(records) < len(slow_site.manifest()["pages"])
+    assert len(records) < pages.pages
