@@ -40,7 +40,9 @@ def test_a_huge_crawl_delay_is_capped_and_the_first_page_says_so():
     assert report["robots_wrong"] == [] and report["behind"] <= LATE_S, report
 
 
-def _throttled_site(httpserver):
+def _throttled_site(httpserver, retry_after: int = 2):
+    """/a answers 429 with ``Retry-After``, /b and /c 200; the seeds, and where the server
+    records each request's arrival."""
     hits: list[tuple[float, str]] = []
 
     def handler(status: int, headers: dict[str, str]):
@@ -52,7 +54,9 @@ def _throttled_site(httpserver):
 
         return respond
 
-    httpserver.expect_request("/a").respond_with_handler(handler(429, {"Retry-After": "2"}))
+    httpserver.expect_request("/a").respond_with_handler(
+        handler(429, {"Retry-After": str(retry_after)})
+    )
     for path in ("/b", "/c"):
         httpserver.expect_request(path).respond_with_handler(handler(200, {}))
     return hits, [httpserver.url_for(p) for p in ("/a", "/b", "/c")]
@@ -60,11 +64,11 @@ def _throttled_site(httpserver):
 
 @pytest.mark.timeout(60)
 def test_auto_throttle_holds_the_whole_host_for_retry_after(httpserver):
-    hits, seeds = _throttled_site(httpserver)
+    hits, seeds = _throttled_site(httpserver, retry_after=1)
     records, _ = run_crawl(seeds, retries=0, auto_throttle=True)
     assert [r.status for r in records] == [429, 200, 200]
     (t_a, _), (t_b, _), _ = sorted(hits)
-    assert t_b - t_a >= 1.9  # not only /a: the next URL of the host waited too
+    assert t_b - t_a >= 0.9  # not only /a: the next URL of the host waited too
 
 
 @pytest.mark.timeout(60)

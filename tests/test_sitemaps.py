@@ -479,9 +479,10 @@ def test_a_sitemap_that_never_ends_is_cut_by_the_page_deadline(tmp_path):
 
     warc = str(tmp_path / "cut.warc.gz")
     with RawServer(handle) as server:
-        records, _ = run_crawl(
-            [server.url("/")], sitemaps=True, timeout=0.5, deadline=1.0, warc=warc
-        )
+        records, _ = run_crawl(  # two attempts (one retry, soon after), each cut
+            [server.url("/")], sitemaps=True, timeout=0.5, deadline=1.0, warc=warc,
+            retries=1, retry_backoff=0.1,
+        )  # fmt: skip
     record = by_url(records)[server.url("/sitemap.xml")]
     assert record.error == "timeout" and record.via == "robots"
     assert server.url("/a") not in by_url(records)  # nothing from a sitemap that timed out
@@ -492,4 +493,5 @@ def test_a_sitemap_that_never_ends_is_cut_by_the_page_deadline(tmp_path):
             if r.rec_type == "response"
             and r.rec_headers.get_header("WARC-Target-URI") == server.url("/sitemap.xml")
         ]
+    assert record.attempts == 2
     assert cut == ["time"] * record.attempts  # every attempt (a timeout is retried)
