@@ -64,6 +64,8 @@ def test_a_crawl_with_a_password_writes_it_nowhere(redis_url, httpserver, tmp_pa
         "0",
         "--stats-json",
         str(stats),
+        "--max-retry-wait",  # the closed port's two retries, without 1.5 s of backoff
+        "0.1",
         "-",
         input=httpserver.url_for("/p") + "\nhttp://127.0.0.1:1/\n",
     )
