@@ -167,13 +167,14 @@ def test_ctrl_c_every_worker_then_resume_fetches_nothing_twice(redis_url, tmp_pa
 
 
 def test_heartbeat_keeps_a_slow_page_leased(redis_url, tmp_path):
-    # Pages take 1.2 s, leases last 0.5 s: only the heartbeat keeps a page from being handed
-    # to the other worker while it is still being fetched.
+    # Pages take 1.6 s, leases last 0.8 s: only the heartbeat (every lease / 3) keeps a page
+    # from being handed to the other worker while it is still being fetched. (A 0.5 s lease let
+    # a heartbeat late on a loaded machine lose one.)
     crawl_id = uuid.uuid4().hex
     # Two pages, one after the other (p0 links to p1): while one worker fetches, the other is
     # idle and asking for work, twice.
-    with GraphSite(pages=2, latency=1.2) as site:
-        args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "5", "--lease", "0.5"]
+    with GraphSite(pages=2, latency=1.6) as site:
+        args = ["--backend", redis_url, "--crawl-id", crawl_id, "--depth", "5", "--lease", "0.8"]
         workers = [start_worker([*args, site.seed], str(tmp_path / f"{i}")) for i in range(2)]
         assert finish(workers) == [0, 0]
         counts = site.counts()
