@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -34,6 +35,12 @@ def args(db: str, seed: str, *extra: str) -> list[str]:
     return ["--state", db, "--depth", "50", *extra, seed]
 
 
+def rerun(arguments: list[str], out: str) -> subprocess.CompletedProcess:
+    """The crawl run again to its end, in this process: a serial or threads crawl that no
+    signal interrupts needs no process of its own (``start_worker`` runs the first one)."""
+    return invoke_cli(*arguments, "-q", "-o", out)
+
+
 @pytest.mark.parametrize("mode, in_flight", [("serial", 1), ("threads", 4)])
 def test_sigkill_then_rerun_completes_and_refetches_only_pages_in_flight(tmp_path, mode, in_flight):
     db = str(tmp_path / "crawl.db")
@@ -46,8 +53,8 @@ def test_sigkill_then_rerun_completes_and_refetches_only_pages_in_flight(tmp_pat
         assert proc.wait(30) == -signal.SIGKILL
         assert recorded(db) < site.pages
         site.release()
-        again = start_worker(args(db, site.seed, *extra), str(tmp_path / "2.jsonl"))
-        assert again.wait(60) == 0, again.stderr.read()
+        again = rerun(args(db, site.seed, *extra), str(tmp_path / "2.jsonl"))
+        assert again.returncode == 0, again.stderr
         counts = site.counts()
     records, summary = export(db, tmp_path)
     urls = [r["url"] for r in records]
@@ -69,8 +76,8 @@ def test_ctrl_c_then_rerun_fetches_nothing_twice(tmp_path):
         first = [json.loads(line) for line in (tmp_path / "1.jsonl").read_text().splitlines()]
         assert first and all(r["error"] is None for r in first)  # in flight: finished, kept
         assert recorded(db) == len(first) < site.pages
-        again = start_worker(args(db, site.seed), str(tmp_path / "2.jsonl"))
-        assert again.wait(60) == 0, again.stderr.read()
+        again = rerun(args(db, site.seed), str(tmp_path / "2.jsonl"))
+        assert again.returncode == 0, again.stderr
         counts = site.counts()
     assert len(counts) == site.pages and set(counts.values()) == {1}
     records, _ = export(db, tmp_path)
@@ -84,15 +91,16 @@ def test_state_file_in_use_or_with_other_scope_is_refused(tmp_path):
     with GraphSite(pages=30, latency=0.02, hold_after=1) as site:
         running = start_worker(args(db, site.seed), str(tmp_path / "1.jsonl"))
         wait_until(lambda: recorded(db) >= 1, what="records in the state file")
-        second = start_worker(args(db, site.seed), "-")
-        assert second.wait(30) == 2
-        assert "is in use by another crawl process" in second.stderr.read()
+        # The refused ones in this process: they stop before any crawl begins.
+        second = invoke_cli(*args(db, site.seed), "-q", "-o", "-")
+        assert second.returncode == 2
+        assert "is in use by another crawl process" in second.stderr
         running.send_signal(signal.SIGINT)
         site.release()
         assert running.wait(30) == 130
-        other = start_worker(["--state", db, "--depth", "1", site.seed], "-")
-        assert other.wait(30) == 2
-        err = other.stderr.read().strip()
+        other = invoke_cli("--state", db, "--depth", "1", "-q", "-o", "-", site.seed)
+        assert other.returncode == 2
+        err = other.stderr.strip()
     assert "\n" not in err and "--depth is 50 in this crawl but 1 here" in err
 
 
