@@ -179,6 +179,29 @@ def test_counts_per_raw_path_and_reset(fresh_site):
     assert fresh_site.counts() == {}
 
 
+def test_hold_lets_n_requests_through_and_holds_the_rest_until_release(fresh_site):
+    http_ = _session()
+    fresh_site.hold(after=1)
+    try:
+        assert http_.get(fresh_site.base + "/page/1.html", timeout=10).status_code == 200
+        with ThreadPoolExecutor(2) as pool:
+            held = [  # a session each: a Session is not promised to be thread-safe
+                pool.submit(_session().get, fresh_site.base + f"/page/{i}.html", timeout=30)
+                for i in (2, 3)
+            ]
+            deadline = time.monotonic() + 10
+            while fresh_site.held() < 2:  # both requests arrived and wait at the gate
+                assert time.monotonic() < deadline, fresh_site.held()
+            assert not any(f.done() for f in held)
+            fresh_site.release()
+            assert [f.result().status_code for f in held] == [200, 200]
+    finally:
+        fresh_site.release()
+    assert fresh_site.held() == 0
+    assert http_.get(fresh_site.base + "/page/4.html", timeout=10).status_code == 200
+    assert sum(fresh_site.counts().values()) == 4
+
+
 def test_keep_alive_reuses_one_connection(site):
     conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
     ports = set()
