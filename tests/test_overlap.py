@@ -120,6 +120,8 @@ def test_ctrl_c_in_a_parsing_greenlet_records_its_page(httpserver, tmp_path):
     )  # fmt: skip
     assert out.returncode == 130, out.stderr
     records = {r["url"]: r for r in map(json.loads, output.read_text().splitlines())}
-    assert records[httpserver.url_for("/stop")]["error"] == "interrupted"
+    # The first Ctrl-C lets the pages in flight finish: the page whose parse sent it is
+    # recorded whole (or as interrupted, if the crawl could not finish it), never dropped.
+    assert records[httpserver.url_for("/stop")]["error"] in (None, "interrupted")
     fetched = {httpserver.url_for(request.path) for request, _ in httpserver.log}
     assert fetched <= set(records)

@@ -117,6 +117,9 @@ class GeventStrategy:
                 join=lambda greenlets: pool.join(),
                 # Each greenlet sends its next request before the page it fetched is parsed.
                 loop=lambda frontier: Overlap(workers, frontier.close).run,
+                # Ctrl-C's handler runs inside whichever greenlet is current: the frontier is
+                # closed on a greenlet of its own, which may wait for the frontier's lock.
+                defer=gevent.spawn,
             )
         finally:
             hub.NOT_ERROR = quiet

@@ -51,8 +51,14 @@ def run_loops(
     start: Callable[[Callable[[], None], str], Any],
     join: Callable[[list[Any]], None],
     loop: Callable[[Frontier], Callable[[Worker], None]] | None = None,
+    defer: Callable[[Callable[[], None]], Any] | None = None,
 ) -> None:
     """Run ``workers`` loops started with ``start(target, name)``; consume their records here.
+
+    ``defer(call)`` runs ``call`` soon, outside the caller, without blocking it: Ctrl-C's
+    handler, which runs wherever the interpreter is (under gevent, inside any greenlet, which
+    may hold the frontier's lock), closes the frontier through it. Left out, the handler
+    closes it itself (threads: the handler runs on this thread, which never holds that lock).
 
     ``loop(frontier)`` gives how one loop runs a ``Worker`` (``Worker.run`` unless given).
 
@@ -64,7 +70,7 @@ def run_loops(
     # however the crawl ends (a failing sink leaves without waiting for the loops).
     connections = open_connections(job.config, loops=workers)
     try:
-        _run(job, consume, connections, workers, tag, start, join, loop)
+        _run(job, consume, connections, workers, tag, start, join, loop, defer)
     finally:
         if connections is not None:
             connections.close()
@@ -79,6 +85,7 @@ def _run(
     start: Callable[[Callable[[], None], str], Any],
     join: Callable[[list[Any]], None],
     loop: Callable[[Frontier], Callable[[Worker], None]] | None,
+    defer: Callable[[Callable[[], None]], Any] | None,
 ) -> None:
     for record in job.early_records:
         consume(record)
@@ -124,18 +131,20 @@ def _run(
         finally:
             records.put(_LOOP_DONE)
 
-    # Ctrl-C while the loops start (a thread's start waits for it to run, and the first loops
-    # are already fetching) must not skip the wait below: their pages would go unrecorded.
-    with GracefulInterrupt(frontier.close) as starting:
+    # The first Ctrl-C closes the frontier instead of raising: the loops finish the pages in
+    # flight and return, and every record reaches ``consume``. A KeyboardInterrupt raised where
+    # the interpreter happened to be lost the record in hand (between a page's fetch and its
+    # record, or inside ``consume``) and, under gevent, could land in the hub. A second Ctrl-C
+    # raises, to stop waiting for the pages in flight.
+    close = frontier.close if defer is None else (lambda: defer(frontier.close))
+    failure: BaseException | None = None
+    with GracefulInterrupt(close) as graceful:
         try:
             handles = [start(lambda w=w: body(w), w.name) for w in loops]
         finally:
             gate.set()
-    interrupted = starting.requested
-    failure: BaseException | None = None
-    running = len(handles)
-    while running:
-        try:
+        running = len(handles)
+        while running:
             item = records.get()
             if item is _LOOP_DONE:
                 running -= 1
@@ -143,13 +152,8 @@ def _run(
                 failure = failure or item.exc
             else:
                 consume(item)
-        except KeyboardInterrupt:
-            if interrupted:  # a second Ctrl-C: stop waiting for the pages in flight
-                raise
-            interrupted = True
-            frontier.close()
-    join(handles)
-    if interrupted or isinstance(failure, KeyboardInterrupt):
+        join(handles)
+    if graceful.requested or isinstance(failure, KeyboardInterrupt):
         raise KeyboardInterrupt
     if failure is not None:
         raise failure
