@@ -44,6 +44,16 @@ from crawler.worker import claim_new
 MERGE_S = 0.01  # how often the parent takes the children's host bookings
 
 
+class DispatchSync(SerialSync):
+    """The parent's sync: one thread, so no locks; and a ``dispatcher``, popping pages for
+    the children. The memory frontier would otherwise keep it on the host it popped last, as
+    it keeps a loop that has fetched its last page: here that page has not left yet, so two
+    pages of one host went out together (in one batch, on two connections at once, even
+    past ``--per-host 1``) where the next ready host should have gone."""
+
+    dispatcher = True
+
+
 def start_method(greenlets: int) -> str:
     """The ``multiprocessing`` start method for this crawl (see the module docstring)."""
     from crawler.strategies.gevent import is_patched
@@ -108,7 +118,7 @@ class ProcessesStrategy:
             consume(record)
         config, backend = job.config, job.backend
         context = pool_context(config.greenlets)
-        frontier = backend.frontier(config, SerialSync())  # popped by this thread only
+        frontier = backend.frontier(config, DispatchSync())  # popped by this thread only
         manager = None
         try:
             if backend.shared:
