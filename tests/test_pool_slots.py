@@ -25,3 +25,24 @@ def test_a_new_pool_has_a_slot_per_loop_and_no_more(maxsize):
     with pytest.raises(queue.Full):
         slots.put(None, block=False)
     pool.close()
+
+
+class _DequeQueue(queue.LifoQueue):
+    """A queue whose slots are not a list (as gevent's queue has none): filled put by put."""
+
+    def _init(self, maxsize):
+        import collections
+
+        self.queue = collections.deque()
+
+    def _get(self):
+        return self.queue.pop()
+
+
+def test_a_pool_of_another_queue_class_is_filled_as_urllib3_fills_it():
+    base = pool_classes(pin=False)["http"]
+    other = type("OtherQueuePool", (base,), {"QueueCls": _DequeQueue})
+    for cls, kind in ((other, _DequeQueue), (base, queue.LifoQueue)):  # each class decided apart
+        pool = cls("127.0.0.1", 9, maxsize=4)
+        assert type(pool.pool) is kind and pool.pool.qsize() == 4
+        pool.close()
