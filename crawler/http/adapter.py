@@ -188,6 +188,23 @@ class SlotsAtOnceMixin:
             slots.queue.extend([None] * (maxsize - 1))
             slots.maxsize = maxsize
 
+    def close(self) -> None:
+        """Close every pooled connection and disable the pool, as urllib3 does, but take the
+        standard library's queue of slots in one step: urllib3 drains it one ``get`` and lock
+        per slot, 64 for each host at the end of a crawl with 64 loops (a quarter of a second
+        for 1,000 hosts)."""
+        slots = self.pool  # type: ignore[attr-defined]
+        if slots is None or not _plain_lifo(type(slots)):
+            super().close()  # type: ignore[misc]
+            return
+        self.pool = None  # no loop takes from it or gives back to it now
+        with slots.mutex:
+            pooled, slots.queue = slots.queue, []
+            slots.not_full.notify_all()
+        for conn in pooled:
+            if conn is not None:
+                conn.close()
+
 
 def _queue_class(pool: Any) -> type:
     """The class ``pool._new_pool_queue`` builds its queue from: its ``QueueCls``, or, left at
