@@ -140,3 +140,18 @@ def test_processes_put_one_page_of_a_host_out_at_a_time_under_per_host_1():
         stats = site.stats()
     assert len(records) == 12 and all(r.ok for r in records)
     assert stats["peak"] == {address(i): 1 for i in range(3)}, stats["peak"]
+
+
+@pytest.mark.timeout(120)
+def test_processes_open_each_host_in_one_child():
+    # Each child keeps its own connections: a host's pages go to the child that took its
+    # first page. Handed to whichever child read the pool's queue first, most hosts were
+    # opened in both.
+    # --per-host 1: one page of a host at a time, so one connection is all it needs.
+    with ManyHosts(12, 5, latency=0.02) as site:
+        records, _ = run_crawl(
+            site.urls("sorted"), mode="processes", workers=2, greenlets=4, per_host=1
+        )
+        connections = site.stats()["connections"]
+    assert len(records) == 60 and all(r.ok for r in records)
+    assert connections == {address(i): 1 for i in range(12)}, connections
