@@ -39,7 +39,7 @@ to the exit.
 
 A second scenario (``--spread-hosts`` × ``--spread-pages``, no delay) asks whether many hosts
 cost anything by themselves: pages/s on it against one host serving the same number of pages,
-per mode (``many/one``).
+per mode (``many/one``), the two crawls of a mode back to back. ``--no-polite`` runs only it.
 
 The targets (wall ≤ 1.15 × bound; ≥ 1.3 × Scrapy's pages/s on the sorted list; many/one ≥ 0.8)
 are printed as ratios next to the figures; the exit code does not judge them.
@@ -49,6 +49,7 @@ Examples::
     python -m bench.hosts --quick
     python -m bench.hosts --hosts 200 --pages 20 --delay 0.5 --modes gevent --orders sorted
     python -m bench.hosts --crawl-delay 1 --orders discovered --no-spread
+    python -m bench.hosts --no-polite --modes gevent,threads
 """
 
 from __future__ import annotations
@@ -243,22 +244,28 @@ def polite(o: dict, modes: list[str], orders: list[str], redis_url: str | None) 
 
 
 def spread(o: dict, modes: list[str], redis_url: str | None) -> list[tuple[HostsRun, HostsRun]]:
-    """Many hosts against one host with the same pages, no delay: one pair per mode."""
+    """Many hosts against one host with the same pages, no delay: one pair per mode, its two
+    crawls back to back (both sites are up at once), so that the machine's load, which moves
+    from minute to minute on shared cores, weighs on both alike."""
     hosts, pages = o["spread_hosts"], o["spread_pages"]
-    results: dict[str, list[HostsRun]] = {}
-    for n_hosts, n_pages in ((hosts, pages), (1, hosts * pages)):
-        with (
-            HostsSite(hosts=n_hosts, pages=n_pages, latency_ms=o["latency_ms"],
-                      links=LINKS) as site,
-            tempfile.TemporaryDirectory() as tmp,
-        ):  # fmt: skip
-            source = os.path.join(tmp, "sorted.txt")
-            with open(source, "w", encoding="utf-8") as f:
+    shapes = ((hosts, pages), (1, hosts * pages))
+    pairs: list[tuple[HostsRun, HostsRun]] = []
+    with (
+        HostsSite(hosts=hosts, pages=pages, latency_ms=o["latency_ms"], links=LINKS) as many,
+        HostsSite(hosts=1, pages=hosts * pages, latency_ms=o["latency_ms"], links=LINKS) as one,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        sources = []
+        for site, (n_hosts, n_pages) in zip((many, one), shapes, strict=True):
+            sources.append(os.path.join(tmp, f"{n_hosts}.txt"))
+            with open(sources[-1], "w", encoding="utf-8") as f:
                 f.writelines(f"{url}\n" for url in url_lists(site, n_pages)["sorted"])
-            for mode in modes:
-                name, loops = label(mode, o["loops"])
-                if mode == "redis" and not redis_url:
-                    continue
+        for mode in modes:
+            name, loops = label(mode, o["loops"])
+            if mode == "redis" and not redis_url:
+                continue
+            runs = []
+            for site, source, (n_hosts, n_pages) in zip((many, one), sources, shapes, strict=True):
                 site.reset_log()
                 result = crawl(mode, o["loops"], source, ["--ignore-robots"], redis_url)
                 run = HostsRun(f"{n_hosts}×{n_pages}", name, loops, result.pages, result.wall_s,
@@ -266,8 +273,9 @@ def spread(o: dict, modes: list[str], redis_url: str | None) -> list[tuple[Hosts
                 run.server = account(site.log(), host_addresses(n_hosts), page_paths(n_pages), 0)
                 print(f"  {n_hosts} × {n_pages} {name}: {run.pages_per_s:.0f} pages/s",
                       file=sys.stderr)  # fmt: skip
-                results.setdefault(mode, []).append(run)
-    return [(many, one) for many, one in results.values()]
+                runs.append(run)
+            pairs.append((runs[0], runs[1]))
+    return pairs
 
 
 def _csv(value: str, allowed: tuple[str, ...], hint: str) -> list[str]:
@@ -296,6 +304,7 @@ def _csv(value: str, allowed: tuple[str, ...], hint: str) -> list[str]:
 )
 @click.option("--orders", default=",".join(ORDERS), show_default=True)
 @click.option("--scrapy/--no-scrapy", default=True, show_default=True, help="When importable.")
+@click.option("--polite/--no-polite", default=True, show_default=True, help="The delay rows.")
 @click.option("--spread/--no-spread", default=True, show_default=True, help="The no-delay pair.")
 @click.option("--spread-hosts", type=click.IntRange(1, 5000), default=None, help="[default: 1000]")
 @click.option("--spread-pages", type=click.IntRange(min=1), default=None, help="[default: 5]")
@@ -315,17 +324,21 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
     with Redis("redis" in mode_list) as redis:
         if "redis" in mode_list and not redis.url:
             print("redis: no redis-server on PATH, its rows are skipped")
-        result = polite(o, mode_list, order_list, redis.url)
+        result = {"runs": [], "bound_s": None, "scrapy": None}
+        if o["polite"]:
+            result = polite(o, mode_list, order_list, redis.url)
         pairs = spread(o, mode_list, redis.url) if o["spread"] else []
-    print()
-    print(result["head"])
-    print(f"bound: {result['bound_s']:.2f} s = {result['bound_how']}")
-    print("\n".join(polite_table(result["runs"], result["bound_s"], result["scrapy"])))
-    print()
-    print(
-        "where the time beyond the bound went (server clock against the crawl's launch and exit):"
-    )
-    print("\n".join(time_table(result["runs"])))
+    if o["polite"]:
+        print()
+        print(result["head"])
+        print(f"bound: {result['bound_s']:.2f} s = {result['bound_how']}")
+        print("\n".join(polite_table(result["runs"], result["bound_s"], result["scrapy"])))
+        print()
+        print(
+            "where the time beyond the bound went (server clock against the crawl's launch and "
+            "exit):"
+        )
+        print("\n".join(time_table(result["runs"])))
     if pairs:
         print()
         print(
@@ -344,7 +357,8 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
                 "machine": machine(),
                 "options": {**o, "modes": mode_list, "orders": order_list},
                 "polite": {**result, "runs": [asdict(r) for r in result["runs"]],
-                           "scrapy": asdict(result["scrapy"]) if result["scrapy"] else None},
+                           "scrapy": asdict(result["scrapy"]) if result["scrapy"] else None}
+                if o["polite"] else None,
                 "spread": [[asdict(m), asdict(s)] for m, s in pairs],
             }  # fmt: skip
             json.dump(data, f, indent=2)

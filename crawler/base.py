@@ -162,6 +162,9 @@ class Sync(Protocol):
     """The primitives a strategy brings (``threading``'s, gevent's once patched, or none).
 
     Crawl state built by a backend uses these, so the engine never imports a concurrency library.
+    A strategy whose one thread pops the frontier for loops elsewhere (the processes parent)
+    brings a sync with ``dispatcher = True``: its pops are hand-offs, not a loop that fetched
+    its last page and asks for the next, which a frontier may otherwise keep on its host.
     """
 
     def lock(self) -> Any:

@@ -9,10 +9,13 @@ import time
 
 import pytest
 
+from crawler.backends.memory.backend import MemoryBackend
 from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.base import Request
+from crawler.config import CrawlConfig
 from crawler.politeness.schedule import HostSchedule, Pace
+from crawler.strategies.processes.strategy import DispatchSync
 from crawler.unshared import UNSHARED
 
 
@@ -168,6 +171,23 @@ def test_a_loop_keeps_its_idle_host_without_delay():
     timed = frontier(FakeClock(), delay=0.5)
     timed.push_many(sorted_by_host("ab", 2))
     assert drain_now(timed) == ["http://a.test/0", "http://b.test/0"]
+
+
+def test_a_dispatcher_is_not_kept_on_the_host_it_popped_last():
+    # A processes parent pops pages for its children: its next pop does not follow a fetch of
+    # the page before, so keeping it on that host put two of its pages out at once.
+    f = MemoryFrontier(UNSHARED, keep_hosts=False, clock=FakeClock())
+    f.push_many(sorted_by_host("ab", 2))
+    assert drain_now(f) == ["http://a.test/0", "http://b.test/0", "http://a.test/1",
+                            "http://b.test/1"]  # fmt: skip
+    backend = MemoryBackend()
+    dispatched = backend.frontier(CrawlConfig(), DispatchSync())
+    dispatched.push_many(sorted_by_host("ab", 2))
+    assert [dispatched.pop(timeout=0).url for _ in range(2)] == [
+        "http://a.test/0",
+        "http://b.test/0",
+    ]
+    backend.close()
 
 
 def test_within_a_host_pages_go_breadth_first():

@@ -126,3 +126,32 @@ def test_the_loops_of_a_process_share_each_hosts_connection(mode, tmp_path):
         connections = site.stats()["connections"]
     assert len(ok) == 24
     assert connections == {address(i): 1 for i in range(4)}, connections
+
+
+@pytest.mark.timeout(120)
+def test_processes_put_one_page_of_a_host_out_at_a_time_under_per_host_1():
+    # The parent pops pages for its children. Kept on the host it popped last (as a loop that
+    # fetched its page is), it sent a host's next page in the same hand-out as the one before:
+    # two requests to the host at once, past --per-host 1.
+    with ManyHosts(3, 4, latency=0.2) as site:
+        records, _ = run_crawl(
+            site.urls("sorted"), mode="processes", workers=1, greenlets=4, per_host=1
+        )
+        stats = site.stats()
+    assert len(records) == 12 and all(r.ok for r in records)
+    assert stats["peak"] == {address(i): 1 for i in range(3)}, stats["peak"]
+
+
+@pytest.mark.timeout(120)
+def test_processes_open_each_host_in_one_child():
+    # Each child keeps its own connections: a host's pages go to the child that took its
+    # first page. Handed to whichever child read the pool's queue first, most hosts were
+    # opened in both.
+    # --per-host 1: one page of a host at a time, so one connection is all it needs.
+    with ManyHosts(12, 5, latency=0.02) as site:
+        records, _ = run_crawl(
+            site.urls("sorted"), mode="processes", workers=2, greenlets=4, per_host=1
+        )
+        connections = site.stats()["connections"]
+    assert len(records) == 60 and all(r.ok for r in records)
+    assert connections == {address(i): 1 for i in range(12)}, connections

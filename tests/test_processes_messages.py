@@ -26,6 +26,7 @@ from crawler.sinks import CallbackSink, JsonLinesSink
 from crawler.stats import Stats
 from crawler.strategies.processes.messages import BatchDone, Task, TaskFailed, TaskStarted
 from crawler.strategies.processes.parent import ParentLoop
+from crawler.strategies.processes.strategy import DispatchSync
 from crawler.strategies.serial import SerialSync
 from crawler.unshared import UNSHARED
 from tests.support.paths import ROOT
@@ -144,7 +145,7 @@ def test_the_parent_dispatches_each_message_kind():
     backend = MemoryBackend()
     frontier = backend.frontier(config, SerialSync())
     pool, consumed = _Pool(), []
-    loop = ParentLoop(CrawlJob(config, backend, []), consumed.append, pool, frontier)
+    loop = ParentLoop(CrawlJob(config, backend, []), consumed.append, [pool], frontier)
     loop.queued = frontier.push_many(
         [Request("http://127.0.0.1:1/a"), Request("http://127.0.0.1:1/b")]
     )
@@ -184,7 +185,7 @@ def test_the_parent_books_each_host_from_its_pages_own_end_not_the_batchs_report
     schedule = HostSchedule(Pace(delay=10.0))
     frontier = MemoryFrontier(UNSHARED, schedule=schedule, clock=lambda: clock[0])
     pool = _Pool()
-    loop = ParentLoop(CrawlJob(config, MemoryBackend(), []), lambda r: None, pool, frontier)
+    loop = ParentLoop(CrawlJob(config, MemoryBackend(), []), lambda r: None, [pool], frontier)
     urls = [f"http://127.0.0.{i}:1/{page}" for page in "ab" for i in (1, 2)]
     loop.queued = frontier.push_many([Request(url) for url in urls])
     loop.dispatch()  # at 100
@@ -271,3 +272,59 @@ def test_the_processes_package_has_no_import_cycle():
 
     cycles = [module for module in graph if reaches(module, module, {module})]
     assert cycles == []
+
+
+def _two_children(hosts: int, pages: int) -> tuple[ParentLoop, list[_Pool], MemoryFrontier]:
+    # Batches of G/4 = 2 pages, 2 × G/2 = 8 tasks out per child.
+    config = CrawlConfig(mode="processes", workers=2, greenlets=8, robots=False)
+    backend = MemoryBackend()
+    frontier = backend.frontier(config, DispatchSync())
+    pools = [_Pool(), _Pool()]
+    loop = ParentLoop(CrawlJob(config, backend, []), lambda r: None, pools, frontier)
+    urls = [f"http://h{h}.test/{p}" for h in range(hosts) for p in range(pages)]
+    loop.queued = frontier.push_many([Request(url) for url in urls])
+    return loop, pools, frontier
+
+
+def _hosts(pool: _Pool) -> set[str]:
+    return {r.url.split("/")[2] for task in pool.tasks for r in task.batch}
+
+
+def test_a_hosts_pages_go_to_the_child_that_took_its_first_page():
+    # Each child keeps its own connections: a host spread over both opened one in each.
+    loop, pools, _ = _two_children(16, 2)
+    loop.dispatch()
+    assert [len(p.tasks) for p in pools] == [8, 8]  # 32 pages, 2 a batch: both children full
+    assert not _hosts(pools[0]) & _hosts(pools[1])
+    assert len(_hosts(pools[0])) == len(_hosts(pools[1])) == 8
+
+
+def test_a_page_waits_for_its_hosts_busy_child_rather_than_open_the_host_elsewhere():
+    loop, pools, frontier = _two_children(16, 2)
+    loop.dispatch()
+    first = {host: k for k, pool in enumerate(pools) for host in _hosts(pool)}
+    done = pools[1].tasks[0]
+    records = [EncodedRecord.of(Record(url=r.url, status=200)) for r in done.batch]
+    # Child 1 has room for one more task; a page of a host of each child comes.
+    busy = next(h for h, k in first.items() if k == 0)
+    free = next(h for h, k in first.items() if k == 1)
+    fresh = [Request(f"http://{busy}/new", 1), Request(f"http://{free}/new", 1)]
+    loop.handle(BatchDone(done.task_id, records, fresh))
+    loop.dispatch()
+    assert [r.url for r in pools[1].tasks[-1].batch] == [f"http://{free}/new"]
+    assert len(pools[0].tasks) == 8 and loop.holding == 1
+    done = pools[0].tasks[0]
+    records = [EncodedRecord.of(Record(url=r.url, status=200)) for r in done.batch]
+    loop.handle(BatchDone(done.task_id, records, []))
+    loop.dispatch()  # its own child has room now
+    assert [r.url for r in pools[0].tasks[-1].batch] == [f"http://{busy}/new"]
+    assert loop.holding == 0 and frontier.snapshot()["queued"] == 0
+
+
+def test_one_host_still_keeps_every_child_busy():
+    loop, pools, _ = _two_children(1, 32)
+    loop.dispatch()
+    # Its home child full, a few pages wait for it; the rest go to the other.
+    assert len(pools[0].tasks) == 8 and loop.holding == loop.hold_cap
+    assert len(pools[1].tasks) == (32 - 16 - loop.hold_cap) // 2
+    assert _hosts(pools[0]) == _hosts(pools[1]) == {"h0.test"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import _socket  # the OS socket type, which gevent's patching leaves as it is
 import contextlib
 import io
+import queue
 import socket
 import time
 from typing import Any
@@ -177,21 +178,56 @@ class SlotsAtOnceMixin:
 
     def __init__(self, host: str, port: int | None = None, *args: Any, **kwargs: Any) -> None:
         maxsize = kwargs.get("maxsize", 1)
-        probe = self._new_pool_queue(1)  # type: ignore[attr-defined]
-        if maxsize <= 1 or not _plain_lifo(probe):
+        if maxsize <= 1 or not _plain_lifo(_queue_class(self)):
             super().__init__(host, port, *args, **kwargs)  # type: ignore[call-arg]
             return
         kwargs["maxsize"] = 1
         super().__init__(host, port, *args, **kwargs)  # type: ignore[call-arg]
-        queue = self.pool  # type: ignore[attr-defined]
-        with queue.mutex:  # the standard library's LifoQueue: its list of slots
-            queue.queue.extend([None] * (maxsize - 1))
-            queue.maxsize = maxsize
+        slots = self.pool  # type: ignore[attr-defined]
+        with slots.mutex:  # the standard library's LifoQueue: its list of slots
+            slots.queue.extend([None] * (maxsize - 1))
+            slots.maxsize = maxsize
+
+    def close(self) -> None:
+        """Close every pooled connection and disable the pool, as urllib3 does, but take the
+        standard library's queue of slots in one step: urllib3 drains it one ``get`` and lock
+        per slot, 64 for each host at the end of a crawl with 64 loops (a quarter of a second
+        for 1,000 hosts)."""
+        slots = self.pool  # type: ignore[attr-defined]
+        if slots is None or not _plain_lifo(type(slots)):
+            super().close()  # type: ignore[misc]
+            return
+        self.pool = None  # no loop takes from it or gives back to it now
+        with slots.mutex:
+            pooled, slots.queue = slots.queue, []
+            slots.not_full.notify_all()
+        for conn in pooled:
+            if conn is not None:
+                conn.close()
 
 
-def _plain_lifo(queue: Any) -> bool:
-    """Whether ``queue`` is the standard library's LifoQueue (its slots a list, one mutex)."""
-    return isinstance(getattr(queue, "queue", None), list) and hasattr(queue, "mutex")
+def _queue_class(pool: Any) -> type:
+    """The class ``pool._new_pool_queue`` builds its queue from: its ``QueueCls``, or, left at
+    urllib3's default, ``queue.LifoQueue`` as it is now (gevent's, once patched)."""
+    if pool.QueueCls is _URLLIB3_QUEUE:
+        return queue.LifoQueue
+    return pool.QueueCls
+
+
+def _plain_lifo(queue_class: type) -> bool:
+    """Whether ``queue_class`` makes the standard library's LifoQueue (its slots a list, one
+    mutex). Asked once per class (gevent's patching, if any, is done before urllib3 is
+    imported): a probe queue per new pool was a tenth of what building the pool costs."""
+    plain = _PLAIN_QUEUES.get(queue_class)
+    if plain is None:
+        probe = queue_class(1)
+        plain = isinstance(getattr(probe, "queue", None), list) and hasattr(probe, "mutex")
+        _PLAIN_QUEUES[queue_class] = plain
+    return plain
+
+
+_PLAIN_QUEUES: dict[type, bool] = {}
+_URLLIB3_QUEUE = HTTPConnectionPool.QueueCls
 
 
 def _pool(base: type, connection: type) -> type:

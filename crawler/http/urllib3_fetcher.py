@@ -73,7 +73,7 @@ class SharedPools:
 
     def close(self) -> None:
         """Close every pooled connection (after the last loop is done)."""
-        self.manager.clear()
+        close_pools(self.manager)
 
 
 class Urllib3Fetcher:
@@ -152,6 +152,19 @@ class Urllib3Fetcher:
     def close(self) -> None:
         """Release pooled connections (shared ones stay, for their owner to close)."""
         if self._shared is None:
-            self.pool.clear()
+            close_pools(self.pool)
         for pool in self._proxy_pools.values():
-            pool.clear()
+            close_pools(pool)
+
+
+def close_pools(manager: urllib3.PoolManager) -> None:
+    """Close every pool of ``manager`` and forget them. ``PoolManager.clear`` only forgets
+    them: each pool's connections are then closed when it is collected, by urllib3's
+    finaliser, one ``get`` and lock per slot of its queue (64 per host with 64 loops); a pool
+    closed first gives up its slots in one step (``crawler/http/adapter.py``)."""
+    pools = manager.pools
+    for key in pools.keys():  # noqa: SIM118 (a copy taken under its lock; it cannot iterate)
+        pool = pools.get(key)
+        if pool is not None:
+            pool.close()
+    manager.clear()

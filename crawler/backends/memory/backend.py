@@ -55,10 +55,12 @@ class MemoryBackend:
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """Queues per host in their ready order, guarded by the strategy's condition; past
-        their share of ``--memory-limit``, on disk."""
+        their share of ``--memory-limit``, on disk. A ``dispatcher`` sync (a processes parent)
+        keeps no loop on its last host (``MemoryFrontier``'s ``keep_hosts``)."""
         schedule, condition = self._schedule.get(config, sync)
         frontier = MemoryFrontier(
             condition,
+            keep_hosts=not getattr(sync, "dispatcher", False),
             max_pages=config.max_pages,
             schedule=schedule,
             max_pages_per_host=config.max_pages_per_host,

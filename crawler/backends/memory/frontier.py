@@ -41,6 +41,11 @@ class MemoryFrontier:
     once (no delay) and has nothing in flight but that loop's own last page gets it again: its
     connection is open, and new connections per host are what a many-host crawl pays.
 
+    ``keep_hosts=False``: for a caller that pops on behalf of loops elsewhere (a processes
+    parent). Its next pop does not follow a fetch of its last page, so keeping it on that host
+    would only put two pages of one host out at once (two connections, and past a
+    ``per_host`` cap of 1).
+
     ``spill_above``: once the queued requests in memory pass this many bytes (estimated),
     the deepest and latest of them move to a temporary directory (never a host's next few);
     ``release`` removes it (and so does the store's finaliser, should it never come).
@@ -56,6 +61,7 @@ class MemoryFrontier:
         clock: Callable[[], float] = time.monotonic,
         spill_above: int | None = None,
         spill_dir: str | None = None,
+        keep_hosts: bool = True,
     ) -> None:
         self._cond = condition
         self.schedule = schedule if schedule is not None else HostSchedule()
@@ -73,6 +79,7 @@ class MemoryFrontier:
         # Each loop's last host (by thread, or greenlet once gevent patched): a loop whose host
         # may start again right away (no delay) keeps it, and reuses its open connection.
         self._sticky: dict[int, tuple[str, str]] = {}  # loop -> (host, URL) it last took
+        self._keep_hosts = keep_hosts
         self._flying: set[str] = set()  # URLs handed out and not done
         self.closed = False
         self._meter = Meter()  # bytes of queued requests in memory
@@ -159,7 +166,7 @@ class MemoryFrontier:
                     return None
                 now = self._clock()
                 me = _thread.get_ident()
-                last = self._sticky.get(me)
+                last = self._sticky.get(me) if self._keep_hosts else None
                 if last is not None and self._may_keep(last, now):
                     # The calling loop's last host, still ready: its connection is open.
                     return self._hand_out(last[0], now, me, listed=False)

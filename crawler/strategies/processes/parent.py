@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,9 +20,11 @@ from typing import Any
 from crawler.base import Consume, CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.errors import ModeUnavailable, one_line
+from crawler.politeness.schedule import host_key
 from crawler.record import Record
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import run_task
+from crawler.strategies.processes.homes import HostHomes
 from crawler.strategies.processes.messages import BatchDone, Message, Task, TaskFailed, TaskStarted
 from crawler.worker import failed_record, process_name
 
@@ -33,6 +36,12 @@ BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
 # pool and thread hand-offs, which a batch shares; the child still crawls them one by one.
 PLAIN_BATCH = 8
 GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
+# Pages the parent keeps for a busy child, at most, as a share of the pages it may have out
+# (1/4): a page popped while its host's home child has no room waits for it rather than open
+# the host on another child. The pops follow the hosts' ready order, not their homes, so what
+# waits for one child drifts up and down; with 2 x 32 greenlets, 8 pages held spilled a third
+# of the hosts' later pages to the other child, 16 a fifth.
+HOLD_SHARE = 4
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
 # How long the end of a crawl waits for the pool's own results of finished tasks (see
 # ``ParentLoop.settle``); past it a child that died on the way is not waited for.
@@ -44,6 +53,7 @@ class _Task:
     """One batch handed to the pool, until its ``BatchDone`` (or the parent gives up on it)."""
 
     batch: tuple[Request, ...]
+    child: int = 0  # which of the parent's pools it went to
     pid: int | None = None
     started: float = 0.0
     result: Any = None  # the pool's ``AsyncResult``
@@ -80,7 +90,7 @@ class ParentLoop:
         self,
         job: CrawlJob,
         consume: Consume,
-        pool: Any,
+        pools: Sequence[Any],
         frontier: Any,
         before_dispatch: Any = None,
     ) -> None:
@@ -90,7 +100,14 @@ class ParentLoop:
         self.before_dispatch = before_dispatch
         self.waiting_host = False  # pages queued, but no host may start yet
         self.consume = consume
-        self.pool = pool
+        # One pool per child process: a task goes to the child chosen for it (``homes``).
+        self.pools = list(pools)
+        self.homes = HostHomes(len(self.pools))
+        self.out = [0] * len(self.pools)  # tasks out per child
+        # Pages popped for a child that had no room yet (its host's home): in flight for the
+        # frontier, handed to that child first when it has room again.
+        self.held: list[deque[Request]] = [deque() for _ in self.pools]
+        self.holding = 0
         self.frontier = frontier
         self.events: queue.Queue[Message] = queue.Queue()
         self.tasks: dict[int, _Task] = {}
@@ -112,7 +129,9 @@ class ParentLoop:
         # rather than when the slowest of G pages does.
         self.batch_cap = max(1, greenlets // GREENLET_BATCH_DIVISOR) if greenlets else PLAIN_BATCH
         tasks_per_process = BATCHES_PER_PROCESS * (greenlets // self.batch_cap if greenlets else 1)
-        self.limit = tasks_per_process * self.config.workers
+        self.per_child = tasks_per_process
+        self.hold_cap = max(1, tasks_per_process * self.batch_cap // HOLD_SHARE)
+        self.limit = tasks_per_process * len(self.pools)
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         self.task_deadline = task_deadline(self.config, self.batch_cap)
         self.started_any = False  # no task has started yet: are the children alive at all?
@@ -127,7 +146,7 @@ class ParentLoop:
         while True:
             try:
                 self.dispatch()
-                idle = not self.tasks and not self.retry
+                idle = not self.tasks and not self.retry and not self.holding
                 if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
                 self.handle(self._next_event(READY_POLL_S if self.waiting_host else POLL_S))
@@ -140,50 +159,87 @@ class ParentLoop:
                 raise
 
     def dispatch(self) -> None:
-        """Hand out batches while work is queued and fewer than ``limit`` tasks are out;
-        batches are split so every idle process gets a share of a short queue."""
+        """Hand out batches while work is queued and some child has fewer than its share of
+        ``limit`` tasks out; a page goes to its host's home child while that one has room
+        (``homes``); batches are split so every idle process gets a share of a short queue."""
         while self.retry and self.computing < self.limit:
-            self._submit([self.retry.popleft()])
+            self._submit([self.retry.popleft()], self._roomiest())
         if self.before_dispatch is not None:
             self.before_dispatch()
         self.exhausted = False
         self.waiting_host = False
-        while (self.queued or self.shared) and self.computing < self.limit:
-            if self.shared:
-                # Lease little at a time: other workers share this queue.
-                share = self.config.greenlets or 1
-            else:
-                share = -(-self.queued // (self.limit - self.computing))
-            batch = []
-            for _ in range(min(self.batch_cap, share)):
-                # With nothing of ours out, the pop may wait for the earliest host; else it
-                # must not (events are waiting): then look again shortly.
-                idle = not self.tasks and not self.retry and not batch
-                request = self.frontier.pop(timeout=None if idle else 0)
-                if request is None and not idle and not self.frontier.closed:
-                    self.waiting_host = True  # no host may start yet (or, shared: leases out)
-                    break
-                if request is None:  # closed, or (shared) nothing to pop now
-                    self.queued = 0
-                    self.exhausted = True
-                    break
-                self.queued = max(0, self.queued - 1)
-                batch.append(request)
-            if not batch:
-                return
-            self._submit(batch)
-            if self.exhausted or self.waiting_host:
-                return
+        room = [self.per_child - out for out in self.out]  # more tasks each child may take
+        share = -(-self.queued // max(1, sum(room)))
+        if self.shared:  # lease little at a time: other workers share this queue
+            share = self.config.greenlets or 1
+        size = min(self.batch_cap, share)
+        batches: list[list[Request]] = [[] for _ in self.pools]
+        pending = 0  # pages in ``batches``
 
-    def _submit(self, batch: list[Request]) -> None:
+        def add(child: int, request: Request) -> None:
+            nonlocal pending
+            batch = batches[child]
+            batch.append(request)
+            pending += 1
+            if len(batch) >= size:
+                self._submit(batch, child)
+                batches[child] = []
+                pending -= len(batch)
+                room[child] -= 1
+
+        for child, held in enumerate(self.held):  # pages kept for their home, first
+            while held and room[child] > 0:
+                self.holding -= 1
+                add(child, held.popleft())
+        while (self.queued or self.shared) and any(r > 0 for r in room):
+            # With nothing of ours out, the pop may wait for the earliest host; else it must
+            # not (events are waiting): then look again shortly.
+            idle = not self.tasks and not self.retry and not pending and not self.holding
+            request = self.frontier.pop(timeout=None if idle else 0)
+            if request is None and not idle and not self.frontier.closed:
+                self.waiting_host = True  # no host may start yet (or, shared: leases out)
+                break
+            if request is None:  # closed, or (shared) nothing to pop now
+                self.queued = 0
+                self.exhausted = True
+                break
+            self.queued = max(0, self.queued - 1)
+            host = host_key(request.url)
+            home = self.homes.home(host)
+            if (
+                home is not None
+                and room[home] <= 0
+                and len(self.held[home]) < self.hold_cap
+                and all(self.out[k] or batches[k] for k, r in enumerate(room) if r > 0)
+            ):
+                # Its home child is busy: the page waits for it, unless a child would idle
+                # meanwhile (so one host alone still keeps every child busy); a few at most.
+                self.held[home].append(request)
+                self.holding += 1
+                continue
+            add(self.homes.pick(host, room), request)
+        for child, batch in enumerate(batches):
+            if batch:
+                self._submit(batch, child)
+
+    def _roomiest(self) -> int:
+        return min(range(len(self.pools)), key=self.out.__getitem__)
+
+    def _submit(self, batch: list[Request], child: int) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
         task = Task(task_id, tuple(batch))
-        self.tasks[task_id] = _Task(task.batch)
+        self.tasks[task_id] = _Task(task.batch, child=child)
         self.computing += 1
+        self.out[child] += 1
         # No result callback: a task's outcome comes on the channel (``BatchDone``).
-        self.tasks[task_id].result = self.pool.apply_async(
+        self.tasks[task_id].result = self.pools[child].apply_async(
             run_task, (task,), error_callback=partial(_on_error, self.events, task_id)
         )
+
+    def _ended(self, task: _Task) -> None:
+        """``task`` is out no more (done, or given up)."""
+        self.computing -= 1
+        self.out[task.child] -= 1
 
     def _next_event(self, timeout: float) -> Message | None:
         try:
@@ -203,7 +259,7 @@ class ParentLoop:
                 task = self.tasks.pop(task_id, None)
                 if task is None:
                     return  # a task already given up on (crashed, timed out)
-                self.computing -= 1
+                self._ended(task)
                 self.returning.append(task.result)
                 if len(self.returning) > 4 * self.limit:
                     self.returning = [r for r in self.returning if not r.ready()]
@@ -238,7 +294,7 @@ class ParentLoop:
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
-        self.computing -= 1
+        self._ended(task)
         retry = error == "worker_crash" and len(task.batch) > 1
         if retry and self.frontier_open:
             self.retry.extend(task.batch)  # still in flight for the frontier
@@ -287,6 +343,10 @@ class ParentLoop:
             pass
         for task_id in list(self.tasks):
             self.give_up(task_id, "interrupted", "stopped by Ctrl-C")
+        for held in self.held:  # popped, never handed to a child
+            self.retry.extend(held)
+            held.clear()
+        self.holding = 0
         while self.retry:
             request = self.retry.popleft()
             self.frontier.done(request)

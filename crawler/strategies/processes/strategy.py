@@ -1,7 +1,10 @@
-"""Processes: a ``multiprocessing.Pool`` of P children, optionally G greenlets in each.
+"""Processes: P children, each in a ``multiprocessing.Pool`` of its own, optionally G greenlets
+in each.
 
 The parent owns the frontier and is the only one to pop it; it hands out batches of requests with
-``apply_async`` and keeps about two batches per process outstanding so no process idles. A child
+``apply_async`` and keeps about two batches per process outstanding so no process idles. A pool
+per child lets the parent choose the child: a host's pages go to the child that took its first
+page, which holds its connection (``homes.py``). A child
 crawls a batch (up to 8 pages one by one, or up to G at once on greenlets), claims every link it
 found in the visited set in one round trip, and sends one ``BatchDone`` on the results channel:
 the batch's records, each already encoded as its JSON line (the parent writes it to a JSON Lines
@@ -42,6 +45,16 @@ from crawler.strategies.serial import SerialSync
 from crawler.worker import claim_new
 
 MERGE_S = 0.01  # how often the parent takes the children's host bookings
+
+
+class DispatchSync(SerialSync):
+    """The parent's sync: one thread, so no locks; and a ``dispatcher``, popping pages for
+    the children. The memory frontier would otherwise keep it on the host it popped last, as
+    it keeps a loop that has fetched its last page: here that page has not left yet, so two
+    pages of one host went out together (in one batch, on two connections at once, even
+    past ``--per-host 1``) where the next ready host should have gone."""
+
+    dispatcher = True
 
 
 def start_method(greenlets: int) -> str:
@@ -108,7 +121,7 @@ class ProcessesStrategy:
             consume(record)
         config, backend = job.config, job.backend
         context = pool_context(config.greenlets)
-        frontier = backend.frontier(config, SerialSync())  # popped by this thread only
+        frontier = backend.frontier(config, DispatchSync())  # popped by this thread only
         manager = None
         try:
             if backend.shared:
@@ -123,7 +136,12 @@ class ProcessesStrategy:
             if context.get_start_method() == "fork":
                 load_fetcher(config)  # imported once here, not once in every child
             init_args = (config, state, channel, backend.shared)
-            pool = context.Pool(config.workers, initializer=init_child, initargs=init_args)
+            # One pool of one process per child, so that the parent chooses the child of each
+            # task: a host's pages go to the child holding its connection (``homes``).
+            pools = [
+                context.Pool(1, initializer=init_child, initargs=init_args)
+                for _ in range(config.workers)
+            ]
             before_dispatch = None
             if not backend.shared:
                 # The frontier's host schedule is this process's; children book theirs in the
@@ -140,7 +158,7 @@ class ProcessesStrategy:
                         due[0] = now + MERGE_S
                         local_clock.merge(hosted.take_updates())
 
-            loop = ParentLoop(job, consume, pool, frontier, before_dispatch)
+            loop = ParentLoop(job, consume, pools, frontier, before_dispatch)
             loop.queued = frontier.push_many(seeds)
             if backend.durable and not backend.shared:
                 # A resumed crawl (--state): what an earlier run left queued is work too.
@@ -154,8 +172,10 @@ class ProcessesStrategy:
                 loop.run()
             finally:
                 loop.settle()  # no child may be killed holding the pool's result lock
-                pool.terminate()  # children ignore SIGINT; this is how they stop
-                pool.join()
+                for pool in pools:
+                    pool.terminate()  # children ignore SIGINT; this is how they stop
+                for pool in pools:
+                    pool.join()
                 stop.set()
                 channel.wake()
                 reader.join()
