@@ -15,7 +15,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m fixtures.demo --port $(DEMO_PORT)
 
-# Every test, on two pytest-xdist workers per core: most of the suite's time is spent waiting
+# Every test, on three pytest-xdist workers per core: most of the suite's time is spent waiting
 # on servers, deadlines and child processes (tests/conftest.py; PYTEST_WORKERS=0: all in this
 # process).
 PYTEST_WORKERS ?= auto

@@ -143,10 +143,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: two workers per core. Most of the suite's wall time is waiting (on
-    deadlines, servers, child processes), not CPU: two workers per core keep both busy
-    (measured: make test-fast 97 s -> 60 s on a loaded 2-core machine)."""
-    return 2 * (os.cpu_count() or 1)
+    """``-n auto``: three workers per core. Much of the suite's wall time is waiting (on
+    deadlines, servers, child processes), not CPU: more workers than cores keep both busy.
+    Measured on a 2-core machine, back to back, 1,691 tests: 4 workers 147.5 s, 6 workers
+    118.6 s (0.80x), 8 workers 110.4 s (0.75x, with the machine loaded past 8): three per core
+    keep most of the gain with less contention for the tests' timing margins."""
+    return 3 * (os.cpu_count() or 1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
