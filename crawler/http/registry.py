@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from http.cookiejar import CookieJar
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from crawler.base import Fetcher
@@ -29,9 +30,9 @@ def open_fetcher(
     """A new fetcher of the configured kind; one per worker loop (``cookies``: a jar shared
     by the loops of a strategy; by default each fetcher keeps its own; ``connections``: from
     ``open_connections``, by default the fetcher's own pools)."""
-    module, _, name = FETCHERS[config.fetcher].partition(":")
+    name = FETCHERS[config.fetcher].partition(":")[2]
     extra = {} if connections is None else {"connections": connections}
-    return getattr(import_module(module), name)(
+    return getattr(_fetcher_module(config), name)(
         config, pool_size=pool_size, cookies=cookies, **extra
     )
 
@@ -40,13 +41,17 @@ def load_fetcher(config: CrawlConfig) -> None:
     """Import the configured fetcher's module (and with it the HTTP stack) now, in this
     process: a process about to fork children calls it so that each child starts with it loaded
     instead of importing it again (urllib3 and ssl: ~0.17 s of CPU per child)."""
-    import_module(FETCHERS[config.fetcher].partition(":")[0])
+    _fetcher_module(config)
 
 
 def open_connections(config: CrawlConfig, *, loops: int) -> Any | None:
     """Connection pools for the ``loops`` loops of one process to share (the caller closes
     them once every loop is done), or None when the configured fetcher keeps its own per loop
     (``requests``: a session is not promised to be thread-safe)."""
-    module, _, _ = FETCHERS[config.fetcher].partition(":")
-    shared = getattr(import_module(module), "SharedPools", None)
+    shared = getattr(_fetcher_module(config), "SharedPools", None)
     return None if shared is None else shared(config, loops=loops)
+
+
+def _fetcher_module(config: CrawlConfig) -> ModuleType:
+    """The configured fetcher's module, imported."""
+    return import_module(FETCHERS[config.fetcher].partition(":")[0])
