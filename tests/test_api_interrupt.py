@@ -3,10 +3,12 @@
 import json
 import signal
 import subprocess
+from urllib.parse import urljoin
 
 import pytest
 
 from crawler.config import MODES
+from crawler.links.urls import canonical
 from tests.support.cli import run_python, start_python
 from tests.support.paths import ROOT
 
@@ -73,3 +75,53 @@ def test_a_stream_left_open_at_exit_does_not_hang_the_program(mode, slow_site):
     code = LEFT_OPEN.format(root=ROOT, url=slow_site.url, mode=mode)
     out = run_python(code, timeout=30)
     assert (out.returncode, out.stdout, out.stderr) == (0, slow_site.url + "\n", "")
+
+
+SETTLE_INTERRUPTED = """
+import sys
+if {mode!r} == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+import json, os, signal
+sys.path.insert(0, {root!r})
+from crawler import Crawler, CrawlConfig
+from crawler.sinks import CallbackSink
+from crawler.worker import Worker
+
+settled = [0]
+settle = Worker.settle
+
+
+def settle_after_ctrl_c(self, *args, **kwargs):
+    # Ctrl-C arrives between a page's parse and its record (the third page's).
+    settled[0] += 1
+    if settled[0] == 3:
+        os.kill(os.getpid(), signal.SIGINT)
+    return settle(self, *args, **kwargs)
+
+
+Worker.settle = settle_after_ctrl_c
+records = []
+config = CrawlConfig(mode={mode!r}, workers=4, depth=50, robots=False)
+try:
+    ended = Crawler(config, [CallbackSink(records.append)]).run([{url!r}]).interrupted
+except KeyboardInterrupt:
+    ended = "raised"
+print(json.dumps({{"written": [r.url for r in records], "ended": ended}}))
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["threads", "gevent"])
+def test_ctrl_c_between_a_page_and_its_record_loses_no_record(mode, fresh_site):
+    """The first Ctrl-C closes the frontier and raises nowhere: a page parsed when it arrives
+    still gets its record, and every page the site served has one."""
+    code = SETTLE_INTERRUPTED.format(root=str(ROOT), mode=mode, url=fresh_site.url)
+    out = run_python(code, timeout=50)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["ended"] is True, result
+    written = {canonical(url) for url in result["written"]}
+    served = {canonical(urljoin(fresh_site.url, path)) for path in fresh_site.counts()}
+    assert served <= written, served - written
