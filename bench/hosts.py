@@ -39,7 +39,8 @@ to the exit.
 
 A second scenario (``--spread-hosts`` × ``--spread-pages``, no delay) asks whether many hosts
 cost anything by themselves: pages/s on it against one host serving the same number of pages,
-per mode (``many/one``), the two crawls of a mode back to back. ``--no-polite`` runs only it.
+per mode (``many/one``), the two crawls of a mode back to back, ``--spread-rounds`` pairs per
+mode (the median pair is shown, and every round's ratio). ``--no-polite`` runs only it.
 
 The targets (wall ≤ 1.15 × bound; ≥ 1.3 × Scrapy's pages/s on the sorted list; many/one ≥ 0.8)
 are printed as ratios next to the figures; the exit code does not judge them.
@@ -88,8 +89,8 @@ DEFAULT_MODES = "gevent,threads,processes,redis"
 ORDERS = ("sorted", "interleaved", "discovered")
 LINKS = 10  # links per page: a crawl from / needs ceil((pages - 1) / LINKS) hops
 # (hosts, pages, delay, spread hosts, spread pages): the full run, and --quick
-FULL = (200, 20, 0.5, 1000, 5)
-QUICK = (20, 5, 0.2, 100, 5)
+FULL = (200, 20, 0.5, 1000, 5, 5)
+QUICK = (20, 5, 0.2, 100, 5, 1)
 
 
 def url_lists(site: HostsSite, pages: int) -> dict[str, list[str]]:
@@ -243,13 +244,20 @@ def polite(o: dict, modes: list[str], orders: list[str], redis_url: str | None) 
     return {"head": head, "bound_s": bound, "bound_how": how, "runs": runs, "scrapy": scrapy}
 
 
-def spread(o: dict, modes: list[str], redis_url: str | None) -> list[tuple[HostsRun, HostsRun]]:
-    """Many hosts against one host with the same pages, no delay: one pair per mode, its two
-    crawls back to back (both sites are up at once), so that the machine's load, which moves
-    from minute to minute on shared cores, weighs on both alike."""
+Pair = tuple[HostsRun, HostsRun]  # one mode's crawl of many hosts, and of one host
+
+
+def spread(o: dict, modes: list[str], redis_url: str | None) -> list[list[Pair]]:
+    """Many hosts against one host with the same pages, no delay: per mode, ``spread_rounds``
+    pairs of crawls. A pair's two crawls run back to back (both sites are up at once), so that
+    the machine's load, which moves from minute to minute on shared cores, weighs on both
+    alike; the rounds go over every mode in turn, and odd rounds run the one-host crawl first,
+    so that neither side of a pair always comes second. One pair of five-second crawls swings
+    by ±0.15 on a shared machine; the median of the rounds is the figure to read."""
     hosts, pages = o["spread_hosts"], o["spread_pages"]
     shapes = ((hosts, pages), (1, hosts * pages))
-    pairs: list[tuple[HostsRun, HostsRun]] = []
+    wanted = [m for m in modes if m != "redis" or redis_url]
+    pairs: dict[str, list[Pair]] = {m: [] for m in wanted}
     with (
         HostsSite(hosts=hosts, pages=pages, latency_ms=o["latency_ms"], links=LINKS) as many,
         HostsSite(hosts=1, pages=hosts * pages, latency_ms=o["latency_ms"], links=LINKS) as one,
@@ -260,22 +268,23 @@ def spread(o: dict, modes: list[str], redis_url: str | None) -> list[tuple[Hosts
             sources.append(os.path.join(tmp, f"{n_hosts}.txt"))
             with open(sources[-1], "w", encoding="utf-8") as f:
                 f.writelines(f"{url}\n" for url in url_lists(site, n_pages)["sorted"])
-        for mode in modes:
-            name, loops = label(mode, o["loops"])
-            if mode == "redis" and not redis_url:
-                continue
-            runs = []
-            for site, source, (n_hosts, n_pages) in zip((many, one), sources, shapes, strict=True):
-                site.reset_log()
-                result = crawl(mode, o["loops"], source, ["--ignore-robots"], redis_url)
-                run = HostsRun(f"{n_hosts}×{n_pages}", name, loops, result.pages, result.wall_s,
-                               result.failure)  # fmt: skip
-                run.server = account(site.log(), host_addresses(n_hosts), page_paths(n_pages), 0)
-                print(f"  {n_hosts} × {n_pages} {name}: {run.pages_per_s:.0f} pages/s",
-                      file=sys.stderr)  # fmt: skip
-                runs.append(run)
-            pairs.append((runs[0], runs[1]))
-    return pairs
+        sides = list(zip((many, one), sources, shapes, strict=True))
+        for round_ in range(o["spread_rounds"]):
+            for mode in wanted:
+                name, loops = label(mode, o["loops"])
+                runs = {}
+                for site, source, (n_hosts, n_pages) in sides[:: -1 if round_ % 2 else 1]:
+                    site.reset_log()
+                    result = crawl(mode, o["loops"], source, ["--ignore-robots"], redis_url)
+                    run = HostsRun(f"{n_hosts}×{n_pages}", name, loops, result.pages,
+                                   result.wall_s, result.failure)  # fmt: skip
+                    log = site.log()
+                    run.server = account(log, host_addresses(n_hosts), page_paths(n_pages), 0)
+                    print(f"  round {round_ + 1}: {n_hosts} × {n_pages} {name}: "
+                          f"{run.pages_per_s:.0f} pages/s", file=sys.stderr)  # fmt: skip
+                    runs[n_hosts] = run
+                pairs[mode].append((runs[hosts], runs[1]))
+    return list(pairs.values())
 
 
 def _csv(value: str, allowed: tuple[str, ...], hint: str) -> list[str]:
@@ -308,10 +317,16 @@ def _csv(value: str, allowed: tuple[str, ...], hint: str) -> list[str]:
 @click.option("--spread/--no-spread", default=True, show_default=True, help="The no-delay pair.")
 @click.option("--spread-hosts", type=click.IntRange(1, 5000), default=None, help="[default: 1000]")
 @click.option("--spread-pages", type=click.IntRange(min=1), default=None, help="[default: 5]")
+@click.option(
+    "--spread-rounds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pairs per mode; the median is shown.  [default: 5, --quick 1]",
+)
 @click.option("--json", "json_path", default=None, metavar="FILE", help="Also write JSON.")
 def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: object) -> None:
     """Crawl many polite hosts in every mode and order; print wall against the bound."""
-    preset = dict(zip(("hosts", "pages", "delay", "spread_hosts", "spread_pages"),
+    preset = dict(zip(("hosts", "pages", "delay", "spread_hosts", "spread_pages", "spread_rounds"),
                       QUICK if quick else FULL, strict=True))  # fmt: skip
     for key, value in preset.items():
         if o[key] is None:
@@ -344,7 +359,7 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
         print(
             f"no delay: {o['spread_hosts']} hosts × {o['spread_pages']} pages against 1 host × "
             f"{o['spread_hosts'] * o['spread_pages']} pages, {o['latency_ms']:g} ms latency, "
-            "sorted list, robots.txt ignored"
+            f"sorted list, robots.txt ignored; median of {o['spread_rounds']} pairs per mode"
         )
         print("\n".join(spread_table(pairs)))
     print()
@@ -359,7 +374,7 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
                 "polite": {**result, "runs": [asdict(r) for r in result["runs"]],
                            "scrapy": asdict(result["scrapy"]) if result["scrapy"] else None}
                 if o["polite"] else None,
-                "spread": [[asdict(m), asdict(s)] for m, s in pairs],
+                "spread": [[[asdict(m), asdict(s)] for m, s in mode] for mode in pairs],
             }  # fmt: skip
             json.dump(data, f, indent=2)
 

@@ -170,18 +170,44 @@ def time_table(runs: list[HostsRun]) -> list[str]:
     return _table(head, rows)
 
 
-def spread_table(pairs: list[tuple[HostsRun, HostsRun]]) -> list[str]:
-    """Per mode: pages/s on many hosts and on one host with the same pages, and their ratio."""
+def _ratio(pair: tuple[HostsRun, HostsRun]) -> float | None:
+    many, one = pair
+    if many.failure or one.failure or not one.pages_per_s:
+        return None
+    return many.pages_per_s / one.pages_per_s
+
+
+def median_pair(pairs: list[tuple[HostsRun, HostsRun]]) -> tuple[HostsRun, HostsRun] | None:
+    """The pair whose many/one ratio is the median of a mode's rounds (the lower middle one of
+    an even count); None when any pair failed (a failure is never averaged away)."""
+    ratios = [_ratio(p) for p in pairs]
+    if not pairs or any(r is None for r in ratios):
+        return None
+    ranked = sorted(range(len(pairs)), key=lambda i: ratios[i])
+    return pairs[ranked[(len(pairs) - 1) // 2]]
+
+
+def spread_table(modes: list[list[tuple[HostsRun, HostsRun]]]) -> list[str]:
+    """Per mode: pages/s on many hosts and on one host with the same pages, and their ratio,
+    from the median round; every round's ratio; duplicates and missing pages over all rounds."""
     head = (
         "mode", "loops", "", "pages many", "pages/s many", "pages one", "pages/s one", "many/one",
-        "dup", "missing",
+        "each round", "dup", "missing",
     )  # fmt: skip
     rows = []
-    for many, one in pairs:
-        failed = many.failure or one.failure
-        if failed:
-            rows.append((many.label, many.loops, "", "failed: " + failed))
+    for pairs in modes:
+        if not pairs:
             continue
+        middle = median_pair(pairs)
+        first = pairs[0][0]
+        if middle is None:
+            failed = next(r.failure for p in pairs for r in p if r.failure) or "no pages"
+            rows.append((first.label, first.loops, "", "failed: " + failed))
+            continue
+        many, one = middle
+        each = " ".join(_num(_ratio(p), "{:.2f}") for p in pairs)
+        dup = sum(r.server.get("duplicates", 0) for p in pairs for r in p)
+        missing = sum(r.server.get("missing", 0) for p in pairs for r in p)
         rows.append(
             (
                 many.label,
@@ -191,9 +217,10 @@ def spread_table(pairs: list[tuple[HostsRun, HostsRun]]) -> list[str]:
                 f"{many.pages_per_s:.0f}",
                 str(one.pages),
                 f"{one.pages_per_s:.0f}",
-                _num(many.pages_per_s / one.pages_per_s if one.pages_per_s else None, "{:.2f}"),
-                f"{many.server.get('duplicates', 0)}/{one.server.get('duplicates', 0)}",
-                f"{many.server.get('missing', 0)}/{one.server.get('missing', 0)}",
+                _num(_ratio(middle), "{:.2f}"),
+                each,
+                str(dup),
+                str(missing),
             )
         )
     return _table(head, rows)
@@ -203,7 +230,7 @@ def targets(
     runs: list[HostsRun],
     bound_s: float | None,
     scrapy: HostsRun | None,
-    pairs: list[tuple[HostsRun, HostsRun]],
+    spread: list[list[tuple[HostsRun, HostsRun]]],
 ) -> list[str]:
     """The issue's targets as ratios of this run's figures; nothing here judges pass or fail."""
     lines = ["targets (issue 12), as ratios of the figures above (shown, not judged):"]
@@ -214,10 +241,12 @@ def targets(
         if r.order == "sorted" and scrapy and scrapy.pages_per_s:
             line += f", pages/s ÷ Scrapy's {r.pages_per_s / scrapy.pages_per_s:.2f} (≥ 1.3)"
         lines.append(line)
-    for many, one in pairs:
-        if not (many.failure or one.failure) and one.pages_per_s:
+    for pairs in spread:
+        middle = median_pair(pairs)
+        if middle is not None:
+            many = middle[0]
             lines.append(
                 f"  no delay    {many.label} {many.loops}: many hosts ÷ one host pages/s "
-                f"{many.pages_per_s / one.pages_per_s:.2f} (≥ 0.8)"
+                f"{_ratio(middle):.2f} (≥ 0.8; median of {len(pairs)})"
             )
     return lines
