@@ -19,12 +19,16 @@ Names follow Prometheus conventions (``docs/health.md`` lists them with example 
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from crawler.health.forksafe import close_in_children
 from crawler.record import EncodedRecord, Record
@@ -158,6 +162,27 @@ class _LiveCollector:
 # 50 ms there (bench/metrics_scrape.py; docs/health.md), at 1 ms none in the runs measured, for
 # a few percent of a threads crawl's pages/s, paid only while metrics are served.
 SCRAPE_SWITCH_INTERVAL_S = 0.001
+# How often the serving thread looks for ``close``: what closing waits at most. (prometheus
+# client's own ``start_http_server`` serves with the standard 0.5 s, which every crawl run
+# with ``--metrics-port`` paid at its exit.)
+SHUTDOWN_POLL_S = 0.02
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """A scrape is not written to stderr (the crawl's own output)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def _serve(registry: CollectorRegistry, host: str, port: int) -> ThreadingWSGIServer:
+    """``/metrics`` of ``registry`` bound to ``host``:``port`` (IPv4 or IPv6), not yet serving."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    server_class = type("MetricsHTTPServer", (ThreadingWSGIServer,), {"address_family": family})
+    app = make_wsgi_app(registry)
+    return make_server(sockaddr[0], port, app, server_class, handler_class=_QuietHandler)
 
 
 class MetricsServer:
@@ -170,7 +195,14 @@ class MetricsServer:
     """
 
     def __init__(self, metrics: CrawlMetrics, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server, self._thread = start_http_server(port, addr=host, registry=metrics.registry)
+        self._server = _serve(metrics.registry, host, port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_S},
+            name="metrics",
+            daemon=True,
+        )
+        self._thread.start()
         self.address: tuple[str, int] = self._server.server_address[:2]
         # Pool children are forked while this serves: none of them may keep the port.
         close_in_children(self, lambda server: [server._server.socket])
