@@ -5,6 +5,10 @@ address even should libcurl resolve a name itself."""
 
 from __future__ import annotations
 
+import gzip
+import subprocess
+import sys
+
 import pytest
 
 from crawler.config import CrawlConfig
@@ -12,6 +16,7 @@ from crawler.errors import ConfigError
 from crawler.http.curl_fetcher import CurlFetcher
 from crawler.http.curl_head import read_head
 from tests.support.cli import run_cli
+from tests.support.paths import ROOT
 from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -110,3 +115,46 @@ def test_libcurl_s_codes_get_the_kinds_the_other_fetchers_give():
     assert {name: KINDS[getattr(pycurl, name)] for name in named} == named
     assert kind_of(pycurl.E_PARTIAL_FILE, "cut")[1].startswith("IncompleteRead")
     assert kind_of(12345, "new")[0] == "fetch"
+
+
+# A crawl of RawServer's pages with the curl fetcher, in a fresh interpreter: its pages, the
+# first page's title, and whether urllib3 was imported.
+_CRAWL = """
+import sys
+import crawler
+records = list(crawler.crawl(sys.argv[1], fetcher="curl", depth=1))
+print(len(records), records[0].title, "urllib3" in sys.modules)
+"""
+
+
+def _crawl_in_a_fresh_process(encoded: bool) -> list[str]:
+    page = b'<html><title>Home</title><a href="/next">next</a></html>'
+    body = gzip.compress(page) if encoded else page
+    coding = b"Content-Encoding: gzip\r\n" if encoded else b""
+
+    def pages(server, conn, number):
+        while server.read_head(conn, number) is not None:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\n\r\n"
+            conn.sendall(head % (coding, len(body)) + body)
+
+    with RawServer(pages) as server:
+        cmd = [sys.executable, "-c", _CRAWL, server.url("/")]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+@pytest.mark.subprocess
+def test_a_curl_crawl_of_plain_pages_never_imports_urllib3():
+    # Importing urllib3 costs a crawl more CPU than a hundred 100 KB pages: the curl fetcher
+    # needs it only to decode a content-encoded body, with urllib3's own decoders.
+    assert _crawl_in_a_fresh_process(encoded=False) == ["2", "Home", "False"]
+    assert _crawl_in_a_fresh_process(encoded=True) == ["2", "Home", "True"]
+
+
+def test_curl_asks_for_the_encodings_urllib3_asks_for():
+    import urllib3
+
+    from crawler.http.curl_fetcher import ENCODINGS
+
+    assert urllib3.util.make_headers(accept_encoding=True)["accept-encoding"] == ENCODINGS

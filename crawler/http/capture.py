@@ -25,12 +25,22 @@ from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-# At module level, not in the functions: an import statement costs microseconds on every call,
-# and these run once a page. (Only the fetch core imports this module, urllib3 already loaded.)
-from urllib3.exceptions import DecodeError
-from urllib3.response import HTTPResponse, _get_decoder
+# Decoding as urllib3 does it, urllib3 imported only once a body needs decoding: the curl
+# fetcher records exchanges without it (``decoding.py``).
+from crawler.http.decoding import CHUNK, decoded, decoder_for, flushed
 
-CHUNK = 64 * 1024
+__all__ = [
+    "CHUNK",
+    "RECORDER",
+    "SECRET_HEADERS",
+    "Exchange",
+    "ExchangeRecorder",
+    "decoded",
+    "decoder_for",
+    "flushed",
+    "note_request",
+    "warc_date",
+]
 # Header values that are secrets of the user's (-H), not of the page: archived as "[redacted]".
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
@@ -207,43 +217,3 @@ def _peer_ip(resp: Any) -> str | None:
         return resp.connection.sock.getpeername()[0]
     except (AttributeError, OSError, IndexError, TypeError):
         return None
-
-
-def decoder_for(encoding: str) -> Any:
-    """The decoder urllib3 itself would use for a body of this ``Content-Encoding``
-    (``HTTPResponse._init_decoder``), or None (not encoded, or by nothing urllib3 decodes)."""
-    encoding = encoding.lower()
-    known = HTTPResponse.CONTENT_DECODERS
-    if encoding in known:
-        return _get_decoder(encoding)
-    if "," in encoding and any(e.strip() in known for e in encoding.split(",")):
-        return _get_decoder(encoding)
-    return None
-
-
-def decoded(decoder: Any, raw: bytes) -> Iterator[bytes]:
-    """``raw`` decoded by ``decoder`` (from ``decoder_for``; None: as it is), at most
-    ``CHUNK`` bytes a piece, so a bomb never sits whole in memory. Decode errors surface as
-    urllib3's ``DecodeError``, as when urllib3 decodes."""
-    if decoder is None:
-        yield raw
-        return
-    try:
-        piece = decoder.decompress(raw, max_length=CHUNK)
-        while piece:
-            yield piece
-            if not decoder.has_unconsumed_tail:
-                break
-            piece = decoder.decompress(b"", max_length=CHUNK)
-    except HTTPResponse.DECODER_ERROR_CLASSES as exc:
-        raise DecodeError(f"content decoding failed: {exc}") from exc
-
-
-def flushed(decoder: Any) -> bytes | None:
-    """What ``decoder`` still holds once the body has ended (None: nothing)."""
-    if decoder is None:
-        return None
-    try:
-        return decoder.flush() or None
-    except HTTPResponse.DECODER_ERROR_CLASSES as exc:
-        raise DecodeError(f"content decoding failed: {exc}") from exc

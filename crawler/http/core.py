@@ -25,11 +25,10 @@ from typing import Any
 from urllib3 import exceptions as u3
 
 from crawler.base import Response
-from crawler.config import CrawlConfig
 from crawler.http.capture import RECORDER, ExchangeRecorder
 from crawler.http.connect import PAGE_DEADLINE
-from crawler.http.credentials import origin_of
 from crawler.http.netguard import BlockedAddress
+from crawler.http.request_headers import RequestHeaders
 
 CHUNK = 64 * 1024
 # The largest body read in one call (a whole page of most sites, the bench's 100 KB ones too):
@@ -50,40 +49,9 @@ class DeadlineExceeded(Exception):
     """The page took longer than its overall deadline."""
 
 
-class FetchCore:
-    """One fetcher's settings turned into exchanges: ``headers`` for a request, ``fetch`` to
-    run one."""
-
-    def __init__(self, config: CrawlConfig) -> None:
-        self.config = config
-        self._user_headers = dict(config.headers)
-        self.user_header_names = frozenset(name.lower() for name in self._user_headers)
-        # Sent with every request (unless a -H header of the same name replaces it): identify
-        # ourselves and say what we read.
-        self.fixed_headers = {
-            name: value
-            for name, value in (
-                ("User-Agent", config.user_agent),
-                ("Accept", ",".join((*config.accept, "*/*;q=0.8"))),
-            )
-            if name.lower() not in self.user_header_names
-        }
-        self._credentials = dict(config.credentials)
-
-    def headers(
-        self, url: str, *, user_headers: bool = True, own: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
-        """What ``url``'s request adds to ``fixed_headers``: the user's ``-H`` headers (unless
-        ``user_headers`` is False), on the origin of a seed that carried them the seed's
-        credentials as Basic auth (never on another origin), then the request's ``own``."""
-        extra = dict(self._user_headers) if user_headers else {}
-        if self._credentials and (auth := self._credentials.get(origin_of(url))):
-            # The seed's own credentials win over an -H Authorization on their origin.
-            extra = {k: v for k, v in extra.items() if k.lower() != "authorization"}
-            extra["Authorization"] = auth
-        if own:
-            extra.update(own)
-        return extra
+class FetchCore(RequestHeaders):
+    """One fetcher's settings turned into exchanges: ``headers`` for a request
+    (``RequestHeaders``), ``fetch`` to run one."""
 
     def fetch(self, url: str, send: Callable[[], Any]) -> Response:
         """Run ``send`` (one GET of ``url``, body unread) under the page deadline and read the

@@ -38,17 +38,17 @@ from urllib.parse import urlsplit
 
 import certifi
 import pycurl
-import urllib3
 
 from crawler.base import Response
 from crawler.config import CrawlConfig, scrub
 from crawler.http import netguard
-from crawler.http.capture import ExchangeRecorder, decoded, decoder_for, flushed
-from crawler.http.core import FetchCore
+from crawler.http.capture import ExchangeRecorder
 from crawler.http.curl_cookies import cookie_header, keep_cookies
 from crawler.http.curl_head import header_line, last_status, read_head
 from crawler.http.curl_kinds import kind_of
+from crawler.http.decoding import ACCEPT_ENCODING, decoded, decoder_for, flushed
 from crawler.http.proxies import bypass, proxies_of
+from crawler.http.request_headers import RequestHeaders
 
 # How long a host's lookup serves its new connections (libcurl's own cache keeps names 60 s).
 RESOLVED_FOR = 60.0
@@ -56,7 +56,7 @@ RESOLVED_FOR = 60.0
 RESOLVED_KEPT = 4096
 # What the fetchers ask for: what urllib3 decodes (gzip, deflate, and br / zstd when their
 # decoders are installed), as the urllib3 fetcher asks.
-ENCODINGS = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
+ENCODINGS = ACCEPT_ENCODING
 # Secrets, and values that change with every page: their lines are never kept.
 _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -96,7 +96,7 @@ class CurlFetcher:
         connections: SharedPools | None = None,
     ) -> None:
         self.config = config
-        self.core = FetchCore(config)
+        self.core = RequestHeaders(config)
         self.cookies = cookies if cookies is not None else CookieJar()
         self._fixed = dict(self.core.fixed_headers)
         if "accept-encoding" not in self.core.user_header_names:

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from functools import cache
 from urllib.parse import urlsplit
-
-from urllib3.util.connection import allowed_gai_family
 
 # Never a public destination: ``::``, ``::1`` and deprecated IPv4-compatible ``::a.b.c.d``; NAT64
 # for local use (RFC 8215), which Python counts as global.
@@ -60,6 +59,24 @@ def resolve(host: str, port: int) -> list[str]:
         return [host]
     infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@cache
+def allowed_gai_family() -> int:
+    """The address family lookups ask for, as urllib3 decides it (``urllib3.util.connection``,
+    without importing urllib3): any, or IPv4 only where this host cannot bind ``::1``."""
+    return socket.AF_UNSPEC if _has_ipv6("::1") else socket.AF_INET
+
+
+def _has_ipv6(host: str) -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind((host, 0))
+    except Exception:  # as urllib3: any failure means no IPv6
+        return False
+    return True
 
 
 def address_family(host: str) -> int | None:
