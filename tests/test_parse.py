@@ -34,3 +34,44 @@ def test_charset_of_header():
     assert charset_of("text/html; charset=bogus") is None
     assert charset_of("text/html") is None
     assert charset_of(None) is None
+
+
+# Where a page's <title> and <base href> can sit: read from <head>'s children when there,
+# else found by a walk of the whole tree; either way the document's first, as a walk finds it.
+_PLACES = [
+    "<title>a</title><base href='/x/'>",
+    "<html><head></head><body><title>in body</title><base href='/b/'></body>",
+    "<head></head><title>after head</title><base href='/after/'><body>x</body>",
+    "<body><p>x</p><title>late</title></body>",
+    "<title>one</title><title>two</title><base href='/1/'><base href='/2/'>",
+    "<base target='_top'><base href='/second/'><title></title>",
+    "<head><base target='x'></head><body><base href='/body/'></body>",
+    "<head><template><title>inert</title><base href='/t/'></template></head><p>x</p>",
+    "<head><template><title>inert</title></template><title>real</title></head>",
+    "<noscript><title>ns</title></noscript><base href='/ns/'>",
+    "<body><svg><title>svg title</title></svg><title>html title</title></body>",
+    "<TITLE>Upper</TITLE><BASE HREF='/UP/'>",
+    "<frameset><frame src='/f'></frameset><title>f</title>",
+    "<p>no head content</p>",
+    "",
+    "<base href>",
+    "<base href='  '><title>  spaced\n out  </title>",
+    "<title>x</title><body><base href='/late/'></body>",
+]
+
+
+def _by_walk(html: str) -> tuple[str | None, str | None]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    title = tree.css_first("title")
+    base = next((n.attributes for n in tree.tags("base") if "href" in n.attributes), None)
+    text = " ".join(title.text(deep=True).split())[:500] or None if title is not None else None
+    return text, (base["href"] or "").strip() or None if base is not None else None
+
+
+def test_title_and_base_are_the_first_in_the_document_wherever_they_sit():
+    for html in _PLACES:
+        page = extract(html.encode())
+        expected = _by_walk(html) if html else (None, None)
+        assert (page.title, page.base) == expected, html

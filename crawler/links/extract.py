@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
+from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
@@ -82,10 +83,37 @@ def extract(
             if href is not None and (rel is None or "nofollow" not in rel.lower().split())
         ]
     # The first <title> is the document's (as in browsers), and the first <base href>.
-    if (title := tree.css_first("title")) is not None:
+    title, base = _in_head(tree)
+    if title is None:
+        title = tree.css_first("title")
+    if base is None:
+        base = next((a for a in map(_ATTRIBUTES, tree.tags("base")) if "href" in a), None)
+    if title is not None:
         out.title = " ".join(title.text(deep=True).split())[:500] or None
-    for attributes in map(_ATTRIBUTES, tree.tags("base")):
-        if "href" in attributes:  # a valueless href too: the base is then the page itself
-            out.base = (attributes["href"] or "").strip() or None
-            break
+    if base is not None:  # a valueless href too: the base is then the page itself
+        out.base = (base["href"] or "").strip() or None
     return out
+
+
+def _in_head(tree: LexborHTMLParser) -> tuple[Any, dict[str, str | None] | None]:
+    """The first ``<title>`` and the attributes of the first ``<base href>`` among the
+    children of ``<head>`` (None for those it lacks).
+
+    Where either appears before ``<body>``, the parser puts it in ``<head>`` (the HTML
+    Standard's "in head" rules, after ``</head>`` too), always as a child of it, and nothing
+    precedes ``<head>`` in the tree: one found there is the document's first. So a page reads
+    its head's few children instead of walking its whole tree twice (a CSS query and a tag
+    search); a page without them there is searched as before.
+    """
+    title = base = None
+    head = tree.head
+    if head is None:
+        return None, None
+    for node in head.iter():
+        tag = node.tag
+        if tag == "title":
+            if title is None:
+                title = node
+        elif tag == "base" and base is None and "href" in (attributes := node.attributes):
+            base = attributes
+    return title, base
