@@ -49,6 +49,7 @@ NORMALIZE_CACHE_BYTES = 8 << 20
 CANONICAL_CACHE_BYTES = 8 << 20
 FINGERPRINT_CACHE_BYTES = 8 << 20
 HOST_CACHE_BYTES = 2 << 20
+LOOKS_NORMAL_CACHE_BYTES = 4 << 20
 
 
 class URLTooLong(InvalidURL):
@@ -306,8 +307,11 @@ _PLAINLY_NORMAL = re.compile(
 ).fullmatch
 
 
+@cached_by_bytes(LOOKS_NORMAL_CACHE_BYTES)
 def _looks_normal(url: str) -> bool:
-    """True only for a URL in the normal form (False may be one too: ask ``normalize``)."""
+    """True only for a URL in the normal form (False may be one too: ask ``normalize``).
+    Cached: a new link's URL is asked about by its host, its canonical key, and again as the
+    base of its page once crawled, and the regular expression costs more than the lookup."""
     if _PLAINLY_NORMAL(url) is None or "/." in url or "//" in url[8:]:
         return False
     scheme, _, rest = url.partition("://")
