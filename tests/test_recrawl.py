@@ -248,7 +248,6 @@ def test_recrawl_refuses_an_unfinished_redis_crawl(changing_site, redis_url):
     assert client.hlen(f"crawl:{{{crawl_id}}}:records") == 7  # refused before anything went
 
 
-@pytest.mark.subprocess  # warcio check, as a user runs it
 def test_a_304_is_archived_as_a_revisit_of_the_payload_last_seen(changing_site, tmp_path):
     from warcio.archiveiterator import ArchiveIterator
 
