@@ -100,10 +100,26 @@ SLOW_FIRST = [
 # a dozen checks, and every xdist worker given one of those checks would run that crawl again.
 SHARED_BY_FIRST_PARAM = {"tests/test_faults.py"}
 
+# Module-scoped fixtures of a test module that start a process (a site, a server) or run a
+# crawl. Every xdist worker given one of their tests would start its own copy, and start it
+# again each time it came back to the module after another file's tests (pytest ends a module's
+# fixtures when the next test is in another module). The tests that use one (directly or
+# through another fixture of the module) are one unit of scheduling: one worker, one copy, the
+# tests one after another.
+SHARED_FIXTURES = {
+    "tests/test_api_interrupt.py": {"slow_site"},
+    "tests/test_api_modes.py": {"serial_result"},
+    "tests/test_compare.py": {"slow_site"},
+    "tests/test_contract.py": {"many_hosts"},
+    "tests/test_redis_backend.py": {"fixture_site"},
+    "tests/test_strategies.py": {"big_slow_site"},
+}
+
 
 def _scope(nodeid: str) -> str:
-    """The unit of xdist scheduling ``nodeid`` belongs to: itself, or in a file of
-    ``SHARED_BY_FIRST_PARAM``, the file and its first parameter id."""
+    """The unit of xdist scheduling ``nodeid`` belongs to: itself; in a file of
+    ``SHARED_BY_FIRST_PARAM``, the file and its first parameter id; for a user of a fixture of
+    ``SHARED_FIXTURES``, the file and the fixture."""
     path, _, rest = nodeid.partition("::")
     name, bracket, params = rest.partition("[")
     if path in SHARED_BY_FIRST_PARAM and bracket:
@@ -111,6 +127,9 @@ def _scope(nodeid: str) -> str:
         first = next((i for i in sorted(ids, key=len, reverse=True) if params.startswith(i)), "")
         if first:
             return f"{path}[{first}]"
+    fixture = _FIXTURE_USERS.get(path, {}).get(name)
+    if fixture:
+        return f"{path}::{fixture}"
     return nodeid
 
 
@@ -121,7 +140,32 @@ def _fixture_param_ids() -> dict[str, tuple[str, ...]]:
     return {"tests/test_faults.py": tuple(MODES)}
 
 
+def _fixture_users(path: str, shared: set[str]) -> dict[str, str]:
+    """``{test function: fixture}`` for the tests of ``path`` that use a fixture of ``shared``,
+    read from the file's source (the controller does not import test modules)."""
+    import ast
+
+    with open(os.path.join(ROOT, path), encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    # A fixture of the module that uses a shared one (``gated_site``) shares it too.
+    via = {name: name for name in shared}
+    for node in functions:
+        if not node.name.startswith("test_"):
+            for arg in node.args.args:
+                if arg.arg in via:
+                    via[node.name] = via[arg.arg]
+    users: dict[str, str] = {}
+    for node in functions:
+        if node.name.startswith("test_"):
+            used = sorted({via[a.arg] for a in node.args.args if a.arg in via})
+            if used:
+                users[node.name] = "+".join(used)
+    return users
+
+
 _FIRST_PARAM_IDS: dict[str, tuple[str, ...]] = {}
+_FIXTURE_USERS: dict[str, dict[str, str]] = {}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
@@ -134,6 +178,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from xdist.scheduler import LoadScopeScheduling
 
     _FIRST_PARAM_IDS.update(_fixture_param_ids())
+    _FIXTURE_USERS.update({p: _fixture_users(p, names) for p, names in SHARED_FIXTURES.items()})
 
     class SharedFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
