@@ -211,12 +211,16 @@ class HostileCrawl:
         # Strict UTF-8: a record that is not valid UTF-8 fails here, as it would for a reader.
         written = self.output.read_bytes() if self.output.exists() else b""
         self.lines = written.decode("utf-8").splitlines()
+        self._records: list[dict] | None = None
 
     def fill(self, template: str) -> str:
         return template.format(**self.places)
 
     def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.lines]
+        """The records, parsed once: ~400 checks read them (tests must not change them)."""
+        if self._records is None:
+            self._records = [json.loads(line) for line in self.lines]
+        return self._records
 
     def by_url(self) -> dict[str, dict]:
         return {r["url"]: r for r in self.records()}
