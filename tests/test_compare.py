@@ -18,7 +18,7 @@ from crawler.compare.modes import (
 )
 from crawler.errors import ConfigError
 from fixtures.site import REPO_ROOT, SiteProcess
-from tests.support.cli import invoke_cli, run_cli
+from tests.support.cli import invoke_cli
 
 pytestmark = pytest.mark.timeout(120)
 MODES = "serial,threads,gevent,processes"
@@ -30,10 +30,11 @@ def slow_site():
         yield running
 
 
+@pytest.mark.subprocess  # the site; compare runs each mode in a process of its own
 def test_table_has_a_row_per_mode_with_serial_as_baseline(slow_site):
     # Two modes: the table is drawn the same for any (the JSON test below crawls all four).
     modes = "serial,threads"
-    proc = run_cli("compare", "--modes", modes, "--workers", "4", "--depth", "20", slow_site.url)
+    proc = invoke_cli("compare", "--modes", modes, "--workers", "4", "--depth", "20", slow_site.url)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["mode", "workers", "ok"]
@@ -44,9 +45,10 @@ def test_table_has_a_row_per_mode_with_serial_as_baseline(slow_site):
     assert all("█" in row and "failed" not in row for row in rows.values())
 
 
+@pytest.mark.subprocess  # the site; compare runs each mode in a process of its own
 def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
     out = tmp_path / "records.jsonl"
-    proc = run_cli(
+    proc = invoke_cli(
         "compare", "--json", "--modes", MODES, "--workers", "4", "--depth", "20",
         "-o", str(out), slow_site.url,
     )  # fmt: skip
@@ -71,9 +73,10 @@ def test_json_reports_the_same_crawl_for_every_mode(slow_site, tmp_path):
         assert len(lines) == expected
 
 
+@pytest.mark.subprocess  # the site; compare runs each mode in a process of its own
 def test_a_url_list_on_stdin_is_given_to_every_mode(slow_site):
     urls = "".join(f"{slow_site.base}/page/{i}.html\n" for i in range(1, 6))
-    proc = run_cli("compare", "--json", "--modes", "serial,serial", "-", input=urls)
+    proc = invoke_cli("compare", "--json", "--modes", "serial,serial", "-", input=urls)
     assert proc.returncode == 0, proc.stderr
     assert [r["pages"] for r in json.loads(proc.stdout)] == [5, 5]
 
