@@ -92,6 +92,17 @@ SLOW_FIRST = [
     "test_metrics.py",
     "test_recrawl.py",
     "test_warc.py",
+    # Then the longest of those that start no process (CPU-bound cache, spill, sitemap and
+    # memory checks of 2-6 s each; deadline waits): ``make test-fast`` ended on them when they
+    # came last, one worker busy while the others were done.
+    "test_url_limit.py",
+    "test_spill_crawl.py",
+    "test_sitemaps_parse.py",
+    "test_sitemaps.py",
+    "test_state_storage.py",
+    "test_memory_state.py",
+    "test_bodies.py",
+    "test_fetchers.py",
 ]
 
 
