@@ -10,6 +10,7 @@ every run, saying to mark it.
 
 import compileall
 import contextlib
+import gc
 import multiprocessing.process
 import os
 import signal
@@ -217,6 +218,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.subprocess)
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection built (modules, test items: they live as long as the session) out
+    of the garbage collector's reach: its passes no longer walk them, here or in the processes
+    mode children forked from this process, whose collections otherwise wrote to every one of
+    those objects and so copied the pages they share with the parent. Measured on the contract
+    tests' processes-mode crawls in a whole-suite pytest process: ~15% less CPU."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.contextmanager
