@@ -14,18 +14,15 @@ from tests.support.crawl_process import TreePeak, wait_until
 
 
 @pytest.mark.parametrize("path", sorted(conftest.SHARED_FIXTURES))
-def test_every_shared_fixture_has_its_users_in_one_unit(path):
+def test_every_shared_fixture_has_its_users_in_one_unit(path, monkeypatch):
     # A fixture renamed, or its tests moved, would silently put each user back on a worker of
     # its own (one site process per worker): the table must still name fixtures with users.
     users = conftest._fixture_users(path, conftest.SHARED_FIXTURES[path])
     assert set(users.values()) == conftest.SHARED_FIXTURES[path], users
-    conftest._FIXTURE_USERS[path] = users
-    try:
-        scopes = {conftest._scope(f"{path}::{name}[x]") for name in users}
-        assert scopes == {f"{path}::{fixture}" for fixture in users.values()}
-        assert conftest._scope(f"{path}::test_not_a_user") == f"{path}::test_not_a_user"
-    finally:
-        del conftest._FIXTURE_USERS[path]
+    monkeypatch.setitem(conftest._FIXTURE_USERS, path, users)
+    scopes = {conftest._scope(f"{path}::{name}[x]") for name in users}
+    assert scopes == {f"{path}::{fixture}" for fixture in users.values()}
+    assert conftest._scope(f"{path}::test_not_a_user") == f"{path}::test_not_a_user"
 
 
 def test_a_fixture_used_through_another_is_shared_by_that_ones_users(tmp_path, monkeypatch):
