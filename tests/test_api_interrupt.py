@@ -125,3 +125,47 @@ def test_ctrl_c_between_a_page_and_its_record_loses_no_record(mode, fresh_site):
     written = {canonical(url) for url in result["written"]}
     served = {canonical(urljoin(fresh_site.url, path)) for path in fresh_site.counts()}
     assert served <= written, served - written
+
+
+BATCH_INTERRUPTED = """
+import sys
+import json, os, signal
+sys.path.insert(0, {root!r})
+from crawler import Crawler, CrawlConfig
+from crawler.sinks import CallbackSink
+
+records = []
+
+
+def keep(record):
+    # Ctrl-C while the parent writes a batch's records: on its first record past the seed.
+    records.append(record)
+    if len(records) == 2:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+if __name__ == "__main__":
+    config = CrawlConfig(mode="processes", workers=2, greenlets={greenlets}, depth=50, robots=False)
+    try:
+        ended = Crawler(config, [CallbackSink(keep)]).run([{url!r}]).interrupted
+    except KeyboardInterrupt:
+        ended = "raised"
+    print(json.dumps({{"written": [r.url for r in records], "ended": ended}}))
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("greenlets", [0, 4], ids=["processes", "processes-greenlets"])
+def test_ctrl_c_while_a_batch_is_written_loses_none_of_its_records(greenlets, fresh_site):
+    """A processes parent takes a child's batch, then writes its records one by one: a Ctrl-C
+    between two of them waits for the batch's end. (It was raised there: the batch had left
+    the tasks in flight, so its other pages got no record at all, not even ``interrupted``.)"""
+    code = BATCH_INTERRUPTED.format(root=str(ROOT), greenlets=greenlets, url=fresh_site.url)
+    out = run_python(code, timeout=50)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["ended"] is True, result
+    written = {canonical(url) for url in result["written"]}
+    served = {canonical(urljoin(fresh_site.url, path)) for path in fresh_site.counts()}
+    assert len(written) > 2
+    assert served <= written, served - written

@@ -20,6 +20,7 @@ from typing import Any
 from crawler.base import Consume, CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.errors import ModeUnavailable, one_line
+from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
 from crawler.strategies.processes.channel import Channel
@@ -149,7 +150,7 @@ class ParentLoop:
                 idle = not self.tasks and not self.retry and not self.holding
                 if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
-                self.handle(self._next_event(READY_POLL_S if self.waiting_host else POLL_S))
+                self.handle_next(READY_POLL_S if self.waiting_host else POLL_S)
                 now = time.monotonic()
                 if now >= next_check:
                     self.watch(now)
@@ -247,6 +248,16 @@ class ParentLoop:
         except queue.Empty:
             return None
 
+    def handle_next(self, timeout: float) -> None:
+        """Wait at most ``timeout`` seconds for the next message, and apply it. A Ctrl-C that
+        comes meanwhile is raised once it is applied (``WHOLE``, ``crawler/interrupt.py``):
+        between taking a finished batch and writing the last of its records, it would lose
+        the rest (the batch is no longer in flight, so ``interrupt`` does not record them),
+        and between taking a message and applying it, the message. It waits at most
+        ``timeout`` (``POLL_S``) for that."""
+        with WHOLE:
+            self.handle(self._next_event(timeout))
+
     def handle(self, message: Message | None) -> None:
         """Apply one message from a child or the pool's error callback (None: nothing came)."""
         match message:
@@ -291,6 +302,10 @@ class ParentLoop:
         """End a task without its result: its pages become ``error`` records and leave the
         frontier. The pages of a batch whose process
         died are retried one per task instead: only a page that dies alone is a crash."""
+        with WHOLE:  # a Ctrl-C waits for the batch's records (see ``handle_next``)
+            self._give_up(task_id, error, detail)
+
+    def _give_up(self, task_id: int, error: str, detail: str) -> None:
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
@@ -338,7 +353,7 @@ class ParentLoop:
         grace_until = time.monotonic() + min(CTRL_C_GRACE_S, self.config.page_deadline)
         try:
             while self.tasks and (left := grace_until - time.monotonic()) > 0:
-                self.handle(self._next_event(min(left, POLL_S)))
+                self.handle_next(min(left, POLL_S))
         except KeyboardInterrupt:
             pass
         for task_id in list(self.tasks):
