@@ -21,7 +21,10 @@ concurrent, one per host, the same delay).
 How to read it. ``bound`` is the fastest any polite crawl can be: each host needs (P-1) delays
 between its P request starts plus one latency for the last answer (another latency when
 robots.txt comes first), and all hosts can run side by side; unless the loops themselves are
-the limit (hosts × pages × latency / loops, taken when larger). ``bound/wall`` is 1.0 for a
+the limit (hosts × pages × latency / loops, taken when larger). ``floor`` is the same bound with
+each delay counted from the end of the host's previous answer, the rule this crawler keeps (as
+Heritrix and Nutch do; Scrapy counts from the previous start): each gap is a delay plus a
+latency, and a robots.txt is one more request. ``bound/wall`` is 1.0 for a
 perfect scheduler; a crawler whose loops sleep on one host while others are ready scores far
 less. The server's columns: ``min gap ms`` (the shortest gap between two request starts to one
 host, over all hosts; ``med gap ms`` the median of each host's shortest), ``peak/host`` (most
@@ -190,6 +193,10 @@ def polite(o: dict, modes: list[str], orders: list[str], redis_url: str | None) 
     per_host = (pages - 1) * delay + latency * (2 if robots else 1)
     loop_limit = hosts * (pages + robots) * latency / o["loops"]
     bound = max(per_host, loop_limit)
+    # The same with each delay counted from the end of the host's previous answer (this
+    # crawler's rule, as Heritrix's and Nutch's; Scrapy counts it from the previous start):
+    # every gap is then a delay and a latency, and robots.txt is one more request.
+    floor = max((pages + robots - 1) * (delay + latency) + latency, loop_limit)
     runs: list[HostsRun] = []
     scrapy = None
     addresses, paths = host_addresses(hosts), page_paths(pages)
@@ -241,7 +248,8 @@ def polite(o: dict, modes: list[str], orders: list[str], redis_url: str | None) 
     how = f"(P-1) × delay + {'2 latencies' if robots else 'latency'}"
     if loop_limit > per_host:
         how = f"hosts × pages × latency / {o['loops']} loops (more than {per_host:.2f} s)"
-    return {"head": head, "bound_s": bound, "bound_how": how, "runs": runs, "scrapy": scrapy}
+    return {"head": head, "bound_s": bound, "bound_how": how, "floor_s": floor, "runs": runs,
+            "scrapy": scrapy}  # fmt: skip
 
 
 Pair = tuple[HostsRun, HostsRun]  # one mode's crawl of many hosts, and of one host
@@ -339,7 +347,7 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
     with Redis("redis" in mode_list) as redis:
         if "redis" in mode_list and not redis.url:
             print("redis: no redis-server on PATH, its rows are skipped")
-        result = {"runs": [], "bound_s": None, "scrapy": None}
+        result = {"runs": [], "bound_s": None, "floor_s": None, "scrapy": None}
         if o["polite"]:
             result = polite(o, mode_list, order_list, redis.url)
         pairs = spread(o, mode_list, redis.url) if o["spread"] else []
@@ -347,6 +355,10 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
         print()
         print(result["head"])
         print(f"bound: {result['bound_s']:.2f} s = {result['bound_how']}")
+        print(
+            f"floor: {result['floor_s']:.2f} s = the bound with each delay counted from the end "
+            "of the host's previous answer, as this crawler counts it (wall/floor below)"
+        )
         print("\n".join(polite_table(result["runs"], result["bound_s"], result["scrapy"])))
         print()
         print(
@@ -363,7 +375,10 @@ def main(quick: bool, modes: str, orders: str, json_path: str | None, **o: objec
         )
         print("\n".join(spread_table(pairs)))
     print()
-    print("\n".join(targets(result["runs"], result["bound_s"], result["scrapy"], pairs)))
+    lines = targets(
+        result["runs"], result["bound_s"], result["scrapy"], pairs, result.get("floor_s")
+    )
+    print("\n".join(lines))
     print(f"load average after: {os.getloadavg()[0]:.2f} (other work on the machine skews figures)")
     print(f"\nbenchmark took {time.monotonic() - started:.0f} s")
     if json_path:

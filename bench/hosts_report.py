@@ -231,6 +231,7 @@ def targets(
     bound_s: float | None,
     scrapy: HostsRun | None,
     spread: list[list[tuple[HostsRun, HostsRun]]],
+    floor_s: float | None = None,
 ) -> list[str]:
     """The issue's targets as ratios of this run's figures; nothing here judges pass or fail."""
     lines = ["targets (issue 12), as ratios of the figures above (shown, not judged):"]
@@ -238,6 +239,8 @@ def targets(
         if r.failure or r.rival or not r.wall_s or not bound_s:
             continue
         line = f"  {r.order:<11} {r.label} {r.loops}: wall/bound {r.wall_s / bound_s:.2f} (≤ 1.15)"
+        if floor_s:
+            line += f", wall/floor {r.wall_s / floor_s:.2f}"
         if r.order == "sorted" and scrapy and scrapy.pages_per_s:
             line += f", pages/s ÷ Scrapy's {r.pages_per_s / scrapy.pages_per_s:.2f} (≥ 1.3)"
         lines.append(line)
