@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 import pytest
 
@@ -33,3 +34,17 @@ def test_the_demo_archives_the_site_and_lists_it_back(tmp_path):
     assert "connect" not in errors and "invalid_url" in errors, listed
     assert sum(record["status"] == 200 for record in listed) >= 3, listed
     assert "sync versus async" in text and "gevent" in text.split("sync versus async")[1]
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--port", str(port), "--pages", "5"]
+        out = run_python(module="fixtures.demo", args=args, cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    [line] = out.stderr.splitlines()
+    assert line.startswith(f"demo: the test site did not start on 127.0.0.1:{port} (")
+    assert "in use" in line and f"DEMO_PORT={port + 1}" in line
