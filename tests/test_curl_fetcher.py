@@ -155,6 +155,6 @@ def test_a_curl_crawl_of_plain_pages_never_imports_urllib3():
 def test_curl_asks_for_the_encodings_urllib3_asks_for():
     import urllib3
 
-    from crawler.http.curl_fetcher import ENCODINGS
+    from crawler.http.decoding import ACCEPT_ENCODING as ENCODINGS
 
     assert urllib3.util.make_headers(accept_encoding=True)["accept-encoding"] == ENCODINGS

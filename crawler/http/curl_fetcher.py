@@ -46,7 +46,7 @@ from crawler.http.capture import ExchangeRecorder
 from crawler.http.curl_cookies import cookie_header, keep_cookies
 from crawler.http.curl_head import header_line, last_status, read_head
 from crawler.http.curl_kinds import kind_of
-from crawler.http.decoding import ACCEPT_ENCODING, decoded, decoder_for, flushed
+from crawler.http.decoding import decoded, decoder_for, flushed
 from crawler.http.proxies import bypass, proxies_of
 from crawler.http.request_headers import RequestHeaders
 
@@ -54,9 +54,6 @@ from crawler.http.request_headers import RequestHeaders
 RESOLVED_FOR = 60.0
 # Hosts whose lookups a fetcher keeps; past it they are forgotten (here and in libcurl).
 RESOLVED_KEPT = 4096
-# What the fetchers ask for: what urllib3 decodes (gzip, deflate, and br / zstd when their
-# decoders are installed), as the urllib3 fetcher asks.
-ENCODINGS = ACCEPT_ENCODING
 # Secrets, and values that change with every page: their lines are never kept.
 _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -98,9 +95,7 @@ class CurlFetcher:
         self.config = config
         self.core = RequestHeaders(config)
         self.cookies = cookies if cookies is not None else CookieJar()
-        self._fixed = dict(self.core.fixed_headers)
-        if "accept-encoding" not in self.core.user_header_names:
-            self._fixed["Accept-Encoding"] = ENCODINGS
+        self._fixed = self.core.every_request()
         self._fixed_lines: list[bytes] | None = None  # theirs, once built
         self._limit = config.max_bytes
         self._proxies = connections.proxies if connections is not None else proxies_of(config)

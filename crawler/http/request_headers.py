@@ -34,6 +34,18 @@ class RequestHeaders:
         }
         self._credentials = dict(config.credentials)
 
+    def every_request(self) -> dict[str, str]:
+        """What a fetcher that decodes bodies itself sends with every request: ``fixed_headers``
+        and ``Accept-Encoding`` (the encodings ``decoding.py`` reads: gzip, deflate, and br / zstd
+        when their decoders are installed, as urllib3 and requests ask), unless a ``-H`` header
+        names it."""
+        from crawler.http.decoding import ACCEPT_ENCODING
+
+        sent = dict(self.fixed_headers)
+        if "accept-encoding" not in self.user_header_names:
+            sent["Accept-Encoding"] = ACCEPT_ENCODING
+        return sent
+
     def headers(
         self, url: str, *, user_headers: bool = True, own: Mapping[str, str] | None = None
     ) -> dict[str, str]:

@@ -91,11 +91,7 @@ class Urllib3Fetcher:
         self.config = config
         self.core = FetchCore(config)
         self.cookies = cookies if cookies is not None else CookieJar()
-        self._headers = dict(self.core.fixed_headers)
-        if "accept-encoding" not in self.core.user_header_names:
-            # gzip, deflate, and br / zstd when their decoders are installed (as requests).
-            encodings = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
-            self._headers["Accept-Encoding"] = encodings
+        self._headers = self.core.every_request()
         self._options = _options(config, num_pools=64, maxsize=pool_size)
         self._shared = connections
         if connections is not None:
