@@ -118,13 +118,20 @@ def test_ctrl_c_between_a_page_and_its_record_loses_no_record(mode, fresh_site):
     """The first Ctrl-C closes the frontier and raises nowhere: a page parsed when it arrives
     still gets its record, and every page the site served has one."""
     code = SETTLE_INTERRUPTED.format(root=str(ROOT), mode=mode, url=fresh_site.url)
+    written, served = _interrupted_run(code, fresh_site)
+    assert served <= written, served - written
+
+
+def _interrupted_run(code: str, site) -> tuple[set[str], set[str]]:
+    """Run ``code`` (it prints the URLs its sink got and whether the crawl ended
+    interrupted), check it ended so, and return the URLs written and those ``site`` served."""
     out = run_python(code, timeout=50)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["ended"] is True, result
     written = {canonical(url) for url in result["written"]}
-    served = {canonical(urljoin(fresh_site.url, path)) for path in fresh_site.counts()}
-    assert served <= written, served - written
+    served = {canonical(urljoin(site.url, path)) for path in site.counts()}
+    return written, served
 
 
 BATCH_INTERRUPTED = """
@@ -161,11 +168,6 @@ def test_ctrl_c_while_a_batch_is_written_loses_none_of_its_records(greenlets, fr
     between two of them waits for the batch's end. (It was raised there: the batch had left
     the tasks in flight, so its other pages got no record at all, not even ``interrupted``.)"""
     code = BATCH_INTERRUPTED.format(root=str(ROOT), greenlets=greenlets, url=fresh_site.url)
-    out = run_python(code, timeout=50)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.splitlines()[-1])
-    assert result["ended"] is True, result
-    written = {canonical(url) for url in result["written"]}
-    served = {canonical(urljoin(fresh_site.url, path)) for path in fresh_site.counts()}
+    written, served = _interrupted_run(code, fresh_site)
     assert len(written) > 2
     assert served <= written, served - written
