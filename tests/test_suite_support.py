@@ -1,6 +1,7 @@
 """The suite's own machinery: how tests sharing a process-starting fixture are scheduled on
 pytest-xdist (tests/conftest.py), and how the fault suite measures a crawl's memory
-(tests/support/crawl_process.py)."""
+(tests/support/crawl_process.py), and what a program that overruns its timeout leaves for the
+failure (tests/support/cli.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from tests import conftest
+from tests.support.cli import Overran, run_python
 from tests.support.crawl_process import TreePeak, wait_until
 
 
@@ -64,3 +66,34 @@ def test_the_tree_peak_counts_a_tree_with_children_and_skips_a_lone_process():
             tree.kill()
             tree.wait()
     assert peak.mb > 5  # two interpreters
+
+
+HANGS = """
+import os, sys, threading
+def stuck_in_a_thread():
+    threading.Event().wait()
+threading.Thread(target=stuck_in_a_thread, name="helper").start()
+read_end, _ = os.pipe()
+if os.fork() == 0:
+    def stuck_in_the_child():
+        os.read(read_end, 1)
+    stuck_in_the_child()
+print("started", flush=True)
+sys.stderr.write("before the hang\\n")
+sys.stderr.flush()
+os.read(read_end, 1)
+"""
+
+
+@pytest.mark.timeout(30)
+def test_a_program_that_overruns_shows_every_process_and_threads_stack():
+    # A hang seen once in CI must say where it was: the program, its thread and its forked
+    # child each write their stacks before the tree is killed.
+    with pytest.raises(Overran) as info:
+        run_python(HANGS, timeout=3)
+    message = str(info.value)
+    assert "did not end within 3 s" in message
+    assert "before the hang" in message
+    assert "in stuck_in_a_thread" in message
+    assert "in stuck_in_the_child" in message
+    assert message.count("Current thread") == 2  # the program and its child

@@ -21,6 +21,7 @@ import io
 import json
 import locale
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -43,6 +44,10 @@ __all__ = [
 
 # Long enough for a loaded 2-core machine; every test also has a pytest-timeout bound.
 TIMEOUT = 90.0
+# Holds the sitecustomize every program run here loads: SIGUSR2 dumps its stacks (_run_to_end).
+STACKDUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stackdump")
+DUMP_WAIT_S = 2.0  # how long an overrun program's processes get to write their stacks
+STDERR_SHOWN = 30_000  # characters of an overrun program's stderr in the failure
 
 
 def cli_argv(*args: str | bytes, module: bool = False, warnings_as_errors: bool = False) -> list:
@@ -56,8 +61,75 @@ def python_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: this process's) with the checkout first on PYTHONPATH, so a program
     run from another directory still imports this checkout's ``crawler`` and ``tests``."""
     base = dict(os.environ if env is None else env)
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, base.get("PYTHONPATH")]))
+    path = [ROOT, STACKDUMP, base.get("PYTHONPATH")]
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, path))
     return base
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, their children ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def _command(pid: int) -> str:
+    """A process's command line, shortened (empty once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return ""
+    return " ".join(words)[:200]
+
+
+class Overran(AssertionError):
+    """A program run to its end by these helpers did not end within its timeout."""
+
+
+def _run_to_end(
+    argv: list, *, input: Any, timeout: float, text: bool, **popen: Any
+) -> subprocess.CompletedProcess:
+    """``subprocess.run(argv, capture_output=True)``, except at the timeout: every process of
+    the program's tree writes its threads' stacks to stderr (SIGUSR2, ``STACKDUMP``), then the
+    tree is killed, and ``Overran`` carries what it wrote (the stacks last)."""
+    stdin = subprocess.PIPE if input is not None else None
+    with subprocess.Popen(
+        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text, **popen
+    ) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            tree = [proc.pid, *_descendants(proc.pid)]
+            described = "; ".join(f"{pid} {_command(pid)}" for pid in tree)
+            for pid in tree:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGUSR2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=DUMP_WAIT_S)  # reads on while they write
+            for pid in tree:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            err = err if isinstance(err, str) else err.decode("utf-8", "replace")
+            raise Overran(
+                f"{argv} did not end within {timeout:g} s; its processes: {described}; its stderr, "
+                f"with each process's stacks at the end:\n{err[-STDERR_SHOWN:]}"
+            ) from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run_cli(
@@ -72,10 +144,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """Run the ``crawl`` command to the end; return it with its stdout and stderr (as text, or
     as bytes when not ``text``; arguments may be bytes too)."""
-    return subprocess.run(
+    return _run_to_end(
         cli_argv(*args, module=module, warnings_as_errors=warnings_as_errors),
         input=input,
-        capture_output=True,
         text=text,
         timeout=timeout,
         cwd=cwd,
@@ -199,10 +270,9 @@ def run_python(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -c CODE ARGS`` (or ``python SCRIPT ARGS``, ``python -m MODULE ARGS``) to
     the end, output captured."""
-    return subprocess.run(
+    return _run_to_end(
         _python_argv(code, script, module, args, warnings_as_errors),
         input=input,
-        capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
