@@ -253,7 +253,10 @@ def crawl(request, hostile_server, tmp_path_factory) -> HostileCrawl:
 
 def test_the_crawl_finishes_with_failures_reported_not_raised(crawl):
     finished = crawl.finished
-    assert finished.code is not None, f"still running after {CRAWL_LIMIT_S} s: killed"
+    assert finished.code is not None, (
+        f"still running after {CRAWL_LIMIT_S} s: killed; its stderr, each process's stacks "
+        f"last:\n{finished.stderr[-30_000:]}"
+    )
     assert finished.code == 1, finished.stderr[-2000:]
     assert "Traceback" not in finished.stderr
     assert "crawl finished" in finished.stderr

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.compare.pss import INTERVAL_S, tree_pss_kb
-from tests.support.cli import cli_argv
+from tests.support.cli import DUMP_WAIT_S, STACKDUMP, cli_argv
 from tests.support.paths import ROOT
 
 # Proxy variables of the machine running the tests must not send loopback requests elsewhere.
@@ -124,6 +124,7 @@ def run_cli(
     a function that blocks until the crawl reached the moment to interrupt (given a time bound,
     returns whether it did), send SIGINT to the crawl's process group then, as Ctrl-C does."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [STACKDUMP, env.get("PYTHONPATH")]))
     started = time.monotonic()
     with open(stderr_path, "wb") as errors:
         proc = subprocess.Popen(
@@ -148,7 +149,9 @@ def run_cli(
         if interrupt_when is not None and interrupt_when(timeout):
             os.killpg(proc.pid, signal.SIGINT)
         killed = not ended.wait(max(0.0, timeout - (time.monotonic() - started)))
-        if killed:
+        if killed:  # each process writes its threads' stacks to stderr first (STACKDUMP)
+            os.killpg(proc.pid, signal.SIGUSR2)
+            ended.wait(DUMP_WAIT_S)
             os.killpg(proc.pid, signal.SIGKILL)
             ended.wait(10)
     proc.returncode = result.get("code")  # reaped here, not by Popen
