@@ -13,12 +13,12 @@ here imports the HTTP stack (``crawler.worker`` pulls in w3lib, hence ``ssl``).
 from __future__ import annotations
 
 import os
-import signal
 import time
 from typing import Any, Protocol
 
 from crawler.config import CrawlConfig
 from crawler.strategies.processes.messages import Task, TaskStarted
+from crawler.strategies.processes.sigint import ignore_sigint
 from crawler.strategies.processes.workers import build_workers, report_batch
 
 
@@ -67,7 +67,7 @@ def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> N
     server every process may open).
     """
     global _child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()  # (``sigint``: started with SIGINT blocked)
     if config.greenlets:
         from crawler.strategies.processes.greenlet_child import GreenletChild
 

@@ -9,7 +9,6 @@ non-blocking ``HostedHostClock`` (see ``_shared.py``).
 
 from __future__ import annotations
 
-import signal
 from multiprocessing.managers import BaseManager
 from typing import Any, NamedTuple
 
@@ -17,6 +16,7 @@ from crawler.backends.manager import HostedHostClock
 from crawler.base import Backend
 from crawler.config import CrawlConfig
 from crawler.errors import ModeUnavailable
+from crawler.strategies.processes.sigint import ignore_sigint
 
 
 def _hosted_visited(backend: Backend, config: CrawlConfig) -> Any:
@@ -29,11 +29,6 @@ def _hosted_robots(backend: Backend, config: CrawlConfig) -> Any:
     from crawler.strategies.inprocess import ThreadingSync
 
     return backend.robots_cache(config, ThreadingSync())
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides when the server stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class StateManager(BaseManager):
@@ -70,7 +65,8 @@ def start_manager(
     """Start the manager process; return it and proxies to the state it hosts."""
     manager = StateManager(ctx=context)
     try:
-        manager.start(_ignore_sigint)
+        # Ctrl-C reaches the whole process group; the parent decides when the server stops.
+        manager.start(ignore_sigint)
     except (EOFError, OSError) as exc:  # the server died before it said where it listens
         raise ModeUnavailable(
             f"the processes strategy's manager process failed to start ({type(exc).__name__}; "

@@ -18,7 +18,8 @@ before it imports the HTTP stack; a patched or ssl-laden parent is never forked)
 parent itself is gevent-patched: ``forkserver`` where there is one, which imports what a child
 needs before its patch (``PRELOAD``) once per parent process and forks each child from that,
 else ``spawn``; otherwise ``fork``, which starts P children in milliseconds instead of ~0.2 s of
-imports each. The manager process is forked whenever the parent is not patched.
+imports each. The manager process is forked whenever the parent is not patched, else started
+from the forkserver too.
 
 A task that raises becomes ``internal`` records for its batch (``TaskFailed``). A child that
 dies hard (SIGKILL, segfault) is noticed by a watchdog: children report (task, pid) when a task
@@ -41,6 +42,7 @@ from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import init_child
 from crawler.strategies.processes.manager import start_manager
 from crawler.strategies.processes.parent import ParentLoop, forward
+from crawler.strategies.processes.sigint import starting_children
 from crawler.strategies.serial import SerialSync
 from crawler.worker import claim_new
 
@@ -78,6 +80,7 @@ PRELOAD = [
     "crawler.strategies.processes.manager",
     "gevent",
     "gevent.monkey",
+    "crawler.strategies.processes.forkserver_preload",  # last: the forkserver blocks SIGINT
 ]
 
 
@@ -104,12 +107,6 @@ def stop_forkserver() -> None:
         stop()
 
 
-def manager_start_method() -> str:
-    """The manager process never runs gevent, so it is forked whenever the parent is not
-    patched, even when the pool children are spawned: ~0.15 s less before the first page."""
-    return start_method(greenlets=0)
-
-
 class ProcessesStrategy:
     """``config.workers`` processes; ``config.greenlets`` greenlets in each (0: none)."""
 
@@ -128,8 +125,12 @@ class ProcessesStrategy:
                 state: Any = backend
                 visited = backend.visited(config, ThreadingSync())
             else:
-                manager_context = multiprocessing.get_context(manager_start_method())
-                manager, state = start_manager(manager_context, backend, config)
+                # The manager never runs gevent: forked whenever the parent is not patched
+                # (~0.15 s less before the first page than a fresh interpreter), else from
+                # the forkserver, never spawned (``sigint``: a spawned child starts unblocked).
+                manager_context = pool_context(greenlets=0)
+                with starting_children():  # (``sigint``)
+                    manager, state = start_manager(manager_context, backend, config)
                 visited = state.visited
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
@@ -138,10 +139,13 @@ class ProcessesStrategy:
             init_args = (config, state, channel, backend.shared)
             # One pool of one process per child, so that the parent chooses the child of each
             # task: a host's pages go to the child holding its connection (``homes``).
-            pools = [
-                context.Pool(1, initializer=init_child, initargs=init_args)
-                for _ in range(config.workers)
-            ]
+            # SIGINT blocked (``sigint``), also in the pools' own threads, which start the
+            # replacement of a child that died.
+            with starting_children():
+                pools = [
+                    context.Pool(1, initializer=init_child, initargs=init_args)
+                    for _ in range(config.workers)
+                ]
             before_dispatch = None
             if not backend.shared:
                 # The frontier's host schedule is this process's; children book theirs in the
