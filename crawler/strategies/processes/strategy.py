@@ -14,12 +14,12 @@ manager (``manager.py``), or, for a backend that is a server (``backend.shared``
 opens it directly.
 
 Start method: a fresh interpreter when children run greenlets (each child patches gevent itself,
-before it imports the HTTP stack; a patched or ssl-laden parent is never forked) or when the
-parent itself is gevent-patched: ``forkserver`` where there is one, which imports what a child
-needs before its patch (``PRELOAD``) once per parent process and forks each child from that,
-else ``spawn``; otherwise ``fork``, which starts P children in milliseconds instead of ~0.2 s of
-imports each. The manager process is forked whenever the parent is not patched, else started
-from the forkserver too.
+before it imports the HTTP stack; an ssl-laden parent is never forked): ``forkserver`` where
+there is one, which imports what a child needs before its patch (``PRELOAD``) once per parent
+process and forks each child from that, else ``spawn``; otherwise ``fork``, which starts P
+children in milliseconds instead of ~0.2 s of imports each. The manager process is forked
+wherever fork exists. A program gevent has patched cannot run this mode (``PATCHED_PARENT``:
+multiprocessing's connections fail on patched sockets), and is told so before anything starts.
 
 A task that raises becomes ``internal`` records for its batch (``TaskFailed``). A child that
 dies hard (SIGKILL, segfault) is noticed by a watchdog: children report (task, pid) when a task
@@ -36,7 +36,9 @@ import time
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
+from crawler.errors import ModeUnavailable
 from crawler.http.registry import load_fetcher
+from crawler.strategies.gevent import is_patched
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.child import init_child
@@ -61,9 +63,7 @@ class DispatchSync(SerialSync):
 
 def start_method(greenlets: int) -> str:
     """The ``multiprocessing`` start method for this crawl (see the module docstring)."""
-    from crawler.strategies.gevent import is_patched
-
-    if greenlets or is_patched() or "fork" not in multiprocessing.get_all_start_methods():
+    if greenlets or "fork" not in multiprocessing.get_all_start_methods():
         return "spawn"
     return "fork"
 
@@ -107,6 +107,16 @@ def stop_forkserver() -> None:
         stop()
 
 
+# multiprocessing's connections (the manager's, the pools') read with os.read, which fails on
+# a socket gevent patched, and every child re-imports the patched ``__main__``: the crawl died
+# of BlockingIOError with the memory backend and hung with Redis.
+PATCHED_PARENT = (
+    "processes mode cannot run in a program gevent has patched (multiprocessing's connections "
+    "fail on patched sockets); start the crawl from a program that does not patch (the crawl "
+    "command does not), or use mode='gevent'"
+)
+
+
 class ProcessesStrategy:
     """``config.workers`` processes; ``config.greenlets`` greenlets in each (0: none)."""
 
@@ -117,6 +127,8 @@ class ProcessesStrategy:
         for record in job.early_records:
             consume(record)
         config, backend = job.config, job.backend
+        if is_patched():
+            raise ModeUnavailable(PATCHED_PARENT)
         context = pool_context(config.greenlets)
         frontier = backend.frontier(config, DispatchSync())  # popped by this thread only
         manager = None
@@ -125,9 +137,9 @@ class ProcessesStrategy:
                 state: Any = backend
                 visited = backend.visited(config, ThreadingSync())
             else:
-                # The manager never runs gevent: forked whenever the parent is not patched
-                # (~0.15 s less before the first page than a fresh interpreter), else from
-                # the forkserver, never spawned (``sigint``: a spawned child starts unblocked).
+                # The manager never runs gevent: forked (~0.15 s less before the first page
+                # than a fresh interpreter), never spawned where the forkserver exists
+                # (``sigint``: a spawned child starts with SIGINT unblocked).
                 manager_context = pool_context(greenlets=0)
                 with starting_children():  # (``sigint``)
                     manager, state = start_manager(manager_context, backend, config)

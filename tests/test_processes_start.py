@@ -1,5 +1,6 @@
-"""Ctrl-C while the processes strategy's children are still starting
-(``crawler/strategies/processes/sigint.py``): the child must not die of it."""
+"""How the processes strategy starts its processes: a Ctrl-C while a child is still starting
+(``crawler/strategies/processes/sigint.py``) must not kill it, and a gevent-patched program,
+where multiprocessing's connections cannot work, is told so instead of crashing or hanging."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from crawler.strategies.processes.sigint import ignore_sigint, starting_children
 from crawler.strategies.processes.strategy import pool_context, stop_forkserver
+from tests.support.cli import run_python
 
 pytestmark = pytest.mark.subprocess
 
@@ -57,3 +59,29 @@ def test_the_parent_still_hears_a_ctrl_c_sent_while_children_started(raising_sig
     # ends, or at once where another thread may take it (a test runner's own threads).
     with pytest.raises(KeyboardInterrupt), starting_children():
         os.kill(os.getpid(), signal.SIGINT)
+
+
+PATCHED_PROGRAM = """
+from gevent import monkey
+monkey.patch_all()
+import crawler
+
+if __name__ == "__main__":
+    try:
+        for record in crawler.crawl("http://127.0.0.1:9/", mode="processes", workers=2):
+            print("record", record.url)
+    except crawler.ModeUnavailable as exc:
+        print("refused:", exc)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_gevent_patched_program_is_told_processes_mode_cannot_run_there(tmp_path):
+    # It used to fail with BlockingIOError from a manager connection (memory backend), or hang
+    # (Redis): multiprocessing's connections read patched sockets with os.read.
+    script = tmp_path / "patched.py"
+    script.write_text(PATCHED_PROGRAM)
+    out = run_python(script=script, timeout=50)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: processes mode cannot run in a program gevent has")
+    assert "record" not in out.stdout and "Traceback" not in out.stderr
