@@ -58,7 +58,7 @@ class Record:
     items: list[dict[str, Any]] = field(default_factory=list)
     # Not part of the schema: what the archive sinks need of the page (``ArchivePayload``:
     # the WARC records for --warc, the body for --save-dir), only when one of them is on. It
-    # travels from a pool child with the record (``EncodedRecord.archive``), never into JSON.
+    # travels from a processes child with the record (``EncodedRecord.archive``), never into JSON.
     archive: Any = field(default=None, repr=False, compare=False, metadata={"schema": False})
 
     @property

@@ -135,7 +135,7 @@ class Worker:
             self.close()
 
     def flush_pages(self) -> None:
-        """Send the page states this loop's store holds back, if it batches them (a pool child
+        """Send the page states this loop's store holds back, if it batches them (a processes child
         after each batch: its loops are never closed)."""
         if self.pages is not None:
             self.pages.flush()

@@ -130,21 +130,21 @@ def test_a_record_for_several_sinks_that_take_it_encoded_is_encoded_once():
     )
 
 
-class _Pool:
+class _Child:
     """Records what the parent hands out; runs nothing (messages are fed by the test)."""
 
     def __init__(self) -> None:
         self.tasks: list[Task] = []
 
-    def apply_async(self, func, args, error_callback=None):
-        self.tasks.append(args[0])
+    def submit(self, task: Task) -> None:
+        self.tasks.append(task)
 
 
 def test_the_parent_dispatches_each_message_kind():
     config = CrawlConfig(mode="processes", workers=1, robots=False)
     backend = MemoryBackend()
     frontier = backend.frontier(config, SerialSync())
-    pool, consumed = _Pool(), []
+    pool, consumed = _Child(), []
     loop = ParentLoop(CrawlJob(config, backend, []), consumed.append, [pool], frontier)
     loop.queued = frontier.push_many(
         [Request("http://127.0.0.1:1/a"), Request("http://127.0.0.1:1/b")]
@@ -184,7 +184,7 @@ def test_the_parent_books_each_host_from_its_pages_own_end_not_the_batchs_report
     clock = [100.0]
     schedule = HostSchedule(Pace(delay=10.0))
     frontier = MemoryFrontier(UNSHARED, schedule=schedule, clock=lambda: clock[0])
-    pool = _Pool()
+    pool = _Child()
     loop = ParentLoop(CrawlJob(config, MemoryBackend(), []), lambda r: None, [pool], frontier)
     urls = [f"http://127.0.0.{i}:1/{page}" for page in "ab" for i in (1, 2)]
     loop.queued = frontier.push_many([Request(url) for url in urls])
@@ -274,19 +274,19 @@ def test_the_processes_package_has_no_import_cycle():
     assert cycles == []
 
 
-def _two_children(hosts: int, pages: int) -> tuple[ParentLoop, list[_Pool], MemoryFrontier]:
+def _two_children(hosts: int, pages: int) -> tuple[ParentLoop, list[_Child], MemoryFrontier]:
     # Batches of G/4 = 2 pages, 2 × G/2 = 8 tasks out per child.
     config = CrawlConfig(mode="processes", workers=2, greenlets=8, robots=False)
     backend = MemoryBackend()
     frontier = backend.frontier(config, DispatchSync())
-    pools = [_Pool(), _Pool()]
+    pools = [_Child(), _Child()]
     loop = ParentLoop(CrawlJob(config, backend, []), lambda r: None, pools, frontier)
     urls = [f"http://h{h}.test/{p}" for h in range(hosts) for p in range(pages)]
     loop.queued = frontier.push_many([Request(url) for url in urls])
     return loop, pools, frontier
 
 
-def _hosts(pool: _Pool) -> set[str]:
+def _hosts(pool: _Child) -> set[str]:
     return {r.url.split("/")[2] for task in pool.tasks for r in task.batch}
 
 

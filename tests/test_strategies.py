@@ -174,7 +174,9 @@ def test_a_killed_worker_process_becomes_a_record_and_the_crawl_goes_on(threaded
         # First in its batch, then retried alone: the page's own process is killed both times.
         for _ in range(2):
             arrivals.get(timeout=30)
-            workers = [p for p in multiprocessing.active_children() if "PoolWorker" in p.name]
+            workers = [
+                p for p in multiprocessing.active_children() if p.name.startswith("crawl-child")
+            ]
             assert len(workers) == 1
             os.kill(workers[0].pid, signal.SIGKILL)
             killed.append(workers[0].pid)

@@ -1,10 +1,10 @@
-"""The one-way channel that carries messages (``messages.py``) from pool children to the parent.
+"""The one-way channel that carries messages (``messages.py``) from the children to the parent.
 
 It is what ``multiprocessing.SimpleQueue`` is (a pipe plus a process-shared write lock), with a
 timed ``get`` so the parent's reader can stop without writing through the lock. Not a
 ``multiprocessing.Queue`` on purpose: its feeder thread buffers messages in the child, and in a
 gevent-patched child that feeder is a greenlet that never runs while the child blocks reading the
-pool's task pipe, so the last records of a crawl would stay in the child. A ``put`` here is
+child's task pipe, so the last records of a crawl would stay in the child. A ``put`` here is
 written before it returns, so a record is never left in a child's memory.
 """
 

@@ -1,6 +1,6 @@
-"""What runs inside the processes strategy's pool children: module-level functions, plain data
-in and out (a ``Task`` in; ``TaskStarted`` then ``BatchDone`` or ``TaskFailed`` out, on the
-results channel, see ``messages``).
+"""What runs inside the processes strategy's children: module-level functions, plain data in and
+out (a ``Task`` in, from the child's task pipe; ``TaskStarted`` then ``BatchDone`` or
+``TaskFailed`` out, on the results channel, see ``messages``).
 
 Two kinds of child, one shape: each has ``run(task)``. A plain child crawls the batch page by
 page before it returns; a greenlet child (``greenlet_child``) hands it to its greenlets and
@@ -17,7 +17,8 @@ import time
 from typing import Any, Protocol
 
 from crawler.config import CrawlConfig
-from crawler.strategies.processes.messages import Task, TaskStarted
+from crawler.errors import one_line
+from crawler.strategies.processes.messages import Task, TaskFailed, TaskStarted
 from crawler.strategies.processes.sigint import ignore_sigint
 from crawler.strategies.processes.workers import build_workers, report_batch
 
@@ -60,8 +61,8 @@ _child: Child | None = None
 
 
 def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> None:
-    """Pool initializer: ignore Ctrl-C (the parent handles it) and build this process's child
-    (a greenlet child patches gevent first).
+    """First thing in a child process: ignore Ctrl-C (the parent handles it) and build this
+    process's child (a greenlet child patches gevent first).
 
     ``state`` is the manager's ``SharedState``, or, when ``shared``, the backend itself (a
     server every process may open).
@@ -77,9 +78,30 @@ def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> N
 
 
 def run_task(task: Task) -> None:
-    """The pool's task function. The first message says which process took the task, so the
-    parent can tell a task whose process died from one that is merely slow."""
+    """Run one task. The first message says which process took the task, so the parent can
+    tell a task whose process died from one that is merely slow."""
     child = _child
     assert child is not None, "init_child did not run"
     child.results.put(TaskStarted(task.task_id, os.getpid()))
     child.run(task)
+
+
+def child_main(tasks: Any, sender: Any, init_args: tuple[Any, ...]) -> None:
+    """A child process's life (``children.ChildProcess``): build the child, then run the tasks
+    of its pipe in order until the parent sends None. A task that raises is reported as
+    ``TaskFailed``; the child goes on with the next."""
+    sender.close()  # the parent's end (inherited through fork): this process only reads
+    init_child(*init_args)
+    child = _child
+    assert child is not None
+    while True:
+        try:
+            task = tasks.recv()
+        except EOFError:  # the parent is gone
+            return
+        if task is None:
+            return
+        try:
+            run_task(task)
+        except Exception as exc:
+            child.results.put(TaskFailed(task.task_id, one_line(exc)))

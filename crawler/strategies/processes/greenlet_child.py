@@ -1,12 +1,12 @@
 """A processes × greenlets child that keeps its G greenlets busy across batches.
 
-Why: a pool child runs one task at a time, and between tasks it blocks reading the pool's task
+Why: a child runs one task at a time, and between tasks it blocks reading its task
 pipe (``os.read`` under a process-shared lock: nothing gevent can make cooperative). If the
 greenlets lived on that thread, every batch would be a barrier: the next one would start only
 when the slowest page of the previous one had finished, and at 50 ms latency a 2×32 crawl ran at
 about half its concurrency.
 
-So the greenlets run on a gevent hub in a thread of their own ("crawl hub"). The pool's task
+So the greenlets run on a gevent hub in a thread of their own ("crawl hub"). The task
 (``run``) only hands the batch over, and returns as soon as the child has room for more (no
 more than G pages unfinished); the hub thread starts each page as soon as a greenlet is free,
 and when a batch's last page is done it reports the batch (``workers.report_batch``: one
@@ -32,7 +32,7 @@ from crawler.strategies.processes.workers import build_workers, report_batch
 
 
 class GreenletChild:
-    """The crawl thread of one pool child, and the hand-over from the pool's tasks to it."""
+    """The crawl thread of one child, and the hand-over from the child's tasks to it."""
 
     def __init__(self, config: CrawlConfig, state: Any, results: Any, shared: bool):
         self.config = config
@@ -58,11 +58,11 @@ class GreenletChild:
             raise self._failure
 
     def run(self, task: Task) -> None:
-        """Queue the task's batch for the hub thread (called by the pool's task, on the main
+        """Queue the task's batch for the hub thread (called for each task, on the main
         thread); return once this child has no more than G pages unfinished.
 
-        The wait is what spreads tasks over the children: they all read one task pipe, and a
-        child that took tasks without waiting would take them all while the others idle.
+        The wait keeps the child's load at G pages: the tasks it has not taken yet wait in its
+        task pipe, where the parent counts them as out (``ParentLoop.per_child``).
         """
         with self._load:
             self._unfinished += len(task.batch)

@@ -1,9 +1,9 @@
-"""What crosses between the parent and its pool children: one frozen dataclass per message.
+"""What crosses between the parent and its children: one frozen dataclass per message.
 
-The parent sends a ``Task`` (through the pool). A child answers on the results channel with
-``TaskStarted`` when it takes the task, then exactly one of ``BatchDone`` (the batch's records,
-already encoded, and the requests new to the crawl, already claimed) or ``TaskFailed``. The
-pool's error callback sends ``TaskFailed`` too, for a task that raised before it could.
+The parent sends a ``Task`` (through the child's task pipe, ``children``). A child answers on
+the results channel with ``TaskStarted`` when it takes the task, then exactly one of
+``BatchDone`` (the batch's records, already encoded, and the requests new to the crawl, already
+claimed) or ``TaskFailed`` (also for a task that raised before it could send either).
 """
 
 from __future__ import annotations

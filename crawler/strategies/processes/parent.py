@@ -1,11 +1,10 @@
-"""The parent side of the processes strategy: hand batches to the pool, collect what comes back,
-watch the children. Everything here runs on the crawl's calling thread, except ``forward``
-(the results channel's reader) and the pool's error callback, which only enqueue messages
-(``messages``)."""
+"""The parent side of the processes strategy: hand batches to the children, collect what comes
+back, watch the children. Everything here runs on the crawl's calling thread, except
+``forward`` (the results channel's reader), which only enqueues messages (``messages``)."""
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import queue
 import signal
@@ -14,17 +13,15 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from crawler.base import Consume, CrawlJob, Request
 from crawler.config import CrawlConfig
-from crawler.errors import ModeUnavailable, one_line
+from crawler.errors import ModeUnavailable
 from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
 from crawler.strategies.processes.channel import Channel
-from crawler.strategies.processes.child import run_task
 from crawler.strategies.processes.homes import HostHomes
 from crawler.strategies.processes.messages import BatchDone, Message, Task, TaskFailed, TaskStarted
 from crawler.worker import failed_record, process_name
@@ -34,7 +31,7 @@ POLL_S = 0.25  # how often the parent checks on its children when nothing arrive
 READY_POLL_S = 0.005
 BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
 # Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
-# pool and thread hand-offs, which a batch shares; the child still crawls them one by one.
+# pipe and thread hand-offs, which a batch shares; the child still crawls them one by one.
 PLAIN_BATCH = 8
 GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
 # Pages the parent keeps for a busy child, at most, as a share of the pages it may have out
@@ -43,21 +40,17 @@ GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
 # waits for one child drifts up and down; with 2 x 32 greenlets, 8 pages held spilled a third
 # of the hosts' later pages to the other child, 16 a fifth.
 HOLD_SHARE = 4
-CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the pool
-# How long the end of a crawl waits for the pool's own results of finished tasks (see
-# ``ParentLoop.settle``); past it a child that died on the way is not waited for.
-SETTLE_S = 5.0
+CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the children
 
 
 @dataclass
 class _Task:
-    """One batch handed to the pool, until its ``BatchDone`` (or the parent gives up on it)."""
+    """One batch handed to a child, until its ``BatchDone`` (or the parent gives up on it)."""
 
     batch: tuple[Request, ...]
-    child: int = 0  # which of the parent's pools it went to
-    pid: int | None = None
+    child: int = 0  # which of the parent's children it went to
+    pid: int | None = None  # the process that took it (``TaskStarted``)
     started: float = 0.0
-    result: Any = None  # the pool's ``AsyncResult``
 
 
 def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
@@ -70,10 +63,6 @@ def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
     pages_in_a_row = 1 if config.greenlets else batch_cap
     in_flight = config.workers * batch_cap * BATCHES_PER_PROCESS
     return 2 * (per_page * pages_in_a_row + config.delay * in_flight) + 60
-
-
-def _on_error(events: queue.Queue, task_id: int, exc: BaseException) -> None:
-    events.put(TaskFailed(task_id, one_line(exc)))
 
 
 def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> None:
@@ -91,7 +80,7 @@ class ParentLoop:
         self,
         job: CrawlJob,
         consume: Consume,
-        pools: Sequence[Any],
+        children: Sequence[Any],
         frontier: Any,
         before_dispatch: Any = None,
     ) -> None:
@@ -101,13 +90,13 @@ class ParentLoop:
         self.before_dispatch = before_dispatch
         self.waiting_host = False  # pages queued, but no host may start yet
         self.consume = consume
-        # One pool per child process: a task goes to the child chosen for it (``homes``).
-        self.pools = list(pools)
-        self.homes = HostHomes(len(self.pools))
-        self.out = [0] * len(self.pools)  # tasks out per child
+        # ``children.ChildProcess`` each: a task goes to the child chosen for it (``homes``).
+        self.children = list(children)
+        self.homes = HostHomes(len(self.children))
+        self.out = [0] * len(self.children)  # tasks out per child
         # Pages popped for a child that had no room yet (its host's home): in flight for the
         # frontier, handed to that child first when it has room again.
-        self.held: list[deque[Request]] = [deque() for _ in self.pools]
+        self.held: list[deque[Request]] = [deque() for _ in self.children]
         self.holding = 0
         self.frontier = frontier
         self.events: queue.Queue[Message] = queue.Queue()
@@ -132,14 +121,12 @@ class ParentLoop:
         tasks_per_process = BATCHES_PER_PROCESS * (greenlets // self.batch_cap if greenlets else 1)
         self.per_child = tasks_per_process
         self.hold_cap = max(1, tasks_per_process * self.batch_cap // HOLD_SHARE)
-        self.limit = tasks_per_process * len(self.pools)
+        self.limit = tasks_per_process * len(self.children)
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         self.task_deadline = task_deadline(self.config, self.batch_cap)
         self.started_any = False  # no task has started yet: are the children alive at all?
-        self.pool_pids: set[int] = set()
-        # Tasks done (their ``BatchDone`` came on the channel) whose result the pool has not
-        # yet received: their child may still be writing it (see ``settle``).
-        self.returning: list[Any] = []
+        self.early_deaths = 0  # children that died before any task started
+        self.dead_pids: set[int] = set()  # child processes that died (their late messages)
 
     def run(self) -> None:
         """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
@@ -174,7 +161,7 @@ class ParentLoop:
         if self.shared:  # lease little at a time: other workers share this queue
             share = self.config.greenlets or 1
         size = min(self.batch_cap, share)
-        batches: list[list[Request]] = [[] for _ in self.pools]
+        batches: list[list[Request]] = [[] for _ in self.children]
         pending = 0  # pages in ``batches``
 
         def add(child: int, request: Request) -> None:
@@ -224,7 +211,7 @@ class ParentLoop:
                 self._submit(batch, child)
 
     def _roomiest(self) -> int:
-        return min(range(len(self.pools)), key=self.out.__getitem__)
+        return min(range(len(self.children)), key=self.out.__getitem__)
 
     def _submit(self, batch: list[Request], child: int) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
@@ -232,10 +219,7 @@ class ParentLoop:
         self.tasks[task_id] = _Task(task.batch, child=child)
         self.computing += 1
         self.out[child] += 1
-        # No result callback: a task's outcome comes on the channel (``BatchDone``).
-        self.tasks[task_id].result = self.pools[child].apply_async(
-            run_task, (task,), error_callback=partial(_on_error, self.events, task_id)
-        )
+        self.children[child].submit(task)  # its outcome comes on the channel
 
     def _ended(self, task: _Task) -> None:
         """``task`` is out no more (done, or given up)."""
@@ -259,21 +243,20 @@ class ParentLoop:
             self.handle(self._next_event(timeout))
 
     def handle(self, message: Message | None) -> None:
-        """Apply one message from a child or the pool's error callback (None: nothing came)."""
+        """Apply one message from a child (None: nothing came)."""
         match message:
             case TaskStarted(task_id, pid):
                 task = self.tasks.get(task_id)
                 self.started_any = True
                 if task is not None and task.pid is None:
                     task.pid, task.started = pid, time.monotonic()
+                    if pid in self.dead_pids:  # it died before this message was read
+                        self.give_up(task_id, "worker_crash", f"worker process {pid} died")
             case BatchDone(task_id, records, fresh, ended):
                 task = self.tasks.pop(task_id, None)
                 if task is None:
                     return  # a task already given up on (crashed, timed out)
                 self._ended(task)
-                self.returning.append(task.result)
-                if len(self.returning) > 4 * self.limit:
-                    self.returning = [r for r in self.returning if not r.ready()]
                 # The worker loop's order: new links queued, records emitted, then ``done``
                 # (a shared frontier ends a page's lease with its record).
                 if fresh:
@@ -285,18 +268,6 @@ class ParentLoop:
                     self.frontier.done(request, max(0.0, now - end))
             case TaskFailed(task_id, line):
                 self.give_up(task_id, "internal", f"worker raised {line}")
-
-    def settle(self) -> None:
-        """Before ``Pool.terminate``: wait (at most ``SETTLE_S``) until the pool has the result
-        of every task whose pages are done. A child writes that result under the pool's
-        result-queue lock, after its ``BatchDone``; killed by ``terminate`` while it holds the
-        lock, it never releases it, and the pool's task thread then waits on it forever inside
-        ``terminate`` (the crawl hung at its end, now and then, on a loaded machine)."""
-        until = time.monotonic() + SETTLE_S
-        for result in self.returning:
-            if result is not None and not result.wait(max(0.0, until - time.monotonic())):
-                break
-        self.returning = []
 
     def give_up(self, task_id: int, error: str, detail: str) -> None:
         """End a task without its result: its pages become ``error`` records and leave the
@@ -324,25 +295,34 @@ class ParentLoop:
         return failed_record(request, error, detail, mode=self.config.mode, worker=worker)
 
     def watch(self, now: float) -> None:
-        """The watchdog: tasks whose process died, or that overran their deadline; and pool
-        processes that keep dying before they take any work."""
-        alive = {child.pid for child in multiprocessing.active_children()}
+        """The watchdog: children that died (their started tasks are given up, and a new
+        process takes the child's place and the tasks it had not started), tasks that overran
+        their deadline, and children that keep dying before any task starts."""
+        for index, child in enumerate(self.children):
+            if child.dead():
+                self._replace(index, child)
+        for task_id, task in [(i, t) for i, t in self.tasks.items() if t.pid]:
+            if now - task.started > self.task_deadline:
+                with contextlib.suppress(OSError):  # (gone meanwhile: the next look replaces it)
+                    os.kill(task.pid, signal.SIGKILL)
+                detail = f"worker process {task.pid} silent for {self.task_deadline:g} s; killed"
+                self.give_up(task_id, "worker_crash", detail)
+
+    def _replace(self, index: int, child: Any) -> None:
+        pid = child.pid
+        self.dead_pids.add(pid)
         if not self.started_any:
-            self.pool_pids.update(alive)
-            if len(self.pool_pids) > 3 * self.config.workers + 1:  # +1: the manager
+            self.early_deaths += 1
+            if self.early_deaths > 3 * len(self.children):
                 raise ModeUnavailable(
                     "worker processes keep exiting before taking any work (see their errors "
                     "above); a script that starts a processes crawl must do it under "
                     "`if __name__ == '__main__':`"
                 )
-        running = [(i, t) for i, t in self.tasks.items() if t.pid]
-        for task_id, task in running:
-            if task.pid not in alive:
-                self.give_up(task_id, "worker_crash", f"worker process {task.pid} died")
-            elif now - task.started > self.task_deadline:
-                os.kill(task.pid, signal.SIGKILL)  # the pool starts a fresh one
-                detail = f"worker process {task.pid} silent for {self.task_deadline:g} s; killed"
-                self.give_up(task_id, "worker_crash", detail)
+        for task_id, task in list(self.tasks.items()):
+            if task.child == index and task.pid == pid:
+                self.give_up(task_id, "worker_crash", f"worker process {pid} died")
+        child.restart()
 
     def interrupt(self) -> None:
         """Ctrl-C: dispatch nothing more, give the pages in flight a short grace to finish,

@@ -1,7 +1,7 @@
 """Ctrl-C and the processes a crawl starts.
 
 Ctrl-C reaches the whole process group; the parent decides what it means (``ParentLoop``), so
-the manager and every pool child ignore SIGINT. They can only say so once they run their own
+the manager and every child ignore SIGINT. They can only say so once they run their own
 code (``ignore_sigint``, first thing in their initializer), and until then a freshly started
 child has the parent's handler, or Python's default: a Ctrl-C in that window (a child still
 starting, slow on a busy machine, when the first pages are already being fetched) raised

@@ -1,10 +1,10 @@
-"""Processes: P children, each in a ``multiprocessing.Pool`` of its own, optionally G greenlets
-in each.
+"""Processes: P child processes, each fed through a task pipe of its own (``children.py``),
+optionally G greenlets in each.
 
-The parent owns the frontier and is the only one to pop it; it hands out batches of requests with
-``apply_async`` and keeps about two batches per process outstanding so no process idles. A pool
-per child lets the parent choose the child: a host's pages go to the child that took its first
-page, which holds its connection (``homes.py``). A child
+The parent owns the frontier and is the only one to pop it; it hands out batches of requests and
+keeps about two batches per process outstanding so no process idles. It chooses the child of
+each batch: a host's pages go to the child that took its first page, which holds its
+connection (``homes.py``). A child
 crawls a batch (up to 8 pages one by one, or up to G at once on greenlets), claims every link it
 found in the visited set in one round trip, and sends one ``BatchDone`` on the results channel:
 the batch's records, each already encoded as its JSON line (the parent writes it to a JSON Lines
@@ -23,9 +23,11 @@ multiprocessing's connections fail on patched sockets), and is told so before an
 
 A task that raises becomes ``internal`` records for its batch (``TaskFailed``). A child that
 dies hard (SIGKILL, segfault) is noticed by a watchdog: children report (task, pid) when a task
-starts, and a task whose pid is gone, or that outlives a generous deadline, is given up: the
-pool replaces the process, the pages of a multi-page batch are retried one per task, and a page
-whose own process dies becomes a ``worker_crash`` record. The crawl goes on.
+starts, and a task whose process is gone, or that outlives a generous deadline, is given up: a
+new process takes the child's place (and the tasks it had not started), the pages of a
+multi-page batch are retried one per task, and a page whose own process dies becomes a
+``worker_crash`` record. The crawl goes on. At the natural end the children are idle and end
+on their own; a crawl stopped early kills them (no lock of the parent's is ever theirs).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from crawler.http.registry import load_fetcher
 from crawler.strategies.gevent import is_patched
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
-from crawler.strategies.processes.child import init_child
+from crawler.strategies.processes.children import ChildProcess
 from crawler.strategies.processes.manager import start_manager
 from crawler.strategies.processes.parent import ParentLoop, forward
 from crawler.strategies.processes.sigint import starting_children
@@ -123,12 +125,12 @@ class ProcessesStrategy:
     name = "processes"
 
     def run(self, job: CrawlJob, consume: Consume) -> None:
-        """Crawl on a process pool; records are consumed on the calling thread."""
+        """Crawl on child processes; records are consumed on the calling thread."""
+        if is_patched():
+            raise ModeUnavailable(PATCHED_PARENT)
         for record in job.early_records:
             consume(record)
         config, backend = job.config, job.backend
-        if is_patched():
-            raise ModeUnavailable(PATCHED_PARENT)
         context = pool_context(config.greenlets)
         frontier = backend.frontier(config, DispatchSync())  # popped by this thread only
         manager = None
@@ -149,56 +151,67 @@ class ProcessesStrategy:
             if context.get_start_method() == "fork":
                 load_fetcher(config)  # imported once here, not once in every child
             init_args = (config, state, channel, backend.shared)
-            # One pool of one process per child, so that the parent chooses the child of each
-            # task: a host's pages go to the child holding its connection (``homes``).
-            # SIGINT blocked (``sigint``), also in the pools' own threads, which start the
-            # replacement of a child that died.
-            with starting_children():
-                pools = [
-                    context.Pool(1, initializer=init_child, initargs=init_args)
-                    for _ in range(config.workers)
-                ]
-            before_dispatch = None
-            if not backend.shared:
-                # The frontier's host schedule is this process's; children book theirs in the
-                # manager: bring those bookings over before each round of hand-outs.
-                local_clock = backend.host_clock(config, SerialSync())
-                hosted = state.host_clock
-                due = [0.0]
-
-                def before_dispatch() -> None:
-                    # At most one round trip per MERGE_S: the children's clock enforces the
-                    # delays anyway, this only spares them waiting on a host.
-                    now = time.monotonic()
-                    if now >= due[0]:
-                        due[0] = now + MERGE_S
-                        local_clock.merge(hosted.take_updates())
-
-            loop = ParentLoop(job, consume, pools, frontier, before_dispatch)
-            loop.queued = frontier.push_many(seeds)
-            if backend.durable and not backend.shared:
-                # A resumed crawl (--state): what an earlier run left queued is work too.
-                loop.queued = frontier.snapshot()["queued"]
+            # The parent chooses the child of each task: a host's pages go to the child holding
+            # its connection (``homes``).
+            children: list[ChildProcess] = []
             stop = threading.Event()
-            reader = threading.Thread(
-                target=forward, args=(channel, loop.events, stop), name="crawl-records"
-            )
-            reader.start()
+            reader: threading.Thread | None = None
+            finished = False
             try:
+                for k in range(config.workers):
+                    children.append(ChildProcess(context, init_args, f"crawl-child-{k}"))
+                before_dispatch = None
+                if not backend.shared:
+                    # The frontier's host schedule is this process's; children book theirs in
+                    # the manager: bring those bookings over before each round of hand-outs.
+                    local_clock = backend.host_clock(config, SerialSync())
+                    hosted = state.host_clock
+                    due = [0.0]
+
+                    def before_dispatch() -> None:
+                        # At most one round trip per MERGE_S: the children's clock enforces the
+                        # delays anyway, this only spares them waiting on a host.
+                        now = time.monotonic()
+                        if now >= due[0]:
+                            due[0] = now + MERGE_S
+                            local_clock.merge(hosted.take_updates())
+
+                loop = ParentLoop(job, consume, children, frontier, before_dispatch)
+                loop.queued = frontier.push_many(seeds)
+                if backend.durable and not backend.shared:
+                    # A resumed crawl (--state): what an earlier run left queued is work too.
+                    loop.queued = frontier.snapshot()["queued"]
+                reader = threading.Thread(
+                    target=forward, args=(channel, loop.events, stop), name="crawl-records"
+                )
+                reader.start()
                 loop.run()
+                finished = True
             finally:
-                loop.settle()  # no child may be killed holding the pool's result lock
-                for pool in pools:
-                    pool.terminate()  # children ignore SIGINT; this is how they stop
-                for pool in pools:
-                    pool.join()
+                end_children(children, finished)
                 stop.set()
-                channel.wake()
-                reader.join()
+                if reader is not None:
+                    channel.wake()
+                    reader.join()
                 channel.close()
         finally:
             if manager is not None:
                 manager.shutdown()
+
+
+def end_children(children: list[ChildProcess], finished: bool) -> None:
+    """End every child and wait for it. At the natural end (``finished``) they are idle, and
+    each ends once it reads None; a crawl stopped early (Ctrl-C, an error) may have pages in
+    flight, which are ``interrupted`` records already (or never will be, the error): the
+    children are killed."""
+    for child in children:
+        if finished:
+            child.stop()
+        else:
+            child.kill()
+    for child in children:
+        child.join()
+        child.close()
 
 
 STRATEGY = ProcessesStrategy()

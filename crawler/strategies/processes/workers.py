@@ -1,4 +1,4 @@
-"""What both kinds of pool child share: the ``Worker`` objects of a child, and how a crawled
+"""What both kinds of child share: the ``Worker`` objects of a child, and how a crawled
 batch is reported to the parent.
 
 Imports of the HTTP stack stay inside the functions: a greenlet child patches gevent before
