@@ -18,6 +18,7 @@ from crawler.backends.memory.frontier import MemoryFrontier
 from crawler.base import CrawlJob, Request
 from crawler.config import CrawlConfig
 from crawler.engine import Crawler
+from crawler.errors import ModeUnavailable
 from crawler.health.metrics import CrawlMetrics
 from crawler.pipeline import Pipeline
 from crawler.politeness.schedule import HostSchedule, Pace
@@ -131,13 +132,21 @@ def test_a_record_for_several_sinks_that_take_it_encoded_is_encoded_once():
 
 
 class _Child:
-    """Records what the parent hands out; runs nothing (messages are fed by the test)."""
+    """Records what the parent hands out; runs nothing (messages are fed by the test). Its
+    process is ``pid``, alive until the test says otherwise."""
 
     def __init__(self) -> None:
         self.tasks: list[Task] = []
+        self.pid, self.gone, self.starts = 1000, False, 1
 
     def submit(self, task: Task) -> None:
         self.tasks.append(task)
+
+    def dead(self) -> bool:
+        return self.gone
+
+    def restart(self) -> None:
+        self.pid, self.gone, self.starts = self.pid + 1, False, self.starts + 1
 
 
 def test_the_parent_dispatches_each_message_kind():
@@ -328,3 +337,34 @@ def test_one_host_still_keeps_every_child_busy():
     assert len(pools[0].tasks) == 8 and loop.holding == loop.hold_cap
     assert len(pools[1].tasks) == (32 - 16 - loop.hold_cap) // 2
     assert _hosts(pools[0]) == _hosts(pools[1]) == {"h0.test"}
+
+
+def test_a_child_whose_processes_keep_dying_before_any_task_ends_the_crawl():
+    # Restarted forever, such a child hid the failure and the crawl never ended (a pool once
+    # wrote 77,000 start-up tracebacks in 20 minutes, its manager's socket gone).
+    config = CrawlConfig(mode="processes", workers=1, robots=False)
+    backend = MemoryBackend()
+    child = _Child()
+    loop = ParentLoop(
+        CrawlJob(config, backend, []),
+        lambda r: None,
+        [child],
+        backend.frontier(config, SerialSync()),
+    )
+    loop.queued = loop.frontier.push_many([Request("http://127.0.0.1:1/a")])
+    loop.dispatch()
+    (task,) = child.tasks
+    for _ in range(3):  # three in a row die at start: each is replaced
+        child.gone = True
+        loop.watch(time.monotonic())
+    assert child.starts == 4 and task.task_id in loop.tasks  # its task waits in the pipe
+    loop.handle(TaskStarted(task.task_id, child.pid))  # the fourth one works
+    child.gone = True  # ... and dies on its page: a crash, not a failure to start
+    loop.watch(time.monotonic())
+    assert child.starts == 5 and task.task_id not in loop.tasks  # given up: worker_crash
+    for _ in range(3):
+        child.gone = True
+        loop.watch(time.monotonic())
+    child.gone = True
+    with pytest.raises(ModeUnavailable, match=r"keep exiting before taking any work \(4 in a row"):
+        loop.watch(time.monotonic())

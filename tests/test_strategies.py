@@ -338,7 +338,7 @@ def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp
         "        ['http://127.0.0.1:1/'])\n"
         "except ModeUnavailable as exc:\n    print(exc)\n"
     )
-    # One worker: the crawl gives up after 3 × workers + 1 pool processes died at start-up,
+    # One worker: the crawl gives up once 4 of its processes in a row died at start-up,
     # each a spawned interpreter; a loaded machine starts those slowly, hence the bound.
     # Output goes to files and the script's own exit is awaited: a spawned child that the
     # script's exit caught half-started can outlive it, holding pipes open (a multiprocessing

@@ -40,6 +40,8 @@ GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
 # waits for one child drifts up and down; with 2 x 32 greenlets, 8 pages held spilled a third
 # of the hosts' later pages to the other child, 16 a fifth.
 HOLD_SHARE = 4
+# A child whose processes die this many times in a row before taking a task ends the crawl.
+MAX_BARREN = 3
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the children
 
 
@@ -124,8 +126,10 @@ class ParentLoop:
         self.limit = tasks_per_process * len(self.children)
         # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
         self.task_deadline = task_deadline(self.config, self.batch_cap)
-        self.started_any = False  # no task has started yet: are the children alive at all?
-        self.early_deaths = 0  # children that died before any task started
+        # Per child: its processes that died in a row before taking any task (see ``_replace``),
+        # and whether its current one has taken one.
+        self.barren = [0] * len(self.children)
+        self.working = [False] * len(self.children)
         self.dead_pids: set[int] = set()  # child processes that died (their late messages)
 
     def run(self) -> None:
@@ -247,7 +251,8 @@ class ParentLoop:
         match message:
             case TaskStarted(task_id, pid):
                 task = self.tasks.get(task_id)
-                self.started_any = True
+                if task is not None and self.children[task.child].pid == pid:
+                    self.working[task.child] = True
                 if task is not None and task.pid is None:
                     task.pid, task.started = pid, time.monotonic()
                     if pid in self.dead_pids:  # it died before this message was read
@@ -309,19 +314,23 @@ class ParentLoop:
                 self.give_up(task_id, "worker_crash", detail)
 
     def _replace(self, index: int, child: Any) -> None:
+        """Child ``index``'s process died: give up the tasks it had started, and start a new
+        one, unless its processes keep dying before they take any task (a script without
+        ``if __name__ == '__main__':`` under spawn, a manager gone): then nothing would ever
+        run, and restarting forever would hide it (a pool did, writing a traceback per try)."""
         pid = child.pid
         self.dead_pids.add(pid)
-        if not self.started_any:
-            self.early_deaths += 1
-            if self.early_deaths > 3 * len(self.children):
-                raise ModeUnavailable(
-                    "worker processes keep exiting before taking any work (see their errors "
-                    "above); a script that starts a processes crawl must do it under "
-                    "`if __name__ == '__main__':`"
-                )
         for task_id, task in list(self.tasks.items()):
             if task.child == index and task.pid == pid:
                 self.give_up(task_id, "worker_crash", f"worker process {pid} died")
+        self.barren[index] = 0 if self.working[index] else self.barren[index] + 1
+        self.working[index] = False
+        if self.barren[index] > MAX_BARREN:
+            raise ModeUnavailable(
+                f"worker processes keep exiting before taking any work ({MAX_BARREN + 1} in a "
+                "row; see their errors above); a script that starts a processes crawl must do "
+                "it under `if __name__ == '__main__':`"
+            )
         child.restart()
 
     def interrupt(self) -> None:
