@@ -326,6 +326,50 @@ def test_per_host_and_delay_hold_across_every_loop(threaded_server, mode_args):
     assert min(gaps) >= DELAY_S - 0.05, gaps
 
 
+@pytest.mark.timeout(90)
+@pytest.mark.subprocess  # processes mode, in this process
+def test_a_manager_that_dies_mid_crawl_ends_it_as_a_lost_crawl_not_a_traceback(threaded_server):
+    # The manager holds the crawl's visited set and host clock: without it nothing can go on.
+    # The parent's next call to it failed with ConnectionResetError, a traceback.
+    from crawler.errors import CrawlLost
+
+    arrivals: queue.Queue = queue.Queue()
+    release = threading.Event()
+
+    def slow(request):
+        arrivals.put(request.path)
+        release.wait(20)
+        return page("slow")
+
+    links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(3))
+    threaded_server.expect_request("/").respond_with_response(page(links))
+    threaded_server.expect_request("/slow").respond_with_handler(slow)
+    for i in range(3):
+        threaded_server.expect_request(f"/p{i}").respond_with_response(page("p"))
+    outcome: dict = {}
+
+    def crawl():
+        try:
+            run_crawl([threaded_server.url_for("/")], depth=1, mode="processes", workers=1)
+        except CrawlLost as exc:
+            outcome["lost"] = exc
+
+    runner = threading.Thread(target=crawl)
+    runner.start()
+    try:
+        assert arrivals.get(timeout=30) == "/slow"
+        (manager,) = [p for p in multiprocessing.active_children() if "Manager" in p.name]
+        os.kill(manager.pid, signal.SIGKILL)
+    finally:
+        release.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    lost = outcome["lost"]
+    assert "manager process (the crawl's visited set and host clock) is gone" in str(lost)
+    assert lost.stats.pages >= 1  # the home page, recorded before
+    assert wait_until(lambda: not multiprocessing.active_children())
+
+
 @pytest.mark.subprocess
 def test_a_spawn_crawl_without_a_main_guard_fails_clearly_instead_of_hanging(tmp_path):
     script = tmp_path / "unguarded.py"

@@ -38,7 +38,7 @@ import time
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
-from crawler.errors import ModeUnavailable
+from crawler.errors import BackendError, ModeUnavailable, one_line
 from crawler.http.registry import load_fetcher
 from crawler.strategies.gevent import is_patched
 from crawler.strategies.inprocess import ThreadingSync
@@ -119,6 +119,14 @@ PATCHED_PARENT = (
 )
 
 
+# The manager process died under the crawl (killed, out of memory): its state (the visited set,
+# the host clock) is gone with it, so the crawl ends as one whose backend was lost.
+MANAGER_GONE = (
+    "the processes strategy's manager process (the crawl's visited set and host clock) is "
+    "gone: {}"
+)
+
+
 class ProcessesStrategy:
     """``config.workers`` processes; ``config.greenlets`` greenlets in each (0: none)."""
 
@@ -174,7 +182,11 @@ class ProcessesStrategy:
                         now = time.monotonic()
                         if now >= due[0]:
                             due[0] = now + MERGE_S
-                            local_clock.merge(hosted.take_updates())
+                            try:
+                                updates = hosted.take_updates()
+                            except (EOFError, OSError) as exc:
+                                raise BackendError(MANAGER_GONE.format(one_line(exc))) from None
+                            local_clock.merge(updates)
 
                 loop = ParentLoop(job, consume, children, frontier, before_dispatch)
                 loop.queued = frontier.push_many(seeds)
