@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -46,6 +47,8 @@ __all__ = [
 TIMEOUT = 90.0
 # Holds the sitecustomize every program run here loads: SIGUSR2 dumps its stacks (_run_to_end).
 STACKDUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stackdump")
+# Set to a folder, each process writes its stacks to a file of its own there (the sitecustomize).
+STACKS_VARIABLE = "CRAWLER_TEST_STACKS"
 DUMP_WAIT_S = 2.0  # how long an overrun program's processes get to write their stacks
 STDERR_SHOWN = 30_000  # characters of an overrun program's stderr in the failure
 
@@ -101,35 +104,60 @@ class Overran(AssertionError):
 
 
 def _run_to_end(
-    argv: list, *, input: Any, timeout: float, text: bool, **popen: Any
+    argv: list, *, input: Any, timeout: float, text: bool, env: dict[str, str], **popen: Any
 ) -> subprocess.CompletedProcess:
     """``subprocess.run(argv, capture_output=True)``, except at the timeout: every process of
-    the program's tree writes its threads' stacks to stderr (SIGUSR2, ``STACKDUMP``), then the
-    tree is killed, and ``Overran`` carries what it wrote (the stacks last)."""
+    the program's tree writes its threads' stacks (SIGUSR2, ``STACKDUMP``), then the tree is
+    killed, and ``Overran`` carries its stderr and each process's stacks."""
     stdin = subprocess.PIPE if input is not None else None
-    with subprocess.Popen(
-        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text, **popen
-    ) as proc:
-        try:
-            out, err = proc.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            tree = [proc.pid, *_descendants(proc.pid)]
-            described = "; ".join(f"{pid} {_command(pid)}" for pid in tree)
-            for pid in tree:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGUSR2)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.communicate(timeout=DUMP_WAIT_S)  # reads on while they write
-            for pid in tree:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            err = err if isinstance(err, str) else err.decode("utf-8", "replace")
-            raise Overran(
-                f"{argv} did not end within {timeout:g} s; its processes: {described}; its stderr, "
-                f"with each process's stacks at the end:\n{err[-STDERR_SHOWN:]}"
-            ) from None
+    with tempfile.TemporaryDirectory(prefix="stacks-") as folder:
+        env = {**env, STACKS_VARIABLE: folder}
+        with subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=text,
+            env=env,
+            **popen,
+        ) as proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                tree = [proc.pid, *_descendants(proc.pid)]
+                described = "; ".join(f"{pid} {_command(pid)}" for pid in tree)
+                dump_stacks(tree)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.communicate(timeout=DUMP_WAIT_S)  # reads on while they write
+                for pid in tree:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                out, err = proc.communicate()
+                err = err if isinstance(err, str) else err.decode("utf-8", "replace")
+                raise Overran(
+                    f"{argv} did not end within {timeout:g} s; its processes: {described}; "
+                    f"its stderr:\n{err[-STDERR_SHOWN:]}\n{stacks_in(folder)}"
+                ) from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def dump_stacks(pids: Sequence[int]) -> None:
+    """Ask each process to write its threads' stacks (SIGUSR2, ``STACKDUMP``)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR2)
+
+
+def stacks_in(folder: str | os.PathLike[str]) -> str:
+    """The stacks the processes wrote into ``folder`` (``STACKS_VARIABLE``), one process
+    after another, each under its pid; the processes that wrote none are left out."""
+    parts = []
+    for name in sorted(os.listdir(folder), key=lambda n: int(n.split(".")[0])):
+        with open(os.path.join(folder, name), errors="replace") as handle:
+            text = handle.read()
+        if text.strip():
+            parts.append(f"--- stacks of process {name.split('.')[0]}:\n{text}")
+    return "\n".join(parts) or "(no process wrote its stacks)"
 
 
 def run_cli(

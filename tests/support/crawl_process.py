@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.compare.pss import INTERVAL_S, tree_pss_kb
-from tests.support.cli import DUMP_WAIT_S, STACKDUMP, cli_argv
+from tests.support.cli import DUMP_WAIT_S, STACKDUMP, STACKS_VARIABLE, cli_argv, stacks_in
 from tests.support.paths import ROOT
 
 # Proxy variables of the machine running the tests must not send loopback requests elsewhere.
@@ -125,6 +125,9 @@ def run_cli(
     returns whether it did), send SIGINT to the crawl's process group then, as Ctrl-C does."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [STACKDUMP, env.get("PYTHONPATH")]))
+    stacks = stderr_path.parent / f"{stderr_path.stem}-stacks"  # each process's, if killed
+    stacks.mkdir(exist_ok=True)
+    env[STACKS_VARIABLE] = str(stacks)
     started = time.monotonic()
     with open(stderr_path, "wb") as errors:
         proc = subprocess.Popen(
@@ -160,9 +163,12 @@ def run_cli(
     leftovers = group_members(proc.pid)
     if leftovers:  # found, reported, and not left to disturb the next test
         os.killpg(proc.pid, signal.SIGKILL)
+    stderr = stderr_path.read_text(errors="replace")
+    if killed:
+        stderr += "\n" + stacks_in(stacks)
     return Finished(
         code=None if killed else result.get("code"),
-        stderr=stderr_path.read_text(errors="replace"),
+        stderr=stderr,
         wall_s=wall,
         peak_pss_mb=peak.mb,
         max_rss_mb=result.get("maxrss_kb", 0) / 1024,
