@@ -293,22 +293,28 @@ def test_a_popper_holding_a_lease_waits_for_its_links_or_passes_timeout_zero(red
     try:
         frontier = backend.frontier(config, ThreadingSync())
         frontier.push_many([Request("http://a.test/")])
-        popped, got = [], []
+        popped, at_once, got = [], [], []
+        passed_zero = threading.Event()
 
         def loop() -> None:  # pop, hand the page to the settler, pop again
             popped.append(frontier.pop())
             started = time.monotonic()
-            assert frontier.pop(timeout=0) is None and time.monotonic() - started < 1
+            at_once.append((frontier.pop(timeout=0), time.monotonic() - started))
+            passed_zero.set()
             got.append(frontier.pop(timeout=30))
 
         popper = threading.Thread(target=loop)
         popper.start()
-        # The settler starts once the popper asks again (it then polls Redis, as asking).
-        wait_until(lambda: popped and frontier._asking is not None, timeout=10)
+        # The settler starts once the popper asks again with no timeout (it then polls Redis,
+        # as asking); not while it asks with timeout=0, which the new page would answer.
+        assert passed_zero.wait(10)
+        wait_until(lambda: frontier._asking is not None, timeout=10)
         frontier.push_many([Request("http://a.test/next")])
         frontier.done(popped[0])
         backend.record_sink(config).write(Record(url=popped[0].url, status=200))
         popper.join(30)
+        ((none, took),) = at_once
+        assert none is None and took < 1
         assert [r.url if r else r for r in got] == ["http://a.test/next"]
     finally:
         backend.close()
