@@ -144,47 +144,61 @@ def test_ctrl_c_flushes_records_exits_130_and_leaves_no_process(tmp_path, mode_a
     )
 
 
+class StalledCrawl:
+    """A processes crawl of ``server`` (one child) run on a thread of this process: ``/`` links
+    ``/slow`` and ``extra`` plain pages, and each request for ``/slow`` is put on ``arrivals``
+    and stalls until ``release``. ``outcome`` gets the records and totals, or the error."""
+
+    def __init__(self, server, extra: int) -> None:
+        self.arrivals: queue.Queue = queue.Queue()
+        self.release = threading.Event()
+        self.outcome: dict = {}
+
+        def slow(request):
+            self.arrivals.put(request.path)
+            self.release.wait(20)
+            return page("slow")
+
+        links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(extra))
+        server.expect_request("/").respond_with_response(page(links))
+        server.expect_request("/slow").respond_with_handler(slow)
+        for i in range(extra):
+            server.expect_request(f"/p{i}").respond_with_response(page("p"))
+        self.runner = threading.Thread(target=self._crawl, args=(server.url_for("/"),))
+
+    def _crawl(self, url: str) -> None:
+        try:
+            self.outcome["records"], self.outcome["stats"] = run_crawl(
+                [url], depth=1, mode="processes", workers=1
+            )
+        except Exception as exc:
+            self.outcome["error"] = exc
+
+    def __enter__(self) -> "StalledCrawl":
+        self.runner.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.runner.join(60)
+        assert not self.runner.is_alive()
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.subprocess  # processes mode, in this process
 def test_a_killed_worker_process_becomes_a_record_and_the_crawl_goes_on(threaded_server):
-    arrivals: queue.Queue = queue.Queue()
-    release = threading.Event()
-
-    def slow(request):
-        arrivals.put(request.path)
-        release.wait(20)
-        return page("slow")
-
-    links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(5))
-    threaded_server.expect_request("/").respond_with_response(page(links))
-    threaded_server.expect_request("/slow").respond_with_handler(slow)
-    for i in range(5):
-        threaded_server.expect_request(f"/p{i}").respond_with_response(page("p"))
-    result: dict = {}
-
-    def crawl():
-        result["records"], result["stats"] = run_crawl(
-            [threaded_server.url_for("/")], depth=1, mode="processes", workers=1
-        )
-
-    runner = threading.Thread(target=crawl)
-    runner.start()
     killed = []
-    try:
+    with StalledCrawl(threaded_server, extra=5) as crawl:
         # First in its batch, then retried alone: the page's own process is killed both times.
         for _ in range(2):
-            arrivals.get(timeout=30)
+            crawl.arrivals.get(timeout=30)
             workers = [
                 p for p in multiprocessing.active_children() if p.name.startswith("crawl-child")
             ]
             assert len(workers) == 1
             os.kill(workers[0].pid, signal.SIGKILL)
             killed.append(workers[0].pid)
-    finally:
-        release.set()
-        runner.join(60)
-    assert not runner.is_alive()
-    table = by_url(result["records"])
+    table = by_url(crawl.outcome["records"])
     crashed = table[threaded_server.url_for("/slow")]
     assert crashed.error == "worker_crash" and str(killed[-1]) in crashed.detail
     # The pages that shared the first batch were retried, each once, and crawled fine.
@@ -333,38 +347,12 @@ def test_a_manager_that_dies_mid_crawl_ends_it_as_a_lost_crawl_not_a_traceback(t
     # The parent's next call to it failed with ConnectionResetError, a traceback.
     from crawler.errors import CrawlLost
 
-    arrivals: queue.Queue = queue.Queue()
-    release = threading.Event()
-
-    def slow(request):
-        arrivals.put(request.path)
-        release.wait(20)
-        return page("slow")
-
-    links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(3))
-    threaded_server.expect_request("/").respond_with_response(page(links))
-    threaded_server.expect_request("/slow").respond_with_handler(slow)
-    for i in range(3):
-        threaded_server.expect_request(f"/p{i}").respond_with_response(page("p"))
-    outcome: dict = {}
-
-    def crawl():
-        try:
-            run_crawl([threaded_server.url_for("/")], depth=1, mode="processes", workers=1)
-        except CrawlLost as exc:
-            outcome["lost"] = exc
-
-    runner = threading.Thread(target=crawl)
-    runner.start()
-    try:
-        assert arrivals.get(timeout=30) == "/slow"
+    with StalledCrawl(threaded_server, extra=3) as crawl:
+        assert crawl.arrivals.get(timeout=30) == "/slow"
         (manager,) = [p for p in multiprocessing.active_children() if "Manager" in p.name]
         os.kill(manager.pid, signal.SIGKILL)
-    finally:
-        release.set()
-        runner.join(60)
-    assert not runner.is_alive()
-    lost = outcome["lost"]
+    lost = crawl.outcome["error"]
+    assert isinstance(lost, CrawlLost), lost
     assert "manager process (the crawl's visited set and host clock) is gone" in str(lost)
     assert lost.stats.pages >= 1  # the home page, recorded before
     assert wait_until(lambda: not multiprocessing.active_children())
