@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from tests.support.cli import cli_records, invoke_cli, python_env, run_python, start_cli
+from tests.support.cli import (
+    cli_records,
+    descendants,
+    invoke_cli,
+    python_env,
+    run_python,
+    start_cli,
+)
 from tests.support.helpers import by_url, run_crawl
 from tests.support.paths import ROOT
 from tests.support.spacing import LATE_S, behind_schedule
@@ -356,6 +363,52 @@ def test_a_manager_that_dies_mid_crawl_ends_it_as_a_lost_crawl_not_a_traceback(t
     assert "manager process (the crawl's visited set and host clock) is gone" in str(lost)
     assert lost.stats.pages >= 1  # the home page, recorded before
     assert wait_until(lambda: not multiprocessing.active_children())
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("greenlets", ["0", "4"])
+def test_a_processes_crawl_killed_without_warning_leaves_no_process_behind(
+    threaded_server, tmp_path, greenlets
+):
+    # SIGKILL (or the OOM killer) to the crawl: nobody tells its manager and children to stop.
+    # The children waited for tasks for ever (a sibling holds a copy of each task pipe, so no
+    # EOF comes), the manager served for ever.
+    arrivals: queue.Queue = queue.Queue()
+    release = threading.Event()
+
+    def slow(request):
+        arrivals.put(request.path)
+        release.wait(20)
+        return page("slow")
+
+    threaded_server.expect_request("/").respond_with_response(page('<a href="/slow">s</a>'))
+    threaded_server.expect_request("/slow").respond_with_handler(slow)
+    args = ["--mode", "processes", "--workers", "2", "--greenlets", greenlets, "--depth", "1"]
+    args += ["--ignore-robots"]
+    proc = start_cli(*args, "-o", str(tmp_path / "out.jsonl"), threaded_server.url_for("/"),
+                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    started: list[int] = []
+    try:
+        assert arrivals.get(timeout=30) == "/slow"
+        started = descendants(proc.pid)
+        assert len(started) >= 3  # the manager and two children (and a forkserver)
+        proc.kill()
+        proc.wait(10)
+    finally:
+        release.set()
+        gone = wait_until(lambda: not [p for p in started if _alive(p)], timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert gone, [(p, _alive(p)) for p in started]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's zombie is init's to reap)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.mark.subprocess

@@ -34,6 +34,7 @@ from tests.support.paths import ROOT
 __all__ = [
     "cli_argv",
     "cli_records",
+    "descendants",
     "invoke_cli",
     "jsonl",
     "python_env",
@@ -69,7 +70,7 @@ def python_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return base
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """The processes below ``pid`` (children, their children ...), from /proc."""
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -124,7 +125,7 @@ def _run_to_end(
             try:
                 out, err = proc.communicate(input, timeout=timeout)
             except subprocess.TimeoutExpired:
-                tree = [proc.pid, *_descendants(proc.pid)]
+                tree = [proc.pid, *descendants(proc.pid)]
                 described = "; ".join(f"{pid} {_command(pid)}" for pid in tree)
                 dump_stacks(tree)
                 with contextlib.suppress(subprocess.TimeoutExpired):

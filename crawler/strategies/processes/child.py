@@ -58,6 +58,7 @@ class PlainChild:
 
 
 _child: Child | None = None
+PARENT_CHECK_S = 1.0  # how often an idle child checks that its parent is still there
 
 
 def init_child(config: CrawlConfig, state: Any, results: Any, shared: bool) -> None:
@@ -91,10 +92,17 @@ def child_main(tasks: Any, sender: Any, init_args: tuple[Any, ...]) -> None:
     of its pipe in order until the parent sends None. A task that raises is reported as
     ``TaskFailed``; the child goes on with the next."""
     sender.close()  # the parent's end (inherited through fork): this process only reads
+    parent = os.getppid()
     init_child(*init_args)
     child = _child
     assert child is not None
     while True:
+        if not tasks.poll(PARENT_CHECK_S):
+            # No EOF tells a child that its parent died (SIGKILL, the OOM killer): a sibling
+            # forked later holds a copy of this pipe's writing end. It would wait for ever.
+            if os.getppid() != parent:
+                return
+            continue
         try:
             task = tasks.recv()
         except EOFError:  # the parent is gone

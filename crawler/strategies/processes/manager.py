@@ -9,6 +9,9 @@ non-blocking ``HostedHostClock`` (see ``_shared.py``).
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from multiprocessing.managers import BaseManager
 from typing import Any, NamedTuple
 
@@ -29,6 +32,24 @@ def _hosted_robots(backend: Backend, config: CrawlConfig) -> Any:
     from crawler.strategies.inprocess import ThreadingSync
 
     return backend.robots_cache(config, ThreadingSync())
+
+
+PARENT_CHECK_S = 1.0  # how often the server checks that the crawl's process is still there
+
+
+def _init_server() -> None:
+    """In the manager process, first: ignore Ctrl-C (it reaches the whole process group; the
+    parent decides when the server stops), and end with the parent. A parent that dies without
+    a word (SIGKILL, the OOM killer) never asks it to stop, and a manager serves for ever."""
+    ignore_sigint()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class StateManager(BaseManager):
@@ -65,8 +86,7 @@ def start_manager(
     """Start the manager process; return it and proxies to the state it hosts."""
     manager = StateManager(ctx=context)
     try:
-        # Ctrl-C reaches the whole process group; the parent decides when the server stops.
-        manager.start(ignore_sigint)
+        manager.start(_init_server)
     except (EOFError, OSError) as exc:  # the server died before it said where it listens
         raise ModeUnavailable(
             f"the processes strategy's manager process failed to start ({type(exc).__name__}; "

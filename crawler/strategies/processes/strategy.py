@@ -122,8 +122,7 @@ PATCHED_PARENT = (
 # The manager process died under the crawl (killed, out of memory): its state (the visited set,
 # the host clock) is gone with it, so the crawl ends as one whose backend was lost.
 MANAGER_GONE = (
-    "the processes strategy's manager process (the crawl's visited set and host clock) is "
-    "gone: {}"
+    "the processes strategy's manager process (the crawl's visited set and host clock) is gone: {}"
 )
 
 
