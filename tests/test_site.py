@@ -23,7 +23,7 @@ from w3lib.url import canonicalize_url
 from fixtures.content import build_routes
 from fixtures.manifest import build_manifest
 from fixtures.site import SiteProcess
-from tests.support.cli import run_python, start_python
+from tests.support.cli import alive, run_python, start_python
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -325,15 +325,6 @@ def test_server_exits_when_its_parent_dies():
     out = run_python(code, timeout=30)
     pid = int(out.stdout.split()[0])
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)  # polling a process we cannot wait() on: it is not our child
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie awaiting its new parent's reaping counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not alive(pid)

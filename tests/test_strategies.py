@@ -17,6 +17,7 @@ import pytest
 from werkzeug import Response
 
 from tests.support.cli import (
+    alive,
     cli_records,
     descendants,
     invoke_cli,
@@ -396,19 +397,10 @@ def test_a_processes_crawl_killed_without_warning_leaves_no_process_behind(
         proc.wait(10)
     finally:
         release.set()
-        gone = wait_until(lambda: not [p for p in started if _alive(p)], timeout=15)
+        gone = wait_until(lambda: not [p for p in started if alive(p)], timeout=15)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    assert gone, [(p, _alive(p)) for p in started]
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie (an orphan's zombie is init's to reap)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert gone, [(p, alive(p)) for p in started]
 
 
 @pytest.mark.subprocess

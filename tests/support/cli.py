@@ -32,6 +32,7 @@ from typing import Any
 from tests.support.paths import ROOT
 
 __all__ = [
+    "alive",
     "cli_argv",
     "cli_records",
     "descendants",
@@ -88,6 +89,15 @@ def descendants(pid: int) -> list[int]:
         found.extend(children)
         todo.extend(children)
     return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (an orphan's, awaiting init's reaping) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _command(pid: int) -> str:
