@@ -244,6 +244,8 @@ def targets(
         if r.order == "sorted" and scrapy and scrapy.pages_per_s:
             line += f", pages/s ÷ Scrapy's {r.pages_per_s / scrapy.pages_per_s:.2f} (≥ 1.3)"
         lines.append(line)
+    if scrapy and scrapy.pages_per_s and bound_s:
+        lines.append(reachable_vs_scrapy(scrapy, bound_s))
     for pairs in spread:
         middle = median_pair(pairs)
         if middle is not None:
@@ -253,3 +255,23 @@ def targets(
                 f"{_ratio(middle):.2f} (≥ 0.8; median of {len(pairs)})"
             )
     return lines
+
+
+def reachable_vs_scrapy(scrapy: HostsRun, bound_s: float) -> str:
+    """How far ahead of Scrapy a crawler that keeps every delay can be in this run.
+
+    No such crawler finishes the sorted list before the bound, so its pages/s is at most
+    Scrapy's × Scrapy's wall ÷ the bound. Scrapy counts a slot's delay from the moment it hands
+    a request to the downloader, not from when the request reaches the server, and its requests
+    leave late by varying amounts: some of its gaps come out shorter than the delay (its
+    violations, counted by the server), and its wall can then be under 1.3 × the bound, where
+    1.3 × its pages/s is out of reach of any crawler that keeps the delay."""
+    best = scrapy.wall_s / bound_s
+    needed = scrapy.wall_s / 1.3
+    violations = scrapy.server.get("violations")
+    return (
+        f"  sorted      Scrapy: wall/bound {best:.2f}, {_num(violations)} gaps shorter than the "
+        f"delay; a crawler that keeps every delay reaches at most {best:.2f} × its pages/s "
+        f"(1.3 × needs a wall of {needed:.2f} s, {'under' if needed < bound_s else 'over'} "
+        f"the bound of {bound_s:.2f} s)"
+    )
