@@ -41,23 +41,20 @@ every child at fork time (``crawler/health/forksafe.py``).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import selectors
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any, Self
 
-from crawler.errors import one_line
 from crawler.health.forksafe import close_in_children
 from crawler.health.probe import HealthCheckError, parse_hostport, probe
 from crawler.health.protocol import CommandFlood, Connection
+from crawler.health.stats import StatsLine, StatsProvider
 
 __all__ = [
     "HealthCheckError",
@@ -68,8 +65,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-StatsProvider = Callable[[], dict[str, Any]]
 
 _RECV_CHUNK = 64 * 1024
 _ACCEPT_BATCH = 64  # accepts per loop turn, so a connect storm cannot starve clients
@@ -110,14 +105,10 @@ class HealthServer:
             raise ValueError(
                 "need max_per_address >= 1, max_lifetime > 0, max_commands >= 1, stats_ttl >= 0"
             )
-        self._stats = stats
         self._max_per_address = max_per_address
         self._max_lifetime = max_lifetime
         self._max_commands = max_commands
-        self._stats_ttl = stats_ttl
         self._per_address: dict[str, int] = {}
-        # (when, the provider's figures, or None when they could not be had)
-        self._stats_cache: tuple[float, dict[str, Any] | None] | None = None
         self._max_connections = max_connections
         self._max_buffer = max_buffer
         self._idle_timeout = idle_timeout
@@ -146,7 +137,7 @@ class HealthServer:
         except BaseException:
             self._listener.close()
             raise
-        self._started = time.monotonic()
+        self._stats_line = StatsLine(stats, stats_ttl)  # uptime counts from here, once bound
         close_in_children(self, _sockets_in_child)
 
     # -- public surface -------------------------------------------------------------
@@ -386,44 +377,6 @@ class HealthServer:
         self._selector.close()
         for sock in (self._listener, self._wake_r, self._wake_w):
             sock.close()
-
-    def _stats_line(self) -> bytes:
-        base = {
-            "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - self._started, 3),
-        }
-        if self._stats is None:
-            return _json_line({**base, "crawl": None})
-        figures = self._figures()
-        if figures is None:
-            return _json_line({"error": "stats unavailable", **base})
-        return _json_line({**figures, **base})
-
-    def _figures(self) -> dict[str, Any] | None:
-        """The provider's figures, at most ``stats_ttl`` old; None if it failed or returned
-        something JSON cannot encode."""
-        now = time.monotonic()
-        cached = self._stats_cache
-        if cached is not None and now - cached[0] < self._stats_ttl:
-            return cached[1]
-        figures: dict[str, Any] | None
-        try:
-            assert self._stats is not None
-            figures = dict(self._stats())
-            _json_line(figures)  # encodable? (no default=str: an object is "unavailable")
-        except Exception as exc:
-            # One line (at most one per ``stats_ttl``): during a backend outage this is expected,
-            # and a traceback on the crawl's stderr would read as a crash.
-            log.warning("health service: stats unavailable: %s", one_line(exc))
-            figures = None
-        self._stats_cache = (now, figures)
-        return figures
-
-
-def _json_line(payload: dict[str, Any]) -> bytes:
-    # allow_nan=False: NaN/Infinity are not JSON; better "unavailable" than invalid.
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8") + b"\n"
 
 
 def _sockets_in_child(server: HealthServer) -> list[socket.socket]:
