@@ -12,8 +12,8 @@ Round trips: the loops of a process that wait for work at the same moment share 
 states written since the previous one (``outbox.py``: the record sink and the page store only
 queue them); what no ``POP`` took within ``outbox.FLUSH_S`` is sent by the heartbeat. A page
 costs its share of a ``POP`` and, if it found links this process does not know are claimed
-(``Claimed``), the ``PUSH`` of those (which claims them: no separate check). Figures:
-docs/scaling.md.
+(``Claimed``, ``visited.py``), the ``PUSH`` of those (which claims them: no separate check).
+Figures: docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from crawler.backends.checked import Rejected, RequestChecker
@@ -33,6 +33,7 @@ from crawler.backends.redis import outbox as outboxes
 from crawler.backends.redis.items import FORMAT, decode_fields, encode_item, seen_member
 from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
 from crawler.backends.redis.state import RedisState
+from crawler.backends.redis.visited import Claimed, RedisVisited
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.errors import BackendError
@@ -57,53 +58,6 @@ IDLE_BEAT_S = 0.5
 # client: one PUSH of a million seeds took ~4.6 s, and past ``lua-time-limit`` (5 s) the
 # other workers' commands are answered BUSY. 5,000 items take ~15 ms.
 CHUNK = 5_000
-# Fingerprints a process remembers as claimed (``Claimed``): a few MB at most.
-CLAIMED_MAX = 65_536
-
-
-class Claimed:
-    """Fingerprints this process knows are claimed in the crawl: it pushed them (the ``PUSH``
-    returned) or leased them. A link found again is then not sent to Redis again: links
-    repeat from page to page (menus, pagination), and each one sent costs its encoding, its
-    share of the call and a seen-set lookup in the script. Claims are never undone during a
-    crawl, so what this says is never stale. Bounded: past ``limit`` it starts over (a link
-    sent again is only dropped by the script, as before)."""
-
-    def __init__(self, limit: int = CLAIMED_MAX) -> None:
-        self.limit = limit
-        self.keys: set[bytes] = set()  # read as is (a set lookup per link, no call)
-
-    def __contains__(self, key: bytes) -> bool:
-        return key in self.keys
-
-    def update(self, keys: Iterable[bytes]) -> None:
-        """Remember ``keys`` as claimed."""
-        if len(self.keys) >= self.limit:
-            self.keys = set()
-        self.keys.update(keys)
-
-
-class RedisVisited:
-    """The crawl's visited set, as the engine sees it: it passes every key but those this
-    process knows are claimed already (``Claimed``), because ``RedisFrontier.push_many``
-    claims and queues in one script.
-
-    Claiming here and pushing there would lose a URL to a worker killed in between, and asking
-    Redis here would cost a round trip per page to save the bytes of links already seen.
-    """
-
-    def __init__(self, state: RedisState, claimed: Claimed | None = None) -> None:
-        self.state = state
-        self.claimed = Claimed() if claimed is None else claimed
-
-    def __len__(self) -> int:
-        counts = self.state.counters()
-        return counts["scheduled"] + counts["skipped"]
-
-    def claim_many(self, keys: Sequence[bytes]) -> list[bytes]:
-        """``keys`` but those this process knows are claimed (``push_many`` claims the rest)."""
-        known = self.claimed.keys
-        return [key for key in keys if key not in known]
 
 
 class RedisFrontier:
