@@ -12,7 +12,8 @@ import uuid
 import pytest
 import redis
 
-from crawler.backends.redis.backend import CHUNK, RedisBackend
+from crawler.backends.redis.backend import RedisBackend
+from crawler.backends.redis.frontier import CHUNK
 from crawler.base import Request
 from crawler.config import MODES as AVAILABLE_MODES
 from crawler.config import CrawlConfig
