@@ -241,7 +241,7 @@ def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
         assert lost.push_many([Request("http://a.test/x")]) == 1
         assert lost.push_many([Request("http://a.test/x")]) == 0  # claimed already
         taken = lost.pop()
-        dead._quit.set()  # this "worker" dies: its heartbeat stops renewing the lease
+        dead._heartbeat.stop()  # this "worker" dies: its heartbeat stops renewing the lease
         # The other worker waits for the lease to expire, then gets the URL again.
         again = alive.frontier(config, sync).pop()
         assert again == taken

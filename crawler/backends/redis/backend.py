@@ -21,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from typing import Any
 
 from crawler.backends.codec import encode_record, record_key, scope_mismatch, scope_of
 from crawler.backends.redis import outbox as outboxes
 from crawler.backends.redis.frontier import RedisFrontier
 from crawler.backends.redis.items import FORMAT
+from crawler.backends.redis.leases import Heartbeat
 from crawler.backends.redis.politeness import RedisHostClock, RedisRobotsCache
 from crawler.backends.redis.state import RedisState
 from crawler.backends.redis.visited import Claimed, RedisVisited
@@ -36,9 +36,6 @@ from crawler.config import CrawlConfig
 from crawler.errors import BackendError
 from crawler.politeness.schedule import Pace
 from crawler.record import EncodedRecord, Record
-
-# The heartbeat's sleep while nothing waits to be sent (it renews leases every lease / 3).
-IDLE_BEAT_S = 0.5
 
 
 class RedisRecordSink:
@@ -81,9 +78,13 @@ class RedisBackend:
         self.outbox = outboxes.outbox_for(config.backend, config.crawl_id)
         self.outbox.delay_ms = int(config.delay * 1000)  # a record ends its page: unbusy
         self._flush_lock = threading.Lock()
-        self._beat: threading.Thread | None = None
-        self._beat_lock = threading.Lock()
-        self._quit = threading.Event()
+        self._heartbeat = Heartbeat(
+            self.state,
+            self.outbox,
+            config.lease_seconds,
+            held=lambda: [fp for frontier in self._frontiers for fp in frontier.held()],
+            flush=self.flush,
+        )
         self._check_scope()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -146,50 +147,17 @@ class RedisBackend:
 
     def heartbeat(self) -> None:
         """Start (once per process) the thread that renews this process's leases."""
-        if self._beat is not None and self._beat.is_alive():
-            return
-        with self._beat_lock:
-            if self._beat is None or not self._beat.is_alive():
-                beat = threading.Thread(target=self._renew, name="lease-heartbeat", daemon=True)
-                beat.start()
-                self._beat = beat
+        self._heartbeat.start()
 
     def flush(self) -> None:
         """Send the queued records and page states now (a ``POP`` that leases nothing)."""
         with self._flush_lock:
             self.outbox.send(self.state)
 
-    def _renew(self) -> None:
-        interval = self.config.lease_seconds / 3
-        lease_ms = int(self.config.lease_seconds * 1000)
-        renewed = time.monotonic()
-        # Awake every FLUSH_S only while something waits in the outbox; idle, it sleeps longer
-        # (a record queued meanwhile goes with the next POP, or the sink's next write).
-        while not self._quit.wait(
-            outboxes.FLUSH_S if self.outbox.waiting() else min(interval, IDLE_BEAT_S)
-        ):
-            try:
-                if self.outbox.due():
-                    self.flush()
-                if time.monotonic() - renewed < interval:
-                    continue
-                renewed = time.monotonic()
-                held = [fp for frontier in self._frontiers for fp in frontier.held()]
-                held += self.outbox.held()
-                if held:
-                    self.state.run("RENEW", ("leases",), [lease_ms, *held])
-                    self.state.check_marker()
-            except BackendError:
-                # Lost keys: the loops' next pop raises it (``state.lost``). Unreachable
-                # past --backend-retry: the loops' own calls say so.
-                pass
-
     def close(self) -> None:
         """Send the queued records, stop the heartbeat (no thread left behind) and drop the
         connections."""
-        self._quit.set()
-        if self._beat is not None:
-            self._beat.join(5)
+        self._heartbeat.stop(5)
         # Unreachable: their leases expire and the pages are fetched again.
         with contextlib.suppress(BackendError):
             self.flush()

@@ -15,11 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crawler.backends.checked import Rejected, RequestChecker
 from crawler.backends.codec import encode_record
 from crawler.backends.redis.items import decode_fields, encode_item, seen_member
+from crawler.backends.redis.leases import Leases
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
@@ -64,7 +65,7 @@ class RedisFrontier:
         self.host_budget = -1 if config.max_pages_per_host is None else config.max_pages_per_host
         self.cap = -1 if config.per_host is None else config.per_host
         self.delay_ms = int(config.delay * 1000)
-        self._lock = sync.lock()
+        self.leases = Leases(sync.lock())  # renewed by the backend's heartbeat
         self._cond = sync.condition()
         # The asking loop's sleep while no host is ready: a push of this process ends it.
         self._nudge = sync.condition()
@@ -72,8 +73,6 @@ class RedisFrontier:
         self._asking: int | None = None  # the loop of this process now asking Redis
         self._waiting = 0  # loops waiting for its answer
         self._buffer: deque[bytes] = deque()  # leased for the waiting loops, not yet taken
-        self._held: dict[bytes, int] = {}  # fingerprint -> leases held here (taken or not)
-        self._busy: set[bytes] = set()  # fingerprints of pages out as their host's one page
         self.closed = False
         self.checker = RequestChecker(config)
         self.mode = config.mode
@@ -228,11 +227,9 @@ class RedisFrontier:
             raise
         items = pairs[::2]
         if items:
-            with self._lock:
-                for item, busy in zip(items, pairs[1::2], strict=True):
-                    _bump(self._held, item[:FINGERPRINT_BYTES], +1)
-                    if int(busy):  # its host's one page out: tell its end (``done``)
-                        self._busy.add(item[:FINGERPRINT_BYTES])
+            # busy: its host's one page out, whose end ``done`` tells the schedule.
+            leased = zip(items, pairs[1::2], strict=True)
+            self.leases.add((item[:FINGERPRINT_BYTES], bool(int(busy))) for item, busy in leased)
             self.backend.claimed.update(item[:FINGERPRINT_BYTES] for item in items)
             self.backend.heartbeat()
         return items, int(ms), int(queued), int(timed)
@@ -244,8 +241,7 @@ class RedisFrontier:
             request = self.checker.check_fields(item[:FINGERPRINT_BYTES], *decode_fields(item))
         except (ValueError, TypeError) as exc:
             why = exc if isinstance(exc, Rejected) else f"not a queued request ({exc})"
-            with self._lock:
-                _bump(self._held, item[:FINGERPRINT_BYTES], -1)
+            self.leases.release(item[:FINGERPRINT_BYTES])
             self._reject(item, str(why))
             return None
         return request
@@ -256,11 +252,7 @@ class RedisFrontier:
         server's now) for the schedule: the host's next start is a delay from then, without
         waiting for the record's turn."""
         fp = fingerprint(request.url)
-        with self._lock:
-            _bump(self._held, fp, -1)
-            busy = fp in self._busy
-            self._busy.discard(fp)
-        if busy:
+        if self.leases.end(fp):
             host = host_key(request.url)
             ago_ms = max(0, int(ago * 1000))
             self.state.run("ENDED", (), [self.state.prefix, host, fp, self.delay_ms, ago_ms])
@@ -277,8 +269,7 @@ class RedisFrontier:
         for item in left:
             fp = item[:FINGERPRINT_BYTES]
             self.backend.outbox.put(fp, b"", "1")
-            with self._lock:
-                _bump(self._held, fp, -1)
+            self.leases.release(fp)
 
     def snapshot(self) -> dict[str, int]:
         """Crawl-wide counts from Redis: queued, leased (in flight on any worker), skipped."""
@@ -291,8 +282,7 @@ class RedisFrontier:
 
     def held(self) -> list[bytes]:
         """Fingerprints of the leases held here (in flight, or leased and not yet taken)."""
-        with self._lock:
-            return list(self._held)
+        return self.leases.held()
 
 
 _GIVE_UP = object()
@@ -306,11 +296,3 @@ def shown_item(item: bytes) -> str:
     except (ValueError, TypeError):
         text = item[FINGERPRINT_BYTES:].decode("utf-8", "replace")
     return escape_surrogates(text[:2000])
-
-
-def _bump(counts: dict[Any, int], key: Any, delta: int) -> None:
-    count = counts.get(key, 0) + delta
-    if count > 0:
-        counts[key] = count
-    else:
-        counts.pop(key, None)
