@@ -4,13 +4,12 @@
 ``pop`` leases an item from the host that is ready first, crawl-wide (``POP``, in Lua: lists
 per host and a sorted set of ready times, ``scripts.py``). The loops of one process that wait
 at the same moment share one ``POP``: one of them asks, for itself and for the others, while
-they wait for its answer. A popped item is checked again before it is fetched (it is data from
-a server other workers write to) and, if it fails, ends with a ``rejected`` record.
+they wait for its answer. The leases this frontier holds are counted in ``leases.py`` (the
+backend's heartbeat renews them); a popped item that fails its checks ends in ``rejected.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -18,20 +17,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from crawler.backends.checked import Rejected, RequestChecker
-from crawler.backends.codec import encode_record
 from crawler.backends.redis.items import decode_fields, encode_item, seen_member
 from crawler.backends.redis.leases import Leases
+from crawler.backends.redis.rejected import reject
 from crawler.base import Request, Sync
 from crawler.config import CrawlConfig
 from crawler.links.urls import FINGERPRINT_BYTES, fingerprint
 from crawler.politeness.schedule import host_key
-from crawler.record import Record
-from crawler.safetext import escape_surrogates
 
 if TYPE_CHECKING:
     from crawler.backends.redis.backend import RedisBackend
-
-log = logging.getLogger(__name__)
 
 # The longest a loop sleeps before asking Redis again (a host ready later than this, or a loop
 # waiting for its process's poller).
@@ -76,26 +71,6 @@ class RedisFrontier:
         self.closed = False
         self.checker = RequestChecker(config)
         self.mode = config.mode
-
-    def _reject(self, item: bytes, why: str) -> None:
-        """End a popped item that fails re-validation: never fetched, it gets a ``rejected``
-        record in the crawl (ending its lease, freeing its host) and is counted in the crawl's
-        ``rejected``."""
-        shown = shown_item(item)
-        log.warning("redis: rejected a queued item (%s): %s", why, shown[:200])
-        record = Record(url=shown, error="rejected", detail=why, mode=self.mode)
-        self.state.run(
-            "COMPLETE",
-            (),
-            [
-                self.state.prefix,
-                item[:FINGERPRINT_BYTES],
-                encode_record(record),
-                "0",
-                self.delay_ms,
-            ],
-        )
-        self.state.call("hincrby", self.state.key("stats"), "rejected", 1)
 
     def push_many(self, requests: Iterable[Request]) -> int:
         """Claim and queue the requests not yet seen by the crawl, each in its host's list (one
@@ -242,7 +217,7 @@ class RedisFrontier:
         except (ValueError, TypeError) as exc:
             why = exc if isinstance(exc, Rejected) else f"not a queued request ({exc})"
             self.leases.release(item[:FINGERPRINT_BYTES])
-            self._reject(item, str(why))
+            reject(self.state, item, str(why), mode=self.mode, delay_ms=self.delay_ms)
             return None
         return request
 
@@ -286,13 +261,3 @@ class RedisFrontier:
 
 
 _GIVE_UP = object()
-
-
-def shown_item(item: bytes) -> str:
-    """The URL of a rejected item as its record shows it: its URL if it has one, else its
-    raw text; escaped and cut to 2,000 characters (it is hostile data)."""
-    try:
-        text = decode_fields(item)[0]
-    except (ValueError, TypeError):
-        text = item[FINGERPRINT_BYTES:].decode("utf-8", "replace")
-    return escape_surrogates(text[:2000])
