@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.base import Consume, CrawlJob, Request
-from crawler.config import CrawlConfig
 from crawler.errors import ModeUnavailable
 from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
+from crawler.strategies.processes.batching import Batching
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.homes import HostHomes
 from crawler.strategies.processes.messages import BatchDone, Message, Task, TaskFailed, TaskStarted
@@ -29,17 +29,6 @@ from crawler.worker import failed_record, process_name
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 # How often the parent looks again when pages are queued but no host may start yet.
 READY_POLL_S = 0.005
-BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
-# Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
-# pipe and thread hand-offs, which a batch shares; the child still crawls them one by one.
-PLAIN_BATCH = 8
-GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
-# Pages the parent keeps for a busy child, at most, as a share of the pages it may have out
-# (1/4): a page popped while its host's home child has no room waits for it rather than open
-# the host on another child. The pops follow the hosts' ready order, not their homes, so what
-# waits for one child drifts up and down; with 2 x 32 greenlets, 8 pages held spilled a third
-# of the hosts' later pages to the other child, 16 a fifth.
-HOLD_SHARE = 4
 # A child whose processes die this many times in a row before taking a task ends the crawl.
 MAX_BARREN = 3
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the children
@@ -53,18 +42,6 @@ class _Task:
     child: int = 0  # which of the parent's children it went to
     pid: int | None = None  # the process that took it (``TaskStarted``)
     started: float = 0.0
-
-
-def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
-    """Seconds after which a task's process is presumed hung and killed: the watchdog's last
-    resort, so twice the worst a healthy task can take: every attempt of every page spending
-    its whole deadline and longest retry wait, plus ``--delay`` turns behind every other page
-    of the crawl in flight (a ``Crawl-delay`` is not known up front; the margin covers a few
-    seconds of it)."""
-    per_page = (config.retries + 1) * (config.page_deadline + config.max_retry_wait)
-    pages_in_a_row = 1 if config.greenlets else batch_cap
-    in_flight = config.workers * batch_cap * BATCHES_PER_PROCESS
-    return 2 * (per_page * pages_in_a_row + config.delay * in_flight) + 60
 
 
 def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> None:
@@ -115,17 +92,12 @@ class ParentLoop:
         # that kills a process again is recorded as ``worker_crash``.
         self.retry: deque[Request] = deque()
         self.frontier_open = True
-        greenlets = self.config.greenlets
-        # A greenlet child runs the pages of several tasks at once (``_greenlet_child``):
-        # batches of G/4 pages, 2G pages out per child, so links come back as pages finish
-        # rather than when the slowest of G pages does.
-        self.batch_cap = max(1, greenlets // GREENLET_BATCH_DIVISOR) if greenlets else PLAIN_BATCH
-        tasks_per_process = BATCHES_PER_PROCESS * (greenlets // self.batch_cap if greenlets else 1)
-        self.per_child = tasks_per_process
-        self.hold_cap = max(1, tasks_per_process * self.batch_cap // HOLD_SHARE)
-        self.limit = tasks_per_process * len(self.children)
-        # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
-        self.task_deadline = task_deadline(self.config, self.batch_cap)
+        limits = Batching.of(self.config, len(self.children))
+        self.batch_cap = limits.batch_cap  # pages per task
+        self.per_child = limits.per_child  # tasks out per child
+        self.hold_cap = limits.hold_cap  # pages kept for a busy child
+        self.limit = limits.limit  # tasks out in all
+        self.task_deadline = limits.task_deadline
         # Per child: its processes that died in a row before taking any task (see ``_replace``),
         # and whether its current one has taken one.
         self.barren = [0] * len(self.children)
