@@ -146,7 +146,7 @@ def test_forked_crawl_processes_hold_no_health_or_metrics_socket(httpserver):
         client.sendall(b"hi\n")
         assert recv_line(client) == b"hi\n"  # a client connection open in the server too
         ours = {os.fstat(srv._listener.fileno()).st_ino}
-        ours |= {os.fstat(conn.sock.fileno()).st_ino for conn in srv._conns}
+        ours |= {os.fstat(conn.sock.fileno()).st_ino for conn in srv._clients.conns}
         ours.add(os.fstat(exporter._server.socket.fileno()).st_ino)
         assert len(ours) == 3
         records, _ = run_crawl(

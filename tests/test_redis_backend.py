@@ -12,7 +12,8 @@ import uuid
 import pytest
 import redis
 
-from crawler.backends.redis.backend import CHUNK, RedisBackend
+from crawler.backends.redis.backend import RedisBackend
+from crawler.backends.redis.frontier import CHUNK
 from crawler.base import Request
 from crawler.config import MODES as AVAILABLE_MODES
 from crawler.config import CrawlConfig
@@ -240,7 +241,7 @@ def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
         assert lost.push_many([Request("http://a.test/x")]) == 1
         assert lost.push_many([Request("http://a.test/x")]) == 0  # claimed already
         taken = lost.pop()
-        dead._quit.set()  # this "worker" dies: its heartbeat stops renewing the lease
+        dead._heartbeat.stop()  # this "worker" dies: its heartbeat stops renewing the lease
         # The other worker waits for the lease to expire, then gets the URL again.
         again = alive.frontier(config, sync).pop()
         assert again == taken

@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from crawler.backends.redis import outbox
-from crawler.backends.redis.backend import Claimed, RedisBackend
+from crawler.backends.redis.backend import RedisBackend
 from crawler.backends.redis.pages import RedisPages
+from crawler.backends.redis.visited import Claimed
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.links.urls import fingerprint

@@ -16,21 +16,12 @@ Protocol, per connection:
   bytes are echoed if the client half-closes (``STATS`` with no newline is plain data).
 * Half-close: when the client shuts down writing, the server sends what is left, then closes.
 
-Limits (memory per connection is bounded by ``max_buffer``):
-
-* At ``max_connections`` a new client gets ``BUSY\\n`` and is closed; so does one whose address
-  already holds ``max_per_address`` connections, so that one host cannot take every slot.
-* A connection is closed ``max_lifetime`` seconds after it opened, however active: a client
-  that trickles a byte now and then cannot hold its slot for ever.
-* One read may carry at most ``max_commands`` ``STATS`` commands; a read with more is a flood
-  and its client is dropped unanswered. ``STATS`` figures are computed at most once per
-  ``stats_ttl`` seconds (the provider may cost a database query), whoever asks.
-* A client that sends without reading is dropped as soon as its pending echo would exceed
-  ``max_buffer``. We drop rather than apply back-pressure: the kernel buffers (megabytes on
-  loopback) have filled before ours grows at all, and a health probe never sends that much.
-* No byte moved either way for ``idle_timeout`` seconds: closed.
-* Each ready socket gets one ``recv`` and one ``send`` per loop turn, so no client can
-  starve the others.
+Here: the listening socket and its accepts, the loop, its thread, ``stop()`` and the fork hook.
+At ``max_connections`` a new client gets ``BUSY\\n`` and is closed; so does one whose address
+already holds ``max_per_address`` connections, so that one host cannot take every slot. The
+open connections and their other limits (``max_buffer``, ``idle_timeout``, ``max_lifetime``,
+``max_commands``) are in ``clients.py``; the ``STATS`` reply (figures computed at most once
+per ``stats_ttl``) in ``stats.py``.
 
 Forked children (the process pool of ``--mode processes``, a multiprocessing manager) must not
 keep the service's sockets: a child holding the listening socket keeps the port bound after the
@@ -41,23 +32,19 @@ every child at fork time (``crawler/health/forksafe.py``).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import selectors
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import Any, Self
 
-from crawler.errors import one_line
+from crawler.health.clients import Clients
 from crawler.health.forksafe import close_in_children
 from crawler.health.probe import HealthCheckError, parse_hostport, probe
-from crawler.health.protocol import CommandFlood, Connection
+from crawler.health.stats import StatsLine, StatsProvider
 
 __all__ = [
     "HealthCheckError",
@@ -69,9 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-StatsProvider = Callable[[], dict[str, Any]]
-
-_RECV_CHUNK = 64 * 1024
 _ACCEPT_BATCH = 64  # accepts per loop turn, so a connect storm cannot starve clients
 _ACCEPT_PAUSE_S = 0.5  # out of file descriptors: retry accepting after this long
 _BUSY = b"BUSY\n"
@@ -110,20 +94,6 @@ class HealthServer:
             raise ValueError(
                 "need max_per_address >= 1, max_lifetime > 0, max_commands >= 1, stats_ttl >= 0"
             )
-        self._stats = stats
-        self._max_per_address = max_per_address
-        self._max_lifetime = max_lifetime
-        self._max_commands = max_commands
-        self._stats_ttl = stats_ttl
-        self._per_address: dict[str, int] = {}
-        # (when, the provider's figures, or None when they could not be had)
-        self._stats_cache: tuple[float, dict[str, Any] | None] | None = None
-        self._max_connections = max_connections
-        self._max_buffer = max_buffer
-        self._idle_timeout = idle_timeout
-        self._conns: set[Connection] = set()
-        self._peak_buffered = 0
-        self._next_sweep = float("inf")  # earliest idle deadline of any connection
         self._accept_paused_until: float | None = None
         self._lock = threading.RLock()
         self._state = "new"  # -> "running" -> "closed"; resources close exactly once
@@ -146,7 +116,16 @@ class HealthServer:
         except BaseException:
             self._listener.close()
             raise
-        self._started = time.monotonic()
+        self._clients = Clients(
+            self._selector,
+            StatsLine(stats, stats_ttl),  # uptime counts from here, once bound
+            max_connections=max_connections,
+            max_buffer=max_buffer,
+            idle_timeout=idle_timeout,
+            max_per_address=max_per_address,
+            max_lifetime=max_lifetime,
+            max_commands=max_commands,
+        )
         close_in_children(self, _sockets_in_child)
 
     # -- public surface -------------------------------------------------------------
@@ -160,12 +139,12 @@ class HealthServer:
     @property
     def connection_count(self) -> int:
         """Client connections currently open."""
-        return len(self._conns)
+        return len(self._clients.conns)
 
     @property
     def peak_buffered_bytes(self) -> int:
         """Largest pending echo any connection has held; never above ``max_buffer``."""
-        return self._peak_buffered
+        return self._clients.peak_buffered
 
     def serve_forever(self) -> None:
         """Run the loop in this thread until ``stop()``; then close every socket."""
@@ -236,7 +215,7 @@ class HealthServer:
     def _select_timeout(self) -> float | None:
         # No periodic tick: sleep until the next idle deadline, so an idle service
         # costs the crawl nothing; stop() wakes us through the self-pipe.
-        deadline = self._next_sweep
+        deadline = self._clients.next_deadline
         if self._accept_paused_until is not None:
             deadline = min(deadline, self._accept_paused_until)
         if deadline == float("inf"):
@@ -249,20 +228,7 @@ class HealthServer:
         if self._accept_paused_until is not None and now >= self._accept_paused_until:
             self._accept_paused_until = None
             self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
-        if now < self._next_sweep:
-            return  # activity only pushes deadlines later, so none is due yet
-        next_sweep = float("inf")
-        for conn in list(self._conns):
-            deadline = self._deadline(conn)
-            if now >= deadline:
-                self._close(conn)
-            else:
-                next_sweep = min(next_sweep, deadline)
-        self._next_sweep = next_sweep
-
-    def _deadline(self, conn: Connection) -> float:
-        """When ``conn`` is closed: idle too long, or open too long."""
-        return min(conn.last_active + self._idle_timeout, conn.opened + self._max_lifetime)
+        self._clients.sweep(now)
 
     def _accept(self, mask: int) -> None:
         for _ in range(_ACCEPT_BATCH):
@@ -281,13 +247,10 @@ class HealthServer:
                 self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
                 return
             address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-            if (
-                len(self._conns) >= self._max_connections
-                or self._per_address.get(address, 0) >= self._max_per_address
-            ):
+            if self._clients.full(address):
                 self._refuse(sock)
             else:
-                self._add(sock, address)
+                self._clients.add(sock, address)
 
     @staticmethod
     def _refuse(sock: socket.socket) -> None:
@@ -298,132 +261,14 @@ class HealthServer:
             pass  # best effort: the close says enough
         sock.close()
 
-    def _add(self, sock: socket.socket, address: str = "") -> None:
-        sock.setblocking(False)
-        # Echo replies are tiny writes; Nagle + delayed ACK would add ~40 ms to a probe.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        now = time.monotonic()
-        conn = Connection(sock, now, address)
-        conn.callback = partial(self._on_client, conn)
-        self._selector.register(sock, selectors.EVENT_READ, conn.callback)
-        self._conns.add(conn)
-        self._per_address[address] = self._per_address.get(address, 0) + 1
-        self._next_sweep = min(self._next_sweep, self._deadline(conn))
-
-    def _on_client(self, conn: Connection, mask: int) -> None:
-        try:
-            if mask & selectors.EVENT_READ:
-                self._receive(conn)
-            if conn in self._conns:
-                self._send(conn)
-        except OSError:
-            self._close(conn)  # reset, broken pipe: the peer is gone
-        except Exception:
-            log.exception("health service: unexpected error; dropping that connection")
-            self._close(conn)
-
-    def _receive(self, conn: Connection) -> None:
-        try:
-            data = conn.sock.recv(_RECV_CHUNK)
-        except BlockingIOError:
-            return  # spurious readiness
-        if data:
-            conn.last_active = time.monotonic()
-            try:
-                reply = conn.feed(data, self._stats_line, self._max_commands)
-            except CommandFlood:
-                log.info("health service: dropping a client that floods STATS commands")
-                self._close(conn)
-                return
-        else:
-            conn.reading = False
-            reply = conn.end_of_input()
-        if len(conn.out) + len(reply) > self._max_buffer:
-            # Sending without reading: drop it rather than let its buffer grow.
-            log.info("health service: dropping a client that does not read its echo")
-            self._close(conn)
-            return
-        conn.out += reply
-        self._peak_buffered = max(self._peak_buffered, len(conn.out))
-
-    def _send(self, conn: Connection) -> None:
-        if conn.out:
-            try:
-                sent = conn.sock.send(conn.out)
-            except BlockingIOError:
-                sent = 0
-            if sent:
-                del conn.out[:sent]
-                conn.last_active = time.monotonic()
-        if not conn.reading and not conn.out:
-            self._close(conn)  # half-close done: everything echoed, now finish
-            return
-        events = (selectors.EVENT_READ if conn.reading else 0) | (
-            selectors.EVENT_WRITE if conn.out else 0
-        )
-        if self._selector.get_key(conn.sock).events != events:
-            self._selector.modify(conn.sock, events, conn.callback)
-
-    def _close(self, conn: Connection) -> None:
-        if conn in self._conns:
-            self._conns.discard(conn)
-            left = self._per_address.get(conn.address, 1) - 1
-            if left > 0:
-                self._per_address[conn.address] = left
-            else:
-                self._per_address.pop(conn.address, None)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(conn.sock)
-        conn.sock.close()
-
     def _close_all(self) -> None:
         if self._state == "closed":
             return
         self._state = "closed"
-        for conn in list(self._conns):
-            self._close(conn)
+        self._clients.close_all()
         self._selector.close()
         for sock in (self._listener, self._wake_r, self._wake_w):
             sock.close()
-
-    def _stats_line(self) -> bytes:
-        base = {
-            "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - self._started, 3),
-        }
-        if self._stats is None:
-            return _json_line({**base, "crawl": None})
-        figures = self._figures()
-        if figures is None:
-            return _json_line({"error": "stats unavailable", **base})
-        return _json_line({**figures, **base})
-
-    def _figures(self) -> dict[str, Any] | None:
-        """The provider's figures, at most ``stats_ttl`` old; None if it failed or returned
-        something JSON cannot encode."""
-        now = time.monotonic()
-        cached = self._stats_cache
-        if cached is not None and now - cached[0] < self._stats_ttl:
-            return cached[1]
-        figures: dict[str, Any] | None
-        try:
-            assert self._stats is not None
-            figures = dict(self._stats())
-            _json_line(figures)  # encodable? (no default=str: an object is "unavailable")
-        except Exception as exc:
-            # One line (at most one per ``stats_ttl``): during a backend outage this is expected,
-            # and a traceback on the crawl's stderr would read as a crash.
-            log.warning("health service: stats unavailable: %s", one_line(exc))
-            figures = None
-        self._stats_cache = (now, figures)
-        return figures
-
-
-def _json_line(payload: dict[str, Any]) -> bytes:
-    # allow_nan=False: NaN/Infinity are not JSON; better "unavailable" than invalid.
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8") + b"\n"
 
 
 def _sockets_in_child(server: HealthServer) -> list[socket.socket]:
@@ -433,8 +278,8 @@ def _sockets_in_child(server: HealthServer) -> list[socket.socket]:
         return []
     server._state, server._stop_requested = "closed", True
     socks = [server._listener, server._wake_r, server._wake_w]
-    socks += [conn.sock for conn in server._conns]
-    server._conns = set()
+    socks += [conn.sock for conn in server._clients.conns]
+    server._clients.conns = set()
     with contextlib.suppress(OSError, ValueError):
         server._selector.close()
     return socks

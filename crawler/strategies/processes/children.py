@@ -11,7 +11,7 @@ and one reader (the child), so it needs no lock: a child may be killed at any mo
 nothing of the parent waits on it.
 
 A child that dies is started again on the same pipe (``restart``) and reads the tasks its
-predecessor had not taken yet; the parent gives up the ones it had started (``ParentLoop``).
+predecessor had not taken yet; the parent gives up the ones it had started (``watchdog.py``).
 """
 
 from __future__ import annotations

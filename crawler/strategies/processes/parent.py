@@ -1,13 +1,11 @@
 """The parent side of the processes strategy: hand batches to the children, collect what comes
-back, watch the children. Everything here runs on the crawl's calling thread, except
-``forward`` (the results channel's reader), which only enqueues messages (``messages``)."""
+back, watch the children (``watchdog.py``; batch sizes: ``batching.py``). Everything here runs
+on the crawl's calling thread, except ``forward`` (the results channel's reader), which only
+enqueues messages (``messages``)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
-import signal
 import threading
 import time
 from collections import deque
@@ -16,32 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.base import Consume, CrawlJob, Request
-from crawler.config import CrawlConfig
-from crawler.errors import ModeUnavailable
 from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
+from crawler.strategies.processes.batching import Batching
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.homes import HostHomes
 from crawler.strategies.processes.messages import BatchDone, Message, Task, TaskFailed, TaskStarted
+from crawler.strategies.processes.watchdog import Watchdog
 from crawler.worker import failed_record, process_name
 
 POLL_S = 0.25  # how often the parent checks on its children when nothing arrives
 # How often the parent looks again when pages are queued but no host may start yet.
 READY_POLL_S = 0.005
-BATCHES_PER_PROCESS = 2  # outstanding tasks per child: one running, one waiting
-# Pages per task for a child without greenlets: each task costs the parent ~0.8 ms of CPU in
-# pipe and thread hand-offs, which a batch shares; the child still crawls them one by one.
-PLAIN_BATCH = 8
-GREENLET_BATCH_DIVISOR = 4  # a greenlet child's batches hold G / 4 pages
-# Pages the parent keeps for a busy child, at most, as a share of the pages it may have out
-# (1/4): a page popped while its host's home child has no room waits for it rather than open
-# the host on another child. The pops follow the hosts' ready order, not their homes, so what
-# waits for one child drifts up and down; with 2 x 32 greenlets, 8 pages held spilled a third
-# of the hosts' later pages to the other child, 16 a fifth.
-HOLD_SHARE = 4
-# A child whose processes die this many times in a row before taking a task ends the crawl.
-MAX_BARREN = 3
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the children
 
 
@@ -53,18 +38,6 @@ class _Task:
     child: int = 0  # which of the parent's children it went to
     pid: int | None = None  # the process that took it (``TaskStarted``)
     started: float = 0.0
-
-
-def task_deadline(config: CrawlConfig, batch_cap: int) -> float:
-    """Seconds after which a task's process is presumed hung and killed: the watchdog's last
-    resort, so twice the worst a healthy task can take: every attempt of every page spending
-    its whole deadline and longest retry wait, plus ``--delay`` turns behind every other page
-    of the crawl in flight (a ``Crawl-delay`` is not known up front; the margin covers a few
-    seconds of it)."""
-    per_page = (config.retries + 1) * (config.page_deadline + config.max_retry_wait)
-    pages_in_a_row = 1 if config.greenlets else batch_cap
-    in_flight = config.workers * batch_cap * BATCHES_PER_PROCESS
-    return 2 * (per_page * pages_in_a_row + config.delay * in_flight) + 60
 
 
 def forward(channel: Channel, events: queue.Queue, stop: threading.Event) -> None:
@@ -115,22 +88,12 @@ class ParentLoop:
         # that kills a process again is recorded as ``worker_crash``.
         self.retry: deque[Request] = deque()
         self.frontier_open = True
-        greenlets = self.config.greenlets
-        # A greenlet child runs the pages of several tasks at once (``_greenlet_child``):
-        # batches of G/4 pages, 2G pages out per child, so links come back as pages finish
-        # rather than when the slowest of G pages does.
-        self.batch_cap = max(1, greenlets // GREENLET_BATCH_DIVISOR) if greenlets else PLAIN_BATCH
-        tasks_per_process = BATCHES_PER_PROCESS * (greenlets // self.batch_cap if greenlets else 1)
-        self.per_child = tasks_per_process
-        self.hold_cap = max(1, tasks_per_process * self.batch_cap // HOLD_SHARE)
-        self.limit = tasks_per_process * len(self.children)
-        # Pages of a greenlet batch run at once; a plain child runs its batch one by one.
-        self.task_deadline = task_deadline(self.config, self.batch_cap)
-        # Per child: its processes that died in a row before taking any task (see ``_replace``),
-        # and whether its current one has taken one.
-        self.barren = [0] * len(self.children)
-        self.working = [False] * len(self.children)
-        self.dead_pids: set[int] = set()  # child processes that died (their late messages)
+        limits = Batching.of(self.config, len(self.children))
+        self.batch_cap = limits.batch_cap  # pages per task
+        self.per_child = limits.per_child  # tasks out per child
+        self.hold_cap = limits.hold_cap  # pages kept for a busy child
+        self.limit = limits.limit  # tasks out in all
+        self.watchdog = Watchdog(self.children, self.tasks, self.give_up, limits.task_deadline)
 
     def run(self) -> None:
         """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
@@ -250,13 +213,7 @@ class ParentLoop:
         """Apply one message from a child (None: nothing came)."""
         match message:
             case TaskStarted(task_id, pid):
-                task = self.tasks.get(task_id)
-                if task is not None and self.children[task.child].pid == pid:
-                    self.working[task.child] = True
-                if task is not None and task.pid is None:
-                    task.pid, task.started = pid, time.monotonic()
-                    if pid in self.dead_pids:  # it died before this message was read
-                        self.give_up(task_id, "worker_crash", f"worker process {pid} died")
+                self.watchdog.started(task_id, pid)
             case BatchDone(task_id, records, fresh, ended):
                 task = self.tasks.pop(task_id, None)
                 if task is None:
@@ -300,38 +257,8 @@ class ParentLoop:
         return failed_record(request, error, detail, mode=self.config.mode, worker=worker)
 
     def watch(self, now: float) -> None:
-        """The watchdog: children that died (their started tasks are given up, and a new
-        process takes the child's place and the tasks it had not started), tasks that overran
-        their deadline, and children that keep dying before any task starts."""
-        for index, child in enumerate(self.children):
-            if child.dead():
-                self._replace(index, child)
-        for task_id, task in [(i, t) for i, t in self.tasks.items() if t.pid]:
-            if now - task.started > self.task_deadline:
-                with contextlib.suppress(OSError):  # (gone meanwhile: the next look replaces it)
-                    os.kill(task.pid, signal.SIGKILL)
-                detail = f"worker process {task.pid} silent for {self.task_deadline:g} s; killed"
-                self.give_up(task_id, "worker_crash", detail)
-
-    def _replace(self, index: int, child: Any) -> None:
-        """Child ``index``'s process died: give up the tasks it had started, and start a new
-        one, unless its processes keep dying before they take any task (a script without
-        ``if __name__ == '__main__':`` under spawn, a manager gone): then nothing would ever
-        run, and restarting forever would hide it (a pool did, writing a traceback per try)."""
-        pid = child.pid
-        self.dead_pids.add(pid)
-        for task_id, task in list(self.tasks.items()):
-            if task.child == index and task.pid == pid:
-                self.give_up(task_id, "worker_crash", f"worker process {pid} died")
-        self.barren[index] = 0 if self.working[index] else self.barren[index] + 1
-        self.working[index] = False
-        if self.barren[index] > MAX_BARREN:
-            raise ModeUnavailable(
-                f"worker processes keep exiting before taking any work ({MAX_BARREN + 1} in a "
-                "row; see their errors above); a script that starts a processes crawl must do "
-                "it under `if __name__ == '__main__':`"
-            )
-        child.restart()
+        """The watchdog's look at the children and the tasks out (``watchdog.py``)."""
+        self.watchdog.check(now)
 
     def interrupt(self) -> None:
         """Ctrl-C: dispatch nothing more, give the pages in flight a short grace to finish,
