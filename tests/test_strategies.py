@@ -157,27 +157,29 @@ class StalledCrawl:
     ``/slow`` and ``extra`` plain pages, and each request for ``/slow`` is put on ``arrivals``
     and stalls until ``release``. ``outcome`` gets the records and totals, or the error."""
 
-    def __init__(self, server, extra: int) -> None:
+    def __init__(self, server, extra: int, *, depth: int = 1) -> None:
         self.arrivals: queue.Queue = queue.Queue()
         self.release = threading.Event()
         self.outcome: dict = {}
+        self.depth = depth
 
         def slow(request):
             self.arrivals.put(request.path)
             self.release.wait(20)
-            return page("slow")
+            return page('<a href="/after-slow">a</a>')  # followed at depth 2 and more
 
         links = '<a href="/slow">s</a>' + "".join(f'<a href="/p{i}">p</a>' for i in range(extra))
         server.expect_request("/").respond_with_response(page(links))
         server.expect_request("/slow").respond_with_handler(slow)
         for i in range(extra):
             server.expect_request(f"/p{i}").respond_with_response(page("p"))
+        server.expect_request("/after-slow").respond_with_response(page("after"))
         self.runner = threading.Thread(target=self._crawl, args=(server.url_for("/"),))
 
     def _crawl(self, url: str) -> None:
         try:
             self.outcome["records"], self.outcome["stats"] = run_crawl(
-                [url], depth=1, mode="processes", workers=1
+                [url], depth=self.depth, mode="processes", workers=1
             )
         except Exception as exc:
             self.outcome["error"] = exc
@@ -355,10 +357,13 @@ def test_a_manager_that_dies_mid_crawl_ends_it_as_a_lost_crawl_not_a_traceback(t
     # The parent's next call to it failed with ConnectionResetError, a traceback.
     from crawler.errors import CrawlLost
 
-    with StalledCrawl(threaded_server, extra=3) as crawl:
+    # At depth 2 the link /slow answers with must be claimed in the manager's visited set once
+    # /slow is released: a call the parent makes after the kill, whatever else it did before.
+    with StalledCrawl(threaded_server, extra=3, depth=2) as crawl:
         assert crawl.arrivals.get(timeout=30) == "/slow"
         (manager,) = [p for p in multiprocessing.active_children() if "Manager" in p.name]
         os.kill(manager.pid, signal.SIGKILL)
+        manager.join(10)
     lost = crawl.outcome["error"]
     assert isinstance(lost, CrawlLost), lost
     assert "manager process (the crawl's visited set and host clock) is gone" in str(lost)

@@ -111,5 +111,7 @@ def child_main(tasks: Any, sender: Any, init_args: tuple[Any, ...]) -> None:
             return
         try:
             run_task(task)
+        except (EOFError, ConnectionError) as exc:  # a manager proxy's call: it is gone
+            child.results.put(TaskFailed(task.task_id, one_line(exc), lost=True))
         except Exception as exc:
             child.results.put(TaskFailed(task.task_id, one_line(exc)))

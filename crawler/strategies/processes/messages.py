@@ -45,10 +45,13 @@ class BatchDone:
 
 @dataclass(frozen=True, slots=True)
 class TaskFailed:
-    """The task raised (``summary``: the exception's one line); its pages become records."""
+    """The task raised (``summary``: the exception's one line); its pages become records.
+    ``lost``: it could not reach the crawl's manager process (the visited set, the host
+    clock), which is gone: the crawl cannot go on."""
 
     task_id: int
     summary: str
+    lost: bool = False
 
 
 Message = TaskStarted | BatchDone | TaskFailed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.base import Consume, CrawlJob, Request
+from crawler.errors import BackendError
 from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
@@ -28,6 +29,11 @@ POLL_S = 0.25  # how often the parent checks on its children when nothing arrive
 # How often the parent looks again when pages are queued but no host may start yet.
 READY_POLL_S = 0.005
 CTRL_C_GRACE_S = 2.0  # how long Ctrl-C waits for pages in flight before stopping the children
+# The manager process died under the crawl (killed, out of memory): its state (the visited set,
+# the host clock) is gone with it, so the crawl ends as one whose backend was lost.
+MANAGER_GONE = (
+    "the processes strategy's manager process (the crawl's visited set and host clock) is gone: {}"
+)
 
 
 @dataclass
@@ -228,6 +234,9 @@ class ParentLoop:
                 now = time.monotonic()
                 for request, end in zip(task.batch, ended or (now,) * len(task.batch), strict=True):
                     self.frontier.done(request, max(0.0, now - end))
+            case TaskFailed(task_id, line, lost=True):
+                self.give_up(task_id, "internal", f"worker raised {line}")  # its records
+                raise BackendError(MANAGER_GONE.format(line))
             case TaskFailed(task_id, line):
                 self.give_up(task_id, "internal", f"worker raised {line}")
 

@@ -45,7 +45,7 @@ from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.children import ChildProcess
 from crawler.strategies.processes.manager import start_manager
-from crawler.strategies.processes.parent import ParentLoop, forward
+from crawler.strategies.processes.parent import MANAGER_GONE, ParentLoop, forward
 from crawler.strategies.processes.sigint import starting_children
 from crawler.strategies.serial import SerialSync
 from crawler.worker import claim_new
@@ -116,13 +116,6 @@ PATCHED_PARENT = (
     "processes mode cannot run in a program gevent has patched (multiprocessing's connections "
     "fail on patched sockets); start the crawl from a program that does not patch (the crawl "
     "command does not), or use mode='gevent'"
-)
-
-
-# The manager process died under the crawl (killed, out of memory): its state (the visited set,
-# the host clock) is gone with it, so the crawl ends as one whose backend was lost.
-MANAGER_GONE = (
-    "the processes strategy's manager process (the crawl's visited set and host clock) is gone: {}"
 )
 
 

@@ -68,8 +68,9 @@ def report_batch(
     ended: Sequence[float] = (),
 ) -> None:
     """Claim every link the batch found (one round trip) and send the batch's records with
-    the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead, so the
-    parent turns the batch into ``internal`` records rather than silently losing its links."""
+    the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead (``lost``
+    when the manager could not be reached), so the parent turns the batch into ``internal``
+    records rather than silently losing its links."""
     try:
         # The batch's page states (a re-crawl's validators, digests, links) are stored before
         # its records: a Redis store holds them back to send with a later call, which this
@@ -79,5 +80,7 @@ def report_batch(
         fresh = worker.claim(children) if children else []
         records = [EncodedRecord.of(record) for record, _ in outcomes]
         results.put(BatchDone(task_id, records, fresh, tuple(ended)))
+    except (EOFError, ConnectionError) as exc:  # a manager proxy's call: the manager is gone
+        results.put(TaskFailed(task_id, one_line(exc), lost=True))
     except Exception as exc:
         results.put(TaskFailed(task_id, one_line(exc)))
