@@ -23,6 +23,7 @@ from crawler.backends.pages import open_pages
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
 from crawler.config import CrawlConfig
 from crawler.errors import one_line
+from crawler.held import Held
 from crawler.http.retry import Retrier
 from crawler.links.page import page_links
 from crawler.links.scope import Scope
@@ -38,6 +39,7 @@ from crawler.sitemaps.parse import read_sitemap
 from crawler.unshared import UNSHARED
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_FIRST = object()  # ``fetch_page`` of a page that was not held
 
 
 class Fetched(NamedTuple):
@@ -53,6 +55,9 @@ class Fetched(NamedTuple):
     known: PageState | None = None
     # Something the page's record should say about its host (a Crawl-delay over the cap).
     note: str | None = None
+    # Not fetched yet: robots.txt just took the host's start, and the page's own turn comes at
+    # this ``time.monotonic()`` (the loop holds it meanwhile: ``Worker.hold``).
+    turn: float | None = None
 
 
 class Worker:
@@ -69,6 +74,9 @@ class Worker:
 
     A worker built without ``frontier`` and ``emit`` only crawls and claims (``crawl`` and
     ``claim``): the processes strategy runs those in children while the parent owns the frontier.
+    A worker with a frontier holds a page whose robots.txt it just fetched until the host's
+    delay has passed, and crawls other hosts meanwhile (``crawler/held.py``): its loop takes
+    requests from ``next_request``, not from the frontier itself.
 
     On a crawl that keeps its state (``--state``, ``--backend``) the loop opens its own
     connection to the crawl's page states (``crawler/recrawl.py``): it asks for stored pages
@@ -111,6 +119,8 @@ class Worker:
         self._lookup = self.pages is not None and not self.pages.empty()
         self.retrier = Retrier(config, fetcher, host_clock, stopping=self.stopping)
         self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
+        self.held = Held() if frontier is not None and config.robots else None
+        self._resumed: dict[str, str | None] = {}  # held pages whose turn came: URL -> note
 
     def stopping(self) -> bool:
         """True once the crawl is stopping: this loop's frontier is closed. (A processes child
@@ -129,10 +139,45 @@ class Worker:
     def run(self) -> None:
         """Work until the frontier is finished or closed; always releases the fetcher."""
         try:
-            while (request := self.frontier.pop()) is not None:
+            while (request := self.next_request()) is not None:
                 self.handle(request)
+        except KeyboardInterrupt:
+            self.interrupt_held()
+            raise
         finally:
             self.close()
+
+    def next_request(self) -> Request | None:
+        """The loop's next page: a held page whose turn has come, else the frontier's next one
+        (waiting at most until a held page's turn). None once the frontier is finished or
+        closed. A crawl that stops does not wait for the pages it holds: each is recorded as
+        ``interrupted`` (it was handed out, so it gets a record) and ``done``."""
+        held, frontier = self.held, self.frontier
+        while held:
+            if frontier.closed:
+                self.interrupt_held("the crawl stopped while the page waited for its host's turn")
+                break
+            wait = held.next_turn() - time.monotonic()
+            if wait <= 0:
+                request, note = held.take()
+                self._resumed[request.url] = note
+                return request
+            request = frontier.pop(timeout=wait)
+            if request is not None:
+                return request
+        return frontier.pop()
+
+    def hold(self, fetched: Fetched) -> None:
+        """Keep a page that must wait for its host's turn (``Fetched.turn``) in the loop."""
+        assert self.held is not None and fetched.turn is not None
+        self.held.add(fetched.turn, fetched.request, fetched.note)
+
+    def interrupt_held(self, why: str = "stopped by Ctrl-C") -> None:
+        """Every held page gets its ``interrupted`` record (``why``) and is ``done``."""
+        if self.held:
+            for request in self.held.take_all():
+                self.emit(self.failed(request, "interrupted", why))
+                self.frontier.done(request)
 
     def flush_pages(self) -> None:
         """Send the page states this loop's store holds back, if it batches them (a processes child
@@ -150,6 +195,9 @@ class Worker:
         """Crawl one request: its record is emitted and its new links queued before ``done``."""
         try:
             fetched = self.fetch_page(request)
+            if fetched.turn is not None:
+                self.hold(fetched)
+                return
             ended = time.monotonic()
             record, children = self.read_page(fetched)
         except KeyboardInterrupt:
@@ -189,15 +237,21 @@ class Worker:
     def fetch_page(self, request: Request) -> Fetched:
         """The network half of ``crawl``: robots, politeness and retries, up to the response."""
         try:
-            self.retrier.grant(request.url)  # the frontier booked this page's start
+            resumed = self._resumed.pop(request.url, _FIRST) if self._resumed else _FIRST
+            if resumed is _FIRST:
+                self.retrier.grant(request.url)  # the frontier booked this page's start
             if request.parse_as == "robots":  # --sitemaps: robots.txt through the robots cache
                 self.robots.sitemaps(request.url)
                 return Fetched(request, worker=self.name)
             if self.config.robots and (why := self.robots.denied(request.url)):
                 return Fetched(request, record=self.failed(request, "robots", why))
+            note = self.robots.take_note() if self.config.robots else None
+            if resumed is not _FIRST:
+                note = resumed
+            elif self.held is not None and (turn := self.robots.take_turn()) is not None:
+                return Fetched(request, worker=self.name, note=note, turn=turn)
             known = self.pages.get(request.url) if self._lookup else None
             headers = known.headers() if known is not None else None
-            note = self.robots.take_note() if self.config.robots else None
             response, attempts = self.retrier.fetch(request.url, headers=headers)
             return Fetched(request, response, attempts, self.name, known=known, note=note)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page

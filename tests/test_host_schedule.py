@@ -158,6 +158,25 @@ def test_ready_hosts_go_to_the_one_with_fewest_in_flight():
     ]
 
 
+def test_with_robots_obeyed_a_hosts_first_page_goes_alone_until_it_is_done():
+    # Its robots.txt (fetched before it) may set a Crawl-delay: pages of the host handed out
+    # meanwhile would each wait out that delay in a loop of their own.
+    clock = FakeClock()
+    f = frontier(clock, robots=True)
+    f.push_many(sorted_by_host("ab", 3))
+    firsts = [pop_on_another_loop(f) for _ in range(3)]
+    assert [r.url if r else None for r in firsts] == ["http://a.test/0", "http://b.test/0", None]
+    f.done(firsts[0])
+    assert [pop_on_another_loop(f).url for _ in range(2)] == ["http://a.test/1", "http://a.test/2"]
+    assert pop_on_another_loop(f) is None  # b's first page is still out
+    unruled = frontier(FakeClock())  # --ignore-robots: nothing to learn first
+    unruled.push_many(sorted_by_host("a", 2))
+    assert [pop_on_another_loop(unruled).url for _ in range(2)] == [
+        "http://a.test/0",
+        "http://a.test/1",
+    ]
+
+
 def test_a_loop_keeps_its_idle_host_without_delay():
     # Its connection to the host is open: a many-host crawl pays for every new one.
     clock = FakeClock()

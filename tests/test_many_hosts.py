@@ -2,11 +2,16 @@
 ready; Crawl-delay capped; Retry-After holds a whole host under --auto-throttle; a per-host
 page budget."""
 
+import json
+import os
+import signal
+import subprocess
 import time
 
 import pytest
 
-from tests.support.cli import cli_records
+from tests.support.cli import cli_records, start_cli
+from tests.support.crawl_process import wait_until
 from tests.support.helpers import run_crawl
 from tests.support.many_hosts import ManyHosts, address, politeness_report
 from tests.support.spacing import LATE_S
@@ -23,6 +28,57 @@ def test_one_loop_crawls_a_list_sorted_by_host_at_every_hosts_pace_at_once():
     assert report["behind"] <= LATE_S, report
     assert report["min_gap"] >= 0.35, report  # gap by gap: the delay counts from a page's end
     assert stats.wall_s < 4.0, stats.wall_s
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["serial", "threads"])
+def test_one_loop_reads_every_hosts_robots_txt_before_waiting_out_a_crawl_delay(mode):
+    # robots.txt takes the start booked for a host's first page, and its Crawl-delay then
+    # holds the page a delay from its end: the loop holds the page and goes on with the other
+    # hosts instead of sleeping that delay out host after host (6 hosts: 6 s before).
+    with ManyHosts(6, 2, crawl_delay=1.0) as site:
+        records, _ = run_crawl(site.urls("sorted"), mode=mode, workers=1, robots=True)
+        stats = site.stats()
+        report = politeness_report(stats, 1.0)
+    assert len(records) == 12 and all(r.ok for r in records)
+    arrivals = sorted((t, path) for hits in stats["arrivals"].values() for t, path in hits)
+    assert [path for _, path in arrivals[:6]] == ["/robots.txt"] * 6, arrivals
+    assert report["robots_wrong"] == [] and report["duplicates"] == 0, report
+    assert report["behind"] <= LATE_S and report["min_gap"] >= 1.0 - 0.05, report
+    assert report["peak"] == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["serial", "threads", "gevent"])
+def test_ctrl_c_records_the_pages_held_for_their_hosts_turn_at_once(mode, tmp_path):
+    # With a 30 s Crawl-delay each host's first page is held after its robots.txt: Ctrl-C then
+    # writes their records and exits, it does not wait out the delay for each.
+    out = tmp_path / "records.jsonl"
+    with ManyHosts(3, 2, crawl_delay=30) as site:
+        source = tmp_path / "urls.txt"
+        source.write_text("\n".join(site.urls("sorted")) + "\n")
+        robots_read = lambda: sum(  # noqa: E731
+            path == "/robots.txt" for hits in site.stats()["arrivals"].values() for _, path in hits
+        )
+        proc = start_cli(
+            "--mode", mode, "--workers", "1", "-o", str(out), str(source),
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert wait_until(lambda: robots_read() == 3, timeout=20)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+            _, stderr = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        asked = sum(len(hits) for hits in site.stats()["arrivals"].values())
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert asked == 3  # robots.txt only: no page's turn came
+    assert sorted(r["url"] for r in records) == sorted(site.urls("sorted")[::2])
+    assert {r["error"] for r in records} == {"interrupted"}
 
 
 @pytest.mark.timeout(60)

@@ -15,7 +15,8 @@ from crawler.strategies.inprocess import ThreadingSync
 
 
 def opened(path: str) -> tuple[SqliteBackend, object, object]:
-    config = CrawlConfig(state=path)
+    # robots.txt ignored: a host's pages are handed out together, not its first one alone.
+    config = CrawlConfig(state=path, robots=False)
     backend = SqliteBackend(config)
     return backend, backend.frontier(config, ThreadingSync()), backend.record_sink(config)
 

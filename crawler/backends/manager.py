@@ -69,13 +69,17 @@ class HostedHostClock:
             self._schedule.observe(host, time.monotonic(), latency, status, retry_after)
             self._changed.add(host)
 
-    def take_updates(self) -> dict[str, tuple[float, float]]:
-        """``host -> (next free start, delay)`` for the hosts booked or slowed since the last
-        call (``time.monotonic`` is one clock for every process of the machine)."""
+    def take_updates(self) -> dict[str, tuple[float, float, bool]]:
+        """``host -> (next free start, delay, robots.txt answered)`` for the hosts booked,
+        slowed or answered since the last call (``time.monotonic`` is one clock for every
+        process of the machine)."""
         with self._lock:
             changed, self._changed = self._changed, set()
             schedule = self._schedule
-            return {host: (schedule.ready_at(host), schedule.delay(host)) for host in changed}
+            return {
+                host: (schedule.ready_at(host), schedule.delay(host), schedule.opened(host))
+                for host in changed
+            }
 
 
 class HostClockClient:
@@ -89,6 +93,7 @@ class HostClockClient:
     def __init__(self, proxy: Any, config: CrawlConfig) -> None:
         self._proxy = proxy
         self._throttled = config.auto_throttle
+        self._robots = config.robots
         self._idle = config.delay <= 0 and not self._throttled
         self._slowed: set[str] = set()  # hosts whose Crawl-delay this process set
         self._ended: dict[str, float] = {}  # host -> when a request to it last ended here
@@ -112,8 +117,12 @@ class HostClockClient:
             self._ended[host] = time.monotonic()
 
     def set_delay(self, host: str, seconds: float) -> float:
-        """Raise ``host``'s delay for every process."""
+        """Raise ``host``'s delay for every process. With robots.txt obeyed a host's answer
+        with no delay is passed on too (once per host and process): the parent then puts
+        more than its first page out (``HostSchedule.full``)."""
         if seconds <= 0:
+            if self._robots:
+                self._proxy.set_delay(host, 0.0)
             return 0.0
         self._idle = False
         self._slowed.add(host)

@@ -23,6 +23,7 @@ SQLite and Redis store the same pairs). Each worker keeps its own parsed ``Prote
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -85,6 +86,7 @@ class RobotsPolicy:
         self._parsed: dict[str, Protego | str | None] = {}
         self._note: str | None = None
         self._fetched: str | None = None  # the origin whose robots.txt this worker just fetched
+        self._turn: float | None = None  # see ``take_turn``
 
     def take_note(self) -> str | None:
         """What the record of the page that loaded robots.txt must say (once): a Crawl-delay
@@ -92,8 +94,18 @@ class RobotsPolicy:
         note, self._note = self._note, None
         return note
 
+    def take_turn(self) -> float | None:
+        """When (``time.monotonic()``) the page whose ``denied`` just fetched robots.txt may send
+        its own request, if that is a delay away (the host has one: ``--delay``, or the
+        ``Crawl-delay`` just read); None otherwise, and once taken. robots.txt took the host's
+        booked start, so the page waits a delay from its end: its loop can crawl other hosts
+        meanwhile (``Worker.hold``)."""
+        turn, self._turn = self._turn, None
+        return turn
+
     def denied(self, url: str) -> str | None:
         """None when ``url`` may be fetched; otherwise the record's ``detail``."""
+        self._turn = None
         origin = origin_of(url)
         rules = self._parsed.get(origin, False)
         if rules is False:
@@ -125,18 +137,22 @@ class RobotsPolicy:
             entry = self._fetch_claimed(origin) if self.cache.claim(origin) else self._await(origin)
         fetched = self._fetched == origin
         state, text = entry
+        delay = self.config.delay
         rules: Protego | str | None = None
         if state == "unreachable":
             rules = f"robots.txt unreachable, host skipped for this crawl: {text}"
         elif state == "rules":
             rules = Protego.parse(text)
-            delay = rules.crawl_delay(self.agent) if self.config.robots else None
-            if delay:
-                self.clock.set_delay(host_of(origin + "/"), float(delay))
-                cap = self.config.max_crawl_delay
-                if fetched and float(delay) > cap:
-                    # Only the worker that fetched robots.txt says so: on the host's first page.
-                    self._note = f"Crawl-delay {float(delay):g} s capped at {cap:g} s"
+        asked = rules.crawl_delay(self.agent) if isinstance(rules, Protego) else None
+        if self.config.robots:
+            # Always, a Crawl-delay or none: the schedule then knows the host's robots.txt
+            # was answered, and hands out more than its first page (HostSchedule.full).
+            delay = self.clock.set_delay(host_of(origin + "/"), float(asked or 0.0))
+            cap = self.config.max_crawl_delay
+            if fetched and asked and float(asked) > cap:
+                # Only the worker that fetched robots.txt says so: on the host's first page.
+                self._note = f"Crawl-delay {float(asked):g} s capped at {cap:g} s"
+        self._turn = time.monotonic() + delay if fetched and delay > 0 else None
         self._parsed[origin] = rules
         return rules
 

@@ -65,6 +65,8 @@ class Pace:
     per_host: int | None = None
     max_crawl_delay: float = 30.0
     auto_throttle: bool = False
+    # robots.txt obeyed: a host's first page goes alone (its robots.txt may set a Crawl-delay).
+    robots: bool = False
     # AutoThrottle's target: requests in flight per host it steers towards.
     throttle_target: float = 1.0
 
@@ -76,6 +78,7 @@ class Pace:
             per_host=getattr(config, "per_host", None),
             max_crawl_delay=getattr(config, "max_crawl_delay", 30.0),
             auto_throttle=getattr(config, "auto_throttle", False),
+            robots=getattr(config, "robots", False),
             throttle_target=getattr(config, "throttle_target", 1.0),
         )
 
@@ -90,6 +93,8 @@ class HostSchedule:
         self._delays: dict[str, float] = {}  # per-host delay above the base (robots, throttle)
         self._floor: dict[str, float] = {}  # Crawl-delay per host: the throttle never goes below
         self._in_flight: dict[str, int] = {}
+        # Hosts whose robots.txt was answered or a page finished (``pace.robots`` only).
+        self._opened: set[str] = set()
         # Nothing to time until a delay exists anywhere: bookings are then free.
         self.timed = self.pace.delay > 0 or self.pace.auto_throttle
 
@@ -111,8 +116,20 @@ class HostSchedule:
         flying = self._in_flight.get(host, 0)
         if flying and self.timed and self.delay(host) > 0:
             return True
+        if flying and self.pace.robots and host not in self._opened:
+            return True  # its first page is out: its robots.txt may yet set a delay
         cap = self.pace.per_host
         return cap is not None and flying >= cap
+
+    def open(self, host: str) -> None:
+        """``host``'s robots.txt was answered, or a page of it finished: with robots.txt obeyed,
+        more than one page of it may now be out (``full``)."""
+        if self.pace.robots:
+            self._opened.add(host)
+
+    def opened(self, host: str) -> bool:
+        """True once ``open(host)`` was called (with robots.txt obeyed)."""
+        return host in self._opened
 
     def hand_out(self, host: str, now: float) -> None:
         """A page of ``host`` leaves the frontier at ``now`` (the host is ready, not full)."""
@@ -123,6 +140,7 @@ class HostSchedule:
     def finish(self, host: str, now: float | None = None) -> None:
         """A page of ``host`` handed out earlier is finished (``now``: when; every request it
         made has ended by then, so the host's next start is a delay after it)."""
+        self.open(host)
         left = self._in_flight.get(host, 0) - 1
         if left > 0:
             self._in_flight[host] = left
@@ -168,6 +186,7 @@ class HostSchedule:
         ``now``: robots.txt was just answered. Its request counts as the host's latest start
         (its real start was untimed when no delay was known yet), so the next one keeps the
         new delay from it."""
+        self.open(host)
         seconds = min(seconds, self.pace.max_crawl_delay)
         if seconds > self._floor.get(host, 0.0):
             self._floor[host] = seconds

@@ -40,21 +40,27 @@ class Overlap:
         self.failure: BaseException | None = None
 
     def run(self, worker: Worker) -> None:
-        """A loop: pop, fetch, hand the page over, pop again; until the frontier is finished
-        or closed. Returns once every page it handed over is settled; re-raises a failure of
-        the parse greenlets (a bug outside any page: the frontier was closed for it)."""
-        frontier = worker.frontier
-        assert frontier is not None
+        """A loop: take a page (``Worker.next_request``), fetch, hand the page over, take the
+        next; until the frontier is finished or closed. Returns once every page it handed over
+        is settled; re-raises a failure of the parse greenlets (a bug outside any page: the
+        frontier was closed for it)."""
+        assert worker.frontier is not None
         try:
-            while (request := frontier.pop()) is not None:
+            while (request := worker.next_request()) is not None:
                 try:
                     fetched = worker.fetch_page(request)
+                    if fetched.turn is not None:  # robots.txt first: held for its turn
+                        worker.hold(fetched)
+                        continue
                     ended = time.monotonic()
                     self.parsing.wait_available()  # so that handing over cannot block
                 except KeyboardInterrupt:
                     worker.interrupted(request)
                     raise
                 self.hand_over(self._settle, worker, fetched, ended)
+        except KeyboardInterrupt:
+            worker.interrupt_held()
+            raise
         finally:
             worker.fetcher.close()
             try:

@@ -78,11 +78,14 @@ class MemoryHostClock:
         with self._cond:
             self.schedule.observe(host, self._clock(), latency, status, retry_after)
 
-    def merge(self, updates: dict[str, tuple[float, float]]) -> None:
-        """Apply what another process's clock booked: ``host -> (next start, delay)``."""
+    def merge(self, updates: dict[str, tuple[float, float, bool]]) -> None:
+        """Apply what another process's clock booked: ``host -> (next start, delay, robots.txt
+        answered)``."""
         if not updates:
             return
         with self._cond:
-            for host, (until, delay) in updates.items():
+            for host, (until, delay, answered) in updates.items():
                 self.schedule.raise_delay(host, delay)
                 self.schedule.defer(host, until)
+                if answered:
+                    self.schedule.open(host)
