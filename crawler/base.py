@@ -100,8 +100,10 @@ class Frontier(Protocol):
       *ended* (``done``, or its record in Redis: a request leaves at a varying lag after its
       hand-out, but always before its page's network half ends, which is when ``done``
       says the page ended), a host with a delay has no page in flight,
-      and fewer than ``--per-host`` of its requests are in flight. Ready hosts go first to
-      the one with the fewest in flight; within a host, requests go breadth-first (by depth);
+      and fewer than ``--per-host`` of its requests are in flight; with robots.txt obeyed, a
+      host has one page out until its robots.txt has answered (``HostClock.set_delay``) or
+      that page is done. Ready hosts go first to the one with the fewest in flight; within a
+      host, requests go breadth-first (by depth);
     * a hand-out books the host's next start on the crawl's host schedule, which the
       ``HostClock`` shares: no loop sleeps on a host while another host is ready.
     """
@@ -198,7 +200,9 @@ class HostClock(Protocol):
 
     def set_delay(self, host: str, seconds: float) -> float:
         """Raise ``host``'s delay (robots.txt ``Crawl-delay``), never lowering it and never
-        above ``--max-crawl-delay``; return the delay in force."""
+        above ``--max-crawl-delay``; return the delay in force. Called once ``host``'s
+        robots.txt has answered, with 0 when it sets no delay: with robots.txt obeyed the
+        frontier then hands out more than the host's first page."""
         ...
 
     def observe(

@@ -261,7 +261,7 @@ def test_expired_lease_is_requeued_and_one_record_wins(redis_url):
 
 
 def test_max_pages_counts_for_the_whole_crawl_and_close_keeps_found_links(redis_url):
-    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, max_pages=3)
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, max_pages=3, robots=False)
     one, two = RedisBackend(config), RedisBackend(config)
     try:
         first, second = one.frontier(config, ThreadingSync()), two.frontier(config, ThreadingSync())

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def delayed(redis_url):
-    """A fresh crawl in Redis with a 0.3 s delay: its config, backend and a frontier."""
-    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3)
+    """A fresh crawl in Redis with a 0.3 s delay: its config, backend and a frontier (robots.txt
+    ignored: a host's pages go out without its first one alone)."""
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex, delay=0.3, robots=False)
     backend = RedisBackend(config)
     try:
         yield config, backend, backend.frontier(config, ThreadingSync())
@@ -61,7 +62,7 @@ def test_one_pop_hands_out_a_page_of_each_ready_host_to_the_waiting_loops(delaye
     config, backend, frontier = delayed
     frontier.push_many([Request(f"http://{h}.test/{i}") for h in "abc" for i in range(2)])
     state = backend.state
-    args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0]
+    args = [state.prefix, frontier.lease_ms, frontier.cap, frontier.delay_ms, 5, 0, 0]
     _, _, _, *pairs = state.run("POP", (), args)
     items = pairs[::2]
     assert sorted(decode_item(item).url for item in items) == [
@@ -104,3 +105,32 @@ def test_done_says_how_long_ago_the_page_ended_and_the_delay_runs_from_then(dela
     second = frontier.pop(timeout=10)
     assert second is not None and second.url == "http://a.test/1"
     frontier.done(second)
+
+
+def test_with_robots_obeyed_a_hosts_first_page_goes_alone_until_robots_txt_answers(redis_url):
+    # As HostSchedule.full: its robots.txt may set a Crawl-delay that pages handed out meanwhile
+    # would each wait out. Opened by the answer (HostClock.set_delay) or the page's record.
+    config = CrawlConfig(backend=redis_url, crawl_id=uuid.uuid4().hex)  # robots.txt obeyed
+    backend = RedisBackend(config)
+    try:
+        frontier = backend.frontier(config, ThreadingSync())
+        clock = backend.host_clock(config, ThreadingSync())
+        frontier.push_many([Request(f"http://{h}.test/{i}") for h in "ab" for i in range(3)])
+        popped = [frontier.pop(timeout=0) for _ in range(3)]
+        assert [r.url if r else None for r in popped] == [
+            "http://a.test/0",
+            "http://b.test/0",
+            None,
+        ]
+        clock.set_delay("a.test", 0.0)  # a's robots.txt answered, no Crawl-delay
+        assert sorted(frontier.pop(timeout=0).url for _ in range(2)) == [
+            "http://a.test/1",
+            "http://a.test/2",
+        ]
+        assert frontier.pop(timeout=0) is None  # b's first page is still out
+        sink = backend.record_sink(config)
+        sink.write(Record(url=popped[1].url, status=200))
+        sink.close()  # sends the record: it ends the page, and opens b
+        assert frontier.pop(timeout=0).url == "http://b.test/1"
+    finally:
+        backend.close()

@@ -60,6 +60,7 @@ class RedisFrontier:
         self.host_budget = -1 if config.max_pages_per_host is None else config.max_pages_per_host
         self.cap = -1 if config.per_host is None else config.per_host
         self.delay_ms = int(config.delay * 1000)
+        self.robots = 1 if config.robots else 0  # a host's first page alone (``POP``)
         self.leases = Leases(sync.lock())  # renewed by the backend's heartbeat
         self._cond = sync.condition()
         # The asking loop's sleep while no host is ready: a push of this process ends it.
@@ -193,7 +194,8 @@ class RedisFrontier:
     def _ask(self, count: int) -> tuple[list[bytes], int, int, int]:
         """One ``POP`` for ``count`` items, carrying this process's stored records."""
         outbox = self.backend.outbox.take()
-        args = [self.state.prefix, self.lease_ms, self.cap, self.delay_ms, count, *outbox]
+        args = [self.state.prefix, self.lease_ms, self.cap, self.delay_ms, count, self.robots]
+        args += outbox
         try:
             ms, queued, timed, *pairs = self.state.run("POP", (), args)
         except BaseException:

@@ -102,7 +102,7 @@ class Outbox:
         if len(tail) == 1:
             return
         try:
-            state.run("POP", (), [state.prefix, 0, -1, self.delay_ms, 0, *tail])
+            state.run("POP", (), [state.prefix, 0, -1, self.delay_ms, 0, 0, *tail])
         except BaseException:
             self.restore(tail)
             raise

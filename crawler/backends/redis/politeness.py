@@ -51,6 +51,7 @@ class RedisHostClock:
         self._tokens: dict[str, list[str]] = {}  # host -> slots this process holds
         self._raised = self.pace.auto_throttle
         self._slowed: set[str] = set()  # hosts whose Crawl-delay this process set
+        self._answered: set[str] = set()  # hosts whose robots.txt answer this process told
         self._ended: dict[str, float] = {}  # host -> when a request to it last ended here
 
     def acquire(self, host: str, granted: bool = False) -> None:
@@ -99,6 +100,11 @@ class RedisHostClock:
         ``--max-crawl-delay``; return the delay in force."""
         seconds = min(seconds, self.pace.max_crawl_delay)
         if seconds * 1000 <= self._delay_ms:
+            if self.pace.robots and host not in self._answered:
+                # No delay to raise, but the crawl learns that robots.txt answered: POP then
+                # hands out more than the host's first page (once per host and process).
+                self._answered.add(host)
+                self.state.run("SET_DELAY", (), [self.state.prefix, host, seconds])
             return self.pace.delay
         self._raised = True
         self._slowed.add(host)

@@ -13,7 +13,10 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
     crawl:{id}:q:H      LIST    host H's items waiting, FIFO (RPUSH / LPOP); re-queued go first
     crawl:{id}:ready    ZSET    host -> when (ms) it may next start, for hosts with items waiting
                                 and below their --per-host cap: POP takes from the earliest
-    crawl:{id}:parked   SET     hosts with items waiting but --per-host pages in flight
+    crawl:{id}:parked   SET     hosts with items waiting but --per-host pages in flight (or,
+                                robots.txt obeyed, a first page out and no answer yet)
+    crawl:{id}:opened   SET     hosts whose robots.txt answered (SET_DELAY) or that finished a
+                                page: with robots.txt obeyed, the others have one page out
     crawl:{id}:inflight HASH    host -> pages leased and not recorded
     crawl:{id}:perhost  HASH    host -> pages queued ever (--max-pages-per-host)
     crawl:{id}:leases   ZSET    fingerprint -> lease deadline (ms, server clock)
@@ -22,8 +25,9 @@ Keys (``{id}`` is the crawl id; the braces make them one Redis Cluster hash slot
     crawl:{id}:records  HASH    fingerprint -> record JSON (HSETNX: the first record wins)
     crawl:{id}:pages    HASH    fingerprint -> page state for re-crawls (JSON, ``pages.py``)
     crawl:{id}:stats    HASH    scheduled, recorded, requeued, queued, skipped counters
-    crawl:{id}:busy     HASH    host -> fingerprint of its one page out (a host with a delay):
-                                ENDED or ``complete`` clears it and books the next start from then
+    crawl:{id}:busy     HASH    host -> fingerprint of its one page out (a host with a delay;
+                                '?': one out before the delay was set): ENDED or ``complete``
+                                clears it and books the next start from then
     crawl:{id}:next     HASH    host -> next free start (ms): a hand-out or an extra request
     crawl:{id}:last     HASH    host -> latest actual request start (ms)
     crawl:{id}:delays   HASH    host -> delay raised by Crawl-delay or the auto-throttle (s)
@@ -59,8 +63,10 @@ local function list_host(P, host)
 end
 local function unbusy(P, host, fp, base_ms, now)
   -- The page ``fp`` of ``host`` ended (every request of it was sent before now): the host's
-  -- next start is a delay from now, and it may be handed out again.
-  if redis.call('HGET', P .. 'busy', host) ~= fp then return 0 end
+  -- next start is a delay from now, and it may be handed out again. ('?': a page handed out
+  -- before its host had a delay, see SET_DELAY: the first of the host's pages to end.)
+  local busy = redis.call('HGET', P .. 'busy', host)
+  if busy ~= fp and busy ~= '?' then return 0 end
   redis.call('HDEL', P .. 'busy', host)
   local delay = host_delay(P, host, base_ms)
   if delay > 0 then
@@ -99,7 +105,10 @@ local function complete(P, fp, record, release, base_ms)
   redis.call('ZREM', P .. 'leases', fp)
   redis.call('HDEL', P .. 'leased', fp)
   local host = unlease(P, fp)
-  if host then unbusy(P, host, fp, base_ms, now) end
+  if host then
+    unbusy(P, host, fp, base_ms, now)
+    if release ~= '1' then redis.call('SADD', P .. 'opened', host) end
+  end
   if release == '1' then
     if item and host and redis.call('HEXISTS', P .. 'records', fp) == 0 then
       redis.call('LPUSH', P .. 'q:' .. host, item)
@@ -154,7 +163,8 @@ return added
 """
 )
 
-# ARGV: prefix, lease_ms, cap (-1: none), delay_ms, count, n, then n records this worker stored
+# ARGV: prefix, lease_ms, cap (-1: none), delay_ms, count, robots (1: obeyed, a host's first
+# page goes out alone until it is ``opened``), n, then n records this worker stored
 # since its last call, each ``release (1 byte) .. fingerprint (16) .. record JSON``,
 # ``complete``d in the same step; then page states, ``fingerprint .. JSON`` ('': delete).
 # First re-queue leases whose deadline passed (their worker died or hung), then lease up to
@@ -176,14 +186,17 @@ POP = (
     + """
 local P = ARGV[1]
 local lease_ms, cap, base_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local count = tonumber(ARGV[5])
+local count, robots = tonumber(ARGV[5]), ARGV[6] == '1'
+local function alone(h)  -- robots.txt obeyed and not answered yet: its first page goes alone
+  return robots and redis.call('SISMEMBER', P .. 'opened', h) == 0
+end
 local function reply(answer)
-  local n = tonumber(ARGV[6])
-  for i = 7, 6 + n do
+  local n = tonumber(ARGV[7])
+  for i = 8, 7 + n do
     local arg = ARGV[i]
     complete(P, string.sub(arg, 2, 17), string.sub(arg, 18), string.sub(arg, 1, 1), base_ms)
   end
-  for i = 7 + n, #ARGV do
+  for i = 8 + n, #ARGV do
     local fp, state = string.sub(ARGV[i], 1, 16), string.sub(ARGV[i], 17)
     if state == '' then
       redis.call('HDEL', P .. 'pages', fp)
@@ -224,8 +237,10 @@ while true do
   for _, h in ipairs(hosts) do
     local n = tonumber(redis.call('HGET', P .. 'inflight', h) or '0')
     local at = tonumber(redis.call('HGET', P .. 'next', h) or '0')
-    -- Listed by a push while at its cap, or while its one page (it has a delay) is out.
-    if (cap >= 0 and n >= cap) or redis.call('HEXISTS', P .. 'busy', h) == 1 then
+    -- Listed by a push while at its cap, or while its one page (it has a delay, or its
+    -- robots.txt has not answered yet) is out.
+    if (cap >= 0 and n >= cap) or redis.call('HEXISTS', P .. 'busy', h) == 1
+        or (n > 0 and alone(h)) then
       redis.call('ZREM', P .. 'ready', h)
       redis.call('SADD', P .. 'parked', h)
     elseif at > now then  -- its next start moved on since it was listed
@@ -257,8 +272,9 @@ while true do
         redis.call('HSET', P .. 'busy', host, fp)
       end
       redis.call('ZREM', P .. 'ready', host)
-      if (cap >= 0 and flying >= cap) or delay > 0 then
-        -- With a delay, one page at a time: ENDED lists the host again, a delay after it.
+      if (cap >= 0 and flying >= cap) or delay > 0 or alone(host) then
+        -- With a delay, one page at a time: ENDED lists the host again, a delay after it
+        -- (before robots.txt answered: SET_DELAY or the page's record does).
         if redis.call('LLEN', P .. 'q:' .. host) > 0 then
           redis.call('SADD', P .. 'parked', host)
         end
@@ -315,6 +331,7 @@ ENDED = (
 local P, host, fp = ARGV[1], ARGV[2], ARGV[3]
 local ended = now - tonumber(ARGV[5] or '0')
 if unbusy(P, host, fp, tonumber(ARGV[4]), ended) == 0 then return 0 end
+redis.call('SADD', P .. 'opened', host)
 redis.call('SREM', P .. 'parked', host)
 if not redis.call('ZSCORE', P .. 'ready', host) then list_host(P, host) end
 return 1
@@ -390,10 +407,22 @@ SET_DELAY = (
     _NOW
     + """
 local P, host, seconds = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- robots.txt answered: more than the host's first page may go out (POP parks it until then).
+redis.call('SADD', P .. 'opened', host)
+if redis.call('SREM', P .. 'parked', host) == 1 and redis.call('LLEN', P .. 'q:' .. host) > 0 then
+  local at = tonumber(redis.call('HGET', P .. 'next', host) or '0')
+  redis.call('ZADD', P .. 'ready', at, host)
+end
 redis.call('HSET', P .. 'floors', host, ARGV[3])
 local current = tonumber(redis.call('HGET', P .. 'delays', host) or '0')
 if seconds <= current then return tostring(current) end
 redis.call('HSET', P .. 'delays', host, ARGV[3])
+if tonumber(redis.call('HGET', P .. 'inflight', host) or '0') > 0
+    and redis.call('HEXISTS', P .. 'busy', host) == 0 then
+  -- A page handed out before the delay (the one whose robots.txt set it): the host now has it
+  -- as its one page out, until that page ends.
+  redis.call('HSET', P .. 'busy', host, '?')
+end
 local last = tonumber(redis.call('HGET', P .. 'last', host) or '0')
 if now > last then redis.call('HSET', P .. 'last', host, now) end
 local nxt = now + seconds * 1000
