@@ -172,12 +172,15 @@ class FeedingFrontier:
         """The wrapped frontier's ``pop``, reading seeds first when few are queued; None only
         once the seeds are all read and the frontier is finished (or closed, or timed out)."""
         feed, inner = self._feed, self._inner
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             feed.credit += 1
             if feed.pending and not self._reading and self._low(feed):
                 self._refill(wait=False, seen=feed.generation)
             generation = feed.generation
-            request = inner.pop(timeout)
+            # Asked again (a chunk was queued meanwhile): only what is left of ``timeout``.
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            request = inner.pop(left)
             if request is not None:
                 if request.depth == 0 and not request.chain and feed.outstanding > 0:
                     feed.outstanding -= 1

@@ -258,3 +258,41 @@ def test_stop_ends_a_crawl_waiting_on_a_stalled_pipe(httpserver):
         os.close(write_end)
         runner.join(30)
     assert [r.url for r in records] == [httpserver.url_for("/p/0")]
+
+
+def test_a_pop_asked_again_after_a_chunk_came_waits_only_what_is_left(monkeypatch):
+    """A pop with a timeout (a loop holding a page for its host's turn) that finds a chunk of
+    seeds queued meanwhile asks the wrapped frontier again: for what is left of the timeout, not
+    for all of it again (two Redis workers held pages twice their time, and the pages' hosts
+    fell a delay behind)."""
+    import types
+
+    from crawler.config import CrawlConfig
+    from crawler.seedfeed import FeedingFrontier, SeedFeed
+    from crawler.unshared import UnsharedSync
+
+    now = [100.0]
+    monkeypatch.setattr(seedfeed, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    feed = SeedFeed(["http://a.example/"], CrawlConfig())
+    feed.read(10)  # every seed read: a pop that finds nothing may end
+    assert not feed.pending
+
+    class Waiting:
+        """The wrapped frontier: each pop waits out its timeout and finds nothing; during the
+        first, another loop queues the last chunk."""
+
+        closed = False
+
+        def __init__(self) -> None:
+            self.asked: list[float | None] = []
+
+        def pop(self, timeout: float | None = None) -> None:
+            self.asked.append(timeout)
+            now[0] += timeout or 0.0
+            if len(self.asked) == 1:
+                feed.generation += 1
+
+    inner = Waiting()
+    frontier = FeedingFrontier(inner, feed, owner=None, sync=UnsharedSync())
+    assert frontier.pop(timeout=0.5) is None
+    assert inner.asked == [0.5, 0.0]
