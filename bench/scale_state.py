@@ -30,8 +30,8 @@ def fill(n: int, hosts: int) -> tuple[object, float]:
     from crawler.backends.memory.frontier import MemoryFrontier
     from crawler.backends.memory.visited import MemoryVisited
     from crawler.base import Request
+    from crawler.children import claim_new
     from crawler.unshared import UNSHARED
-    from crawler.worker import claim_new
 
     origins = [f"127.1.{i // 254}.{i % 254 + 1}" for i in range(hosts)]
     frontier = MemoryFrontier(UNSHARED)

@@ -45,10 +45,10 @@ from bench.procfs import status_bytes
 from crawler.backends.sqlite.backend import SqliteBackend
 from crawler.backends.sqlite.state import SqliteState
 from crawler.base import Request
+from crawler.children import claim_new
 from crawler.config import CrawlConfig
 from crawler.record import Record
 from crawler.strategies.inprocess import ThreadingSync
-from crawler.worker import claim_new
 
 
 def _mb(n: float) -> str:

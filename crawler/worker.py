@@ -9,10 +9,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
-from functools import partial
 from http.cookiejar import CookieJar
-from itertools import repeat
-from operator import attrgetter
 from typing import NamedTuple
 
 from crawler.archive.digest import body_digest
@@ -21,24 +18,24 @@ from crawler.backends.memory.host_clock import MemoryHostClock
 from crawler.backends.memory.robots_cache import MemoryRobotsCache
 from crawler.backends.pages import open_pages
 from crawler.base import Emit, Fetcher, Frontier, HostClock, Request, Response, RobotsCache, Visited
+from crawler.children import children_of, claim_new
 from crawler.config import CrawlConfig
 from crawler.errors import one_line
 from crawler.held import Held
 from crawler.http.retry import Retrier
 from crawler.links.page import page_links
 from crawler.links.scope import Scope
-from crawler.links.urls import canonical, fingerprint, host_of, resolve
+from crawler.links.urls import resolve
 from crawler.politeness.robots import RobotsPolicy
 from crawler.politeness.schedule import HostSchedule, Pace
 from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
+from crawler.redirects import REDIRECT_STATUSES, follow_redirect, redirect_scope
 from crawler.scrape.callbacks import run_callback
 from crawler.scrape.page import Page
-from crawler.sitemaps.follow import follow, robots_sitemaps, summary
-from crawler.sitemaps.parse import read_sitemap
+from crawler.sitemap_page import robots_sitemap_lines, sitemap_page
 from crawler.unshared import UNSHARED
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _FIRST = object()  # ``fetch_page`` of a page that was not held
 
 
@@ -346,90 +343,22 @@ class Worker:
 
     def read_sitemap(self, fetched: Fetched) -> tuple[Record, list[Request]]:
         """``read_page`` for a request read as a sitemap, or as robots.txt for its Sitemap
-        lines (``Request.parse_as``, ``--sitemaps``): its record counts the URLs it added
-        (``sitemap_urls``); they come back as depth-0 requests within the crawl's scope."""
+        lines (``crawler/sitemap_page.py``)."""
         request, response = fetched.request, fetched.response
         record = self.failed(request, None)
         if response is None:  # robots.txt, read in fetch_page through the robots cache
-            named = self.robots.sitemaps(request.url)
-            followed = robots_sitemaps(request, named, self.scope)
-            record.sitemap_urls = len(followed.requests)
-            record.detail = summary(followed) if named else "no Sitemap line: /sitemap.xml tried"
-            return record, followed.requests
-        record.final_url, record.status, record.error = request.url, response.status, response.error
-        record.detail, record.content_type = response.detail, response.content_type
-        record.elapsed_ms, record.attempts = response.elapsed_ms, fetched.attempts
-        record.bytes = len(response.body) or sum(map(len, response.partial))
-        if response.body:
-            record.digest = body_digest(response.body)
-        if self.config.warc or self.config.save_dir:  # a sitemap is archived like a page
-            record.archive = payload_for(self.config, response, digest=record.digest)
-        if response.error and not response.partial:
-            return record, []
-        if response.status in REDIRECT_STATUSES and "location" in response.headers:
-            return record, self.redirect(request, response, record)
-        if response.status is not None and response.status >= 400:
-            record.error, record.detail = "http_error", f"HTTP {response.status}"
-            return record, []
-        if record.content_type in ("text/html", "application/xhtml+xml"):
-            record.error, record.detail = "bad_sitemap", f"served as {record.content_type}"
-            return record, []
-        cut = bool(response.partial)
-        body = response.partial if cut else (response.body,)
-        sitemap = read_sitemap(body, self.config.max_bytes, complete=not cut)
-        followed = follow(request, sitemap.entries, self.scope, self.config.since_date)
-        record.sitemap_urls = len(followed.requests)
-        notes = [summary(followed)]
-        if sitemap.truncated:
-            record.error = "too_large"
-            notes.insert(0, f"truncated at {self.config.max_bytes} bytes: URLs read before kept")
-        if sitemap.error:
-            record.error = "bad_sitemap"
-            notes.insert(0, sitemap.error)
-        record.detail = "; ".join(note for note in notes if note) or None
-        return record, followed.requests
+            return robots_sitemap_lines(request, record, self.robots.sitemaps, self.scope)
+        record.attempts = fetched.attempts
+        return sitemap_page(request, response, record, self.config, self.scope, self.redirect)
 
     def redirect(self, request: Request, response: Response, record: Record) -> list[Request]:
-        """Schedule a redirect target as a request of its own, at the same depth."""
-        target = resolve(request.url, response.headers["location"])
-        if target is None:
-            record.error = "bad_redirect"
-            record.detail = f"unusable Location: {response.headers['location'][:200]!r}"
-            return []
-        record.final_url = target
-        chain = (*request.chain, request.url)
-        if canonical(target) in {canonical(url) for url in chain}:
-            record.error, record.detail = "redirect_loop", f"back to {target}"
-            return []
-        if len(chain) > self.config.max_redirects:
-            record.error = "too_many_redirects"
-            record.detail = f"more than {self.config.max_redirects} redirects"
-            return []
-        seed_host = self.redirect_scope(request, target)
-        if seed_host is None:
-            record.error = "offsite_redirect"
-            record.detail = f"{target} is outside the crawl scope"
-            return []
-        # _replace keeps how the request entered the crawl and how it is read (a sitemap).
-        return [request._replace(url=target, parent=request.url, seed_host=seed_host, chain=chain)]
+        """Schedule a redirect target as a request of its own, at the same depth
+        (``crawler/redirects.py``)."""
+        return follow_redirect(request, response, record, self.scope, self.config.max_redirects)
 
     def redirect_scope(self, request: Request, target: str) -> str | None:
-        """The seed host ``target`` is crawled under, or None when it is out of scope.
-
-        A seed (depth 0, or a redirect hop of one) may move from ``www.example.com`` to
-        ``example.com`` or any subdomain of it, as wget and browsers users expect
-        (``http://x`` -> ``https://www.x`` is in scope already): the crawl's scope moves with it.
-        """
-        if self.scope.allows(target, request.seed_host):
-            return request.seed_host
-        seed = request.seed_host
-        if request.depth > 0 or not seed.startswith("www."):
-            return None
-        site = seed[4:]
-        host = host_of(target)
-        if (host == site or host.endswith("." + site)) and self.scope.allows(target, site):
-            return site
-        return None
+        """The seed host ``target`` is crawled under, or None when it is out of scope."""
+        return redirect_scope(self.scope, request, target)
 
     def links(self, request: Request, response: Response, record: Record) -> list[Request]:
         """Title and link count into the record; in-scope links as child requests."""
@@ -492,46 +421,6 @@ def process_name(config: CrawlConfig, pid: int | None = None) -> str:
     by several machines (``--backend``) ``HOST:PID``, as pids alone would collide there."""
     pid = os.getpid() if pid is None else pid
     return f"{socket.gethostname()}:{pid}" if config.backend else str(pid)
-
-
-def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
-    """Claim the requests' URLs in ``visited`` in one round trip; return the requests new to
-    the crawl (the first one wins when several share a URL)."""
-    requests = requests if isinstance(requests, list) else list(requests)
-    if not requests:
-        return []
-    # Fingerprints from their cache in a C loop (a page's links were mostly seen before).
-    urls = list(map(_URL, requests))
-    keys = list(map(fingerprint.cache.get, urls))  # type: ignore[attr-defined]
-    if None in keys:
-        keys = [
-            key if key is not None else fingerprint(url)
-            for url, key in zip(urls, keys, strict=True)
-        ]
-    by_key = dict(zip(keys, requests, strict=True))
-    if len(by_key) < len(keys):  # a shared key: the first request with it wins
-        by_key = {}
-        for key, request in zip(keys, requests, strict=True):
-            by_key.setdefault(key, request)
-    return [by_key[key] for key in visited.claim_many(list(by_key))]
-
-
-_URL = attrgetter("url")
-# A link's request is (url, depth, parent, seed_host) and every other field at its default:
-# built by ``tuple.__new__`` in a C loop (what ``Request._make`` does, without its frame).
-_CHILD_FIELDS = ("url", "depth", "parent", "seed_host")
-if Request._fields[: len(_CHILD_FIELDS)] != _CHILD_FIELDS:  # pragma: no cover - a guard
-    raise TypeError(f"Request's first fields are not {_CHILD_FIELDS}")
-_CHILD_DEFAULTS = tuple(Request._field_defaults[name] for name in Request._fields[4:])
-_NEW_REQUEST = partial(tuple.__new__, Request)
-
-
-def children_of(urls: list[str], depth: int, parent: str, seed_host: str) -> list[Request]:
-    """A request for each of ``urls``, at ``depth``, found on ``parent`` under ``seed_host``."""
-    fields = zip(
-        urls, repeat(depth), repeat(parent), repeat(seed_host), *map(repeat, _CHILD_DEFAULTS)
-    )
-    return list(map(_NEW_REQUEST, fields))
 
 
 def failed_record(

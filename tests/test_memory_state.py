@@ -154,7 +154,7 @@ def test_queued_requests_take_little_memory() -> None:
 
 def test_claim_new_gives_the_first_request_of_each_new_url() -> None:
     from crawler.base import Request
-    from crawler.worker import children_of, claim_new
+    from crawler.children import children_of, claim_new
 
     urls = [f"http://h.example/{i}" for i in range(6)]
     requests = children_of(urls, 2, "http://h.example/", "h.example")

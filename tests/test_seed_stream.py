@@ -174,10 +174,10 @@ def test_read_ahead_is_bounded_and_spans_hosts_of_a_sorted_list(monkeypatch):
     """The frontier holds at most about READ_AHEAD listed URLs, and on a list sorted by host
     (100 URLs a host) that window still offers several hosts at once."""
     from crawler.backends.memory.backend import MemoryBackend
+    from crawler.children import claim_new
     from crawler.config import CrawlConfig
     from crawler.seedfeed import FeedingBackend, SeedFeed
     from crawler.unshared import UnsharedSync
-    from crawler.worker import claim_new
 
     monkeypatch.setattr(seedfeed, "CHUNK", 20)
     monkeypatch.setattr(seedfeed, "READ_AHEAD", 600)
@@ -205,10 +205,10 @@ def test_a_loop_that_pops_seldom_still_reads_on_after_a_while(monkeypatch):
     """A polite crawl pops seldom (its loops wait for their hosts): past ``REFILL_AFTER_S``
     since the last refill, the next pop reads a chunk even before ``REFILL_EVERY`` pops."""
     from crawler.backends.memory.backend import MemoryBackend
+    from crawler.children import claim_new
     from crawler.config import CrawlConfig
     from crawler.seedfeed import FeedingBackend, SeedFeed
     from crawler.unshared import UnsharedSync
-    from crawler.worker import claim_new
 
     monkeypatch.setattr(seedfeed, "CHUNK", 20)
     urls = [f"http://h{h:02d}.example/p/{i}" for h in range(50) for i in range(10)]

@@ -38,6 +38,7 @@ import time
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
+from crawler.children import claim_new
 from crawler.errors import BackendError, ModeUnavailable, one_line
 from crawler.http.registry import load_fetcher
 from crawler.strategies.gevent import is_patched
@@ -48,7 +49,6 @@ from crawler.strategies.processes.manager import start_manager
 from crawler.strategies.processes.parent import MANAGER_GONE, ParentLoop, forward
 from crawler.strategies.processes.sigint import starting_children
 from crawler.strategies.serial import SerialSync
-from crawler.worker import claim_new
 
 MERGE_S = 0.01  # how often the parent takes the children's host bookings
 
