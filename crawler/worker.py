@@ -73,7 +73,9 @@ class Worker:
     ``claim``): the processes strategy runs those in children while the parent owns the frontier.
     A worker with a frontier holds a page whose robots.txt it just fetched until the host's
     delay has passed, and crawls other hosts meanwhile (``crawler/held.py``): its loop takes
-    requests from ``next_request``, not from the frontier itself.
+    requests from ``next_request``, not from the frontier itself. A processes child's worker
+    (``holds``) returns such a page unfetched (``Fetched.turn``) and is told of its turn with
+    ``resume``.
 
     On a crawl that keeps its state (``--state``, ``--backend``) the loop opens its own
     connection to the crawl's page states (``crawler/recrawl.py``): it asks for stored pages
@@ -93,6 +95,7 @@ class Worker:
         robots: RobotsCache | None = None,
         cookies: CookieJar | None = None,
         connections: object | None = None,
+        holds: bool = False,
     ) -> None:
         self.config = config
         self.frontier = frontier
@@ -116,7 +119,11 @@ class Worker:
         self._lookup = self.pages is not None and not self.pages.empty()
         self.retrier = Retrier(config, fetcher, host_clock, stopping=self.stopping)
         self.robots = RobotsPolicy(config, robots, host_clock, self.retrier.fetch)
-        self.held = Held() if frontier is not None and config.robots else None
+        # A page whose robots.txt this loop just fetched waits for its host's turn away from
+        # the loop: held here (a loop with a frontier), or handed back (``holds``: a processes
+        # child, whose parent gives it out again at its turn).
+        self.holds = config.robots and (frontier is not None or holds)
+        self.held = Held() if frontier is not None and self.holds else None
         self._resumed: dict[str, str | None] = {}  # held pages whose turn came: URL -> note
 
     def stopping(self) -> bool:
@@ -163,6 +170,11 @@ class Worker:
             if request is not None:
                 return request
         return frontier.pop()
+
+    def resume(self, url: str, note: str | None) -> None:
+        """``url`` was held back before (``Fetched.turn``) and now has its turn: its fetch takes
+        a start of its own on the host clock, and its record says ``note``."""
+        self._resumed[url] = note
 
     def hold(self, fetched: Fetched) -> None:
         """Keep a page that must wait for its host's turn (``Fetched.turn``) in the loop."""
@@ -245,7 +257,7 @@ class Worker:
             note = self.robots.take_note() if self.config.robots else None
             if resumed is not _FIRST:
                 note = resumed
-            elif self.held is not None and (turn := self.robots.take_turn()) is not None:
+            elif self.holds and (turn := self.robots.take_turn()) is not None:
                 return Fetched(request, worker=self.name, note=note, turn=turn)
             known = self.pages.get(request.url) if self._lookup else None
             headers = known.headers() if known is not None else None

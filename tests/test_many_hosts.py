@@ -31,13 +31,17 @@ def test_one_loop_crawls_a_list_sorted_by_host_at_every_hosts_pace_at_once():
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("mode", ["serial", "threads"])
+@pytest.mark.parametrize("mode", ["serial", "threads", "processes", "processes-greenlets"])
 def test_one_loop_reads_every_hosts_robots_txt_before_waiting_out_a_crawl_delay(mode):
     # robots.txt takes the start booked for a host's first page, and its Crawl-delay then
-    # holds the page a delay from its end: the loop holds the page and goes on with the other
-    # hosts instead of sleeping that delay out host after host (6 hosts: 6 s before).
+    # holds the page a delay from its end: the loop holds the page (a processes child gives it
+    # back to its parent) and goes on with the other hosts instead of sleeping that delay out
+    # host after host (6 hosts: 6 s before).
+    options = {"mode": mode, "workers": 1}
+    if mode == "processes-greenlets":
+        options.update(mode="processes", greenlets=1)
     with ManyHosts(6, 2, crawl_delay=1.0) as site:
-        records, _ = run_crawl(site.urls("sorted"), mode=mode, workers=1, robots=True)
+        records, _ = run_crawl(site.urls("sorted"), robots=True, **options)
         stats = site.stats()
         report = politeness_report(stats, 1.0)
     assert len(records) == 12 and all(r.ok for r in records)
@@ -49,7 +53,7 @@ def test_one_loop_reads_every_hosts_robots_txt_before_waiting_out_a_crawl_delay(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("mode", ["serial", "threads", "gevent"])
+@pytest.mark.parametrize("mode", ["serial", "threads", "gevent", "processes"])
 def test_ctrl_c_records_the_pages_held_for_their_hosts_turn_at_once(mode, tmp_path):
     # With a 30 s Crawl-delay each host's first page is held after its robots.txt: Ctrl-C then
     # writes their records and exits, it does not wait out the delay for each.

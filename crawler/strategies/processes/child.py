@@ -20,7 +20,7 @@ from crawler.config import CrawlConfig
 from crawler.errors import one_line
 from crawler.strategies.processes.messages import Task, TaskFailed, TaskStarted
 from crawler.strategies.processes.sigint import ignore_sigint
-from crawler.strategies.processes.workers import build_workers, report_batch
+from crawler.strategies.processes.workers import HeldPage, build_workers, report_batch
 
 
 class Child(Protocol):
@@ -48,12 +48,19 @@ class PlainChild:
         (self.worker,) = build_workers(config, state, shared, [process_name(config)])
 
     def run(self, task: Task) -> None:
-        """Crawl the batch, then report it in one message."""
-        outcomes, ended = [], []
+        """Crawl the batch, then report it in one message (a page held back for its host's
+        turn goes back unfetched)."""
+        for url, note in task.resumed:
+            self.worker.resume(url, note)
+        outcomes: list[Any] = []
+        ended = []
         for request in task.batch:
             fetched = self.worker.fetch_page(request)
             ended.append(time.monotonic())
-            outcomes.append(self.worker.read_page(fetched))
+            if fetched.turn is not None:
+                outcomes.append(HeldPage(fetched.turn, fetched.note))
+            else:
+                outcomes.append(self.worker.read_page(fetched))
         report_batch(self.results, self.worker, task.task_id, outcomes, ended)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from crawler.base import Request
 from crawler.config import CrawlConfig
 from crawler.strategies.processes.messages import Task
-from crawler.strategies.processes.workers import build_workers, report_batch
+from crawler.strategies.processes.workers import HeldPage, build_workers, report_batch
 
 
 class GreenletChild:
@@ -37,7 +37,7 @@ class GreenletChild:
     def __init__(self, config: CrawlConfig, state: Any, results: Any, shared: bool):
         self.config = config
         self.results = results
-        self._batches: deque[tuple[int, tuple[Request, ...]]] = deque()
+        self._batches: deque[tuple[int, tuple[Request, ...], dict[str, str | None]]] = deque()
         self._wake_r, self._wake_w = os.pipe()
         connected, self._patched = threading.Event(), threading.Event()
         self._ready = threading.Event()
@@ -66,7 +66,7 @@ class GreenletChild:
         """
         with self._load:
             self._unfinished += len(task.batch)
-        self._batches.append((task.task_id, task.batch))
+        self._batches.append((task.task_id, task.batch, dict(task.resumed)))
         os.write(self._wake_w, b"x")
         with self._load:
             while self._unfinished > self.config.greenlets:
@@ -109,29 +109,37 @@ class GreenletChild:
             wait_read(self._wake_r)
             os.read(self._wake_r, 4096)
             while self._batches:
-                task_id, batch = self._batches.popleft()
+                task_id, batch, resumed = self._batches.popleft()
                 outcomes: list[Any] = [None] * len(batch)
                 ended = [0.0] * len(batch)
                 left = [len(batch)]
                 for index, request in enumerate(batch):
                     # Blocks (cooperatively) while all G greenlets are busy.
                     page = (task_id, outcomes, ended, left, index)
-                    self.pool.spawn(self._page, page, request)
+                    self.pool.spawn(self._page, page, request, resumed)
 
-    def _page(self, page, request) -> None:
+    def _page(self, page, request, resumed) -> None:
         worker = self.idle.pop()
         try:
+            if request.url in resumed:
+                worker.resume(request.url, resumed[request.url])
             fetched = worker.fetch_page(request)
         finally:
             self.idle.append(worker)
         _, _, ended, _, index = page
         ended[index] = time.monotonic()  # its network half ended
+        if fetched.turn is not None:  # robots.txt took its start: back to the parent
+            self._parsed(worker, fetched, page)
+            return
         # Parsed on a greenlet of its own, so this one can take the next page first.
         self.overlap.hand_over(self._parsed, worker, fetched, page)
 
     def _parsed(self, worker, fetched, page) -> None:
         task_id, outcomes, ended, left, index = page
-        outcomes[index] = worker.read_page(fetched)
+        if fetched.turn is not None:
+            outcomes[index] = HeldPage(fetched.turn, fetched.note)
+        else:
+            outcomes[index] = worker.read_page(fetched)
         left[0] -= 1
         if left[0] == 0:
             # This page's worker claims: ``idle`` may be empty while every greenlet fetches.

@@ -16,10 +16,13 @@ from crawler.record import EncodedRecord
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """A batch of requests for one child."""
+    """A batch of requests for one child. ``resumed``: ``(url, note)`` of its pages that a child
+    held back before (``BatchDone.held``): their robots.txt took the start their hand-out
+    booked, and ``note`` is what their record must say of the host."""
 
     task_id: int
     batch: tuple[Request, ...]
+    resumed: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,10 @@ class BatchDone:
     records: list[EncodedRecord]
     fresh: list[Request]
     ended: tuple[float, ...] = ()
+    # ``(index in the batch, turn, note)`` of pages not fetched: the child read their host's
+    # robots.txt, which took their start, and the host has a delay. The parent gives each out
+    # again at its turn (``time.monotonic()``); ``records`` and ``ended`` are the others'.
+    held: tuple[tuple[int, float, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

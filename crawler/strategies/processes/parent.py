@@ -15,6 +15,7 @@ from typing import Any
 
 from crawler.base import Consume, CrawlJob, Request
 from crawler.errors import BackendError
+from crawler.held import Held
 from crawler.interrupt import WHOLE
 from crawler.politeness.schedule import host_key
 from crawler.record import Record
@@ -79,6 +80,10 @@ class ParentLoop:
         # frontier, handed to that child first when it has room again.
         self.held: list[deque[Request]] = [deque() for _ in self.children]
         self.holding = 0
+        # Pages a child gave back unfetched (``BatchDone.held``): in flight for the frontier,
+        # given out again at their host's turn, as ``Task.resumed`` (URL -> record note).
+        self.turns = Held()
+        self.resumed: dict[str, str | None] = {}
         self.frontier = frontier
         self.events: queue.Queue[Message] = queue.Queue()
         self.tasks: dict[int, _Task] = {}
@@ -107,10 +112,13 @@ class ParentLoop:
         while True:
             try:
                 self.dispatch()
-                idle = not self.tasks and not self.retry and not self.holding
+                idle = not self.tasks and not self.retry and not self.holding and not self.turns
                 if idle and (self.exhausted if self.shared else self.queued == 0):
                     return
-                self.handle_next(READY_POLL_S if self.waiting_host else POLL_S)
+                wait = READY_POLL_S if self.waiting_host else POLL_S
+                if self.turns:
+                    wait = min(wait, max(0.0, self.turns.next_turn() - time.monotonic()))
+                self.handle_next(wait)
                 now = time.monotonic()
                 if now >= next_check:
                     self.watch(now)
@@ -152,19 +160,24 @@ class ParentLoop:
             while held and room[child] > 0:
                 self.holding -= 1
                 add(child, held.popleft())
-        while (self.queued or self.shared) and any(r > 0 for r in room):
-            # With nothing of ours out, the pop may wait for the earliest host; else it must
-            # not (events are waiting): then look again shortly.
-            idle = not self.tasks and not self.retry and not pending and not self.holding
-            request = self.frontier.pop(timeout=None if idle else 0)
-            if request is None and not idle and not self.frontier.closed:
-                self.waiting_host = True  # no host may start yet (or, shared: leases out)
-                break
-            if request is None:  # closed, or (shared) nothing to pop now
-                self.queued = 0
-                self.exhausted = True
-                break
-            self.queued = max(0, self.queued - 1)
+        while (self.queued or self.shared or self._turn_due()) and any(r > 0 for r in room):
+            if self._turn_due():
+                request, note = self.turns.take()
+                self.resumed[request.url] = note
+            else:
+                # With nothing of ours out, the pop may wait for the earliest host; else it
+                # must not (events are waiting): then look again shortly.
+                idle = not self.tasks and not self.retry and not pending and not self.holding
+                idle = idle and not self.turns
+                request = self.frontier.pop(timeout=None if idle else 0)
+                if request is None and not idle and not self.frontier.closed:
+                    self.waiting_host = True  # no host may start yet (or, shared: leases out)
+                    break
+                if request is None:  # closed, or (shared) nothing to pop now
+                    self.queued = 0
+                    self.exhausted = True
+                    break
+                self.queued = max(0, self.queued - 1)
             host = host_key(request.url)
             home = self.homes.home(host)
             if (
@@ -183,12 +196,17 @@ class ParentLoop:
             if batch:
                 self._submit(batch, child)
 
+    def _turn_due(self) -> bool:
+        return bool(self.turns) and self.turns.next_turn() <= time.monotonic()
+
     def _roomiest(self) -> int:
         return min(range(len(self.children)), key=self.out.__getitem__)
 
     def _submit(self, batch: list[Request], child: int) -> None:
         task_id, self.next_id = self.next_id, self.next_id + 1
-        task = Task(task_id, tuple(batch))
+        resumed = self.resumed
+        notes = tuple((r.url, resumed.pop(r.url)) for r in batch if r.url in resumed)
+        task = Task(task_id, tuple(batch), notes)
         self.tasks[task_id] = _Task(task.batch, child=child)
         self.computing += 1
         self.out[child] += 1
@@ -220,11 +238,17 @@ class ParentLoop:
         match message:
             case TaskStarted(task_id, pid):
                 self.watchdog.started(task_id, pid)
-            case BatchDone(task_id, records, fresh, ended):
+            case BatchDone(task_id, records, fresh, ended, held):
                 task = self.tasks.pop(task_id, None)
                 if task is None:
                     return  # a task already given up on (crashed, timed out)
                 self._ended(task)
+                batch = task.batch
+                if held:  # not fetched: robots.txt took their start; out again at their turn
+                    for index, turn, note in held:
+                        self.turns.add(turn, batch[index], note)
+                    back = {index for index, _, _ in held}
+                    batch = tuple(r for i, r in enumerate(batch) if i not in back)
                 # The worker loop's order: new links queued, records emitted, then ``done``
                 # (a shared frontier ends a page's lease with its record).
                 if fresh:
@@ -232,7 +256,7 @@ class ParentLoop:
                 for record in records:
                     self.consume(record)
                 now = time.monotonic()
-                for request, end in zip(task.batch, ended or (now,) * len(task.batch), strict=True):
+                for request, end in zip(batch, ended or (now,) * len(batch), strict=True):
                     self.frontier.done(request, max(0.0, now - end))
             case TaskFailed(task_id, line, lost=True):
                 self.give_up(task_id, "internal", f"worker raised {line}")  # its records
@@ -287,6 +311,8 @@ class ParentLoop:
             self.retry.extend(held)
             held.clear()
         self.holding = 0
+        self.retry.extend(self.turns.take_all())  # given back by a child, waiting their turn
+        self.resumed.clear()
         while self.retry:
             request = self.retry.popleft()
             self.frontier.done(request)

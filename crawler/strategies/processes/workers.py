@@ -8,7 +8,7 @@ it calls them (``crawler.worker`` pulls in w3lib, hence ``ssl``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from crawler.base import Request
 from crawler.config import CrawlConfig
@@ -55,23 +55,41 @@ def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str
             robots=robots,
             cookies=cookies,
             connections=connections,
+            holds=True,
         )
         for name in names
     ]
+
+
+class HeldPage(NamedTuple):
+    """A batch's page not fetched: ``Fetched.turn`` and ``Fetched.note`` (``report_batch``)."""
+
+    turn: float
+    note: str | None
 
 
 def report_batch(
     results: Any,
     worker: Any,
     task_id: int,
-    outcomes: Sequence[tuple[Record, list[Request]]],
+    outcomes: Sequence[tuple[Record, list[Request]] | HeldPage],
     ended: Sequence[float] = (),
 ) -> None:
     """Claim every link the batch found (one round trip) and send the batch's records with
     the new requests in one ``BatchDone``; if that fails, a ``TaskFailed`` instead (``lost``
     when the manager could not be reached), so the parent turns the batch into ``internal``
-    records rather than silently losing its links."""
+    records rather than silently losing its links. A ``HeldPage`` outcome (with no ``ended``
+    of its own: any value) goes back unfetched, in ``BatchDone.held``."""
     try:
+        held = tuple(
+            (i, page.turn, page.note)
+            for i, page in enumerate(outcomes)
+            if isinstance(page, HeldPage)
+        )
+        if held:
+            kept = [i for i, page in enumerate(outcomes) if not isinstance(page, HeldPage)]
+            outcomes = [outcomes[i] for i in kept]
+            ended = [ended[i] for i in kept] if ended else ended
         # The batch's page states (a re-crawl's validators, digests, links) are stored before
         # its records: a Redis store holds them back to send with a later call, which this
         # process may never make.
@@ -79,7 +97,7 @@ def report_batch(
         children = [child for _, found in outcomes for child in found]
         fresh = worker.claim(children) if children else []
         records = [EncodedRecord.of(record) for record, _ in outcomes]
-        results.put(BatchDone(task_id, records, fresh, tuple(ended)))
+        results.put(BatchDone(task_id, records, fresh, tuple(ended), held))
     except (EOFError, ConnectionError) as exc:  # a manager proxy's call: the manager is gone
         results.put(TaskFailed(task_id, one_line(exc), lost=True))
     except Exception as exc:
