@@ -2,8 +2,9 @@
 
 The parent sends a ``Task`` (through the child's task pipe, ``children``). A child answers on
 the results channel with ``TaskStarted`` when it takes the task, then exactly one of
-``BatchDone`` (the batch's records, already encoded, and the requests new to the crawl, already
-claimed) or ``TaskFailed`` (also for a task that raised before it could send either).
+``BatchDone`` (the batch's records, already encoded, the requests new to the crawl, already
+claimed, and the pages it gives back unfetched for their host's turn) or ``TaskFailed`` (also
+for a task that raised before it could send either).
 """
 
 from __future__ import annotations
