@@ -164,7 +164,7 @@ class Worker:
             wait = held.next_turn() - time.monotonic()
             if wait <= 0:
                 request, note = held.take()
-                self._resumed[request.url] = note
+                self.resume(request.url, note)
                 return request
             request = frontier.pop(timeout=wait)
             if request is not None:
