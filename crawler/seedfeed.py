@@ -232,7 +232,7 @@ class FeedingFrontier:
         return self._inner.closed
 
     def _queue(self, requests: list[Request]) -> int:
-        from crawler.children import claim_new  # the HTTP stack: imported by the loops already
+        from crawler.children import claim_new  # w3lib, hence ssl: imported by the loops already
 
         visited = self._owner.claimed_by
         assert visited is not None, "the strategy builds the visited set before it pops"
