@@ -6,7 +6,7 @@ DEMO_PORT ?= 8765
 
 .PHONY: demo test test-fast lint bench docs clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml setup.py crawler/links/_hrefs.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

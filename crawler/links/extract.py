@@ -1,11 +1,15 @@
 """Link and title extraction: the hot path, so no BeautifulSoup tree here.
 
-The document is parsed by lexbor (through ``selectolax``), a C implementation of the HTML
-Standard's parser: on a 100 KB page with 300 links it takes ~0.45 ms where lxml took ~0.9 ms
-(parse, walk and free; same run, same pages), and the links it finds are lxml's on the test
-corpus (``tests/test_same_links.py``) but for one standard fix: links inside ``<template>``
-are inert content, not part of the page, and are no longer followed. A soup is built only when
-a scraper callback asks for one.
+Most pages are read by a scanner in C (``crawler/links/_hrefs.c``): the HTML Standard's
+tokenizer as far as links need it, no tree. On a 100 KB page with 300 links it takes ~0.05 ms
+where lexbor's parse and the walk of its tree took ~0.35 ms (``python -m bench.link_step
+--stage extract``). A page it cannot answer for (foreign content, ``<template>``, a link the
+tree builder would move out of a table...) is parsed by lexbor (through ``selectolax``), a C
+implementation of the Standard's parser, as are all pages where the scanner is not built (no C
+compiler at install). Both find the same links: ``tests/test_link_scanner.py`` holds the
+scanner to lexbor, ``tests/test_same_links.py`` both to the original lxml extraction, but for
+one standard fix: links inside ``<template>`` are inert content, not part of the page, and are
+not followed. A soup is built only when a scraper callback asks for one.
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from crawler.links.charset import charset_of, sniff
 from crawler.links.heap import keep_freed_memory
+from crawler.links.refs import unescape
 
-__all__ = ["Extracted", "charset_of", "extract", "parse_document"]
+try:
+    from crawler.links._hrefs import scan
+except ImportError:  # installed without a C compiler: every page goes to lexbor
+    scan = None
+
+__all__ = ["Extracted", "charset_of", "extract", "parse_document", "parsed"]
 
 # lexbor allocates and frees a few hundred KB per document: without this, glibc returns it to the
 # kernel after every page and faults it back in for the next (crawler/links/heap.py).
@@ -64,6 +74,45 @@ def extract(
             # A codec that is not a text encoding (hex, rot13...): the bytes are read as UTF-8.
             with contextlib.suppress(LookupError):
                 body = body.decode(encoding, "replace")
+    if scan is not None:
+        scanned = _scanned(body, follow_nofollow)
+        if scanned is not None:
+            return scanned
+    return parsed(body, follow_nofollow=follow_nofollow)
+
+
+def _scanned(body: bytes | str, follow_nofollow: bool) -> Extracted | None:
+    """What the C scanner finds in ``body``; None when the page needs the full parser."""
+    try:
+        data = body.encode() if isinstance(body, str) else body
+    except UnicodeEncodeError:  # a lone surrogate in text handed in: lexbor's to take
+        return None
+    if b"\r" in data:  # the Standard's input stream: CR LF and CR are LF
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    found = scan(data, not follow_nofollow)  # type: ignore[misc]
+    if found is None:
+        return None
+    title, base, links, rels, references = found
+    if references:  # the scanner leaves character references to this side
+        links = [unescape(link, attribute=True) for link in links]
+        if rels is not None:
+            rels = [rel if rel is None else unescape(rel, attribute=True) for rel in rels]
+        if base:
+            base = unescape(base, attribute=True)
+    if rels is not None:
+        links = [
+            link
+            for link, rel in zip(links, rels, strict=True)
+            if rel is None or "nofollow" not in rel.lower().split()
+        ]
+    if title is not None:
+        title = " ".join(unescape(title).split())[:500] or None
+    return Extracted(title, (base or "").strip() or None, links)
+
+
+def parsed(body: bytes | str, *, follow_nofollow: bool = False) -> Extracted:
+    """``extract`` by lexbor's parse and its tree, for any page (``body`` as for
+    ``parse_document``)."""
     out = Extracted()
     tree = parse_document(body)
     if tree is None:
