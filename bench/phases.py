@@ -6,8 +6,9 @@ each phase. Each wrapped function charges the CPU time spent inside it, minus th
 functions it calls, to its phase (a stack, so the phases add up to the crawl's CPU):
 
 * ``fetch``: robots, politeness and the HTTP exchange (``Worker.fetch_page``);
-* ``parse``: decoding the body and building the document (``links.extract.parse_document``
-  and the charset step before it);
+* ``parse``: decoding the body and reading it: the C scanner (``links.extract._scanned``,
+  which finds the hrefs as it goes) or lexbor's tree (``links.extract.parse_document``), and
+  the charset step before them;
 * ``links``: reading hrefs off the document, resolving, normalising, scoping, claiming and
   queueing them (``Worker.links``, ``Worker.schedule``);
 * ``records``: building the record and writing it to the sinks (``Worker.process``,
@@ -41,6 +42,7 @@ HOOKS = (
     ("crawler.worker", "to_utf8", "parse"),  # before crawler.links.page
     ("crawler.links.page", "to_utf8", "parse"),
     ("crawler.links.extract", "parse_document", "parse"),
+    ("crawler.links.extract", "_scanned", "parse"),
 )
 
 

@@ -102,6 +102,28 @@ def test_fingerprint_set_adds_many_as_add_does_one_by_one() -> None:
     assert all(k in many for k in keys) and not many.add_many(keys)
 
 
+def test_fingerprint_set_in_c_and_in_python_are_the_same_table(monkeypatch) -> None:
+    from crawler.backends.memory import fingerprints as module
+
+    if module._insert is None:
+        pytest.skip("the C loop is not built here (tests/test_link_scanner.py fails CI then)")
+    rng = random.Random(5)
+    batches = [[rng.randbytes(16) for _ in range(rng.randint(0, 900))] for _ in range(12)]
+    batches += [batches[3] + batches[0][:40], [bytes(16), b"\x01" + bytes(15)] * 3]
+    in_c = FingerprintSet()
+    fresh_c = [in_c.add_many(batch) for batch in batches]
+    with pytest.raises(TypeError):
+        FingerprintSet().add_many([b"short"])
+    monkeypatch.setattr(module, "_insert", None)
+    in_python = FingerprintSet()
+    assert [in_python.add_many(batch) for batch in batches] == fresh_c
+    assert (in_c._keys, in_c._checks, len(in_c)) == (
+        in_python._keys,
+        in_python._checks,
+        len(in_python),
+    )
+
+
 def test_fingerprint_set_tells_keys_apart_by_all_96_bits() -> None:
     seen = FingerprintSet()
     zero = bytes(16)

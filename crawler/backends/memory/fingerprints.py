@@ -19,6 +19,11 @@ from array import array
 from collections.abc import Iterable
 from struct import Struct
 
+try:  # add_many's loop in C (setup.py builds it when a compiler is there)
+    from crawler.backends.memory._fingerprints import insert as _insert
+except ImportError:
+    _insert = None
+
 _MIN_SLOTS = 1 << 10
 _EMPTY = array("Q", [0])
 _NO_CHECK = array("I", [0])
@@ -80,6 +85,18 @@ class FingerprintSet:
         repeats in ``fingerprints`` counts once). ``add`` in one loop: a page's links are
         claimed together, and most are known already."""
         fresh: list[bytes] = []
+        if _insert is not None:
+            batch = fingerprints if type(fingerprints) is list else list(fingerprints)
+            start = 0
+            while start < len(batch):
+                room = self._limit - self._len + 1  # the insert after which the table grows
+                start, added = _insert(
+                    self._keys, self._checks, self._mask, batch, start, room, fresh
+                )
+                self._len += added
+                if self._len > self._limit:
+                    self._grow()
+            return fresh
         keys, checks, mask = self._keys, self._checks, self._mask
         for fingerprint in fingerprints:
             key, check = _SPLIT(fingerprint)
