@@ -140,7 +140,7 @@ PIECES = [
     *("<a href=x.html>", "<a href='y.html' rel=nofollow>", '<A HREF="Z.html">', "</a>"),
     *("<a href=s.html rel=nofollow>", "<a rel='NOFOLLOW' href=r.html>", "<a href>", "<a"),
     *("<a href=>", "<a href=''>", "<a/href=u.html>", "<a\thref\n=\fw.html>", " href="),
-    *("<a href=z.html title='>'>", "<a title=\"'\" href=k.html>", "<a =x href=eq.html>"),
+    *("<a href=z.html title='>'>", '<a title="\'" href=k.html>', "<a =x href=eq.html>"),
     *("<a href='unclosed>", "<abbr href=no.html>", "<a href=1.html><a href=2.html>"),
     *('<a href="a&amp;b">', "<a href=?x=1&copy=2>", "<a href=&quot;q&quot;>", "&notit;"),
     *("<title>", "</title>", "</TITLE x='>'>", "<title>T&amp;t</title>", "<base href=/b/>"),
@@ -165,10 +165,7 @@ def _document(rng: random.Random, tables: bool) -> bytes:
         return "".join(rng.choice("<>/='\"!- a\n&#;xhrefbsctitl") for _ in range(60)).encode()
     parts = []
     for i in range(rng.randint(1, 40 if tables else 25)):
-        if tables and rng.random() < 0.8:
-            piece = rng.choice(TABLE)
-        else:
-            piece = rng.choice(PIECES)
+        piece = rng.choice(TABLE) if tables and rng.random() < 0.8 else rng.choice(PIECES)
         parts.append(piece.replace("%d", str(i)))
     return "".join(parts).encode()
 
