@@ -54,39 +54,49 @@ def meta_charset(body: bytes) -> str | None:
     return _known(match.group(1).decode("ascii")) if match else None
 
 
-def sniff(body: bytes, content_type: str | None) -> str:
-    """The encoding to decode ``body`` with (a Python codec name)."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    declared = charset_of(content_type) or meta_charset(body)
-    if declared:
-        # A page labelled ISO-8859-1 or ASCII is windows-1252 in every browser.
-        return "cp1252" if declared in ("iso8859-1", "ascii") else declared
+def is_utf8(body: bytes) -> bool:
+    """Whether ``body`` is valid UTF-8 (ASCII is told apart without decoding it)."""
+    if body.isascii():
+        return True
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sniff(body: bytes, content_type: str | None) -> str:
+    """The encoding to decode ``body`` with (a Python codec name)."""
+    return _sniffed(body, content_type)[0]
+
+
+def _sniffed(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """``sniff``'s answer, and whether it found ``body`` valid UTF-8 on the way."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name, False
+    declared = charset_of(content_type) or meta_charset(body)
+    if declared:
+        # A page labelled ISO-8859-1 or ASCII is windows-1252 in every browser.
+        return ("cp1252" if declared in ("iso8859-1", "ascii") else declared), False
+    if not is_utf8(body):
         # Imported here: few pages get this far, and every crawl process would pay for it at
         # start-up.
         from charset_normalizer import from_bytes
 
         guess = from_bytes(body[:65536]).best()
-        return _known(guess.encoding if guess else None) or "cp1252"
-    return "utf-8"
+        return (_known(guess.encoding if guess else None) or "cp1252"), False
+    return "utf-8", True
 
 
 def to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str]:
     """``body`` re-encoded as UTF-8 (bad bytes as U+FFFD) and the encoding it was read as.
 
-    Bytes, not text, go to lxml: it refuses text that carries an XML encoding declaration.
+    Bytes, not text, go to the link scanner and to lexbor: one copy of the page, not two.
     """
-    encoding = sniff(body, content_type)
-    if encoding == "utf-8":
-        try:
-            body.decode("utf-8")
-            return body, encoding  # valid already: no copy
-        except UnicodeDecodeError:
-            pass
+    encoding, valid = _sniffed(body, content_type)
+    if encoding == "utf-8" and (valid or is_utf8(body)):
+        return body, encoding  # valid already: no copy
     try:
         return body.decode(encoding, "replace").encode("utf-8"), encoding
     except LookupError:  # a codec that is not a text encoding (hex, rot13 ...)
