@@ -246,8 +246,7 @@ def run_command(
 
             options["parse"] = load_callable(parse_spec)
         config = CrawlConfig(progress=not quiet, output=output, **options)
-        cpu_start = _cpu_seconds()  # the crawl's CPU, children included; not the start-up imports
-        stats = _crawl(
+        stats, cpu_start = _crawl(
             config, seeds, verbose, (health_host, health_port), (metrics_host, metrics_port)
         )
     except CrawlLost as exc:
@@ -282,15 +281,22 @@ def _crawl(
     health: tuple[str, int | None],
     metrics: tuple[str, int | None],
 ):
+    """Run the crawl; its stats, and the CPU clock (``_cpu_seconds``) at its start."""
     from contextlib import ExitStack
 
     from crawler.engine import Crawler
+    from crawler.http.registry import load_fetcher
     from crawler.sinks import CallbackSink
 
     sinks = []  # the -o and --items-output files are opened by the Crawler, from the config
     if verbose:
         sinks.append(CallbackSink(_echo_error))
     crawler = Crawler(config, sinks)
+    # The crawl's CPU, children included, from here: not the start-up imports, the fetcher's
+    # among them (its HTTP stack is imported once the strategy has prepared: gevent patches
+    # first), so that CPU per page is the pages' own.
+    load_fetcher(config)
+    cpu_start = _cpu_seconds()
     with ExitStack() as services:
         host, port = health
         if port is not None:
@@ -315,7 +321,7 @@ def _crawl(
                 fail_usage(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
             click.echo(f"metrics on http://{host}:{exporter.address[1]}/metrics", err=True)
         try:
-            return crawler.run(seeds)
+            return crawler.run(seeds), cpu_start
         finally:
             if "multiprocessing.forkserver" in sys.modules:
                 from crawler.strategies.processes.strategy import stop_forkserver
