@@ -52,32 +52,109 @@ def _init_server() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-class StateManager(BaseManager):
-    """A manager offering the crawl's shared state, each type with batched or non-blocking
-    methods only."""
+class HostedState:
+    """The three hosted objects behind one proxy: a process opens one connection to the
+    manager, not three (each is a connection and an authentication handshake with the manager,
+    ~2 ms, paid by the parent at the start and by every child as it starts)."""
+
+    def __init__(self, backend: Backend, config: CrawlConfig) -> None:
+        self.visited = _hosted_visited(backend, config)
+        self.host_clock = HostedHostClock(config)
+        self.robots = _hosted_robots(backend, config)
+
+    def visited_claim_many(self, keys: Any) -> Any:
+        return self.visited.claim_many(keys)
+
+    def visited_len(self) -> int:
+        return len(self.visited)
+
+    def clock_try_acquire(self, host: str, granted: bool = False, ended: Any = None) -> float:
+        return self.host_clock.try_acquire(host, granted, ended)
+
+    def clock_release(self, host: str) -> None:
+        self.host_clock.release(host)
+
+    def clock_set_delay(self, host: str, seconds: float) -> float:
+        return self.host_clock.set_delay(host, seconds)
+
+    def clock_observe(self, *args: Any) -> Any:
+        return self.host_clock.observe(*args)
+
+    def clock_take_updates(self) -> Any:
+        return self.host_clock.take_updates()
+
+    def robots_get(self, origin: str) -> Any:
+        return self.robots.get(origin)
+
+    def robots_claim(self, origin: str) -> Any:
+        return self.robots.claim(origin)
+
+    def robots_put(self, origin: str, entry: Any) -> None:
+        self.robots.put(origin, entry)
+
+    def robots_release(self, origin: str) -> None:
+        self.robots.release(origin)
 
 
-StateManager.register("Visited", _hosted_visited, exposed=("claim_many", "__len__"))
-StateManager.register(
-    "HostClock",
-    HostedHostClock,
-    exposed=("try_acquire", "release", "set_delay", "observe", "take_updates"),
+_EXPOSED = tuple(
+    name for name in vars(HostedState) if name.startswith(("visited_", "clock_", "robots_"))
 )
-StateManager.register("RobotsCache", _hosted_robots, exposed=("get", "claim", "put", "release"))
+
+
+class StateManager(BaseManager):
+    """A manager offering the crawl's shared state, with batched or non-blocking methods
+    only."""
+
+
+StateManager.register("State", HostedState, exposed=_EXPOSED)
+
+
+class _Part:
+    """One of the hosted objects, as its users call it, through the state's one proxy:
+    ``name(...)`` is the proxy's ``prefix_name(...)``."""
+
+    __slots__ = ("_proxy", "_prefix")
+
+    def __init__(self, proxy: Any, prefix: str) -> None:
+        self._proxy = proxy
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._proxy, f"{self._prefix}_{name}")
+
+    def __len__(self) -> int:
+        return self._proxy.visited_len()
+
+    def __getstate__(self) -> tuple[Any, str]:
+        return self._proxy, self._prefix
+
+    def __setstate__(self, state: tuple[Any, str]) -> None:
+        self._proxy, self._prefix = state
 
 
 class SharedState(NamedTuple):
-    """Proxies to the hosted state (picklable: children reconnect to the manager)."""
+    """The hosted state's proxy (picklable: children reconnect to the manager), and views of
+    it as the visited set, host clock and robots cache (``claim_many``, ``try_acquire``,
+    ``get``...)."""
 
-    visited: Any
-    host_clock: Any
-    robots: Any
+    proxy: Any
+
+    @property
+    def visited(self) -> Any:
+        return _Part(self.proxy, "visited")
+
+    @property
+    def host_clock(self) -> Any:
+        return _Part(self.proxy, "clock")
+
+    @property
+    def robots(self) -> Any:
+        return _Part(self.proxy, "robots")
 
     def connect(self) -> None:
-        """Open each proxy's connection now (harmless calls): see ``init_child``."""
-        len(self.visited)
-        self.host_clock.set_delay("", 0.0)
-        self.robots.get("")
+        """Open this thread's connection to the manager now (a harmless call): see
+        ``init_child``."""
+        self.proxy.visited_len()
 
 
 def start_manager(
@@ -93,9 +170,4 @@ def start_manager(
             "see its error above); a script that starts a processes crawl must do it under "
             "`if __name__ == '__main__':`"
         ) from None
-    state = SharedState(
-        manager.Visited(backend, config),
-        manager.HostClock(config),
-        manager.RobotsCache(backend, config),
-    )
-    return manager, state
+    return manager, SharedState(manager.State(backend, config))
