@@ -27,12 +27,13 @@ def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
             key if key is not None else fingerprint(url)
             for url, key in zip(urls, keys, strict=True)
         ]
-    by_key = dict(zip(keys, requests, strict=True))
-    if len(by_key) < len(keys):  # a shared key: the first request with it wins
-        by_key = {}
-        for key, request in zip(keys, requests, strict=True):
-            by_key.setdefault(key, request)
-    return [by_key[key] for key in visited.claim_many(list(by_key))]
+    by_key = dict(zip(keys, requests, strict=True))  # keys in first-seen order
+    if len(by_key) < len(keys):
+        # A shared key (a batch's pages link the same URLs): the first request with it wins.
+        # Built backwards, the first is the last written; still in C loops.
+        first = dict(zip(reversed(keys), reversed(requests)))
+        by_key = dict(zip(by_key, map(first.__getitem__, by_key)))
+    return list(map(by_key.__getitem__, visited.claim_many(list(by_key))))
 
 
 _URL = attrgetter("url")
