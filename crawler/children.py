@@ -31,8 +31,8 @@ def claim_new(visited: Visited, requests: Iterable[Request]) -> list[Request]:
     if len(by_key) < len(keys):
         # A shared key (a batch's pages link the same URLs): the first request with it wins.
         # Built backwards, the first is the last written; still in C loops.
-        first = dict(zip(reversed(keys), reversed(requests)))
-        by_key = dict(zip(by_key, map(first.__getitem__, by_key)))
+        first = dict(zip(reversed(keys), reversed(requests), strict=True))
+        by_key = dict(zip(by_key, map(first.__getitem__, by_key), strict=True))
     return list(map(by_key.__getitem__, visited.claim_many(list(by_key))))
 
 
