@@ -51,7 +51,7 @@ from crawler.http.proxies import bypass, proxies_of
 from crawler.http.request_headers import RequestHeaders
 
 # The trust store, found once at import: a processes parent imports this module before it
-# forks, so no child pays for certifi's lookup (importlib.resources: ~5 ms at each start).
+# forks, so no child pays for certifi's lookup (it imports importlib.resources' machinery).
 CA_BUNDLE = certifi.where()
 # How long a host's lookup serves its new connections (libcurl's own cache keeps names 60 s).
 RESOLVED_FOR = 60.0
@@ -62,7 +62,7 @@ _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def warm_up() -> None:
-    """libcurl's one-time set-up of a share (~2-3 ms, the first in a process): done once in a
+    """libcurl's one-time set-up of a share (the first in a process is slow): done once in a
     processes parent before it forks, not in every child (``registry.load_fetcher``)."""
     global _warm
     if not _warm:

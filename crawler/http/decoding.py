@@ -16,8 +16,8 @@ CHUNK = 64 * 1024
 
 
 def _importable(*names: str) -> bool:
-    """Whether one of ``names`` is installed: found, not run (importing zstd costs a crawl
-    ~3 ms at start, for bodies few sites send)."""
+    """Whether one of ``names`` is installed: found, not run (importing zstd would cost every
+    crawl at its start, for bodies few sites send)."""
     for name in names:
         try:
             if importlib.util.find_spec(name) is not None:

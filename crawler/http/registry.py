@@ -42,7 +42,7 @@ def load_fetcher(config: CrawlConfig) -> None:
     """Import the configured fetcher's module (and with it the HTTP stack) now, in this
     process, and run its one-time set-up (a module's ``warm_up``): a process about to fork
     children calls it so that each child starts with it done instead of doing it again
-    (urllib3 and ssl: ~0.17 s of CPU per child; libcurl's first share: ~3 ms)."""
+    (urllib3 and ssl, libcurl's first share)."""
     warm_up = getattr(_fetcher_module(config), "warm_up", None)
     if warm_up is not None:
         warm_up()

@@ -40,8 +40,8 @@ def _cookies() -> Any:
     return requests.cookies
 
 
-# Found once at import (before a processes parent forks): ``certifi.where`` costs ~5 ms the
-# first time in a process.
+# Found once at import (before a processes parent forks): ``certifi.where`` is slow the first
+# time in a process.
 CA_BUNDLE = certifi.where()
 
 

@@ -1,5 +1,5 @@
 /* FingerprintSet.add_many's loop in C (crawler/backends/memory/fingerprints.py says what the
- * table is): the Python loop cost ~1.2 us per link, most of a big page's claim step.
+ * table is): the Python loop was most of a big page's claim step (docs/performance.md).
  *
  * insert(keys, checks, mask, fingerprints, start, room, fresh) -> (next, added)
  * adds fingerprints[start:] to the table (keys: array('Q'), checks: array('I'), both of

@@ -55,7 +55,9 @@ def _init_server() -> None:
 class HostedState:
     """The three hosted objects behind one proxy: a process opens one connection to the
     manager, not three (each is a connection and an authentication handshake with the manager,
-    ~2 ms, paid by the parent at the start and by every child as it starts)."""
+    paid by the parent at the start and by every child as it starts). Each method is a part's
+    method of the same name: ``visited_claim_many`` is ``visited.claim_many``, ``clock_`` the
+    host clock's, ``robots_`` the robots cache's (``_Part`` calls them so)."""
 
     def __init__(self, backend: Backend, config: CrawlConfig) -> None:
         self.visited = _hosted_visited(backend, config)
