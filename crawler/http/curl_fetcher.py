@@ -74,30 +74,32 @@ _warm = False
 
 
 class SharedPools:
-    """The connections of every loop of one process, in one libcurl share (its connection
-    pool and TLS sessions): a host's open connection serves whichever loop fetches its next
-    page, as the urllib3 fetcher's shared pools do. libcurl locks the share (pycurl gives it
-    its locks), so loops on threads may use it at once. The handles' ``MAXCONNECTS`` bounds
-    the shared pool: ``MAX_CONNECTIONS``, as many as the urllib3 fetcher's shared pools keep
-    hosts (the least recently used connection is closed past it).
+    """What the loops of one process share: one libcurl share of TLS sessions (libcurl locks
+    it; pycurl gives it its locks), and the proxies read once.
+
+    Not the connections: libcurl does not support one connection cache used by concurrent
+    threads (``CURLSHOPT_SHARE``, ``CURL_LOCK_DATA_CONNECT``), and loops on threads that
+    shared one crashed the crawl now and then (SIGSEGV). Each loop's handle keeps its own
+    connections, at most ``per_loop``: ``MAX_CONNECTIONS`` among the loops, as many as the
+    urllib3 fetcher's shared pools keep hosts (past it the least recently used is closed).
     """
 
     MAX_CONNECTIONS = 1024
 
     def __init__(self, config: CrawlConfig, *, loops: int) -> None:
         self.share = pycurl.CurlShare()
-        self.share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
         self.share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
         self.proxies = proxies_of(config)  # read once for every loop
+        self.per_loop = max(4, self.MAX_CONNECTIONS // max(1, loops))
 
     def close(self) -> None:
-        """Close the shared connections (after the last loop is done)."""
+        """Free the shared TLS sessions (after the last loop's handle is closed)."""
         self.share.close()
 
 
 class CurlFetcher:
-    """Fetch with one libcurl handle. One per worker loop, like every Fetcher; the loops of a
-    process share their connections when given ``connections``."""
+    """Fetch with one libcurl handle, and its connections. One per worker loop, like every
+    Fetcher; the loops of a process share TLS sessions when given ``connections``."""
 
     def __init__(
         self,
@@ -145,7 +147,7 @@ class CurlFetcher:
         c.setopt(pycurl.PROXY_CAINFO, CA_BUNDLE)
         # Idle connections kept: as the urllib3 fetcher's 64 pools of its own, or its shared
         # pools' hosts.
-        kept = connections.MAX_CONNECTIONS if connections is not None else max(64, pool_size)
+        kept = connections.per_loop if connections is not None else max(64, pool_size)
         c.setopt(pycurl.MAXCONNECTS, kept)
         c.setopt(pycurl.BUFFERSIZE, 128 * 1024)  # fewer reads (and callbacks) per page
         c.setopt(pycurl.PROXY, "")  # decided here (proxies_of), never from libcurl's reading
@@ -440,5 +442,5 @@ class CurlFetcher:
             response.exchanges = (exchange,)
 
     def close(self) -> None:
-        """Close the handle, and its connections unless shared (their owner closes them)."""
+        """Close the handle and its connections."""
         self._curl.close()
