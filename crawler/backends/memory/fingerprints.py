@@ -23,6 +23,8 @@ try:  # add_many's loop in C (setup.py builds it when a compiler is there)
     from crawler.backends.memory._fingerprints import insert as _insert
 except ImportError:
     _insert = None
+if array("Q").itemsize != 8 or array("I").itemsize != 4:  # the C loop's layout, checked once
+    _insert = None
 
 _MIN_SLOTS = 1 << 10
 _EMPTY = array("Q", [0])
