@@ -74,6 +74,9 @@ ANSWERED = [
     b"<template><a href=tpl.html><title>not it</title><base href=/no/></template><a href=g.html>",
     b"<svg viewBox='0 0 1 1'><path d='M0 0'/><g><use href='#i'/></g></svg><a href=h.html>",
     b"<svg><![CDATA[<a href=cdata.html>]]></svg><a href=i.html>",
+    b"<svg role=img><title>Logo &amp; co</title><desc>d</desc><path d='M0'/></svg>"
+    b"<title>late</title>",
+    b"<title>first</title><svg><title>icon</title></svg><svg><title/></svg><a href=k.html>",
     b"<div title='<a href=q.html>'>x</div><a href=j.html title='>'>k</a>",
     b"<a/href=slash.html><a\thref\n=\x0cws.html><A HREF=UP.HTML><a =x href=eq.html>",
     b"<a href='unclosed.html>and the rest of the document",
@@ -85,7 +88,8 @@ ANSWERED = [
 DECLINED = [
     b"<a href=nul\x00.html>",
     b"<math><a href=m.html></math>",
-    b"<svg><title>tip</title></svg>",
+    b"<svg><title>tip <b>bold</b></title></svg>",
+    b"<svg><foreignObject><a href=f.html></a></foreignObject></svg>",
     b"<svg><a href=svg.html>x</a></svg>",
     b"<svg><style>a{}</style></svg>",
     b"<select><a href=s.html></select>",
@@ -152,6 +156,7 @@ PIECES = [
     *("</iframe>", "<noscript>", "</noscript>", "<noembed>", "<noframes>", "</noframes>"),
     *("<template>", "</template>", "<template><a href=tpl.html>", "<svg>", "</svg>", "<svg/>"),
     *("<path d='M0'/>", "<g>", "</g>", "<use href=#i />", "<linearGradient>", "<desc>"),
+    *("<svg><title>icon</title></svg>", "<title>t</title>", "<title/>", "<desc>d</desc>"),
     *("<math>", "<select>", "<frameset>", "<plaintext>", "<object>", "<marquee>", "<applet>"),
     *("<p>", "</p>", "<div title='<a href=q.html>'>", "<b>", "</b>", "<i>", "<nobr>", "<dd>"),
     *("<html>", "<head>", "</head>", "<body>", "</body>", "</html>", "<form>", "</form>"),

@@ -18,7 +18,8 @@
  *     noframes) elements, which ends at the matching end tag only; script text, with its
  *     escaped ("<!--") and double-escaped ("<!--<script>") parts;
  *   - <template>: its content is not part of the page (no link, title or base from it);
- *   - <svg> made of drawing elements only (path, g, use...; SVG[] below), CDATA sections in it.
+ *   - <svg> made of drawing elements only (path, g, use...; SVG[] below), with CDATA sections
+ *     and text-only <title> and <desc> in it.
  * Left to the full parser (scan returns None): a NUL byte; <math>, and an <svg> with any other
  * element (foreign content); <select> and <frameset> (whose modes drop tags), <plaintext>;
  * <a>, <base> or <title> where a table expects rows and cells (the tree builder moves them
@@ -240,12 +241,12 @@ static PyObject *text(const char *start, const char *end) {
 static const char *const RAWTEXT[] = {"style", "xmp", "iframe", "noembed", "noframes", NULL};
 static const char *const RCDATA[] = {"title", "textarea", NULL};
 static const char *const REFUSED[] = {"math", "select", "frameset", "plaintext", NULL};
-/* SVG's drawing elements: an <svg> made of these alone (an icon, a chart) is read through.
- * Any other element in it may be an HTML integration point (title, desc, foreignObject), a
- * link (a), text the tokenizer reads differently (style, script), or HTML that breaks out of
- * the <svg> (p, div, ...). */
+/* SVG's drawing elements, and its <title> and <desc> holding text only: an <svg> made of these
+ * alone (an icon, a chart) is read through. Any other element in it may be an HTML integration
+ * point (foreignObject), a link (a), text the tokenizer reads differently (style, script), or
+ * HTML that breaks out of the <svg> (p, div, ...). */
 static const char *const SVG[] = {
-    "svg", "g", "path", "use", "circle", "rect", "line", "polyline", "polygon", "ellipse",
+    "title", "desc", "svg", "g", "path", "use", "circle", "rect", "line", "polyline", "polygon", "ellipse",
     "defs", "symbol", "lineargradient", "radialgradient", "stop", "clippath", "mask",
     "pattern", "filter", "marker", "image", "text", "tspan", "textpath", "animate",
     "animatetransform", "animatemotion", "set", "mpath", "view", "switch", "feblend",
@@ -336,6 +337,28 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             } else {
                 const char *word = which(tag.name, tag.length, SVG);
                 if (word == NULL) goto refuse;
+                if (word == SVG[0] || word == SVG[1]) { /* which() gives SVG[i] itself */
+                    /* <title> or <desc>: HTML integration points, read through when they hold
+                     * text only. An SVG <title> is a title to the tree's search for the
+                     * document's first one, as lexbor's is. */
+                    const char *text_end = p;
+                    if (!tag.self_closing) {
+                        text_end = memchr(p, '<', end - p);
+                        if (text_end == NULL || end - text_end < tag.length + 3 ||
+                            text_end[1] != '/' || !is_word(text_end + 2, tag.length, word))
+                            goto refuse;
+                    }
+                    if (word == SVG[0] && title == NULL && templates == 0) {
+                        title = p;
+                        title_end = text_end;
+                    }
+                    if (!tag.self_closing) {
+                        p = read_attributes(text_end + 2 + tag.length, end, &tag, 0);
+                        if (p == NULL) break;
+                        p++;
+                    }
+                    continue;
+                }
                 if (!tag.self_closing) {
                     if (svg_depth >= MAX_DEPTH) goto refuse;
                     svg[svg_depth++] = word;
