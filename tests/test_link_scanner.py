@@ -81,6 +81,8 @@ ANSWERED = [
     b"<a/href=slash.html><a\thref\n=\x0cws.html><A HREF=UP.HTML><a =x href=eq.html>",
     b"<a href='unclosed.html>and the rest of the document",
     b"<p><a href=1.html><p>x</a><a href=2.html>",
+    b"<select><option>o<a href=in-select.html></select><select><style><a href=no></style></select>",
+    b"<form><select name=v><option value=1>one<option>two</select><textarea>t</textarea></form>",
     b"<a\r\nhref=crlf.html>x</a><title>a\r\nb</title>",
 ]
 
@@ -92,7 +94,6 @@ DECLINED = [
     b"<svg><foreignObject><a href=f.html></a></foreignObject></svg>",
     b"<svg><a href=svg.html>x</a></svg>",
     b"<svg><style>a{}</style></svg>",
-    b"<select><a href=s.html></select>",
     b"<frameset><a href=f.html>",
     b"<plaintext><a href=p.html>",
     b"<table><a href=foster.html><tr><td>x</table>",
@@ -138,6 +139,7 @@ TABLE = [
     *("<caption>", "</caption>", "</tbody>", "</thead>", "<colgroup>", "<col>", "<tfoot>"),
     *("<a href=%d.html>", "<title>%d</title>", "<base href=/%d/>", "<p>", "</p>", "<b>"),
     *("</b>", "<div>", "</div>", "x", "<template>", "</template>", "<marquee>", "<svg>"),
+    *("<select>", "</select>", "<option>"),
 ]
 PIECES = [
     *TABLE,
@@ -157,7 +159,8 @@ PIECES = [
     *("<template>", "</template>", "<template><a href=tpl.html>", "<svg>", "</svg>", "<svg/>"),
     *("<path d='M0'/>", "<g>", "</g>", "<use href=#i />", "<linearGradient>", "<desc>"),
     *("<svg><title>icon</title></svg>", "<title>t</title>", "<title/>", "<desc>d</desc>"),
-    *("<math>", "<select>", "<frameset>", "<plaintext>", "<object>", "<marquee>", "<applet>"),
+    *("<math>", "<select>", "</select>", "<option>", "<optgroup>", "<input>", "<frameset>"),
+    *("<plaintext>", "<object>", "<marquee>", "<applet>"),
     *("<p>", "</p>", "<div title='<a href=q.html>'>", "<b>", "</b>", "<i>", "<nobr>", "<dd>"),
     *("<html>", "<head>", "</head>", "<body>", "</body>", "</html>", "<form>", "</form>"),
     *("<button>", "<li>", "<ul>", "<h1>", "<pre>", "<option>", "<input type=hidden>", "<hr>"),

@@ -19,9 +19,11 @@
  *     escaped ("<!--") and double-escaped ("<!--<script>") parts;
  *   - <template>: its content is not part of the page (no link, title or base from it);
  *   - <svg> made of drawing elements only (path, g, use...; SVG[] below), with CDATA sections
- *     and text-only <title> and <desc> in it.
+ *     and text-only <title> and <desc> in it;
+ *   - <select>, as ordinary content: lexbor keeps what a <select> holds (links, raw text
+ *     elements) as it keeps any element's content (the tests hold the two together on it).
  * Left to the full parser (scan returns None): a NUL byte; <math>, and an <svg> with any other
- * element (foreign content); <select> and <frameset> (whose modes drop tags), <plaintext>;
+ * element (foreign content); <frameset> (whose modes drop tags), <plaintext>;
  * <a>, <base> or <title> where a table expects rows and cells (the tree builder moves them
  * before the table); <applet>, <marquee> or <object> in a table or template, and table parts
  * in a template (their markers and modes); nesting deeper than MAX_DEPTH.
@@ -240,7 +242,7 @@ static PyObject *text(const char *start, const char *end) {
 
 static const char *const RAWTEXT[] = {"style", "xmp", "iframe", "noembed", "noframes", NULL};
 static const char *const RCDATA[] = {"title", "textarea", NULL};
-static const char *const REFUSED[] = {"math", "select", "frameset", "plaintext", NULL};
+static const char *const REFUSED[] = {"math", "frameset", "plaintext", NULL};
 /* SVG's drawing elements, and its <title> and <desc> holding text only: an <svg> made of these
  * alone (an icon, a chart) is read through. Any other element in it may be an HTML integration
  * point (foreignObject), a link (a), text the tokenizer reads differently (style, script), or
