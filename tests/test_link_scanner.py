@@ -81,6 +81,9 @@ ANSWERED = [
     b"<a/href=slash.html><a\thref\n=\x0cws.html><A HREF=UP.HTML><a =x href=eq.html>",
     b"<a href='unclosed.html>and the rest of the document",
     b"<p><a href=1.html><p>x</a><a href=2.html>",
+    b"<math display=block><semantics><mrow><mi>E</mi><mo>=</mo><msup><mi>c</mi><mn>2</mn>"
+    b"</msup></mrow><annotation encoding=tex>E=c^2 &lt; x</annotation></semantics></math>"
+    b"<a href=after-math.html>",
     b"<select><option>o<a href=in-select.html></select><select><style><a href=no></style></select>",
     b"<form><select name=v><option value=1>one<option>two</select><textarea>t</textarea></form>",
     b"<a\r\nhref=crlf.html>x</a><title>a\r\nb</title>",
@@ -89,7 +92,9 @@ ANSWERED = [
 # Documents the scanner leaves to lexbor.
 DECLINED = [
     b"<a href=nul\x00.html>",
-    b"<math><a href=m.html></math>",
+    b"<math><annotation-xml><a href=m.html></a></annotation-xml></math>",
+    b"<math><mtext>text <b>and markup</b></mtext></math>",
+    b"<math><mglyph/></math>",
     b"<svg><title>tip <b>bold</b></title></svg>",
     b"<svg><foreignObject><a href=f.html></a></foreignObject></svg>",
     b"<svg><a href=svg.html>x</a></svg>",
@@ -159,6 +164,8 @@ PIECES = [
     *("<template>", "</template>", "<template><a href=tpl.html>", "<svg>", "</svg>", "<svg/>"),
     *("<path d='M0'/>", "<g>", "</g>", "<use href=#i />", "<linearGradient>", "<desc>"),
     *("<svg><title>icon</title></svg>", "<title>t</title>", "<title/>", "<desc>d</desc>"),
+    *("<math>", "</math>", "<mi>x</mi>", "<mrow>", "</mrow>", "<mtext>t<b>b</b></mtext>", "<mi/>"),
+    *("<annotation encoding=tex>a</annotation>", "<annotation-xml>", "<mtable><mtr><mtd>"),
     *("<math>", "<select>", "</select>", "<option>", "<optgroup>", "<input>", "<frameset>"),
     *("<plaintext>", "<object>", "<marquee>", "<applet>"),
     *("<p>", "</p>", "<div title='<a href=q.html>'>", "<b>", "</b>", "<i>", "<nobr>", "<dd>"),

@@ -19,11 +19,13 @@
  *     escaped ("<!--") and double-escaped ("<!--<script>") parts;
  *   - <template>: its content is not part of the page (no link, title or base from it);
  *   - <svg> made of drawing elements only (path, g, use...; SVG[] below), with CDATA sections
- *     and text-only <title> and <desc> in it;
+ *     and text-only <title> and <desc> in it; a <math> made of presentation elements, its
+ *     token elements and <annotation> holding text only (MATH[] below);
  *   - <select>, as ordinary content: lexbor keeps what a <select> holds (links, raw text
  *     elements) as it keeps any element's content (the tests hold the two together on it).
- * Left to the full parser (scan returns None): a NUL byte; <math>, and an <svg> with any other
- * element (foreign content); <frameset> (whose modes drop tags), <plaintext>;
+ * Left to the full parser (scan returns None): a NUL byte; an <svg> or <math> with any other
+ * element, or markup where text only is read (foreign content); <frameset> (whose modes drop
+ * tags), <plaintext>;
  * <a>, <base> or <title> where a table expects rows and cells (the tree builder moves them
  * before the table); <applet>, <marquee> or <object> in a table or template, and table parts
  * in a template (their markers and modes); nesting deeper than MAX_DEPTH.
@@ -242,11 +244,12 @@ static PyObject *text(const char *start, const char *end) {
 
 static const char *const RAWTEXT[] = {"style", "xmp", "iframe", "noembed", "noframes", NULL};
 static const char *const RCDATA[] = {"title", "textarea", NULL};
-static const char *const REFUSED[] = {"math", "frameset", "plaintext", NULL};
+static const char *const REFUSED[] = {"frameset", "plaintext", NULL};
 /* SVG's drawing elements, and its <title> and <desc> holding text only: an <svg> made of these
  * alone (an icon, a chart) is read through. Any other element in it may be an HTML integration
  * point (foreignObject), a link (a), text the tokenizer reads differently (style, script), or
  * HTML that breaks out of the <svg> (p, div, ...). */
+#define SVG_TEXT 2
 static const char *const SVG[] = {
     "title", "desc", "svg", "g", "path", "use", "circle", "rect", "line", "polyline", "polygon", "ellipse",
     "defs", "symbol", "lineargradient", "radialgradient", "stop", "clippath", "mask",
@@ -257,6 +260,15 @@ static const char *const SVG[] = {
     "fefunca", "fefuncb", "fefuncg", "fefuncr", "fegaussianblur", "feimage", "femerge",
     "femergenode", "femorphology", "feoffset", "fepointlight", "fespecularlighting",
     "fespotlight", "fetile", "feturbulence", NULL};
+/* MathML's presentation elements; its token elements (mi, mo, mn, ms, mtext: text
+ * integration points) and <annotation> holding text only. <annotation-xml> (an integration
+ * point for any markup) and <mglyph>, <malignmark> are not there. */
+#define MATH_TEXT 6
+static const char *const MATH[] = {
+    "mi", "mo", "mn", "ms", "mtext", "annotation", "math", "mrow", "msup", "msub", "msubsup",
+    "mfrac", "msqrt", "mroot", "mstyle", "merror", "mpadded", "mphantom", "mfenced",
+    "menclose", "munder", "mover", "munderover", "mmultiscripts", "mprescripts", "none",
+    "mtable", "mtr", "mtd", "mlabeledtr", "mspace", "semantics", NULL};
 static const char *const MARKERS[] = {"applet", "marquee", "object", NULL};
 static const char *const CELLS[] = {"td", "th", "caption", NULL};
 static const char *const ROWS[] = {"tr", "tbody", "thead", "tfoot", "col", "colgroup", NULL};
@@ -274,8 +286,10 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     int has_base = 0, amp = 0, any_rel = 0;
     unsigned char tables[MAX_DEPTH];
     int depth = 0;
-    const char *svg[MAX_DEPTH]; /* the open SVG elements, when in an <svg> */
+    const char *svg[MAX_DEPTH]; /* the open elements, when in an <svg> or a <math> */
     int svg_depth = 0;
+    const char *const *foreign = SVG; /* the elements known in it: SVG[] or MATH[] */
+    int foreign_text = SVG_TEXT;      /* the first of those, which must hold text only */
     int templates = 0; /* open <template>s: what is in them is not part of the page */
     PyObject *hrefs = PyList_New(0), *rels = NULL;
     if (hrefs == NULL) return NULL;
@@ -332,22 +346,27 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         if (p == NULL) break; /* a tag cut by the end of the document: dropped */
         p++;                  /* the '>' */
 
-        if (svg_depth > 0) { /* foreign content: drawing elements only, closed in order */
+        if (svg_depth > 0) { /* foreign content: known elements only, closed in order */
             if (closing) {
                 if (!is_word(tag.name, tag.length, svg[svg_depth - 1])) goto refuse;
                 svg_depth--;
             } else {
-                const char *word = which(tag.name, tag.length, SVG);
+                const char *word = which(tag.name, tag.length, foreign);
                 if (word == NULL) goto refuse;
-                if (word == SVG[0] || word == SVG[1]) { /* which() gives SVG[i] itself */
-                    /* <title> or <desc>: HTML integration points, read through when they hold
-                     * text only. An SVG <title> is a title to the tree's search for the
-                     * document's first one, as lexbor's is. */
+                int text_only = 0; /* which() gives foreign[i] itself */
+                for (int i = 0; i < foreign_text; i++) text_only |= word == foreign[i];
+                if (text_only) {
+                    /* An integration point (SVG <title>, <desc>; MathML <mi>, <mtext>...) or
+                     * an <annotation>, read through when it holds text only. An SVG <title>
+                     * is a title to the tree's search for the document's first one, as
+                     * lexbor's is. */
                     const char *text_end = p;
                     if (!tag.self_closing) {
                         text_end = memchr(p, '<', end - p);
                         if (text_end == NULL || end - text_end < tag.length + 3 ||
-                            text_end[1] != '/' || !is_word(text_end + 2, tag.length, word))
+                            text_end[1] != '/' || !is_word(text_end + 2, tag.length, word) ||
+                            !(is_space((unsigned char)text_end[tag.length + 2]) ||
+                              text_end[tag.length + 2] == '/' || text_end[tag.length + 2] == '>'))
                             goto refuse;
                     }
                     if (word == SVG[0] && title == NULL && templates == 0) {
@@ -466,9 +485,12 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             continue;
         }
         if (which(tag.name, tag.length, REFUSED)) goto refuse;
-        if (is_word(tag.name, tag.length, "svg")) {
+        if (is_word(tag.name, tag.length, "svg") || is_word(tag.name, tag.length, "math")) {
             if (!tag.self_closing) {
-                svg[0] = "svg";
+                int math = tag.length == 4;
+                foreign = math ? MATH : SVG;
+                foreign_text = math ? MATH_TEXT : SVG_TEXT;
+                svg[0] = math ? "math" : "svg";
                 svg_depth = 1;
             }
             continue;

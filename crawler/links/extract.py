@@ -2,10 +2,10 @@
 
 Most pages are read by a scanner in C (``crawler/links/_hrefs.c``): the HTML Standard's
 tokenizer as far as links need it, without a tree, for a fraction of the CPU of a parse
-(docs/performance.md). A page it declines (foreign content beyond SVG drawings, a link the
-tree builder would move out of a table...) is parsed by lexbor (through ``selectolax``), a C
-implementation of the Standard's parser, as is every page where the scanner is not built (no
-C compiler at install). Both find the same links: ``tests/test_link_scanner.py`` holds the
+(docs/performance.md). A page it declines (foreign content beyond SVG drawings and MathML
+formulas, a link the tree builder would move out of a table...) is parsed by lexbor (through
+``selectolax``), a C implementation of the Standard's parser, as is every page where the
+scanner is not built (no C compiler at install). Both find the same links: ``tests/test_link_scanner.py`` holds the
 scanner to lexbor, ``tests/test_same_links.py`` both to the original lxml extraction, but for
 one standard fix: links inside ``<template>`` are inert content, not part of the page, and are
 not followed. A soup is built only when a scraper callback asks for one.
