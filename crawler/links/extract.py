@@ -5,10 +5,11 @@ tokenizer as far as links need it, without a tree, for a fraction of the CPU of 
 (docs/performance.md). A page it declines (foreign content beyond SVG drawings and MathML
 formulas, a link the tree builder would move out of a table...) is parsed by lexbor (through
 ``selectolax``), a C implementation of the Standard's parser, as is every page where the
-scanner is not built (no C compiler at install). Both find the same links: ``tests/test_link_scanner.py`` holds the
-scanner to lexbor, ``tests/test_same_links.py`` both to the original lxml extraction, but for
-one standard fix: links inside ``<template>`` are inert content, not part of the page, and are
-not followed. A soup is built only when a scraper callback asks for one.
+scanner is not built (no C compiler at install). Both find the same links:
+``tests/test_link_scanner.py`` holds the scanner to lexbor, ``tests/test_same_links.py`` both
+to the original lxml extraction, but for one standard fix: links inside ``<template>`` are
+inert content, not part of the page, and are not followed. A soup is built only when a scraper
+callback asks for one.
 """
 
 from __future__ import annotations
