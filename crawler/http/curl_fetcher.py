@@ -63,7 +63,7 @@ _UNKEPT = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 def warm_up() -> None:
     """libcurl's one-time set-up of a share (the first in a process is slow): done once in a
-    processes parent before it forks, not in every child (``registry.load_fetcher``)."""
+    processes parent before it forks, not in every child (``registry.prepare_to_fork``)."""
     global _warm
     if not _warm:
         pycurl.CurlShare().close()

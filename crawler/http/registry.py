@@ -7,7 +7,7 @@ per page (docs/performance.md). ``requests`` remains for users who want its beha
 
 A fetcher module may offer ``SharedPools``: connection pools the loops of one process share
 (``open_connections``), so a host's open connection serves whichever loop fetches it next; and
-``warm_up``: its one-time set-up, done before a process forks (``load_fetcher``).
+``warm_up``: its one-time set-up, done before a process forks (``prepare_to_fork``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,13 @@ def open_fetcher(
 
 def load_fetcher(config: CrawlConfig) -> None:
     """Import the configured fetcher's module (and with it the HTTP stack) now, in this
-    process, and run its one-time set-up (a module's ``warm_up``): a process about to fork
-    children calls it so that each child starts with it done instead of doing it again
+    process."""
+    _fetcher_module(config)
+
+
+def prepare_to_fork(config: CrawlConfig) -> None:
+    """``load_fetcher``, and the module's one-time set-up (its ``warm_up``): a process about to
+    fork children calls it so that each child starts with both done instead of doing them again
     (urllib3 and ssl, libcurl's first share)."""
     warm_up = getattr(_fetcher_module(config), "warm_up", None)
     if warm_up is not None:

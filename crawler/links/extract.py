@@ -100,14 +100,15 @@ def _scanned(body: bytes | str, follow_nofollow: bool) -> Extracted | None:
         if base:
             base = unescape(base, attribute=True)
     if rels is not None:
-        links = [
-            link
-            for link, rel in zip(links, rels, strict=True)
-            if rel is None or "nofollow" not in rel.lower().split()
-        ]
+        links = [link for link, rel in zip(links, rels, strict=True) if _followed(rel)]
     if title is not None:
         title = " ".join(unescape(title).split())[:500] or None
     return Extracted(title, (base or "").strip() or None, links)
+
+
+def _followed(rel: str | None) -> bool:
+    """Whether a link with this ``rel`` (None: none) is followed: not ``rel="nofollow"``."""
+    return rel is None or "nofollow" not in rel.lower().split()
 
 
 def parsed(body: bytes | str, *, follow_nofollow: bool = False) -> Extracted:
@@ -129,7 +130,7 @@ def parsed(body: bytes | str, *, follow_nofollow: bool = False) -> Extracted:
         out.links = [
             href
             for href, rel in zip(hrefs, map(dict.get, anchors, repeat("rel")), strict=True)
-            if href is not None and (rel is None or "nofollow" not in rel.lower().split())
+            if href is not None and _followed(rel)
         ]
     # The first <title> is the document's (as in browsers), and the first <base href>.
     title, base = _in_head(tree)

@@ -40,7 +40,7 @@ from typing import Any
 from crawler.base import Consume, CrawlJob
 from crawler.children import claim_new
 from crawler.errors import BackendError, ModeUnavailable, one_line
-from crawler.http.registry import load_fetcher
+from crawler.http.registry import prepare_to_fork
 from crawler.strategies.gevent import is_patched
 from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
@@ -149,7 +149,7 @@ class ProcessesStrategy:
             seeds = claim_new(visited, job.seeds)
             channel = Channel(context)
             if context.get_start_method() == "fork":
-                load_fetcher(config)  # imported once here, not once in every child
+                prepare_to_fork(config)  # done once here, not once in every child
             init_args = (config, state, channel, backend.shared)
             # The parent chooses the child of each task: a host's pages go to the child holding
             # its connection (``homes``).
