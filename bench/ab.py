@@ -22,6 +22,7 @@ from bench.run import FetcherModeSpec
 from bench.scenarios import SCENARIOS
 from crawler.compare.modes import parse_modes, run_mode
 from crawler.config import FETCHERS
+from crawler.errors import ConfigError
 from fixtures.site import SiteProcess
 
 
@@ -44,7 +45,10 @@ def _spec(text: str) -> FetcherModeSpec:
 def main(before: str, after: str, scenario: str, pages: int | None, modes: str, rounds: int):
     """Medians of each mode from two checkouts, alternating, against one site process."""
     chosen = SCENARIOS[scenario]
-    specs = [_spec(text) for text in modes.split(",")]
+    try:
+        specs = [_spec(text) for text in modes.split(",")]
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--modes") from None
     checkouts = {"before": os.path.abspath(before), "after": os.path.abspath(after)}
     print(f"load average before: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     with SiteProcess(
