@@ -273,6 +273,30 @@ static const char *const MARKERS[] = {"applet", "marquee", "object", NULL};
 static const char *const CELLS[] = {"td", "th", "caption", NULL};
 static const char *const ROWS[] = {"tr", "tbody", "thead", "tfoot", "col", "colgroup", NULL};
 
+/* Whether a tag of this name may matter outside foreign content: a name on one of the lists
+ * above (or base, template, table, script, svg, math), told by its first letter and length
+ * before any of them is compared. Most of a page's tags (li, div, span, p, h2...) are none of
+ * these, and the scanner moves on from them at once. */
+static int may_matter(const char *name, Py_ssize_t n) {
+    unsigned char c = (unsigned char)name[0] | 0x20;
+    switch (c) {
+    case 'a': return n == 6;                       /* applet */
+    case 'b': return n == 4;                       /* base */
+    case 'c': return n == 3 || n == 7 || n == 8;   /* col, caption, colgroup */
+    case 'f': return n == 8;                       /* frameset */
+    case 'i': return n == 6;                       /* iframe */
+    case 'm': return n == 4 || n == 7;             /* math, marquee */
+    case 'n': return n == 7 || n == 8;             /* noembed, noframes */
+    case 'o': return n == 6;                       /* object */
+    case 'p': return n == 9;                       /* plaintext */
+    case 's': return n == 3 || n == 5 || n == 6;   /* svg, style, script */
+    case 't': return n == 2 || n == 5 || n == 8;   /* td th tr, title table tbody thead tfoot,
+                                                      template textarea */
+    case 'x': return n == 3;                       /* xmp */
+    default: return 0;
+    }
+}
+
 static PyObject *scan(PyObject *module, PyObject *args) {
     const char *data;
     Py_ssize_t size;
@@ -341,7 +365,8 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         while (p < end && !is_space((unsigned char)*p) && *p != '/' && *p != '>') p++;
         tag.length = p - tag.name;
         int is_a = !closing && tag.length == 1 && (*tag.name == 'a' || *tag.name == 'A');
-        int is_base = !closing && !is_a && is_word(tag.name, tag.length, "base");
+        int special = !is_a && may_matter(tag.name, tag.length);
+        int is_base = !closing && special && is_word(tag.name, tag.length, "base");
         p = read_attributes(p, end, &tag, (is_a || is_base) && templates == 0);
         if (p == NULL) break; /* a tag cut by the end of the document: dropped */
         p++;                  /* the '>' */
@@ -387,6 +412,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             }
             continue;
         }
+        if (!is_a && !special) continue; /* nothing to any state kept here */
         if (is_word(tag.name, tag.length, "template")) {
             if (!closing) {
                 if (++templates > MAX_DEPTH) goto refuse;
