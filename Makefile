@@ -6,7 +6,7 @@ DEMO_PORT ?= 8765
 
 .PHONY: demo test test-fast lint bench docs clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml setup.py crawler/links/_hrefs.c \
+$(VENV)/.installed: setup.cfg pyproject.toml setup.py crawler/links/_hrefs.c crawler/links/_join.c \
 		crawler/backends/memory/_fingerprints.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -1,6 +1,8 @@
-"""The one build step setup.cfg cannot state: two hot loops in C.
+"""The one build step setup.cfg cannot state: three hot loops in C.
 
 * ``crawler/links/_hrefs.c``: a page's links without a tree (``crawler/links/extract.py``);
+* ``crawler/links/_join.c``: a page's new hrefs of the common forms resolved
+  (``crawler/links/urls.py``);
 * ``crawler/backends/memory/_fingerprints.c``: the visited set's check-and-add of a page's
   links (``crawler/backends/memory/fingerprints.py``).
 
@@ -15,6 +17,12 @@ setup(
         Extension(
             "crawler.links._hrefs",
             ["crawler/links/_hrefs.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
+        Extension(
+            "crawler.links._join",
+            ["crawler/links/_join.c"],
             optional=True,
             extra_compile_args=["-O2"],
         ),

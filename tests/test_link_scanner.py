@@ -44,8 +44,9 @@ def _agree(doc: bytes) -> bool:
 
 def test_the_c_loops_are_built_in_ci():
     from crawler.backends.memory import fingerprints
+    from crawler.links import urls
 
-    both = built and fingerprints._insert is not None
+    both = built and fingerprints._insert is not None and urls.join_many is not None
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         assert both, "CI must build the C loops of setup.py (a C compiler and Python headers)"
     elif not both:

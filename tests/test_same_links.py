@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from w3lib.url import canonicalize_url
 
+from crawler.links import urls as urls_module
 from crawler.links.page import page_links
 from crawler.links.urls import MAX_URL_LENGTH, PageBase, resolve
 from fixtures.content import build_routes
@@ -219,3 +220,39 @@ def test_a_base_that_looks_normal_is_one():
             assert urls.host_of.__wrapped__(url) == urlsplit(url).hostname
             shortcut += "?" not in url and "%" not in url
     assert admitted > 2_000 and shortcut > 500
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_a_page_of_new_links_resolves_as_the_reference(base):
+    """``resolve_all`` of hrefs none of which is cached: its misses go through the C join
+    (``_join.c``) where it is built, the Python path elsewhere; the URLs are the reference's."""
+    hrefs = HREFS + _generated(100 + BASES.index(base), 1500)
+    urls_module._RESOLVED.clear()  # every href a miss
+    links, _ = PageBase(base).resolve_all(hrefs)
+    want = (old.resolve(base, href) for href in dict.fromkeys(hrefs))
+    assert links == list(dict.fromkeys(u for u in want if u and len(u) <= MAX_URL_LENGTH))
+
+
+@pytest.mark.skipif(urls_module.join_many is None, reason="the C join is not built here")
+@pytest.mark.parametrize("seed", range(4))
+def test_the_c_join_decides_as_the_python_path(seed):
+    """Every href ``join_many`` decides, it decides as ``PageBase._resolve``; and it decides
+    the common forms (the pages' own links), not only the easy ones."""
+    rng = random.Random(seed)
+    decided = 0
+    for base in (b for b in BASES if PageBase(b).fast):
+        page = PageBase(base)
+        hrefs = HREFS + _generated(rng.randrange(1 << 30), 2000)
+        joined = urls_module.join_many(
+            hrefs, page.origin, page.directory, urls_module._MAX_INPUT_LENGTH, MAX_URL_LENGTH
+        )
+        for href, url in zip(hrefs, joined, strict=True):
+            if url is not None:
+                decided += 1
+                assert url == page._resolve(href), (base, href)
+    assert decided > 1000
+    page = PageBase(f"{ORIGIN}/page/5.html")
+    common = ["./3.html", "../page/18.html", f"{ORIGIN}/page/./2.html#top", "/page/15.html#s-2"]
+    common += ["HTTP://127.0.0.1:8765/page/20.html", "/page/../page/18.html", "/page/20.html?"]
+    joined = urls_module.join_many(common, page.origin, page.directory, 99, MAX_URL_LENGTH)
+    assert joined == [page._resolve(href) for href in common]

@@ -151,6 +151,24 @@ class GroupedCache:
             sizes[name] = sizes.get(name, 0) + size
             self._count(name, size)
 
+    def put_many(
+        self, name: Any, entries: dict[Any, Any], keys: list[Any], values: list[Any]
+    ) -> None:
+        """``put`` of each key and value, pairwise: the sizes summed in C loops, the group
+        counted once."""
+        sizes = list(map(sys.getsizeof, keys))
+        sizes += map(sys.getsizeof, values)
+        size = sum(sizes) + ENTRY_OVERHEAD * len(keys)
+        if size > self.max_bytes // 2:  # one of them may be too big: each on its own
+            for key, value in zip(keys, values, strict=True):
+                self.put(name, entries, key, value)
+            return
+        entries.update(zip(keys, values, strict=True))
+        if self.groups.get(name) is entries:
+            sizes_of = self.sizes
+            sizes_of[name] = sizes_of.get(name, 0) + size
+            self._count(name, size)
+
     def clear(self) -> None:
         """Drop every group."""
         self.groups.clear()

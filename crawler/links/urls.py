@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from itertools import compress
 from posixpath import normpath
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -30,6 +31,11 @@ from w3lib.url import canonicalize_url, safe_url_string
 
 from crawler.errors import InvalidURL
 from crawler.links.cache import ByteBoundedCache, GroupedCache, cached_by_bytes
+
+try:  # built by setup.py where there is a C compiler; else every miss takes the Python path
+    from crawler.links._join import join_many
+except ImportError:  # pragma: no cover - an install without a C compiler
+    join_many = None
 
 SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -221,13 +227,34 @@ class PageBase:
         # Hits in C loops (a page's links are mostly known): Python only for the misses.
         results = list(map(self.known.get, distinct))
         if None in results:
-            miss = self._miss
+            new = [href for href, url in zip(distinct, results, strict=True) if url is None]
+            found = dict(zip(new, self._misses(new), strict=True))
             results = [
-                url if url is not None else miss(href)
+                url if url is not None else found[href]
                 for href, url in zip(distinct, results, strict=True)
             ]
         too_long = results.count(TOO_LONG) if TOO_LONG in results else 0
         return list(dict.fromkeys(filter(None, results))), too_long
+
+    def _misses(self, hrefs: list[str]) -> list[str | bool]:
+        """``_miss`` of each href: the common forms joined in C (``_join.c``) and cached
+        together, the others one by one."""
+        if join_many is None or not self.fast:
+            return list(map(self._miss, hrefs))
+        joined = join_many(hrefs, self.origin, self.directory, _MAX_INPUT_LENGTH, MAX_URL_LENGTH)
+        if None in joined:
+            done = [url is not None for url in joined]
+            keys = list(compress(hrefs, done))
+            values = list(compress(joined, done))
+            joined = [
+                url if url is not None else self._miss(href)
+                for href, url in zip(hrefs, joined, strict=True)
+            ]
+        else:
+            keys, values = hrefs, joined
+        if keys:
+            _RESOLVED.put_many(self.dir_key, self.known, keys, values)
+        return joined
 
     def _miss(self, href: str) -> str | bool:
         """``href`` resolved (``_NOT_CRAWLABLE`` for None) and cached where it belongs."""
