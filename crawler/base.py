@@ -258,6 +258,12 @@ class Backend(Protocol):
     # pages in flight finish (the engine closes the frontiers) so that a resumed crawl
     # fetches nothing twice.
     durable: bool
+    # True when ``Visited.claim_many`` claims for good: a key it has been asked about is
+    # claimed from then on (by that call or an earlier one), for the rest of the crawl. A
+    # process may then remember the keys it asked about and not ask again (the processes
+    # strategy's children do: ``strategies/processes/known.py``). False where the claim is
+    # made elsewhere (``push_many``: SQLite, Redis).
+    claims_in_visited: bool
 
     def frontier(self, config: CrawlConfig, sync: Sync) -> Frontier:
         """This crawl's frontier, built with the strategy's primitives."""

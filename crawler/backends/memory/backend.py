@@ -40,6 +40,7 @@ class MemoryBackend:
     name = "memory"
     shared = False
     durable = False
+    claims_in_visited = True  # MemoryVisited: check-and-add in one step, nothing removed
 
     def __init__(self) -> None:
         self._schedule = SharedSchedule()

@@ -68,6 +68,7 @@ class RedisBackend:
     name = "redis"
     shared = True
     durable = True
+    claims_in_visited = False  # the claim is push_many's (one script)
 
     def __init__(self, config: CrawlConfig) -> None:
         assert config.backend is not None

@@ -101,6 +101,7 @@ class SqliteBackend:
     name = "sqlite"
     shared = False
     durable = True
+    claims_in_visited = False  # the claim is push_many's (one transaction)
 
     def __init__(self, config: CrawlConfig) -> None:
         assert config.state is not None

@@ -1,7 +1,8 @@
 """The shared state of the processes strategy, hosted in a ``multiprocessing`` manager process:
 the visited set, the per-host clock and the robots.txt cache.
 
-Children call ``claim_many`` through a proxy: one IPC round trip per batch of pages, never one
+Children call ``claim_many`` through a proxy (with only the keys they have not asked about before:
+``known.py``): at most one IPC round trip per batch of pages, never one
 per link. The visited set and robots cache in the server are the backend's own, built with real
 locks because the manager serves every connection on a thread of its own; the host clock is the
 non-blocking ``HostedHostClock`` (see ``_shared.py``).
@@ -140,6 +141,8 @@ class SharedState(NamedTuple):
     ``get``...)."""
 
     proxy: Any
+    # The backend's ``claims_in_visited``: a child may remember what it has asked (``known``).
+    claims_in_visited: bool = False
 
     @property
     def visited(self) -> Any:
@@ -172,4 +175,5 @@ def start_manager(
             "see its error above); a script that starts a processes crawl must do it under "
             "`if __name__ == '__main__':`"
         ) from None
-    return manager, SharedState(manager.State(backend, config))
+    claims = bool(getattr(backend, "claims_in_visited", False))
+    return manager, SharedState(manager.State(backend, config), claims)

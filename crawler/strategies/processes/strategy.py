@@ -6,7 +6,8 @@ keeps about two batches per process outstanding so no process idles. It chooses 
 each batch: a host's pages go to the child that took its first page, which holds its
 connection (``homes.py``). A child
 crawls a batch (up to 8 pages one by one, or up to G at once on greenlets), claims every link it
-found in the visited set in one round trip, and sends one ``BatchDone`` on the results channel:
+found in the visited set in one round trip (none when it has asked about all of them before:
+``known.py``), and sends one ``BatchDone`` on the results channel:
 the batch's records, each already encoded as its JSON line (the parent writes it to a JSON Lines
 file as it is, and decodes it only for a sink that needs a ``Record``), and the new requests.
 The messages are ``messages.py``'s dataclasses. The visited set lives in a ``multiprocessing``

@@ -37,6 +37,10 @@ def build_workers(config: CrawlConfig, state: Any, shared: bool, names: list[str
         robots = state.robots_cache(config, sync)
     else:
         visited = state.visited
+        if state.claims_in_visited:
+            from crawler.strategies.processes.known import KnownVisited
+
+            visited = KnownVisited(visited)
         host_clock = HostClockClient(state.host_clock, config)
         robots = RobotsCacheClient(state.robots)
     from crawler.http.registry import open_connections
