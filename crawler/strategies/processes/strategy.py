@@ -36,6 +36,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from crawler.base import Consume, CrawlJob
@@ -193,7 +194,11 @@ class ProcessesStrategy:
                 loop.run()
                 finished = True
             finally:
-                end_children(children, finished)
+                # At the natural end the manager is shut down while the children exit: both
+                # take a few ms (a child's exit tells the manager it drops its proxy, which may
+                # now fail, harmlessly), and neither needs the other any more.
+                meanwhile = manager.shutdown if manager is not None and finished else None
+                end_children(children, finished, meanwhile)
                 stop.set()
                 if reader is not None:
                     channel.wake()
@@ -204,16 +209,20 @@ class ProcessesStrategy:
                 manager.shutdown()
 
 
-def end_children(children: list[ChildProcess], finished: bool) -> None:
-    """End every child and wait for it. At the natural end (``finished``) they are idle, and
-    each ends once it reads None; a crawl stopped early (Ctrl-C, an error) may have pages in
-    flight, which are ``interrupted`` records already (or never will be, the error): the
-    children are killed."""
+def end_children(
+    children: list[ChildProcess], finished: bool, meanwhile: Callable[[], object] | None = None
+) -> None:
+    """End every child and wait for it, calling ``meanwhile`` (if given) once they have been
+    told. At the natural end (``finished``) they are idle, and each ends once it reads None; a
+    crawl stopped early (Ctrl-C, an error) may have pages in flight, which are ``interrupted``
+    records already (or never will be, the error): the children are killed."""
     for child in children:
         if finished:
             child.stop()
         else:
             child.kill()
+    if meanwhile is not None:
+        meanwhile()
     for child in children:
         child.join()
         child.close()
