@@ -85,3 +85,36 @@ def test_a_gevent_patched_program_is_told_processes_mode_cannot_run_there(tmp_pa
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused: processes mode cannot run in a program gevent has")
     assert "record" not in out.stdout and "Traceback" not in out.stderr
+
+
+def use_the_state(manager, state, done) -> None:
+    """A forked child of the crawl: a call through the inherited proxy, then what the manager
+    counts of the state, seen from the child."""
+    done.put((len(state.visited), manager._debug_info()))
+
+
+@pytest.mark.timeout(60)
+def test_a_forked_child_neither_takes_nor_drops_a_reference_to_the_state():
+    """A forked child uses the parent's proxy without counting a reference of its own in the
+    manager (a connection and a handshake as it starts) or dropping one as it exits (another):
+    the parent's one reference keeps the state, before, during and after the child."""
+    from crawler.backends.memory.backend import MemoryBackend
+    from crawler.config import CrawlConfig
+    from crawler.strategies.processes.manager import start_manager
+
+    context = multiprocessing.get_context("fork")
+    manager, state = start_manager(context, MemoryBackend(), CrawlConfig(mode="processes"))
+    try:
+        before = manager._debug_info()  # "id: refcount=N" and the object, from the server
+        assert "refcount=1" in before
+        done = context.SimpleQueue()
+        child = context.Process(target=use_the_state, args=(manager, state, done))
+        child.start()
+        size, during = done.get()
+        child.join(30)
+        assert child.exitcode == 0
+        assert size == 0
+        assert before == during == manager._debug_info()
+        assert len(state.visited) == 0  # the state is still there for the parent
+    finally:
+        manager.shutdown()

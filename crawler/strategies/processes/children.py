@@ -32,7 +32,9 @@ STOP_WAIT_S = 5.0  # how long ``stop`` lets a child finish on its own before it 
 class ChildProcess:
     """One child process of the crawl (``child.child_main``), fed tasks through a pipe."""
 
-    def __init__(self, context: Any, init_args: tuple[Any, ...], name: str) -> None:
+    def __init__(
+        self, context: Any, init_args: tuple[Any, ...], name: str, *, start: bool = True
+    ) -> None:
         self._context = context
         self._init_args = init_args
         self.name = name
@@ -43,10 +45,12 @@ class ChildProcess:
             fcntl.fcntl(self._sender.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.process: Any = None
         self.starts = 0
-        self.restart()
+        if start:
+            self.restart()
 
     def restart(self) -> None:
-        """Start the process (again, once it has died): it reads this child's task pipe."""
+        """Start the process (again, once it has died): it reads this child's task pipe (tasks
+        may be handed to a child before its first process starts: they wait in the pipe)."""
         # SIGINT stays blocked until the child ignores it (``sigint``).
         with starting_children():
             process = self._context.Process(
@@ -65,8 +69,9 @@ class ChildProcess:
         return self.process.pid
 
     def dead(self) -> bool:
-        """True once the current process has ended (it is reaped then)."""
-        return self.process.exitcode is not None
+        """True once the current process has ended (it is reaped then), or when none was
+        started."""
+        return self.process is None or self.process.exitcode is not None
 
     def submit(self, task: Task) -> None:
         """Hand the child one task (it takes it once it has room: ``child.Child.run``)."""
@@ -85,6 +90,8 @@ class ChildProcess:
 
     def join(self, timeout: float = STOP_WAIT_S) -> None:
         """Wait for the child to end, at most ``timeout`` seconds; then kill it, and reap it."""
+        if self.process is None:
+            return
         self.process.join(timeout)
         if not self.dead():
             self.process.kill()

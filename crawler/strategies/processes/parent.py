@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +106,18 @@ class ParentLoop:
         self.limit = limits.limit  # tasks out in all
         self.watchdog = Watchdog(self.children, self.tasks, self.give_up, limits.task_deadline)
 
-    def run(self) -> None:
-        """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``."""
+    def run(self, start: Callable[[], object] | None = None) -> None:
+        """Until the frontier is empty and no task is out; Ctrl-C: see ``interrupt``. ``start``
+        is called once, after the first hand-out (the strategy starts the children's processes
+        then: the first batches wait in their task pipes, and a child that has one starts
+        first)."""
         next_check = time.monotonic() + POLL_S
         while True:
             try:
                 self.dispatch()
+                if start is not None:
+                    begin, start = start, None
+                    begin()
                 idle = not self.tasks and not self.retry and not self.holding and not self.turns
                 if idle and (self.exhausted if self.shared else self.queued == 0):
                     return

@@ -160,15 +160,16 @@ class ProcessesStrategy:
             reader: threading.Thread | None = None
             finished = False
             try:
-                for k in range(config.workers):
-                    children.append(ChildProcess(context, init_args, f"crawl-child-{k}"))
+                for k in range(config.workers):  # their processes start in ``start``, below
+                    name = f"crawl-child-{k}"
+                    children.append(ChildProcess(context, init_args, name, start=False))
                 before_dispatch = None
                 if not backend.shared:
                     # The frontier's host schedule is this process's; children book theirs in
                     # the manager: bring those bookings over before each round of hand-outs.
                     local_clock = backend.host_clock(config, SerialSync())
                     hosted = state.host_clock
-                    due = [0.0]
+                    due = [time.monotonic() + MERGE_S]  # nothing is booked before a child starts
 
                     def before_dispatch() -> None:
                         # At most one round trip per MERGE_S: the children's clock enforces the
@@ -190,8 +191,16 @@ class ProcessesStrategy:
                 reader = threading.Thread(
                     target=forward, args=(channel, loop.events, stop), name="crawl-records"
                 )
-                reader.start()
-                loop.run()
+
+                def start() -> None:
+                    # After the first hand-out: the children with pages start first, so the
+                    # seed is fetched while the parent forks the others (a few ms each), then
+                    # starts its reader (after the forks: no thread of the parent is forked).
+                    for k in sorted(range(len(children)), key=lambda k: -loop.out[k]):
+                        children[k].restart()
+                    reader.start()
+
+                loop.run(start)
                 finished = True
             finally:
                 # At the natural end the manager is shut down while the children exit: both
@@ -200,7 +209,7 @@ class ProcessesStrategy:
                 meanwhile = manager.shutdown if manager is not None and finished else None
                 end_children(children, finished, meanwhile)
                 stop.set()
-                if reader is not None:
+                if reader is not None and reader.ident is not None:  # started
                     channel.wake()
                     reader.join()
                 channel.close()
