@@ -53,6 +53,7 @@ from crawler.strategies.processes.sigint import starting_children
 from crawler.strategies.serial import SerialSync
 
 MERGE_S = 0.01  # how often the parent takes the children's host bookings
+MERGE_MAX_S = 0.04  # and how seldom, at most, while none come
 
 
 class DispatchSync(SerialSync):
@@ -169,18 +170,24 @@ class ProcessesStrategy:
                     # the manager: bring those bookings over before each round of hand-outs.
                     local_clock = backend.host_clock(config, SerialSync())
                     hosted = state.host_clock
-                    due = [time.monotonic() + MERGE_S]  # nothing is booked before a child starts
+                    # When to look next, and the pause since the last look (nothing is booked
+                    # before a child starts).
+                    due = [time.monotonic() + MERGE_S, MERGE_S]
 
                     def before_dispatch() -> None:
                         # At most one round trip per MERGE_S: the children's clock enforces the
-                        # delays anyway, this only spares them waiting on a host.
+                        # delays anyway, this only spares them waiting on a host. A look that
+                        # finds nothing doubles the pause, up to MERGE_MAX_S (a crawl without
+                        # delays has nothing to bring after each host's robots.txt); one that
+                        # finds something brings it back to MERGE_S.
                         now = time.monotonic()
                         if now >= due[0]:
-                            due[0] = now + MERGE_S
                             try:
                                 updates = hosted.take_updates()
                             except (EOFError, OSError) as exc:
                                 raise BackendError(MANAGER_GONE.format(one_line(exc))) from None
+                            due[1] = MERGE_S if updates else min(2 * due[1], MERGE_MAX_S)
+                            due[0] = now + due[1]
                             local_clock.merge(updates)
 
                 loop = ParentLoop(job, consume, children, frontier, before_dispatch)
