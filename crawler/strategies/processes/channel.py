@@ -1,7 +1,7 @@
 """The one-way channel that carries messages (``messages.py``) from the children to the parent.
 
 It is what ``multiprocessing.SimpleQueue`` is (a pipe plus a process-shared write lock), with a
-timed ``get`` so the parent's reader can stop without writing through the lock. Not a
+timed ``get``: the parent's loop reads it between its other work, waiting at most that long. Not a
 ``multiprocessing.Queue`` on purpose: its feeder thread buffers messages in the child, and in a
 gevent-patched child that feeder is a greenlet that never runs while the child blocks reading the
 child's task pipe, so the last records of a crawl would stay in the child. A ``put`` here is
@@ -32,11 +32,6 @@ class Channel:
         if self._reader.poll(timeout):
             return pickle.loads(self._reader.recv_bytes())
         return None
-
-    def wake(self) -> None:
-        """Unblock the reader with a None message. Written without the lock, so call it only
-        once no child can write any more (a child killed mid-``put`` may hold the lock)."""
-        self._writer.send_bytes(pickle.dumps(None))
 
     def close(self) -> None:
         """Close both ends (in the parent, once the children are gone)."""

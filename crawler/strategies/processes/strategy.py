@@ -34,7 +34,6 @@ on their own; a crawl stopped early kills them (no lock of the parent's is ever 
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +47,7 @@ from crawler.strategies.inprocess import ThreadingSync
 from crawler.strategies.processes.channel import Channel
 from crawler.strategies.processes.children import ChildProcess
 from crawler.strategies.processes.manager import start_manager
-from crawler.strategies.processes.parent import MANAGER_GONE, ParentLoop, forward
+from crawler.strategies.processes.parent import MANAGER_GONE, ParentLoop
 from crawler.strategies.processes.sigint import starting_children
 from crawler.strategies.serial import SerialSync
 
@@ -157,8 +156,6 @@ class ProcessesStrategy:
             # The parent chooses the child of each task: a host's pages go to the child holding
             # its connection (``homes``).
             children: list[ChildProcess] = []
-            stop = threading.Event()
-            reader: threading.Thread | None = None
             finished = False
             try:
                 for k in range(config.workers):  # their processes start in ``start``, below
@@ -190,22 +187,17 @@ class ProcessesStrategy:
                             due[0] = now + due[1]
                             local_clock.merge(updates)
 
-                loop = ParentLoop(job, consume, children, frontier, before_dispatch)
+                loop = ParentLoop(job, consume, children, frontier, before_dispatch, channel.get)
                 loop.queued = frontier.push_many(seeds)
                 if backend.durable and not backend.shared:
                     # A resumed crawl (--state): what an earlier run left queued is work too.
                     loop.queued = frontier.snapshot()["queued"]
-                reader = threading.Thread(
-                    target=forward, args=(channel, loop.events, stop), name="crawl-records"
-                )
 
                 def start() -> None:
                     # After the first hand-out: the children with pages start first, so the
-                    # seed is fetched while the parent forks the others (a few ms each), then
-                    # starts its reader (after the forks: no thread of the parent is forked).
+                    # seed is fetched while the parent forks the others (a few ms each).
                     for k in sorted(range(len(children)), key=lambda k: -loop.out[k]):
                         children[k].restart()
-                    reader.start()
 
                 loop.run(start)
                 finished = True
@@ -215,10 +207,6 @@ class ProcessesStrategy:
                 # now fail, harmlessly), and neither needs the other any more.
                 meanwhile = manager.shutdown if manager is not None and finished else None
                 end_children(children, finished, meanwhile)
-                stop.set()
-                if reader is not None and reader.ident is not None:  # started
-                    channel.wake()
-                    reader.join()
                 channel.close()
         finally:
             if manager is not None:
