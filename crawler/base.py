@@ -59,7 +59,12 @@ class Response:
 
 
 class Fetcher(Protocol):
-    """Request in, response or a classified error out. Never raises for network failures."""
+    """Request in, response or a classified error out. Never raises for network failures.
+
+    A fetcher may also offer ``prime(url) -> bool``: send the request for ``url`` now, and
+    have the next ``fetch(url)`` take its answer up (any other ``fetch`` drops it first). The
+    lookahead mode uses it where it is there (libcurl's fetcher); none has to.
+    """
 
     def fetch(
         self, url: str, *, user_headers: bool = True, headers: Mapping[str, str] | None = None

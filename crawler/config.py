@@ -21,6 +21,7 @@ DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/
 # by name. Imported only when chosen, so naming them here costs nothing.
 MODES = {
     "serial": "crawler.strategies.serial",
+    "lookahead": "crawler.strategies.lookahead",
     "threads": "crawler.strategies.threads",
     "gevent": "crawler.strategies.gevent",
     "processes": "crawler.strategies.processes.strategy",
@@ -32,6 +33,8 @@ FETCHERS = {
 }
 # Modes whose worker loops run in other processes: the parse callback reaches them by name.
 PROCESS_MODES = frozenset({"processes"})
+# Modes that run one loop, whatever ``workers`` says.
+ONE_LOOP_MODES = frozenset({"serial", "lookahead"})
 DEFAULT_ACCEPT = ("text/html", "application/xhtml+xml")
 
 

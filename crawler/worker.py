@@ -27,7 +27,7 @@ from crawler.links.page import page_links
 from crawler.links.scope import Scope
 from crawler.links.urls import resolve
 from crawler.politeness.robots import RobotsPolicy
-from crawler.politeness.schedule import HostSchedule, Pace
+from crawler.politeness.schedule import HostSchedule, Pace, host_key
 from crawler.record import Record
 from crawler.recrawl import PageState, compare, page_state
 from crawler.redirects import REDIRECT_STATUSES, follow_redirect, redirect_scope
@@ -265,6 +265,24 @@ class Worker:
             return Fetched(request, response, attempts, self.name, known=known, note=note)
         except Exception as exc:  # a bug in one page must not kill the loop or lose the page
             return Fetched(request, record=self.failed(request, "internal", one_line(exc)))
+
+    def prime(self, request: Request) -> bool:
+        """Send ``request``'s HTTP request now, before the page in hand is read, where
+        ``fetch_page(request)`` would send it at once and as it is: a plain page (no re-crawl
+        validators, no held turn), its robots.txt already here and allowing it, its host free
+        to start (the frontier booked it), a fetcher that can (``prime``: libcurl's). The server
+        answers while the loop reads; ``fetch_page`` takes the answer up. True if it was sent."""
+        prime = getattr(self.fetcher, "prime", None)
+        free = getattr(self.retrier.clock, "free", None)
+        if prime is None or free is None or self._lookup or self.retrier.throttled:
+            return False
+        if request.parse_as or request.url in self._resumed:
+            return False
+        if self.config.robots and not self.robots.allows_known(request.url):
+            return False
+        if not free(host_key(request.url), True):
+            return False
+        return bool(prime(request.url))
 
     def read_page(self, fetched: Fetched) -> tuple[Record, list[Request]]:
         """The CPU half of ``crawl``: the page's record and the requests it leads to."""

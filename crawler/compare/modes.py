@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from crawler.compare.pss import PeakMemory
-from crawler.config import MODES
+from crawler.config import MODES, ONE_LOOP_MODES
 from crawler.errors import ConfigError
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -39,7 +39,7 @@ class ModeSpec:
     @property
     def concurrency(self) -> str:
         """Loops as shown in the table: ``1``, ``64``, ``2×32``."""
-        if self.mode == "serial":
+        if self.mode in ONE_LOOP_MODES:
             return "1"
         return f"{self.workers}×{self.greenlets}" if self.greenlets else str(self.workers)
 
@@ -108,7 +108,7 @@ def parse_modes(text: str, workers: int) -> list[ModeSpec]:
                 raise ConfigError(f"bad --modes entry {token!r}: counts must be at least 1")
         if greenlets is not None and mode != "processes":
             raise ConfigError(f"bad --modes entry {token!r}: only processes:PxG takes greenlets")
-        specs.append(ModeSpec(mode, 1 if mode == "serial" else n, greenlets))
+        specs.append(ModeSpec(mode, 1 if mode in ONE_LOOP_MODES else n, greenlets))
     if not specs:
         raise ConfigError("--modes names no mode")
     return specs

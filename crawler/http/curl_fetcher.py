@@ -29,6 +29,7 @@ configuration refuses it, ``crawler/config.py``).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Mapping
@@ -138,6 +139,10 @@ class CurlFetcher:
         self._recorder: ExchangeRecorder | None = None
         self._decoder: Any = None
         self._sent = b""
+        # A request sent ahead (``prime``): (its URL, when it started), and the multi handle
+        # that carries it while the caller does other work.
+        self._primed: tuple[str, float] | None = None
+        self._multi: Any = None
         c = self._curl = pycurl.Curl()
         if connections is not None:
             c.setopt(pycurl.SHARE, connections.share)
@@ -177,16 +182,27 @@ class CurlFetcher:
         ``user_headers=False`` leaves out the ``-H`` headers (robots.txt off its origin);
         ``headers``: this request's own (``If-None-Match`` ...)."""
         config = self.config
+        primed, self._primed = self._primed, None
+        run: Any = None
         started = time.monotonic()
+        if primed is not None and primed[0] == url and user_headers and not headers:
+            started, run = primed[1], self._finish_primed  # sent already: its answer
+        elif primed is not None:
+            self._drop_primed()
         response = Response(url=url)
         recorder = ExchangeRecorder(url) if config.warc else None
-        self._begin(started, recorder)
+        if run is None:
+            self._begin(started, recorder)
         curl = self._curl
         try:
-            extra = self.core.headers(url, user_headers=user_headers, own=headers)
-            self._prepare(url, started, extra)
+            if run is None:
+                extra = self.core.headers(url, user_headers=user_headers, own=headers)
+                self._prepare(url, started, extra)
+                # Once requests are sent ahead, every one goes through the multi handle: its
+                # connections are the multi's, and a page's next request reuses them.
+                run = curl.perform if self._multi is None else self._perform_multi
             try:
-                curl.perform()
+                run()
             finally:
                 if self._pending:
                     curl.setopt(pycurl.RESOLVE, [])  # given once: libcurl keeps them
@@ -225,6 +241,65 @@ class CurlFetcher:
             self._archive(recorder, response)
         response.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return response
+
+    def prime(self, url: str) -> bool:
+        """Send the request for ``url`` now (with the usual headers), without waiting for the
+        answer: the next ``fetch(url)`` takes the transfer up where it stands, so the server
+        answers while the caller reads the page before. True if it was sent. Any other
+        ``fetch`` first drops it (and its connection). Not with --warc (``fetch`` records the
+        exchange as it sends it)."""
+        if self._primed is not None or self.config.warc:
+            return False
+        started = time.monotonic()
+        self._begin(started, None)
+        try:
+            self._prepare(url, started, self.core.headers(url, user_headers=True, own=None))
+        except Exception:  # refused or unresolvable: ``fetch`` meets it again and records it
+            return False
+        if self._multi is None:
+            self._multi = pycurl.CurlMulti()
+        self._multi.add_handle(self._curl)
+        self._primed = (url, started)
+        with contextlib.suppress(pycurl.error):  # ``fetch`` reads the transfer's own outcome
+            # Twice: a connection that opens at once (loopback, a kept one) sends the
+            # request on the second step; one still connecting sends it in ``fetch``.
+            if self._step():
+                self._multi.select(0)
+                self._step()
+        return True
+
+    def _step(self) -> int:
+        """Let libcurl do what it can now on the primed transfer; how many still run."""
+        while True:
+            code, running = self._multi.perform()
+            if code != pycurl.E_CALL_MULTI_PERFORM:
+                return running
+
+    def _perform_multi(self) -> None:
+        """``perform`` through the multi handle (see ``fetch``)."""
+        self._multi.add_handle(self._curl)
+        self._finish_primed()
+
+    def _finish_primed(self) -> None:
+        """Carry the primed transfer to its end, as ``perform`` would (raising as it does)."""
+        multi = self._multi
+        try:
+            while self._step():
+                wait = multi.timeout()  # libcurl's own next deadline, ms (-1: none)
+                multi.select(wait / 1000 if wait >= 0 else 1.0)
+            _, _, failed = multi.info_read()
+        finally:
+            multi.remove_handle(self._curl)
+        if failed:
+            _, code, message = failed[0]
+            raise pycurl.error(code, message)
+
+    def _drop_primed(self) -> None:
+        """Give the primed transfer up (another request goes first)."""
+        self._multi.remove_handle(self._curl)
+        if self._pending:
+            self._curl.setopt(pycurl.RESOLVE, [])
+            self._pending = []
 
     def _begin(self, started: float, recorder: ExchangeRecorder | None) -> None:
         self._lines.clear()
@@ -443,4 +518,9 @@ class CurlFetcher:
 
     def close(self) -> None:
         """Close the handle and its connections."""
+        if self._primed is not None:
+            self._primed = None
+            self._drop_primed()
         self._curl.close()
+        if self._multi is not None:
+            self._multi.close()

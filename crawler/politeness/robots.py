@@ -118,6 +118,14 @@ class RobotsPolicy:
             return None
         return f"disallowed by {origin}/robots.txt"
 
+    def allows_known(self, url: str) -> bool:
+        """True when ``url``'s origin has its robots.txt here already and it allows ``url``:
+        ``denied`` would then say None without fetching or waiting for anything."""
+        rules = self._parsed.get(origin_of(url), False)
+        return rules is None or (
+            rules is not False and not isinstance(rules, str) and rules.can_fetch(url, self.agent)
+        )
+
     def sitemaps(self, url: str) -> list[str]:
         """The ``Sitemap:`` URLs in the robots.txt of ``url``'s origin, as written there.
 

@@ -55,6 +55,10 @@ class MemoryHostClock:
         if start > now:
             self._sleep(start - now)
 
+    def free(self, host: str, granted: bool = False) -> bool:
+        """True when ``acquire(host, granted)`` would return at once: no delay anywhere."""
+        return not self.schedule.timed
+
     def release(self, host: str) -> None:
         """The request to ``host`` is over: its next start keeps the delay from now (a retry
         or a page's request after its robots.txt; the frontier frees the page at ``done``)."""
