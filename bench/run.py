@@ -39,7 +39,7 @@ from bench.scenarios import (
     Scenario,
 )
 from crawler.compare.modes import ModeResult, ModeSpec, parse_modes, run_mode
-from crawler.config import FETCHERS
+from crawler.config import FETCHERS, ONE_LOOP_MODES
 from fixtures.site import SiteProcess
 
 
@@ -130,7 +130,7 @@ def run_scenario(
         for spec in specs:
             args = list(crawl_args)
             times = repeat
-            if spec.mode == "serial" and scenario.latency_ms:
+            if spec.mode in ONE_LOOP_MODES and scenario.latency_ms:
                 args += ["--max-pages", str(min(SERIAL_SAMPLE, n_pages // 5))]
                 times = 1  # minutes per run, and nothing else runs at its pace
             runs = []

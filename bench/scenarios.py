@@ -47,9 +47,10 @@ DEFAULT_SCENARIOS = "small-0,small-50,list-50,large-0"
 QUICK_SCENARIOS = "small-0,small-50"
 QUICK_PAGES = 500
 
-# The strategies compared: serial, 64 threads, 64 greenlets, processes, and the best mode
+# The strategies compared: serial, lookahead (serial sending its next request ahead), 64
+# threads, 64 greenlets, processes, and the best mode
 # (processes × greenlets: one process per core, 64 greenlets in all).
-DEFAULT_MODES = "serial,threads:64,gevent:64,processes:16,processes:{cpus}x{per_cpu}"
-QUICK_MODES = "serial,gevent:64,processes:{cpus}x{per_cpu}"
+DEFAULT_MODES = "serial,lookahead,threads:64,gevent:64,processes:16,processes:{cpus}x{per_cpu}"
+QUICK_MODES = "serial,lookahead,gevent:64,processes:{cpus}x{per_cpu}"
 # Serial at 50 ms is ~20 pages/s: its rate is measured on the first pages only.
 SERIAL_SAMPLE = 300
