@@ -69,7 +69,7 @@ LIMIT = _Limit()
     type=click.IntRange(min=1),
     default=16,
     show_default=True,
-    help="Concurrent worker loops (ignored by serial).",
+    help="Concurrent worker loops (ignored by serial and lookahead).",
 )
 @click.option(
     "--greenlets",
