@@ -19,8 +19,8 @@ import contextlib
 import time
 
 from crawler.base import CrawlJob, Emit, Request
-from crawler.strategies.serial import SerialSync
-from crawler.worker import Worker, process_name
+from crawler.strategies.serial import one_loop
+from crawler.worker import Worker
 
 
 class LookaheadStrategy:
@@ -32,21 +32,7 @@ class LookaheadStrategy:
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Crawl inline; records go straight to ``consume``."""
-        for record in job.early_records:
-            consume(record)
-        sync = SerialSync()
-        frontier = job.backend.frontier(job.config, sync)
-        worker = Worker(
-            job.config,
-            frontier,
-            job.backend.visited(job.config, sync),
-            consume,
-            name=process_name(job.config),
-            host_clock=job.backend.host_clock(job.config, sync),
-            robots=job.backend.robots_cache(job.config, sync),
-        )
-        worker.schedule(job.seeds)
-        run_ahead(worker)
+        run_ahead(one_loop(job, consume))
 
 
 def run_ahead(worker: Worker) -> None:

@@ -21,22 +21,26 @@ class SerialStrategy:
 
     def run(self, job: CrawlJob, consume: Emit) -> None:
         """Crawl inline; records go straight to ``consume``."""
-        for record in job.early_records:
-            consume(record)
-        sync = SerialSync()
-        frontier = job.backend.frontier(job.config, sync)
-        visited = job.backend.visited(job.config, sync)
-        worker = Worker(
-            job.config,
-            frontier,
-            visited,
-            consume,
-            name=process_name(job.config),
-            host_clock=job.backend.host_clock(job.config, sync),
-            robots=job.backend.robots_cache(job.config, sync),
-        )
-        worker.schedule(job.seeds)
-        worker.run()
+        one_loop(job, consume).run()
+
+
+def one_loop(job: CrawlJob, consume: Emit) -> Worker:
+    """The one worker loop of a crawl on the calling thread (serial's, lookahead's), its seeds
+    scheduled; the early records (bad seed lines) already consumed."""
+    for record in job.early_records:
+        consume(record)
+    sync = SerialSync()
+    worker = Worker(
+        job.config,
+        job.backend.frontier(job.config, sync),
+        job.backend.visited(job.config, sync),
+        consume,
+        name=process_name(job.config),
+        host_clock=job.backend.host_clock(job.config, sync),
+        robots=job.backend.robots_cache(job.config, sync),
+    )
+    worker.schedule(job.seeds)
+    return worker
 
 
 STRATEGY = SerialStrategy()
